@@ -1,0 +1,32 @@
+// ubc annotations: the per-container opt-in and limits in an OCI config.
+//
+// `ubc.privvmpages` ("barrier:limit" in vzctl syntax) and `ubc.profile`
+// ("bc2006" or "openvz"), read from OCI config annotations by ubc-hook and
+// from the container state's annotations by ubcd. Other annotations are
+// ignored. Pure; thread-safe.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+
+#include "core/rule_profile.h"
+#include "core/status.h"
+#include "core/vz_value.h"
+
+namespace ubc {
+
+inline constexpr char kPrivvmpagesAnnotation[] = "ubc.privvmpages";
+inline constexpr char kProfileAnnotation[] = "ubc.profile";
+
+struct UbcAnnotations {
+  std::optional<BarrierLimit> privvmpages;
+  const RuleProfile* profile = nullptr;  // nullptr: not set
+  bool any() const { return privvmpages.has_value() || profile != nullptr; }
+};
+
+// Errors name the annotation and its value, e.g.
+// "annotation ubc.privvmpages=\"12Q\": unknown suffix 'Q'".
+Result<UbcAnnotations> ParseUbcAnnotations(const std::map<std::string, std::string>& annotations);
+
+}  // namespace ubc

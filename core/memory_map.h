@@ -1,0 +1,39 @@
+// MemoryMap: a parsed /proc/PID/maps, and the range facts the rules need.
+//
+// Reading maps costs O(mappings); the supervisor parses it only when a range
+// must be resolved and the answer matters (near a bound, or to find the break
+// for a brk refusal). Pure parsing of text the caller read; thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/status.h"
+#include "core/syscall_classifier.h"
+
+namespace ubc {
+
+struct MapEntry {
+  uint64_t start = 0;
+  uint64_t end = 0;  // exclusive
+  bool read = false, write = false, exec = false;
+  bool shared = false;  // 's' in the permissions, else 'p'
+  uint64_t offset = 0;
+  uint64_t inode = 0;
+  std::string path;  // "[heap]", "[stack]", a file, or empty
+  bool operator==(const MapEntry&) const = default;
+};
+
+// Errors name the line number and the field that failed.
+Result<std::vector<MapEntry>> ParseProcMaps(std::string_view text);
+
+// Pages of [addr, addr + length_bytes) covered by each kind of mapping.
+RangeFacts RangeFactsFor(const std::vector<MapEntry>& maps, uint64_t addr, uint64_t length_bytes);
+
+// End of the [heap] mapping (the page-aligned break), if there is one.
+std::optional<uint64_t> HeapEnd(const std::vector<MapEntry>& maps);
+
+}  // namespace ubc

@@ -1,0 +1,96 @@
+// Syscall classifier: which accounting case a trapped x86-64 call is.
+//
+// Turns a syscall number and its six register arguments (as the kernel
+// captured them in the seccomp notification) into a ClassifiedCall, and plans
+// the privvmpages charge for it under a RuleProfile. Everything here is pure:
+// facts that need /proc (the current break, the private part of a range, the
+// parent's private size) come in through ChargeContext, and a plan made
+// without range facts is an upper bound. Thread-safe.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <optional>
+
+#include "core/beancounter.h"
+#include "core/rule_profile.h"
+
+namespace ubc {
+
+// x86-64 syscall numbers the classifier knows.
+namespace x86_64_nr {
+inline constexpr int kMmap = 9;
+inline constexpr int kMprotect = 10;
+inline constexpr int kMunmap = 11;
+inline constexpr int kBrk = 12;
+inline constexpr int kMremap = 25;
+inline constexpr int kClone = 56;
+inline constexpr int kFork = 57;
+inline constexpr int kVfork = 58;
+inline constexpr int kClone3 = 435;
+}  // namespace x86_64_nr
+
+enum class CallKind {
+  kMmapPrivateWritable,   // PROT_WRITE and (MAP_PRIVATE or anonymous), not shared anon
+  kMmapSharedAnonWritable,// MAP_SHARED|MAP_ANONYMOUS with PROT_WRITE
+  kMmapUncharged,         // read-only, PROT_NONE, MAP_SHARED file
+  kBrk,                   // brk(addr != 0): grow or shrink against the current break
+  kBrkQuery,              // brk(0)
+  kMremap,                // grow, shrink or move
+  kMprotectWrite,         // prot includes PROT_WRITE
+  kMprotectNoWrite,       // removing write never charges
+  kFork,                  // fork, clone without CLONE_VM
+  kThreadOrVfork,         // clone with CLONE_VM, vfork: no new address space
+  kClone3,                // flags live in user memory; see docs/accounting.md
+  kMunmap,                // releases only
+  kInvalid,               // arguments the kernel rejects before mapping anything (EINVAL)
+  kNotMemory,             // any other syscall
+};
+
+const char* CallKindName(CallKind kind);
+// The syscall's name for logs ("mmap", "clone", ...), or "syscall_<nr>".
+const char* SyscallName(int nr);
+
+struct ClassifiedCall {
+  int nr = -1;
+  CallKind kind = CallKind::kNotMemory;
+  uint64_t addr = 0;              // mmap hint/fixed address, mprotect/mremap start, brk new break
+  uint64_t length_bytes = 0;      // mmap/mprotect length, mremap old length
+  uint64_t new_length_bytes = 0;  // mremap new length
+  bool fixed = false;             // MAP_FIXED (replaces) or MREMAP_FIXED
+  bool may_move = false;          // MREMAP_MAYMOVE
+  bool dont_unmap = false;        // MREMAP_DONTUNMAP: the old range stays mapped
+};
+
+ClassifiedCall ClassifySyscall(int nr, const std::array<uint64_t, 6>& args);
+
+// What /proc/PID/maps says about the range a call touches.
+struct RangeFacts {
+  uint64_t private_writable_pages = 0;  // already counted in privvmpages
+  uint64_t private_pages = 0;           // MAP_PRIVATE pages, writable or not
+  uint64_t mapped_pages = 0;            // any mapping
+};
+
+struct ChargeContext {
+  std::optional<RangeFacts> range;          // for MAP_FIXED, mprotect, mremap (old range)
+  std::optional<uint64_t> current_brk;      // for brk; required for an exact brk plan
+  std::optional<uint64_t> parent_private_pages;  // for fork: statm data of the caller
+};
+
+struct ChargePlan {
+  ChargeCheck check = ChargeCheck::kNone;  // kNone: nothing to charge, always admitted
+  uint64_t pages = 0;
+  // False when a fact the exact amount depends on was missing and `pages` is an
+  // upper bound; the supervisor resolves the range when the answer matters.
+  bool exact = true;
+  // True when the charge lasts after the call (a reservation until the kernel's
+  // counters show it); false for bc2006's transient shared-anon check.
+  bool persistent = true;
+  // brk: refusal returns the old break instead of an errno.
+  bool refuse_with_old_break = false;
+};
+
+ChargePlan PlanCharge(const ClassifiedCall& call, const RuleProfile& profile,
+                      const ChargeContext& context);
+
+}  // namespace ubc

@@ -1,0 +1,35 @@
+// vzctl value syntax for beancounter limits ("barrier:limit").
+//
+// Parses the values operators write in vzctl configs and `vzctl set
+// --privvmpages`: an integer number of pages, `unlimited`, or a number (floats
+// allowed) with a suffix K, M, G, T (powers of 1024 bytes, converted to pages
+// rounding up), P (pages) or B (bytes). A pair is "barrier:limit"; a single
+// value sets both. Pure functions, thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "core/status.h"
+
+namespace ubc {
+
+struct BarrierLimit {
+  uint64_t barrier_pages = 0;
+  uint64_t limit_pages = 0;
+  bool operator==(const BarrierLimit&) const = default;
+};
+
+// One value -> pages. Values above kUnlimitedPages clamp to it. Errors name
+// the offending text, e.g. "invalid value \"12Q\": unknown suffix 'Q'".
+Result<uint64_t> ParseVzValuePages(std::string_view text);
+
+// "B:L" or "V" -> both bounds.
+Result<BarrierLimit> ParseVzBarrierLimit(std::string_view text);
+
+// Pages as vzctl prints them: a number, or "unlimited" for kUnlimitedPages.
+std::string FormatVzValuePages(uint64_t pages);
+std::string FormatVzBarrierLimit(const BarrierLimit& bl);
+
+}  // namespace ubc
