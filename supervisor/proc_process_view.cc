@@ -1,0 +1,410 @@
+#include "supervisor/proc_process_view.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <linux/kcmp.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <sstream>
+#include <tuple>
+#include <vector>
+
+namespace ubc {
+namespace {
+
+// Generous for maps of large processes, but bounded.
+constexpr size_t kMaxProcFileBytes = 64 << 20;
+
+Result<std::string> ReadFd(int fd) {
+  std::string out;
+  char buf[16384];
+  for (;;) {
+    ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return Status::Error(std::string("read: ") + std::strerror(errno));
+    }
+    if (n == 0) break;
+    out.append(buf, static_cast<size_t>(n));
+    if (out.size() > kMaxProcFileBytes) return Status::Error("file too large");
+  }
+  return out;
+}
+
+Result<std::string> ReadPath(const std::string& path) {
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) return Status::Error(path + ": " + std::strerror(errno));
+  return ReadFd(fd.get());
+}
+
+struct Statm {
+  uint64_t fields[7] = {};
+  uint64_t data_pages() const { return fields[5]; }
+  bool operator<(const Statm& o) const {
+    return std::lexicographical_compare(fields, fields + 7, o.fields, o.fields + 7);
+  }
+  bool operator==(const Statm& o) const { return std::equal(fields, fields + 7, o.fields); }
+};
+
+bool ParseStatm(const std::string& text, Statm* out) {
+  const char* p = text.c_str();
+  for (int i = 0; i < 7; ++i) {
+    char* end = nullptr;
+    errno = 0;
+    unsigned long long v = std::strtoull(p, &end, 10);
+    if (end == p || errno != 0) return false;
+    out->fields[i] = v;
+    p = end;
+  }
+  return true;
+}
+
+bool SameAddressSpace(int pid1, int pid2) {
+  return ::syscall(SYS_kcmp, pid1, pid2, KCMP_VM, 0, 0) == 0;
+}
+
+bool ParsePositiveInt(const char* s, int* out) {
+  if (*s == '\0') return false;
+  long v = 0;
+  for (const char* p = s; *p; ++p) {
+    if (*p < '0' || *p > '9') return false;
+    v = v * 10 + (*p - '0');
+    if (v > 1 << 30) return false;
+  }
+  *out = static_cast<int>(v);
+  return v > 0;
+}
+
+struct CgroupLine {
+  std::string controllers;  // "" for the unified hierarchy
+  std::string path;
+};
+
+std::vector<CgroupLine> ReadCgroups(int pid) {
+  std::vector<CgroupLine> out;
+  Result<std::string> text = ReadPath("/proc/" + std::to_string(pid) + "/cgroup");
+  if (!text.ok()) return out;
+  std::istringstream in(*text);
+  std::string line;
+  while (std::getline(in, line)) {
+    size_t a = line.find(':');
+    size_t b = a == std::string::npos ? a : line.find(':', a + 1);
+    if (b == std::string::npos) continue;
+    out.push_back({line.substr(a + 1, b - a - 1), line.substr(b + 1)});
+  }
+  return out;
+}
+
+// Mount point of the cgroup hierarchy with these controllers ("" = cgroup2),
+// mounted at its root.
+std::string CgroupMountPoint(const std::string& controllers) {
+  Result<std::string> text = ReadPath("/proc/self/mountinfo");
+  if (!text.ok()) return "";
+  std::istringstream in(*text);
+  std::string line;
+  while (std::getline(in, line)) {
+    std::istringstream fields(line);
+    std::vector<std::string> f;
+    std::string w;
+    while (fields >> w) f.push_back(w);
+    auto dash = std::find(f.begin(), f.end(), "-");
+    if (f.size() < 5 || dash == f.end() || dash + 3 > f.end()) continue;
+    const std::string& root = f[3];
+    const std::string& mount_point = f[4];
+    const std::string& fstype = *(dash + 1);
+    const std::string& super = dash + 3 < f.end() ? *(dash + 3) : "";
+    if (root != "/") continue;
+    if (controllers.empty()) {
+      if (fstype == "cgroup2") return mount_point;
+      continue;
+    }
+    if (fstype != "cgroup") continue;
+    // Every controller of the hierarchy appears among the super options.
+    std::istringstream want(controllers);
+    std::string c;
+    bool all = true;
+    while (std::getline(want, c, ',')) {
+      if (("," + super + ",").find("," + c + ",") == std::string::npos) all = false;
+    }
+    if (all) return mount_point;
+  }
+  return "";
+}
+
+bool StatNs(const std::string& path, dev_t* dev, ino_t* ino) {
+  struct stat st{};
+  if (::stat(path.c_str(), &st) != 0) return false;
+  *dev = st.st_dev;
+  *ino = st.st_ino;
+  return true;
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------- ProcTarget
+
+ProcTarget::ProcTarget(const SeccompNotifier& notifier, uint64_t notification_id, int tid)
+    : notifier_(notifier), id_(notification_id), tid_(tid) {}
+
+Result<std::string> ProcTarget::ReadVerified(const char* file) {
+  std::string path = "/proc/" + std::to_string(tid_) + "/" + file;
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) return Status::Error(path + ": " + std::strerror(errno));
+  // Only now is it certain that `fd` belongs to the thread that is waiting:
+  // had it died and its pid been reused, the notification would be gone.
+  if (!notifier_.IdValid(id_)) return Status::Error(path + ": notification no longer valid");
+  return ReadFd(fd.get());
+}
+
+Result<uint64_t> ProcTarget::DataPages() {
+  Result<std::string> text = ReadVerified("statm");
+  if (!text.ok()) return text.status();
+  Statm s;
+  if (!ParseStatm(*text, &s)) return Status::Error("unparsable statm");
+  return s.data_pages();
+}
+
+Result<std::vector<MapEntry>> ProcTarget::Maps() {
+  Result<std::string> text = ReadVerified("maps");
+  if (!text.ok()) return text.status();
+  return ParseProcMaps(*text);
+}
+
+Result<uint64_t> ProcTarget::StartBrk() {
+  Result<std::string> text = ReadVerified("stat");
+  if (!text.ok()) return text.status();
+  // comm may contain spaces and parentheses: fields restart after the last ')'.
+  size_t close = text->rfind(')');
+  if (close == std::string::npos) return Status::Error("unparsable stat");
+  std::istringstream in(text->substr(close + 1));
+  std::string field;
+  for (int n = 3; in >> field; ++n) {
+    if (n == 47) return static_cast<uint64_t>(std::strtoull(field.c_str(), nullptr, 10));
+  }
+  return Status::Error("stat has no start_brk field");
+}
+
+std::string ProcTarget::Comm() {
+  Result<std::string> text = ReadVerified("comm");
+  if (!text.ok() || text->empty()) return "?";
+  std::string c = *text;
+  if (!c.empty() && c.back() == '\n') c.pop_back();
+  return c;
+}
+
+// ---------------------------------------------------------------- Membership
+
+std::string Membership::Describe() const {
+  switch (kind) {
+    case Kind::kCgroup:
+      return "cgroup " + cgroup_dir;
+    case Kind::kPidNamespace:
+      return "pid namespace " + std::to_string(pidns_ino);
+    case Kind::kObserved:
+      break;
+  }
+  return "observed processes";
+}
+
+Membership DetermineMembership(int init_pid, int runtime_pid) {
+  Membership m;
+  // A cgroup of the container's own: the init is in a different cgroup than
+  // the runtime that started it (runc with cgroups, podman, containerd).
+  std::vector<CgroupLine> init_cg = ReadCgroups(init_pid);
+  std::vector<CgroupLine> runtime_cg = runtime_pid > 0 ? ReadCgroups(runtime_pid)
+                                                        : std::vector<CgroupLine>{};
+  for (const CgroupLine& line : init_cg) {
+    // Prefer hierarchies every process is attached to; named ones like
+    // name=systemd are not always managed by the runtime.
+    if (line.controllers.rfind("name=", 0) == 0) continue;
+    auto same = std::find_if(runtime_cg.begin(), runtime_cg.end(), [&](const CgroupLine& r) {
+      return r.controllers == line.controllers;
+    });
+    if (same == runtime_cg.end() || same->path == line.path || line.path == "/") continue;
+    std::string mount = CgroupMountPoint(line.controllers);
+    if (mount.empty()) continue;
+    std::string dir = mount + line.path;
+    if (::access((dir + "/cgroup.procs").c_str(), R_OK) != 0) continue;
+    m.kind = Membership::Kind::kCgroup;
+    m.cgroup_dir = dir;
+    return m;
+  }
+  dev_t dev = 0, own_dev = 0;
+  ino_t ino = 0, own_ino = 0;
+  if (StatNs("/proc/" + std::to_string(init_pid) + "/ns/pid", &dev, &ino) &&
+      StatNs("/proc/self/ns/pid", &own_dev, &own_ino) && (dev != own_dev || ino != own_ino)) {
+    m.kind = Membership::Kind::kPidNamespace;
+    m.pidns_dev = dev;
+    m.pidns_ino = ino;
+    return m;
+  }
+  m.kind = Membership::Kind::kObserved;
+  return m;
+}
+
+int ThreadGroupOf(int tid) {
+  Result<std::string> text = ReadPath("/proc/" + std::to_string(tid) + "/status");
+  if (!text.ok()) return -1;
+  size_t pos = text->find("\nTgid:");
+  if (pos == std::string::npos) return -1;
+  return std::atoi(text->c_str() + pos + 6);
+}
+
+// ---------------------------------------------------------------- ProcMembers
+
+struct ProcMembers::Process {
+  UniqueFd dir;
+  UniqueFd statm;
+};
+
+ProcMembers::ProcMembers(Membership membership) : membership_(std::move(membership)) {}
+ProcMembers::~ProcMembers() = default;
+
+void ProcMembers::NoteProcess(int tid) {
+  if (membership_.kind != Membership::Kind::kObserved) return;
+  std::lock_guard<std::mutex> lock(observed_mu_);
+  observed_tids_.insert(tid);
+}
+
+Result<std::set<int>> ProcMembers::ListTgids() {
+  std::set<int> out;
+  switch (membership_.kind) {
+    case Membership::Kind::kCgroup: {
+      // The container's cgroup and any it created below it.
+      std::vector<std::string> dirs{membership_.cgroup_dir};
+      for (size_t i = 0; i < dirs.size() && i < 4096; ++i) {
+        Result<std::string> procs = ReadPath(dirs[i] + "/cgroup.procs");
+        if (!procs.ok()) {
+          if (i == 0) return procs.status();
+          continue;
+        }
+        std::istringstream in(*procs);
+        int pid;
+        while (in >> pid) out.insert(pid);
+        if (DIR* d = ::opendir(dirs[i].c_str())) {
+          while (dirent* e = ::readdir(d)) {
+            if (e->d_type == DT_DIR && e->d_name[0] != '.') dirs.push_back(dirs[i] + "/" + e->d_name);
+          }
+          ::closedir(d);
+        }
+      }
+      break;
+    }
+    case Membership::Kind::kPidNamespace: {
+      DIR* d = ::opendir("/proc");
+      if (d == nullptr) return Status::Error(std::string("/proc: ") + std::strerror(errno));
+      while (dirent* e = ::readdir(d)) {
+        int pid;
+        if (!ParsePositiveInt(e->d_name, &pid)) continue;
+        if (processes_.count(pid) != 0) {
+          out.insert(pid);  // verified when opened; its dir fd keeps it honest
+          continue;
+        }
+        dev_t dev;
+        ino_t ino;
+        if (StatNs(std::string("/proc/") + e->d_name + "/ns/pid", &dev, &ino) &&
+            dev == membership_.pidns_dev && ino == membership_.pidns_ino) {
+          out.insert(pid);
+        }
+      }
+      ::closedir(d);
+      break;
+    }
+    case Membership::Kind::kObserved: {
+      std::lock_guard<std::mutex> lock(observed_mu_);
+      for (auto it = observed_tids_.begin(); it != observed_tids_.end();) {
+        int tgid = ThreadGroupOf(*it);
+        if (tgid <= 0) {
+          it = observed_tids_.erase(it);
+          continue;
+        }
+        out.insert(tgid);
+        ++it;
+      }
+      break;
+    }
+  }
+  return out;
+}
+
+ProcMembers::Process* ProcMembers::Open(int tgid) {
+  auto it = processes_.find(tgid);
+  if (it != processes_.end()) return it->second.get();
+  auto p = std::make_unique<Process>();
+  std::string path = "/proc/" + std::to_string(tgid);
+  p->dir = UniqueFd(::open(path.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+  if (!p->dir) return nullptr;
+  if (membership_.kind == Membership::Kind::kPidNamespace) {
+    // Checked through the directory fd: the same process the statm fd reads.
+    struct stat st{};
+    if (::fstatat(p->dir.get(), "ns/pid", &st, 0) != 0 || st.st_dev != membership_.pidns_dev ||
+        st.st_ino != membership_.pidns_ino) {
+      return nullptr;
+    }
+  }
+  p->statm = UniqueFd(::openat(p->dir.get(), "statm", O_RDONLY | O_CLOEXEC));
+  if (!p->statm) return nullptr;
+  Process* raw = p.get();
+  processes_[tgid] = std::move(p);
+  return raw;
+}
+
+Result<MembersSample> ProcMembers::Sample() {
+  Result<std::set<int>> tgids = ListTgids();
+  if (!tgids.ok()) return tgids.status();
+  for (auto it = processes_.begin(); it != processes_.end();) {
+    it = tgids->count(it->first) ? std::next(it) : processes_.erase(it);
+  }
+  std::vector<std::pair<Statm, int>> samples;
+  for (int tgid : *tgids) {
+    Process* p = Open(tgid);
+    if (p == nullptr) continue;
+    char buf[256];
+    ssize_t n = ::pread(p->statm.get(), buf, sizeof buf - 1, 0);
+    Statm s;
+    if (n <= 0 || (buf[n] = '\0', !ParseStatm(buf, &s))) {
+      processes_.erase(tgid);  // exited: its memory is released
+      continue;
+    }
+    samples.emplace_back(s, tgid);
+  }
+  // Processes sharing one address space (vfork, CLONE_VM) have identical statm
+  // lines; only those need the kcmp check.
+  std::sort(samples.begin(), samples.end());
+  MembersSample out;
+  out.processes = samples.size();
+  for (size_t i = 0; i < samples.size(); ++i) {
+    bool duplicate = false;
+    for (size_t j = i; j-- > 0 && samples[j].first == samples[i].first;) {
+      if (SameAddressSpace(samples[j].second, samples[i].second)) {
+        duplicate = true;
+        break;
+      }
+    }
+    if (!duplicate) out.data_pages = SaturatingAdd(out.data_pages, samples[i].first.data_pages());
+  }
+  return out;
+}
+
+bool ProcMembers::MaybeInSyscall(int tid, int nr, const std::array<uint64_t, 6>& args) {
+  Result<std::string> text = ReadPath("/proc/" + std::to_string(tid) + "/syscall");
+  if (!text.ok()) return false;  // the thread is gone
+  if (text->rfind("running", 0) == 0) return true;  // cannot tell: stay conservative
+  std::istringstream in(*text);
+  long long number = -1;
+  if (!(in >> number) || number != nr) return false;
+  for (uint64_t expected : args) {
+    std::string hex;
+    if (!(in >> hex)) return false;
+    if (std::strtoull(hex.c_str(), nullptr, 16) != expected) return false;
+  }
+  return true;
+}
+
+}  // namespace ubc

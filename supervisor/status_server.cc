@@ -1,0 +1,91 @@
+#include "supervisor/status_server.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "supervisor/listener.h"
+#include "supervisor/log.h"
+
+namespace ubc {
+namespace {
+
+bool WriteAll(int fd, const std::string& data) {
+  size_t off = 0;
+  while (off < data.size()) {
+    ssize_t n = ::send(fd, data.data() + off, data.size() - off, MSG_NOSIGNAL);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    off += static_cast<size_t>(n);
+  }
+  return true;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<StatusServer>> StatusServer::Create(const std::string& path,
+                                                           Handler handler) {
+  Result<UniqueFd> sock = BindUnixSocket(path);
+  if (!sock.ok()) return sock.status();
+  // Blocking accept: this thread has nothing else to do.
+  int flags = ::fcntl(sock->get(), F_GETFL);
+  ::fcntl(sock->get(), F_SETFL, flags & ~O_NONBLOCK);
+  return std::unique_ptr<StatusServer>(new StatusServer(std::move(sock).value(), std::move(handler)));
+}
+
+StatusServer::StatusServer(UniqueFd socket, Handler handler)
+    : socket_(std::move(socket)), handler_(std::move(handler)) {}
+
+void StatusServer::Run() {
+  for (;;) {
+    UniqueFd client(::accept4(socket_.get(), nullptr, nullptr, SOCK_CLOEXEC));
+    if (!client) {
+      if (errno == EINTR || errno == ECONNABORTED) continue;
+      Log(LogLevel::kError, std::string("status accept: ") + std::strerror(errno));
+      return;
+    }
+    timeval timeout{1, 0};
+    ::setsockopt(client.get(), SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+    ::setsockopt(client.get(), SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof timeout);
+    std::string request;
+    char buf[256];
+    while (request.find('\n') == std::string::npos && request.size() < 1024) {
+      ssize_t n = ::recv(client.get(), buf, sizeof buf, 0);
+      if (n <= 0) break;
+      request.append(buf, static_cast<size_t>(n));
+    }
+    request = request.substr(0, request.find('\n'));
+    WriteAll(client.get(), handler_(request));
+  }
+}
+
+Result<std::string> QueryStatus(const std::string& path, const std::string& request) {
+  sockaddr_un addr{};
+  if (path.size() >= sizeof addr.sun_path) return Status::Error("status socket path too long");
+  addr.sun_family = AF_UNIX;
+  std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+  UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (!fd) return Status::Error(std::string("socket: ") + std::strerror(errno));
+  if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    return Status::Error("cannot reach ubcd at " + path + ": " + std::strerror(errno) +
+                         " (is ubcd running?)");
+  }
+  if (!WriteAll(fd.get(), request + "\n")) return Status::Error("sending the status request failed");
+  std::string reply;
+  char buf[16384];
+  for (;;) {
+    ssize_t n = ::recv(fd.get(), buf, sizeof buf, 0);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return Status::Error(std::string("reading the status reply: ") + std::strerror(errno));
+    if (n == 0) break;
+    reply.append(buf, static_cast<size_t>(n));
+  }
+  return reply;
+}
+
+}  // namespace ubc

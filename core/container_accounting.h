@@ -1,0 +1,150 @@
+// ContainerAccounting: one container's privvmpages beancounter and the decision
+// for each trapped memory syscall (ubc-reference.md §1-§5).
+//
+// Held is the kernel's truth (the sum of statm "data" over the container's
+// distinct address spaces, read through MemberReader) plus reservations for
+// calls this object admitted and that may not have completed yet. Between exact
+// reads an estimate (last exact value + every charge admitted since) decides
+// calls that are far below their bound without touching /proc; near a bound, or
+// when the estimate is stale, the exact value is read and ranges are resolved
+// through TargetReader. The kernel-facing readers are interfaces so the rules
+// are unit-tested with fakes.
+//
+// Thread-safety: every public method locks an internal mutex; several notify-fd
+// threads of one container may call Decide() concurrently and are serialised,
+// which is what keeps concurrent threads of a container from racing past the
+// barrier. Readers passed in are used only during the call.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "core/beancounter.h"
+#include "core/memory_map.h"
+#include "core/rule_profile.h"
+#include "core/status.h"
+#include "core/syscall_classifier.h"
+
+namespace ubc {
+
+inline constexpr uint32_t kAuditArchX86_64 = 0xC000003E;
+
+// One seccomp notification, as the kernel captured it.
+struct TrappedCall {
+  int tid = 0;  // notif.pid: a thread id in ubcd's pid namespace
+  uint32_t arch = kAuditArchX86_64;
+  int nr = -1;
+  std::array<uint64_t, 6> args{};
+};
+
+// Facts about the thread that made the call. Implementations check that the
+// notification is still valid after opening any /proc file of the target, so a
+// recycled pid is never read.
+class TargetReader {
+ public:
+  virtual ~TargetReader() = default;
+  // statm "data" of the caller's address space, in pages.
+  virtual Result<uint64_t> DataPages() = 0;
+  virtual Result<std::vector<MapEntry>> Maps() = 0;
+  // mm->start_brk (/proc/PID/stat field 47): the break when there is no heap.
+  virtual Result<uint64_t> StartBrk() = 0;
+};
+
+// Facts about the whole container.
+struct MembersSample {
+  uint64_t data_pages = 0;  // sum over distinct address spaces
+  uint64_t processes = 0;
+};
+
+class MemberReader {
+ public:
+  virtual ~MemberReader() = default;
+  virtual Result<MembersSample> Sample() = 0;
+  // False only when the thread is known to be gone or known to be somewhere
+  // other than inside syscall `nr` with these arguments.
+  virtual bool MaybeInSyscall(int tid, int nr, const std::array<uint64_t, 6>& args) = 0;
+};
+
+struct Decision {
+  enum class Action {
+    kContinue,  // let the kernel run the call
+    kFail,      // return -1 with errno `error_number`
+    kReturn,    // return `return_value` without running the call (brk refusal)
+  };
+  Action action = Action::kContinue;
+  int error_number = 0;
+  uint64_t return_value = 0;
+  ClassifiedCall call;
+  ChargePlan plan;
+  bool refused = false;
+  bool exact = false;         // decided on an exact held value
+  uint64_t held_pages = 0;    // held the decision was taken against
+  uint64_t bound_pages = 0;   // barrier or limit checked
+  std::string note;           // why, for logs: "foreign architecture", read errors
+};
+
+struct AccountingSnapshot {
+  BeancounterValues privvmpages;
+  uint64_t processes = 0;
+  uint64_t reservations = 0;
+};
+
+class ContainerAccounting {
+ public:
+  // Tunables of the estimate; defaults suit production, tests shrink them.
+  struct Tuning {
+    // Fraction (in percent) of the bound below which the estimate decides.
+    uint32_t fast_path_percent = 90;
+    // The estimate is refreshed from the kernel after this many fast decisions.
+    uint32_t max_fast_decisions = 64;
+  };
+
+  ContainerAccounting(uint64_t barrier_pages, uint64_t limit_pages, const RuleProfile& profile);
+  ContainerAccounting(uint64_t barrier_pages, uint64_t limit_pages, const RuleProfile& profile,
+                      Tuning tuning);
+
+  Decision Decide(const TrappedCall& call, TargetReader& target, MemberReader& members);
+
+  // Reads the exact held value now (for status) and returns the counters.
+  AccountingSnapshot Refresh(MemberReader& members);
+  // Counters as last known, without reading anything.
+  AccountingSnapshot Peek() const;
+
+  void SetLimits(uint64_t barrier_pages, uint64_t limit_pages);
+  // The container's last task is gone: everything it held is released;
+  // maxheld and failcnt stay for the record.
+  void Retire();
+  const RuleProfile& profile() const { return *profile_; }
+
+ private:
+  struct Reservation {
+    int nr;
+    std::array<uint64_t, 6> args;
+    uint64_t pages;
+  };
+
+  uint64_t EstimateLocked() const;
+  Status RefreshLocked(MemberReader& members);
+  Result<uint64_t> CurrentBrkLocked(TargetReader& target);
+  Decision DecideLocked(const TrappedCall& call, TargetReader& target, MemberReader& members);
+
+  mutable std::mutex mu_;
+  const RuleProfile* profile_;
+  Tuning tuning_;
+  Beancounter counter_;
+  // Sum of statm data at the last exact read, without reservations.
+  uint64_t base_data_pages_ = 0;
+  bool have_base_ = false;
+  // Charges admitted since the last exact read whose reservation was released
+  // (their thread moved on): still counted until the next exact read.
+  uint64_t settled_pages_ = 0;
+  uint32_t fast_decisions_ = 0;
+  uint64_t processes_ = 0;
+  std::map<int, Reservation> reservations_;  // by thread id
+};
+
+}  // namespace ubc

@@ -1,0 +1,88 @@
+// /proc readers behind the accounting interfaces of core/container_accounting.h.
+//
+// ProcTarget reads the thread that made one notification; every /proc file it
+// opens is checked with SECCOMP_IOCTL_NOTIF_ID_VALID after opening, so a
+// recycled pid is never read. It lives for one decision.
+//
+// ProcMembers enumerates a container's processes and sums statm "data" over
+// their distinct address spaces. Membership (see docs/accounting.md) comes
+// from the container's own cgroup when the runtime gave it one, else from its
+// pid namespace, else from the processes seen trapping. It keeps one
+// /proc/PID directory fd and statm fd open per member: an open /proc fd stays
+// bound to its process, so a reused pid can never be misread, and pread of a
+// kept statm fd is far cheaper than open/read/close. Not thread-safe: its
+// container's accounting mutex serialises every use.
+#pragma once
+
+#include <sys/types.h>
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+
+#include "core/container_accounting.h"
+#include "core/unique_fd.h"
+#include "supervisor/seccomp_notifier.h"
+
+namespace ubc {
+
+class ProcTarget : public TargetReader {
+ public:
+  ProcTarget(const SeccompNotifier& notifier, uint64_t notification_id, int tid);
+  Result<uint64_t> DataPages() override;
+  Result<std::vector<MapEntry>> Maps() override;
+  Result<uint64_t> StartBrk() override;
+  // The thread's command name, for refusal logs ("?" when unreadable).
+  std::string Comm();
+
+ private:
+  Result<std::string> ReadVerified(const char* file);
+  const SeccompNotifier& notifier_;
+  uint64_t id_;
+  int tid_;
+};
+
+struct Membership {
+  enum class Kind { kCgroup, kPidNamespace, kObserved };
+  Kind kind = Kind::kObserved;
+  std::string cgroup_dir;  // kCgroup: the container's cgroup directory
+  dev_t pidns_dev = 0;     // kPidNamespace
+  ino_t pidns_ino = 0;
+  std::string Describe() const;
+};
+
+// Works out how to find a container's processes from its init pid and the pid
+// of the runtime that sent the notify fd.
+Membership DetermineMembership(int init_pid, int runtime_pid);
+
+class ProcMembers : public MemberReader {
+ public:
+  explicit ProcMembers(Membership membership);
+  ~ProcMembers() override;
+
+  // A process seen making a call joins the container (kObserved membership
+  // only; the other kinds list members themselves). Thread-safe.
+  void NoteProcess(int tid);
+
+  Result<MembersSample> Sample() override;
+  bool MaybeInSyscall(int tid, int nr, const std::array<uint64_t, 6>& args) override;
+
+  const Membership& membership() const { return membership_; }
+
+ private:
+  struct Process;
+  Result<std::set<int>> ListTgids();
+  Process* Open(int tgid);
+
+  Membership membership_;
+  std::mutex observed_mu_;  // NoteProcess runs outside the accounting lock
+  std::set<int> observed_tids_;
+  std::map<int, std::unique_ptr<Process>> processes_;
+};
+
+// Thread-group id of a thread (from /proc/TID/status), or -1.
+int ThreadGroupOf(int tid);
+
+}  // namespace ubc

@@ -1,0 +1,53 @@
+// Supervisor: ubcd's registry of containers and the threads deciding for them.
+//
+// Keeps one Container per `state.id` with its beancounter (ContainerAccounting),
+// its resolved limits and its membership reader. Every notify fd, the
+// container's init fd and one per exec, gets its own thread blocking in
+// SECCOMP_IOCTL_NOTIF_RECV and answers every notification exactly once. When a
+// container's last fd hangs up it is retired: its final counters stay
+// queryable for retire_after_seconds. Attach() is called from the listener
+// thread; the status methods from the status thread; all are thread-safe.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "core/container_config.h"
+#include "core/container_state.h"
+#include "core/supervisor_config.h"
+#include "core/unique_fd.h"
+#include "supervisor/listener.h"
+
+namespace ubc {
+
+class Supervisor {
+ public:
+  explicit Supervisor(SupervisorConfig config);
+  ~Supervisor();
+
+  // (Re)loads containers.d. On error the previous set stays in force.
+  Status LoadContainerConfigs();
+
+  void Attach(const ContainerProcessState& state, UniqueFd notify_fd, const PeerInfo& peer);
+
+  // The /proc/user_beancounters table, and the same data as JSON.
+  std::string StatusText();
+  std::string StatusJson();
+
+ private:
+  struct Container;
+  struct Row;
+  std::vector<Row> Snapshot();
+  void Serve(std::shared_ptr<Container> container, UniqueFd fd);
+  void DropExpiredLocked();
+
+  const SupervisorConfig config_;
+  std::mutex mu_;
+  std::vector<ContainerConfig> container_configs_;
+  std::map<std::string, std::shared_ptr<Container>> containers_;
+};
+
+}  // namespace ubc
