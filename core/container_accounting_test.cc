@@ -1,0 +1,335 @@
+#include "core/container_accounting.h"
+
+#include <gtest/gtest.h>
+
+#include <cerrno>
+#include <set>
+
+namespace ubc {
+namespace {
+
+constexpr uint64_t kPage = kPageBytes;
+constexpr uint64_t kProtRw = 3;
+constexpr uint64_t kMapPrivateAnon = 0x22;
+constexpr uint64_t kMapFixed = 0x10;
+
+class FakeTarget : public TargetReader {
+ public:
+  Result<uint64_t> DataPages() override {
+    if (vanished) return Status::Error("gone");
+    return data_pages;
+  }
+  Result<std::vector<MapEntry>> Maps() override {
+    ++maps_reads;
+    if (vanished) return Status::Error("gone");
+    return maps;
+  }
+  Result<uint64_t> StartBrk() override {
+    if (vanished) return Status::Error("gone");
+    return start_brk;
+  }
+  uint64_t data_pages = 0;
+  std::vector<MapEntry> maps;
+  uint64_t start_brk = 0x555555000000;
+  bool vanished = false;
+  int maps_reads = 0;
+};
+
+class FakeMembers : public MemberReader {
+ public:
+  Result<MembersSample> Sample() override {
+    ++samples;
+    if (fail) return Status::Error("/proc unreadable");
+    return MembersSample{data_pages, 1};
+  }
+  bool MaybeInSyscall(int tid, int, const std::array<uint64_t, 6>&) override {
+    return in_flight.count(tid) != 0;
+  }
+  uint64_t data_pages = 0;
+  std::set<int> in_flight;
+  bool fail = false;
+  int samples = 0;
+};
+
+TrappedCall Mmap(int tid, uint64_t pages, uint64_t flags = kMapPrivateAnon, uint64_t addr = 0) {
+  TrappedCall c;
+  c.tid = tid;
+  c.nr = x86_64_nr::kMmap;
+  c.args = {addr, pages * kPage, kProtRw, flags, ~0ULL, 0};
+  return c;
+}
+
+TrappedCall Syscall(int tid, int nr, std::array<uint64_t, 6> args) {
+  TrappedCall c;
+  c.tid = tid;
+  c.nr = nr;
+  c.args = args;
+  return c;
+}
+
+MapEntry Map(uint64_t start, uint64_t end, bool write, bool shared, std::string path = "") {
+  MapEntry e;
+  e.start = start;
+  e.end = end;
+  e.read = true;
+  e.write = write;
+  e.shared = shared;
+  e.path = std::move(path);
+  return e;
+}
+
+TEST(ContainerAccountingTest, AdmitsBelowBarrierAndRefusesAboveWithEnomem) {
+  ContainerAccounting acc(1000, 1100, Bc2006Profile());
+  FakeTarget target;
+  FakeMembers members;
+  members.data_pages = 100;
+
+  Decision ok = acc.Decide(Mmap(1, 200), target, members);
+  EXPECT_EQ(ok.action, Decision::Action::kContinue);
+  EXPECT_FALSE(ok.refused);
+  EXPECT_EQ(ok.plan.pages, 200u);
+
+  members.data_pages = 300;  // the kernel now shows the mapping
+  Decision no = acc.Decide(Mmap(1, 701), target, members);
+  EXPECT_TRUE(no.refused);
+  EXPECT_EQ(no.action, Decision::Action::kFail);
+  EXPECT_EQ(no.error_number, ENOMEM);
+  EXPECT_EQ(no.held_pages, 300u);
+  EXPECT_EQ(no.bound_pages, 1000u);
+  EXPECT_EQ(acc.Peek().privvmpages.failcnt, 1u);
+}
+
+TEST(ContainerAccountingTest, ReachingTheBarrierExactlyIsAllowed) {
+  ContainerAccounting acc(1000, 1100, Bc2006Profile());
+  FakeTarget target;
+  FakeMembers members;
+  members.data_pages = 400;
+  EXPECT_FALSE(acc.Decide(Mmap(1, 600), target, members).refused);
+  members.data_pages = 1000;
+  EXPECT_TRUE(acc.Decide(Mmap(1, 1), target, members).refused);
+  EXPECT_EQ(acc.Peek().privvmpages.failcnt, 1u);
+  EXPECT_EQ(acc.Peek().privvmpages.maxheld_pages, 1000u);
+}
+
+TEST(ContainerAccountingTest, FarBelowTheBarrierDecidesWithoutReadingProc) {
+  ContainerAccounting acc(100000, 100000, Bc2006Profile());
+  FakeTarget target;
+  FakeMembers members;
+  members.data_pages = 10;
+  acc.Decide(Mmap(1, 10), target, members);  // first decision reads the truth
+  ASSERT_EQ(members.samples, 1);
+  for (int i = 0; i < 20; ++i) acc.Decide(Mmap(1, 10), target, members);
+  EXPECT_EQ(members.samples, 1);
+  EXPECT_EQ(target.maps_reads, 0);
+}
+
+TEST(ContainerAccountingTest, EstimateIsRefreshedAfterMaxFastDecisions) {
+  ContainerAccounting::Tuning tuning;
+  tuning.max_fast_decisions = 4;
+  ContainerAccounting acc(100000, 100000, Bc2006Profile(), tuning);
+  FakeTarget target;
+  FakeMembers members;
+  for (int i = 0; i < 11; ++i) acc.Decide(Mmap(1, 1), target, members);
+  EXPECT_EQ(members.samples, 3);  // calls 1, 6 and 11
+}
+
+TEST(ContainerAccountingTest, NearTheBarrierTheExactValueDecides) {
+  ContainerAccounting acc(1000, 1000, Bc2006Profile());
+  FakeTarget target;
+  FakeMembers members;
+  members.data_pages = 0;
+  acc.Decide(Mmap(1, 10), target, members);
+  int before = members.samples;
+  // 10 + 890 = 900 is exactly the 90% threshold: still the estimate.
+  acc.Decide(Mmap(2, 890), target, members);
+  EXPECT_EQ(members.samples, before);
+  acc.Decide(Mmap(3, 1), target, members);
+  EXPECT_EQ(members.samples, before + 1);
+}
+
+TEST(ContainerAccountingTest, InFlightReservationsStopConcurrentThreadsFromOvershooting) {
+  ContainerAccounting acc(1000, 1000, Bc2006Profile());
+  FakeTarget target;
+  FakeMembers members;
+  members.data_pages = 100;
+  // Thread 1's 800 pages are admitted but not yet in statm.
+  ASSERT_FALSE(acc.Decide(Mmap(1, 800), target, members).refused);
+  members.in_flight = {1};
+  Decision d = acc.Decide(Mmap(2, 200), target, members);
+  EXPECT_TRUE(d.refused);
+  EXPECT_EQ(d.held_pages, 900u);
+  EXPECT_TRUE(d.exact);
+  // Thread 1 completed: statm has it, the reservation is released.
+  members.in_flight.clear();
+  members.data_pages = 900;
+  EXPECT_FALSE(acc.Decide(Mmap(2, 100), target, members).refused);
+  members.data_pages = 1000;
+  EXPECT_TRUE(acc.Decide(Mmap(3, 1), target, members).refused);
+}
+
+TEST(ContainerAccountingTest, AThreadsNextCallSettlesItsPreviousReservation) {
+  ContainerAccounting acc(1000, 1000, Bc2006Profile());
+  FakeTarget target;
+  FakeMembers members;
+  ASSERT_FALSE(acc.Decide(Mmap(1, 500), target, members).refused);
+  EXPECT_EQ(acc.Peek().reservations, 1u);
+  members.data_pages = 500;
+  members.in_flight = {1};  // would keep it, but the thread's new call proves completion
+  Decision d = acc.Decide(Mmap(1, 500), target, members);
+  EXPECT_FALSE(d.refused);
+  EXPECT_EQ(d.held_pages, 500u);
+}
+
+TEST(ContainerAccountingTest, BrkRefusalReturnsTheOldBreak) {
+  ContainerAccounting acc(1000, 1000, Bc2006Profile());
+  FakeTarget target;
+  FakeMembers members;
+  members.data_pages = 900;
+  const uint64_t heap_start = 0x555555000000;
+  target.maps = {Map(heap_start, heap_start + 16 * kPage, true, false, "[heap]")};
+  Decision d = acc.Decide(
+      Syscall(1, x86_64_nr::kBrk, {heap_start + 16 * kPage + 200 * kPage, 0, 0, 0, 0, 0}), target,
+      members);
+  EXPECT_TRUE(d.refused);
+  EXPECT_EQ(d.action, Decision::Action::kReturn);
+  EXPECT_EQ(d.return_value, heap_start + 16 * kPage);
+  EXPECT_EQ(d.plan.pages, 200u);
+}
+
+TEST(ContainerAccountingTest, BrkWithoutAHeapGrowsFromStartBrk) {
+  ContainerAccounting acc(1000, 1000, Bc2006Profile());
+  FakeTarget target;
+  FakeMembers members;
+  Decision d = acc.Decide(
+      Syscall(1, x86_64_nr::kBrk, {target.start_brk + 10 * kPage, 0, 0, 0, 0, 0}), target, members);
+  EXPECT_FALSE(d.refused);
+  EXPECT_EQ(d.plan.pages, 10u);
+  Decision shrink = acc.Decide(Syscall(1, x86_64_nr::kBrk, {target.start_brk, 0, 0, 0, 0, 0}),
+                               target, members);
+  EXPECT_EQ(shrink.plan.check, ChargeCheck::kNone);
+}
+
+TEST(ContainerAccountingTest, ForkIsCheckedAgainstTheLimitUnderBc2006) {
+  FakeTarget target;
+  FakeMembers members;
+  members.data_pages = 600;
+  target.data_pages = 600;
+  TrappedCall fork = Syscall(1, x86_64_nr::kFork, {});
+  ContainerAccounting bc(1000, 1300, Bc2006Profile());
+  Decision d = bc.Decide(fork, target, members);
+  EXPECT_FALSE(d.refused);  // 1200 <= limit 1300, though over the barrier
+  EXPECT_EQ(d.plan.check, ChargeCheck::kLimit);
+  ContainerAccounting ovz(1000, 1300, OpenvzProfile());
+  Decision o = ovz.Decide(fork, target, members);
+  EXPECT_TRUE(o.refused);
+  EXPECT_EQ(o.plan.check, ChargeCheck::kBarrier);
+  EXPECT_EQ(o.error_number, ENOMEM);
+}
+
+TEST(ContainerAccountingTest, MprotectChargesOnlyPagesBecomingPrivateWritable) {
+  ContainerAccounting acc(1000, 2000, Bc2006Profile());
+  FakeTarget target;
+  FakeMembers members;
+  members.data_pages = 900;
+  const uint64_t base = 0x7f0000000000;
+  // 50 read-only private pages, then 50 already writable.
+  target.maps = {Map(base, base + 50 * kPage, false, false),
+                 Map(base + 50 * kPage, base + 100 * kPage, true, false)};
+  Decision d =
+      acc.Decide(Syscall(1, x86_64_nr::kMprotect, {base, 100 * kPage, kProtRw, 0, 0, 0}), target,
+                 members);
+  EXPECT_TRUE(d.exact);
+  EXPECT_EQ(d.plan.pages, 50u);
+  EXPECT_FALSE(d.refused);  // 950 <= 1000
+  EXPECT_EQ(target.maps_reads, 1);
+}
+
+TEST(ContainerAccountingTest, MprotectAgainstTheLimitUnderOpenvz) {
+  const uint64_t base = 0x7f0000000000;
+  FakeTarget target;
+  target.maps = {Map(base, base + 200 * kPage, false, false)};
+  FakeMembers members;
+  members.data_pages = 900;
+  TrappedCall call = Syscall(1, x86_64_nr::kMprotect, {base, 200 * kPage, kProtRw, 0, 0, 0});
+  ContainerAccounting bc(1000, 1200, Bc2006Profile());
+  EXPECT_TRUE(bc.Decide(call, target, members).refused);
+  ContainerAccounting ovz(1000, 1200, OpenvzProfile());
+  EXPECT_FALSE(ovz.Decide(call, target, members).refused);
+}
+
+TEST(ContainerAccountingTest, MapFixedCreditsTheReplacedPrivatePart) {
+  ContainerAccounting acc(1000, 1000, Bc2006Profile());
+  FakeTarget target;
+  FakeMembers members;
+  members.data_pages = 950;
+  const uint64_t base = 0x7f0000000000;
+  target.maps = {Map(base, base + 100 * kPage, true, false)};
+  Decision d = acc.Decide(Mmap(1, 100, kMapPrivateAnon | kMapFixed, base), target, members);
+  EXPECT_FALSE(d.refused);
+  EXPECT_EQ(d.plan.pages, 0u);
+}
+
+TEST(ContainerAccountingTest, SharedFileAndReadOnlyMappingsAreNeverCharged) {
+  ContainerAccounting acc(10, 10, Bc2006Profile());
+  FakeTarget target;
+  FakeMembers members;
+  members.data_pages = 10;
+  EXPECT_FALSE(acc.Decide(Mmap(1, 100000, 0x01), target, members).refused);  // MAP_SHARED file
+  TrappedCall ro = Mmap(1, 100000);
+  ro.args[2] = 1;  // PROT_READ
+  EXPECT_FALSE(acc.Decide(ro, target, members).refused);
+  EXPECT_EQ(acc.Peek().privvmpages.failcnt, 0u);
+}
+
+TEST(ContainerAccountingTest, ForeignArchitectureIsNotCharged) {
+  ContainerAccounting acc(10, 10, Bc2006Profile());
+  FakeTarget target;
+  FakeMembers members;
+  members.data_pages = 10;
+  TrappedCall c = Mmap(1, 1000);
+  c.arch = 0x40000003;  // AUDIT_ARCH_I386
+  Decision d = acc.Decide(c, target, members);
+  EXPECT_EQ(d.action, Decision::Action::kContinue);
+  EXPECT_FALSE(d.refused);
+  EXPECT_FALSE(d.note.empty());
+}
+
+TEST(ContainerAccountingTest, VanishedTargetOrUnreadableProcLetsTheCallRun) {
+  ContainerAccounting acc(10, 10, Bc2006Profile());
+  FakeTarget target;
+  target.vanished = true;
+  FakeMembers members;
+  Decision fork = acc.Decide(Syscall(1, x86_64_nr::kFork, {}), target, members);
+  EXPECT_EQ(fork.action, Decision::Action::kContinue);
+  members.fail = true;
+  Decision mmap = acc.Decide(Mmap(1, 1000), target, members);
+  EXPECT_EQ(mmap.action, Decision::Action::kContinue);
+  EXPECT_NE(mmap.note.find("/proc unreadable"), std::string::npos);
+}
+
+TEST(ContainerAccountingTest, LoweredLimitsApplyToTheNextDecision) {
+  ContainerAccounting acc(1000, 1000, Bc2006Profile());
+  FakeTarget target;
+  FakeMembers members;
+  members.data_pages = 500;
+  EXPECT_FALSE(acc.Decide(Mmap(1, 100), target, members).refused);
+  acc.SetLimits(400, 400);  // below held: later charges fail, nothing is reclaimed
+  members.data_pages = 600;
+  EXPECT_TRUE(acc.Decide(Mmap(1, 1), target, members).refused);
+}
+
+TEST(ContainerAccountingTest, RetireReleasesHeldAndKeepsTheRecord) {
+  ContainerAccounting acc(1000, 1000, Bc2006Profile());
+  FakeTarget target;
+  FakeMembers members;
+  members.data_pages = 990;
+  acc.Decide(Mmap(1, 20), target, members);
+  acc.Retire();
+  AccountingSnapshot s = acc.Peek();
+  EXPECT_EQ(s.privvmpages.held_pages, 0u);
+  EXPECT_EQ(s.privvmpages.maxheld_pages, 990u);
+  EXPECT_EQ(s.privvmpages.failcnt, 1u);
+}
+
+}  // namespace
+}  // namespace ubc
