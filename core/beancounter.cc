@@ -1,0 +1,55 @@
+#include "core/beancounter.h"
+
+#include <algorithm>
+
+namespace ubc {
+
+const char* ChargeCheckName(ChargeCheck check) {
+  switch (check) {
+    case ChargeCheck::kNone:
+      return "none";
+    case ChargeCheck::kBarrier:
+      return "barrier";
+    case ChargeCheck::kLimit:
+      return "limit";
+  }
+  return "unknown";
+}
+
+bool ChargeFits(uint64_t held_pages, uint64_t request_pages, ChargeCheck check,
+                uint64_t barrier_pages, uint64_t limit_pages) {
+  if (check == ChargeCheck::kNone) return true;
+  uint64_t after = 0;
+  // A sum that wraps is larger than any bound, so it never fits.
+  if (__builtin_add_overflow(held_pages, request_pages, &after)) return false;
+  if (after > limit_pages) return false;
+  // A barrier-checked charge must fit both bounds: barrier > limit is allowed
+  // by SetLimits and then the limit is the tighter one.
+  return check == ChargeCheck::kLimit || after <= barrier_pages;
+}
+
+Beancounter::Beancounter(uint64_t barrier_pages, uint64_t limit_pages) {
+  SetLimits(barrier_pages, limit_pages);
+}
+
+void Beancounter::SetLimits(uint64_t barrier_pages, uint64_t limit_pages) {
+  v_.barrier_pages = barrier_pages;
+  v_.limit_pages = limit_pages;
+}
+
+void Beancounter::ObserveHeld(uint64_t held_pages) {
+  v_.held_pages = held_pages;
+  v_.maxheld_pages = std::max(v_.maxheld_pages, held_pages);
+}
+
+bool Beancounter::Fits(uint64_t held_pages, uint64_t request_pages, ChargeCheck check) const {
+  return ChargeFits(held_pages, request_pages, check, v_.barrier_pages, v_.limit_pages);
+}
+
+void Beancounter::RecordRefusal() { ++v_.failcnt; }
+
+void Beancounter::RecordCharge(uint64_t held_pages, uint64_t request_pages) {
+  v_.maxheld_pages = std::max(v_.maxheld_pages, SaturatingAdd(held_pages, request_pages));
+}
+
+}  // namespace ubc

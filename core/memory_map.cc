@@ -1,0 +1,125 @@
+#include "core/memory_map.h"
+
+#include <algorithm>
+#include <charconv>
+
+#include "core/units.h"
+
+namespace ubc {
+namespace {
+
+// Splits off the next space-delimited field (the kernel separates the fixed
+// fields with single spaces; tolerate runs of them).
+std::string_view NextField(std::string_view& rest) {
+  while (!rest.empty() && rest.front() == ' ') rest.remove_prefix(1);
+  const size_t end = std::min(rest.find(' '), rest.size());
+  const std::string_view field = rest.substr(0, end);
+  rest.remove_prefix(end);
+  return field;
+}
+
+bool ParseNumber(std::string_view text, int base, uint64_t& out) {
+  if (text.empty()) return false;
+  const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), out, base);
+  return ec == std::errc() && ptr == text.data() + text.size();
+}
+
+Status FieldError(size_t line_no, const char* field, std::string_view text) {
+  return Status::Error("maps line " + std::to_string(line_no) + ": invalid " + field + " \"" +
+                       std::string(text) + "\"");
+}
+
+Result<MapEntry> ParseLine(std::string_view line, size_t line_no) {
+  MapEntry e;
+  std::string_view rest = line;
+
+  const std::string_view range = NextField(rest);
+  const size_t dash = range.find('-');
+  if (dash == std::string_view::npos || !ParseNumber(range.substr(0, dash), 16, e.start) ||
+      !ParseNumber(range.substr(dash + 1), 16, e.end) || e.end <= e.start) {
+    return FieldError(line_no, "address range", range);
+  }
+
+  const std::string_view perms = NextField(rest);
+  if (perms.size() != 4 || (perms[0] != 'r' && perms[0] != '-') ||
+      (perms[1] != 'w' && perms[1] != '-') || (perms[2] != 'x' && perms[2] != '-') ||
+      (perms[3] != 's' && perms[3] != 'p')) {
+    return FieldError(line_no, "permissions", perms);
+  }
+  e.read = perms[0] == 'r';
+  e.write = perms[1] == 'w';
+  e.exec = perms[2] == 'x';
+  e.shared = perms[3] == 's';
+
+  const std::string_view offset = NextField(rest);
+  if (!ParseNumber(offset, 16, e.offset)) return FieldError(line_no, "offset", offset);
+
+  const std::string_view dev = NextField(rest);
+  const size_t colon = dev.find(':');
+  uint64_t major = 0, minor = 0;
+  if (colon == std::string_view::npos || !ParseNumber(dev.substr(0, colon), 16, major) ||
+      !ParseNumber(dev.substr(colon + 1), 16, minor)) {
+    return FieldError(line_no, "device", dev);
+  }
+
+  const std::string_view inode = NextField(rest);
+  if (!ParseNumber(inode, 10, e.inode)) return FieldError(line_no, "inode", inode);
+
+  // The path is everything after the padding; it may contain spaces and end
+  // in " (deleted)", which stays part of it.
+  while (!rest.empty() && rest.front() == ' ') rest.remove_prefix(1);
+  e.path = std::string(rest);
+  return e;
+}
+
+}  // namespace
+
+Result<std::vector<MapEntry>> ParseProcMaps(std::string_view text) {
+  std::vector<MapEntry> maps;
+  size_t line_no = 0;
+  while (!text.empty()) {
+    const size_t nl = std::min(text.find('\n'), text.size());
+    std::string_view line = text.substr(0, nl);
+    text.remove_prefix(std::min(nl + 1, text.size()));
+    ++line_no;
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    if (line.empty()) continue;
+    Result<MapEntry> entry = ParseLine(line, line_no);
+    if (!entry.ok()) return entry.status();
+    maps.push_back(std::move(entry).value());
+  }
+  return maps;
+}
+
+RangeFacts RangeFactsFor(const std::vector<MapEntry>& maps, uint64_t addr, uint64_t length_bytes) {
+  RangeFacts facts;
+  if (length_bytes == 0) return facts;
+  // Every page the range touches: start rounded down, end rounded up. An end
+  // past 2^64 saturates (no user mapping lives in the last page anyway).
+  const uint64_t start = addr - addr % kPageBytes;
+  const uint64_t last = SaturatingAdd(addr, length_bytes);  // exclusive, in bytes
+  const uint64_t end =
+      last > UINT64_MAX - (kPageBytes - 1) ? UINT64_MAX : PagesForBytes(last) * kPageBytes;
+
+  for (const MapEntry& e : maps) {
+    const uint64_t lo = std::max(e.start, start);
+    const uint64_t hi = std::min(e.end, end);
+    if (lo >= hi) continue;
+    const uint64_t pages = PagesForBytes(hi - lo);
+    facts.mapped_pages += pages;
+    if (!e.shared) {
+      facts.private_pages += pages;
+      if (e.write) facts.private_writable_pages += pages;
+    }
+  }
+  return facts;
+}
+
+std::optional<uint64_t> HeapEnd(const std::vector<MapEntry>& maps) {
+  for (const MapEntry& e : maps) {
+    if (e.path == "[heap]") return e.end;
+  }
+  return std::nullopt;
+}
+
+}  // namespace ubc

@@ -1,0 +1,381 @@
+#include "core/syscall_classifier.h"
+
+#include <sched.h>
+#include <sys/mman.h>
+
+#include <algorithm>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "core/units.h"
+
+namespace ubc {
+namespace {
+
+// The values are the x86-64 Linux ABI of the traced process, not whatever the
+// build host's headers say; the host headers are only used to cross-check.
+constexpr uint64_t kProtRead = 0x1;
+constexpr uint64_t kProtWrite = 0x2;
+constexpr uint64_t kProtExec = 0x4;
+constexpr uint64_t kProtSem = 0x8;
+constexpr uint64_t kProtGrowsDown = 0x01000000;
+constexpr uint64_t kProtGrowsUp = 0x02000000;
+
+constexpr uint64_t kMapShared = 0x01;
+constexpr uint64_t kMapPrivate = 0x02;
+constexpr uint64_t kMapSharedValidate = 0x03;
+constexpr uint64_t kMapDroppable = 0x08;
+constexpr uint64_t kMapTypeMask = 0x0f;
+constexpr uint64_t kMapFixed = 0x10;
+constexpr uint64_t kMapAnonymous = 0x20;
+constexpr uint64_t kMapHugetlb = 0x40000;
+constexpr uint64_t kMapFixedNoReplace = 0x100000;
+
+constexpr uint64_t kMremapMayMove = 1;
+constexpr uint64_t kMremapFixed = 2;
+constexpr uint64_t kMremapDontUnmap = 4;
+constexpr uint64_t kMremapKnownFlags = kMremapMayMove | kMremapFixed | kMremapDontUnmap;
+
+constexpr uint64_t kCloneVm = 0x100;
+
+// x86-64 user space ends below 2^47 (4-level paging); a longer mapping can
+// never be placed, and the kernel fails it with ENOMEM before charging.
+constexpr uint64_t kUserAddressSpacePages = (uint64_t{1} << 47) / kPageBytes;
+
+#ifdef PROT_WRITE
+static_assert(PROT_READ == kProtRead && PROT_WRITE == kProtWrite && PROT_EXEC == kProtExec);
+#endif
+#ifdef MAP_ANONYMOUS
+static_assert(MAP_SHARED == kMapShared && MAP_PRIVATE == kMapPrivate && MAP_FIXED == kMapFixed &&
+              MAP_ANONYMOUS == kMapAnonymous);
+#endif
+#ifdef MAP_SHARED_VALIDATE
+static_assert(MAP_SHARED_VALIDATE == kMapSharedValidate);
+#endif
+#ifdef MAP_HUGETLB
+static_assert(MAP_HUGETLB == kMapHugetlb);
+#endif
+#ifdef MAP_FIXED_NOREPLACE
+static_assert(MAP_FIXED_NOREPLACE == kMapFixedNoReplace);
+#endif
+#ifdef MREMAP_MAYMOVE
+static_assert(MREMAP_MAYMOVE == kMremapMayMove && MREMAP_FIXED == kMremapFixed);
+#endif
+#ifdef MREMAP_DONTUNMAP
+static_assert(MREMAP_DONTUNMAP == kMremapDontUnmap);
+#endif
+#ifdef CLONE_VM
+static_assert(CLONE_VM == kCloneVm);
+#endif
+
+bool PageAligned(uint64_t addr) { return addr % kPageBytes == 0; }
+
+ClassifiedCall ClassifyMmap(ClassifiedCall call, const std::array<uint64_t, 6>& args) {
+  const uint64_t addr = args[0], len = args[1], prot = args[2], flags = args[3], off = args[5];
+  call.addr = addr;
+  call.length_bytes = len;
+  call.kind = CallKind::kInvalid;
+  if (!PageAligned(off)) return call;  // arch/x86 sys_mmap: EINVAL before anything else
+  if (len == 0) return call;           // EINVAL
+  if (PagesForBytes(len) > kUserAddressSpacePages) return call;  // ENOMEM
+  // An exact address that is not page aligned fails in get_unmapped_area (EINVAL).
+  if ((flags & (kMapFixed | kMapFixedNoReplace)) != 0 && !PageAligned(addr)) return call;
+
+  // do_mmap's two switches on MAP_TYPE: one for files, one for anonymous
+  // memory. MAP_ANONYMOUS|MAP_HUGETLB is backed by a hugetlbfs file, so it
+  // takes the file path.
+  const bool anonymous = (flags & kMapAnonymous) != 0;
+  const bool file_backed = !anonymous || (flags & kMapHugetlb) != 0;
+  bool shared = false;
+  switch (flags & kMapTypeMask) {
+    case kMapShared:
+      shared = true;
+      break;
+    case kMapSharedValidate:
+      if (!file_backed) return call;  // anonymous: default case, EINVAL
+      shared = true;
+      break;
+    case kMapPrivate:
+      break;
+    case kMapDroppable:
+      // Linux >= 6.11: anonymous, private, writable, counted in data_vm like
+      // any private mapping. Older kernels reject it (EINVAL); charging it
+      // there costs at most a spurious refusal, never an escape.
+      if (file_backed) return call;  // EINVAL
+      break;
+    default:
+      return call;  // EINVAL
+  }
+  // Only MAP_FIXED replaces existing mappings; MAP_FIXED_NOREPLACE fails with
+  // EEXIST instead, so nothing is released first.
+  call.fixed = (flags & kMapFixed) != 0;
+  // MAP_NORESERVE is deliberately ignored: such mappings are charged too.
+  if ((prot & kProtWrite) == 0) {
+    call.kind = CallKind::kMmapUncharged;
+  } else if (!shared) {
+    call.kind = CallKind::kMmapPrivateWritable;
+  } else if (anonymous && !file_backed) {
+    call.kind = CallKind::kMmapSharedAnonWritable;
+  } else {
+    call.kind = CallKind::kMmapUncharged;  // MAP_SHARED file (hugetlbfs included)
+  }
+  return call;
+}
+
+ClassifiedCall ClassifyMprotect(ClassifiedCall call, const std::array<uint64_t, 6>& args) {
+  const uint64_t addr = args[0], len = args[1], prot = args[2];
+  call.addr = addr;
+  call.length_bytes = len;
+  call.kind = CallKind::kInvalid;
+  // Same order of checks as do_mprotect_pkey().
+  if ((prot & kProtGrowsDown) != 0 && (prot & kProtGrowsUp) != 0) return call;  // EINVAL
+  if (!PageAligned(addr)) return call;                                          // EINVAL
+  if (len == 0) {
+    // The kernel returns 0 without touching anything: nothing to charge.
+    call.kind = CallKind::kMprotectNoWrite;
+    return call;
+  }
+  // end = start + PAGE_ALIGN(len) must not wrap (ENOMEM).
+  if (PagesForBytes(len) > (UINT64_MAX - addr) / kPageBytes) return call;
+  const uint64_t known =
+      kProtRead | kProtWrite | kProtExec | kProtSem | kProtGrowsDown | kProtGrowsUp;
+  if ((prot & ~known) != 0) return call;  // arch_validate_prot: EINVAL
+  call.kind = (prot & kProtWrite) != 0 ? CallKind::kMprotectWrite : CallKind::kMprotectNoWrite;
+  return call;
+}
+
+ClassifiedCall ClassifyMremap(ClassifiedCall call, const std::array<uint64_t, 6>& args) {
+  const uint64_t old_addr = args[0], old_len = args[1], new_len = args[2], flags = args[3];
+  call.addr = old_addr;
+  call.length_bytes = old_len;
+  call.new_length_bytes = new_len;
+  call.may_move = (flags & kMremapMayMove) != 0;
+  call.fixed = (flags & kMremapFixed) != 0;
+  call.dont_unmap = (flags & kMremapDontUnmap) != 0;
+  call.kind = CallKind::kInvalid;
+  if ((flags & ~kMremapKnownFlags) != 0) return call;  // EINVAL
+  // MREMAP_FIXED and MREMAP_DONTUNMAP both require MREMAP_MAYMOVE (EINVAL).
+  if ((call.fixed || call.dont_unmap) && !call.may_move) return call;
+  if (!PageAligned(old_addr)) return call;  // EINVAL
+  if (new_len == 0) return call;            // EINVAL (PAGE_ALIGN(new_len) == 0)
+  call.kind = CallKind::kMremap;
+  return call;
+}
+
+uint64_t SaturatingSub(uint64_t a, uint64_t b) { return a > b ? a - b : 0; }
+
+ChargePlan PlanMremap(const ClassifiedCall& call, const RuleProfile& profile,
+                      const ChargeContext& context) {
+  ChargePlan plan;
+  const uint64_t old_pages = PagesForBytes(call.length_bytes);
+  const uint64_t new_pages = PagesForBytes(call.new_length_bytes);
+  // A shrink only releases (unless DONTUNMAP keeps the old range mapped, and
+  // then the new range is new memory on top).
+  if (new_pages <= old_pages && !call.dont_unmap) return plan;
+  // Growing a mapping that is not private-writable (shared, read-only) charges
+  // nothing; without the facts, assume it is and plan an upper bound.
+  if (context.range && context.range->private_writable_pages == 0) return plan;
+  plan.check = profile.mremap_grow;
+  plan.pages = SaturatingSub(new_pages, old_pages);
+  if (call.dont_unmap) plan.pages = new_pages;
+  if (profile.mremap_move_charges_new_length && (call.may_move || call.fixed)) {
+    plan.pages = new_pages;
+  }
+  plan.exact = context.range.has_value();
+  return plan;
+}
+
+ChargePlan PlanBrk(const ClassifiedCall& call, const RuleProfile& profile,
+                   const ChargeContext& context) {
+  ChargePlan plan;
+  if (!context.current_brk) {
+    // Growth cannot even be bounded without the current break (brk(2^46) from
+    // a tiny heap and brk(cur + 1) look alike). Report a not-exact plan with
+    // the check the growth would use; the caller must read the break
+    // (HeapEnd of /proc/PID/maps) and plan again before admitting.
+    plan.check = profile.brk_grow;
+    plan.pages = 0;
+    plan.exact = false;
+    plan.refuse_with_old_break = true;
+    return plan;
+  }
+  const uint64_t new_end = PageAlignUpPages(call.addr);
+  const uint64_t old_end = PageAlignUpPages(*context.current_brk);
+  if (new_end <= old_end) return plan;  // shrink or same page: never fails
+  plan.check = profile.brk_grow;
+  plan.pages = new_end - old_end;
+  plan.refuse_with_old_break = true;
+  return plan;
+}
+
+}  // namespace
+
+const char* CallKindName(CallKind kind) {
+  switch (kind) {
+    case CallKind::kMmapPrivateWritable:
+      return "mmap_private_writable";
+    case CallKind::kMmapSharedAnonWritable:
+      return "mmap_shared_anon_writable";
+    case CallKind::kMmapUncharged:
+      return "mmap_uncharged";
+    case CallKind::kBrk:
+      return "brk";
+    case CallKind::kBrkQuery:
+      return "brk_query";
+    case CallKind::kMremap:
+      return "mremap";
+    case CallKind::kMprotectWrite:
+      return "mprotect_write";
+    case CallKind::kMprotectNoWrite:
+      return "mprotect_no_write";
+    case CallKind::kFork:
+      return "fork";
+    case CallKind::kThreadOrVfork:
+      return "thread_or_vfork";
+    case CallKind::kClone3:
+      return "clone3";
+    case CallKind::kMunmap:
+      return "munmap";
+    case CallKind::kInvalid:
+      return "invalid";
+    case CallKind::kNotMemory:
+      return "not_memory";
+  }
+  return "unknown";
+}
+
+const char* SyscallName(int nr) {
+  switch (nr) {
+    case x86_64_nr::kMmap:
+      return "mmap";
+    case x86_64_nr::kMprotect:
+      return "mprotect";
+    case x86_64_nr::kMunmap:
+      return "munmap";
+    case x86_64_nr::kBrk:
+      return "brk";
+    case x86_64_nr::kMremap:
+      return "mremap";
+    case x86_64_nr::kClone:
+      return "clone";
+    case x86_64_nr::kFork:
+      return "fork";
+    case x86_64_nr::kVfork:
+      return "vfork";
+    case x86_64_nr::kClone3:
+      return "clone3";
+    default:
+      break;
+  }
+  // Other numbers only reach logs; intern "syscall_<nr>" so the returned
+  // pointer stays valid forever and callers on any thread may keep it. The set
+  // is bounded by the syscalls the filter traps.
+  static std::mutex mu;
+  static std::map<int, std::unique_ptr<const std::string>> names;
+  std::lock_guard<std::mutex> lock(mu);
+  auto& slot = names[nr];
+  if (!slot) slot = std::make_unique<const std::string>("syscall_" + std::to_string(nr));
+  return slot->c_str();
+}
+
+ClassifiedCall ClassifySyscall(int nr, const std::array<uint64_t, 6>& args) {
+  ClassifiedCall call;
+  call.nr = nr;
+  switch (nr) {
+    case x86_64_nr::kMmap:
+      return ClassifyMmap(call, args);
+    case x86_64_nr::kMprotect:
+      return ClassifyMprotect(call, args);
+    case x86_64_nr::kMremap:
+      return ClassifyMremap(call, args);
+    case x86_64_nr::kBrk:
+      call.addr = args[0];
+      call.kind = args[0] == 0 ? CallKind::kBrkQuery : CallKind::kBrk;
+      return call;
+    case x86_64_nr::kMunmap:
+      call.addr = args[0];
+      call.length_bytes = args[1];
+      call.kind = CallKind::kMunmap;
+      return call;
+    case x86_64_nr::kClone:
+      // CLONE_VM shares the address space (threads, posix_spawn's vfork-style
+      // clone): nothing new to charge. CLONE_VFORK alone still copies the mm.
+      call.kind = (args[0] & kCloneVm) != 0 ? CallKind::kThreadOrVfork : CallKind::kFork;
+      return call;
+    case x86_64_nr::kFork:
+      call.kind = CallKind::kFork;
+      return call;
+    case x86_64_nr::kVfork:
+      call.kind = CallKind::kThreadOrVfork;
+      return call;
+    case x86_64_nr::kClone3:
+      call.kind = CallKind::kClone3;
+      return call;
+    default:
+      call.kind = CallKind::kNotMemory;
+      return call;
+  }
+}
+
+ChargePlan PlanCharge(const ClassifiedCall& call, const RuleProfile& profile,
+                      const ChargeContext& context) {
+  ChargePlan plan;
+  switch (call.kind) {
+    case CallKind::kMmapPrivateWritable:
+    case CallKind::kMmapSharedAnonWritable: {
+      const bool shared = call.kind == CallKind::kMmapSharedAnonWritable;
+      plan.check = shared ? profile.mmap_shared_anon : profile.mmap_private_writable;
+      plan.pages = PagesForBytes(call.length_bytes);
+      if (shared) plan.persistent = profile.shared_anon_stays_charged;
+      if (call.fixed) {
+        // mmap_region unmaps the old range before charging, so its private
+        // writable part is released first. Without the facts the full length
+        // is an upper bound.
+        if (context.range) {
+          plan.pages = SaturatingSub(plan.pages, context.range->private_writable_pages);
+        } else {
+          plan.exact = false;
+        }
+      }
+      return plan;
+    }
+    case CallKind::kBrk:
+      return PlanBrk(call, profile, context);
+    case CallKind::kMremap:
+      return PlanMremap(call, profile, context);
+    case CallKind::kMprotectWrite:
+      plan.check = profile.mprotect_add_write;
+      if (context.range) {
+        // Only private pages not yet writable become newly private-writable;
+        // shared pages stay free.
+        plan.pages =
+            SaturatingSub(context.range->private_pages, context.range->private_writable_pages);
+      } else {
+        plan.pages = PagesForBytes(call.length_bytes);
+        plan.exact = false;
+      }
+      return plan;
+    case CallKind::kFork:
+      plan.check = profile.fork;
+      if (context.parent_private_pages) {
+        plan.pages = *context.parent_private_pages;
+      } else {
+        plan.exact = false;  // no upper bound without the parent's statm
+      }
+      return plan;
+    case CallKind::kMmapUncharged:
+    case CallKind::kBrkQuery:
+    case CallKind::kMprotectNoWrite:
+    case CallKind::kThreadOrVfork:
+    case CallKind::kClone3:
+    case CallKind::kMunmap:
+    case CallKind::kInvalid:
+    case CallKind::kNotMemory:
+      return plan;
+  }
+  return plan;
+}
+
+}  // namespace ubc

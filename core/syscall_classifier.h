@@ -43,12 +43,14 @@ enum class CallKind {
   kThreadOrVfork,         // clone with CLONE_VM, vfork: no new address space
   kClone3,                // flags live in user memory; see docs/accounting.md
   kMunmap,                // releases only
-  kInvalid,               // arguments the kernel rejects before mapping anything (EINVAL)
+  kInvalid,               // arguments the kernel rejects before mapping anything (EINVAL,
+                          // or ENOMEM for lengths beyond the user address space)
   kNotMemory,             // any other syscall
 };
 
 const char* CallKindName(CallKind kind);
-// The syscall's name for logs ("mmap", "clone", ...), or "syscall_<nr>".
+// The syscall's name for logs ("mmap", "clone", ...), or "syscall_<nr>". The
+// pointer stays valid for the life of the process.
 const char* SyscallName(int nr);
 
 struct ClassifiedCall {
@@ -90,6 +92,14 @@ struct ChargePlan {
   bool refuse_with_old_break = false;
 };
 
+// Missing facts: MAP_FIXED and mprotect plan the full length and mremap the
+// growth as if the range were private-writable (exact = false, an upper
+// bound). brk without current_brk cannot be bounded at all: the plan is
+// {check = profile.brk_grow, pages = 0, exact = false, refuse_with_old_break}
+// and the caller must read the break (HeapEnd) and plan again before
+// admitting. fork without parent_private_pages: pages = 0, exact = false.
+// mprotect with length 0 is a no-op in the kernel and classifies as
+// kMprotectNoWrite.
 ChargePlan PlanCharge(const ClassifiedCall& call, const RuleProfile& profile,
                       const ChargeContext& context);
 

@@ -4,7 +4,8 @@
 // --privvmpages`: an integer number of pages, `unlimited`, or a number (floats
 // allowed) with a suffix K, M, G, T (powers of 1024 bytes, converted to pages
 // rounding up), P (pages) or B (bytes). A pair is "barrier:limit"; a single
-// value sets both. Pure functions, thread-safe.
+// value sets both; suffixes may be lowercase and blanks around a value are
+// ignored. Pure functions, thread-safe.
 #pragma once
 
 #include <cstdint>
