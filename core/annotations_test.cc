@@ -1,0 +1,117 @@
+#include "core/annotations.h"
+
+#include <gtest/gtest.h>
+
+namespace ubc {
+namespace {
+
+TEST(AnnotationsTest, NoAnnotationsMeansNothingSet) {
+  auto r = ParseUbcAnnotations({});
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_FALSE(r->any());
+  EXPECT_FALSE(r->privvmpages.has_value());
+  EXPECT_EQ(r->profile, nullptr);
+}
+
+TEST(AnnotationsTest, OtherAnnotationsAreIgnored) {
+  auto r = ParseUbcAnnotations({{"io.kubernetes.cri.container-name", "web"},
+                                {"org.opencontainers.image.stopSignal", "15"},
+                                {"ubcd.something", "x"},
+                                {"ubc", "x"}});
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_FALSE(r->any());
+}
+
+TEST(AnnotationsTest, PrivvmpagesBarrierAndLimit) {
+  auto r = ParseUbcAnnotations({{"ubc.privvmpages", "65536:69632"}});
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  ASSERT_TRUE(r->privvmpages.has_value());
+  EXPECT_EQ(*r->privvmpages, (BarrierLimit{65536, 69632}));
+  EXPECT_EQ(r->profile, nullptr);
+  EXPECT_TRUE(r->any());
+}
+
+TEST(AnnotationsTest, PrivvmpagesSingleValueWithSuffixSetsBoth) {
+  auto r = ParseUbcAnnotations({{"ubc.privvmpages", "256M"}});
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_EQ(*r->privvmpages, (BarrierLimit{65536, 65536}));
+}
+
+TEST(AnnotationsTest, PrivvmpagesUnlimited) {
+  auto r = ParseUbcAnnotations({{"ubc.privvmpages", "unlimited"}});
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_EQ(*r->privvmpages, (BarrierLimit{kUnlimitedPages, kUnlimitedPages}));
+}
+
+TEST(AnnotationsTest, ProfileBoth) {
+  auto r = ParseUbcAnnotations({{"ubc.profile", "openvz"}, {"ubc.privvmpages", "1024:2048"}});
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_EQ(r->profile, &OpenvzProfile());
+  EXPECT_EQ(*r->privvmpages, (BarrierLimit{1024, 2048}));
+  auto bc = ParseUbcAnnotations({{"ubc.profile", "bc2006"}});
+  ASSERT_TRUE(bc.ok());
+  EXPECT_EQ(bc->profile, &Bc2006Profile());
+}
+
+TEST(AnnotationsTest, BadPrivvmpagesNamesAnnotationAndValue) {
+  auto r = ParseUbcAnnotations({{"ubc.privvmpages", "12Q"}});
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().message(), "annotation ubc.privvmpages=\"12Q\": unknown suffix 'Q'");
+}
+
+TEST(AnnotationsTest, BadLimitHalfKeepsParserDetail) {
+  auto r = ParseUbcAnnotations({{"ubc.privvmpages", "1024:x"}});
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().message(), "annotation ubc.privvmpages=\"1024:x\": limit: not a number");
+}
+
+TEST(AnnotationsTest, EmptyPrivvmpagesIsAnError) {
+  auto r = ParseUbcAnnotations({{"ubc.privvmpages", ""}});
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().message(), "annotation ubc.privvmpages=\"\": empty value");
+}
+
+TEST(AnnotationsTest, UnknownProfileListsKnownOnes) {
+  auto r = ParseUbcAnnotations({{"ubc.profile", "foo"}});
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().message(),
+            "annotation ubc.profile=\"foo\": unknown profile (known: bc2006, openvz)");
+}
+
+TEST(AnnotationsTest, ProfileIsCaseSensitive) {
+  auto r = ParseUbcAnnotations({{"ubc.profile", "OpenVZ"}});
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().message(),
+            "annotation ubc.profile=\"OpenVZ\": unknown profile (known: bc2006, openvz)");
+}
+
+TEST(AnnotationsTest, MisspeltUbcKeyIsRejected) {
+  auto r = ParseUbcAnnotations({{"ubc.privvmpage", "1024"}});
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().message(),
+            "annotation ubc.privvmpage: unknown ubc annotation (known: ubc.privvmpages, "
+            "ubc.profile)");
+}
+
+TEST(AnnotationsTest, UbcKeyInOtherCaseIsRejected) {
+  auto r = ParseUbcAnnotations({{"UBC.privvmpages", "1024"}});
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().message(),
+            "annotation UBC.privvmpages: unknown ubc annotation (known: ubc.privvmpages, "
+            "ubc.profile)");
+}
+
+TEST(AnnotationsTest, UnprintableKeyAndValueAreQuotedAndCapped) {
+  auto key = ParseUbcAnnotations({{"ubc.\nx", "1"}});
+  ASSERT_FALSE(key.ok());
+  EXPECT_EQ(
+      key.status().message(),
+      "annotation \"ubc.\\nx\": unknown ubc annotation (known: ubc.privvmpages, ubc.profile)");
+  auto value = ParseUbcAnnotations({{"ubc.profile", std::string(100, 'z') + "\x01"}});
+  ASSERT_FALSE(value.ok());
+  EXPECT_EQ(value.status().message(), "annotation ubc.profile=\"" + std::string(64, 'z') +
+                                          "\"...: unknown profile (known: bc2006, openvz)");
+}
+
+}  // namespace
+}  // namespace ubc

@@ -1,0 +1,48 @@
+#include "core/limits_resolver.h"
+
+namespace ubc {
+
+const char* LimitsSourceName(LimitsSource source) {
+  switch (source) {
+    case LimitsSource::kAnnotation: return "annotation";
+    case LimitsSource::kConfigFile: return "config-file";
+    case LimitsSource::kDefault: return "default";
+  }
+  return "unknown";
+}
+
+ResolvedLimits ResolveLimits(const UbcAnnotations& annotations, const ContainerConfig* matched_file,
+                             const SupervisorConfig& supervisor) {
+  ResolvedLimits out;
+  if (annotations.privvmpages) {
+    out.privvmpages = *annotations.privvmpages;
+    out.privvmpages_source = LimitsSource::kAnnotation;
+    out.privvmpages_source_detail = kPrivvmpagesAnnotation;
+  } else if (matched_file != nullptr && matched_file->privvmpages) {
+    out.privvmpages = *matched_file->privvmpages;
+    out.privvmpages_source = LimitsSource::kConfigFile;
+    out.privvmpages_source_detail = matched_file->source_path;
+  } else {
+    out.privvmpages = supervisor.default_privvmpages;
+    out.privvmpages_source = LimitsSource::kDefault;
+    out.privvmpages_source_detail = "default";
+  }
+
+  if (annotations.profile != nullptr) {
+    out.profile = annotations.profile;
+    out.profile_source = LimitsSource::kAnnotation;
+    out.profile_source_detail = kProfileAnnotation;
+  } else if (matched_file != nullptr && matched_file->profile != nullptr) {
+    out.profile = matched_file->profile;
+    out.profile_source = LimitsSource::kConfigFile;
+    out.profile_source_detail = matched_file->source_path;
+  } else {
+    out.profile =
+        supervisor.default_profile != nullptr ? supervisor.default_profile : &DefaultRuleProfile();
+    out.profile_source = LimitsSource::kDefault;
+    out.profile_source_detail = "default";
+  }
+  return out;
+}
+
+}  // namespace ubc

@@ -1,0 +1,117 @@
+#include "core/limits_resolver.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+namespace ubc {
+namespace {
+
+SupervisorConfig Supervisor() {
+  SupervisorConfig s;
+  s.default_privvmpages = {65536, 69632};
+  s.default_profile = &Bc2006Profile();
+  return s;
+}
+
+ContainerConfig File(std::optional<BarrierLimit> privvmpages, const RuleProfile* profile) {
+  ContainerConfig c;
+  c.source_path = "/etc/ubc/containers.d/10-a.json";
+  c.id_patterns = {"*"};
+  c.privvmpages = privvmpages;
+  c.profile = profile;
+  return c;
+}
+
+TEST(LimitsSourceNameTest, Names) {
+  EXPECT_STREQ(LimitsSourceName(LimitsSource::kAnnotation), "annotation");
+  EXPECT_STREQ(LimitsSourceName(LimitsSource::kConfigFile), "config-file");
+  EXPECT_STREQ(LimitsSourceName(LimitsSource::kDefault), "default");
+}
+
+TEST(ResolveLimitsTest, NothingSetUsesSupervisorDefaults) {
+  ResolvedLimits r = ResolveLimits(UbcAnnotations{}, nullptr, Supervisor());
+  EXPECT_EQ(r.privvmpages, (BarrierLimit{65536, 69632}));
+  EXPECT_EQ(r.profile, &Bc2006Profile());
+  EXPECT_EQ(r.privvmpages_source, LimitsSource::kDefault);
+  EXPECT_EQ(r.privvmpages_source_detail, "default");
+  EXPECT_EQ(r.profile_source, LimitsSource::kDefault);
+  EXPECT_EQ(r.profile_source_detail, "default");
+}
+
+TEST(ResolveLimitsTest, FileBeatsDefault) {
+  const ContainerConfig file = File(BarrierLimit{100, 200}, &OpenvzProfile());
+  ResolvedLimits r = ResolveLimits(UbcAnnotations{}, &file, Supervisor());
+  EXPECT_EQ(r.privvmpages, (BarrierLimit{100, 200}));
+  EXPECT_EQ(r.privvmpages_source, LimitsSource::kConfigFile);
+  EXPECT_EQ(r.privvmpages_source_detail, "/etc/ubc/containers.d/10-a.json");
+  EXPECT_EQ(r.profile, &OpenvzProfile());
+  EXPECT_EQ(r.profile_source, LimitsSource::kConfigFile);
+  EXPECT_EQ(r.profile_source_detail, "/etc/ubc/containers.d/10-a.json");
+}
+
+TEST(ResolveLimitsTest, AnnotationBeatsFile) {
+  const ContainerConfig file = File(BarrierLimit{100, 200}, &OpenvzProfile());
+  UbcAnnotations a;
+  a.privvmpages = BarrierLimit{1, 2};
+  a.profile = &Bc2006Profile();
+  ResolvedLimits r = ResolveLimits(a, &file, Supervisor());
+  EXPECT_EQ(r.privvmpages, (BarrierLimit{1, 2}));
+  EXPECT_EQ(r.privvmpages_source, LimitsSource::kAnnotation);
+  EXPECT_EQ(r.privvmpages_source_detail, "ubc.privvmpages");
+  EXPECT_EQ(r.profile, &Bc2006Profile());
+  EXPECT_EQ(r.profile_source, LimitsSource::kAnnotation);
+  EXPECT_EQ(r.profile_source_detail, "ubc.profile");
+}
+
+TEST(ResolveLimitsTest, EachFieldResolvesOnItsOwn) {
+  // The file sets only the profile; the annotation only privvmpages.
+  const ContainerConfig file = File(std::nullopt, &OpenvzProfile());
+  UbcAnnotations a;
+  a.privvmpages = BarrierLimit{5, 6};
+  ResolvedLimits r = ResolveLimits(a, &file, Supervisor());
+  EXPECT_EQ(r.privvmpages, (BarrierLimit{5, 6}));
+  EXPECT_EQ(r.privvmpages_source, LimitsSource::kAnnotation);
+  EXPECT_EQ(r.profile, &OpenvzProfile());
+  EXPECT_EQ(r.profile_source, LimitsSource::kConfigFile);
+
+  // A file with only privvmpages leaves the profile to the default.
+  const ContainerConfig limits_only = File(BarrierLimit{7, 8}, nullptr);
+  ResolvedLimits d = ResolveLimits(UbcAnnotations{}, &limits_only, Supervisor());
+  EXPECT_EQ(d.privvmpages_source, LimitsSource::kConfigFile);
+  EXPECT_EQ(d.profile, &Bc2006Profile());
+  EXPECT_EQ(d.profile_source, LimitsSource::kDefault);
+}
+
+TEST(ResolveLimitsTest, AnnotationProfileWithDefaultLimits) {
+  UbcAnnotations a;
+  a.profile = &OpenvzProfile();
+  ResolvedLimits r = ResolveLimits(a, nullptr, Supervisor());
+  EXPECT_EQ(r.privvmpages, (BarrierLimit{65536, 69632}));
+  EXPECT_EQ(r.privvmpages_source, LimitsSource::kDefault);
+  EXPECT_EQ(r.profile, &OpenvzProfile());
+  EXPECT_EQ(r.profile_source, LimitsSource::kAnnotation);
+}
+
+TEST(ResolveLimitsTest, SupervisorWithoutProfileFallsBackToBuiltInDefault) {
+  SupervisorConfig s = Supervisor();
+  s.default_profile = nullptr;
+  ResolvedLimits r = ResolveLimits(UbcAnnotations{}, nullptr, s);
+  EXPECT_EQ(r.profile, &DefaultRuleProfile());
+  EXPECT_EQ(r.profile_source, LimitsSource::kDefault);
+}
+
+TEST(ResolveLimitsTest, ParsedInputsEndToEnd) {
+  auto annotations = ParseUbcAnnotations({{"ubc.profile", "openvz"}});
+  auto file = ParseContainerConfig(R"({"match": {"ids": ["c*"]}, "privvmpages": "1G"})", "f.json");
+  auto supervisor = DefaultSupervisorConfig();
+  ASSERT_TRUE(annotations.ok() && file.ok() && supervisor.ok());
+  ResolvedLimits r = ResolveLimits(*annotations, &*file, *supervisor);
+  EXPECT_EQ(r.privvmpages, (BarrierLimit{262144, 262144}));
+  EXPECT_EQ(r.privvmpages_source_detail, "f.json");
+  EXPECT_EQ(r.profile, &OpenvzProfile());
+  EXPECT_EQ(r.profile_source_detail, "ubc.profile");
+}
+
+}  // namespace
+}  // namespace ubc

@@ -1,0 +1,163 @@
+#include "core/supervisor_config.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <exception>
+#include <memory>
+#include <nlohmann/json.hpp>
+
+#include "core/embedded_schemas.h"
+#include "core/schema_validator.h"
+#include "core/unique_fd.h"
+
+namespace ubc {
+namespace {
+
+using nlohmann::json;
+
+constexpr std::string_view kSchemaName = "ubcd-config.schema.json";
+constexpr std::string_view kDefaultName = "ubcd.default.json";
+
+// nlohmann's parse_error text carries line and column, which is what an
+// operator needs; its "[json.exception.parse_error.101] " tag is noise.
+Result<json> ParseJson(std::string_view text, const std::string& source) {
+  try {
+    return json::parse(text);
+  } catch (const json::exception& e) {
+    std::string what = e.what();
+    if (const size_t tag_end = what.find("] ");
+        what.rfind("[json.exception.", 0) == 0 && tag_end != std::string::npos) {
+      what.erase(0, tag_end + 2);
+    }
+    return Status::Error(source + ": invalid JSON: " + what);
+  }
+}
+
+// Created once: the schema is compiled in and a validator is immutable.
+Result<std::shared_ptr<const SchemaValidator>> ConfigValidator() {
+  static const Result<std::shared_ptr<const SchemaValidator>> validator =
+      SchemaValidator::Create(kSchemaName);
+  return validator;
+}
+
+// Copies every field present in a schema-valid `doc` into `cfg`; absent fields
+// keep what `cfg` already holds (the default).
+Status ApplyDocument(const json& doc, const std::string& source, SupervisorConfig* cfg) {
+  try {
+    auto copy_string = [&doc](const char* key, std::string* field) {
+      if (auto it = doc.find(key); it != doc.end()) *field = it->get<std::string>();
+    };
+    copy_string("listener_path", &cfg->listener_path);
+    copy_string("status_path", &cfg->status_path);
+    copy_string("state_dir", &cfg->state_dir);
+    copy_string("containers_dir", &cfg->containers_dir);
+    copy_string("log_level", &cfg->log_level);
+    if (auto it = doc.find("retire_after_seconds"); it != doc.end()) {
+      cfg->retire_after_seconds = it->get<uint32_t>();
+    }
+    if (auto defaults = doc.find("defaults"); defaults != doc.end()) {
+      if (auto it = defaults->find("privvmpages"); it != defaults->end()) {
+        Result<BarrierLimit> bl = ParseVzBarrierLimit(it->get<std::string>());
+        if (!bl.ok()) return bl.status().Wrap(source + ": /defaults/privvmpages");
+        cfg->default_privvmpages = *bl;
+      }
+      if (auto it = defaults->find("profile"); it != defaults->end()) {
+        const std::string name = it->get<std::string>();
+        const RuleProfile* profile = FindRuleProfile(name);
+        if (profile == nullptr) {
+          return Status::Error(source + ": /defaults/profile: unknown profile \"" + name + "\"");
+        }
+        cfg->default_profile = profile;
+      }
+    }
+  } catch (const std::exception& e) {
+    // Unreachable for a schema-valid document; kept so a schema edit that
+    // loosens a type cannot turn into an exception.
+    return Status::Error(source + ": " + e.what());
+  }
+  return Status::Ok();
+}
+
+Result<SupervisorConfig> ParseAndApply(std::string_view json_text, const std::string& source,
+                                       SupervisorConfig base) {
+  Result<json> doc = ParseJson(json_text, source);
+  if (!doc.ok()) return doc.status();
+  Result<std::shared_ptr<const SchemaValidator>> validator = ConfigValidator();
+  if (!validator.ok()) return validator.status();
+  if (Status s = (*validator)->Validate(*doc, source); !s.ok()) return s;
+  if (Status s = ApplyDocument(*doc, source, &base); !s.ok()) return s;
+  // Both are unix sockets ubcd binds; the second bind would unlink the first.
+  if (base.listener_path == base.status_path) {
+    return Status::Error(source + ": /status_path: must differ from listener_path \"" +
+                         base.listener_path + "\"");
+  }
+  return base;
+}
+
+}  // namespace
+
+Result<SupervisorConfig> DefaultSupervisorConfig() {
+  const std::string source = "built-in " + std::string(kDefaultName);
+  std::optional<std::string_view> text = EmbeddedFile(kDefaultName);
+  if (!text) return Status::Error(source + ": not embedded in this binary");
+  Result<SupervisorConfig> cfg = ParseAndApply(*text, source, SupervisorConfig{});
+  if (!cfg.ok()) return cfg;
+  // Every field must come from the default file, or a user config that omits
+  // it would run with an empty path or a zero limit.
+  if (cfg->listener_path.empty() || cfg->status_path.empty() || cfg->state_dir.empty() ||
+      cfg->containers_dir.empty() || cfg->log_level.empty() || cfg->default_profile == nullptr ||
+      cfg->default_privvmpages == BarrierLimit{}) {
+    return Status::Error(source + ": incomplete: every field must be set");
+  }
+  return cfg;
+}
+
+Result<SupervisorConfig> ParseSupervisorConfig(std::string_view json_text,
+                                               std::string_view source) {
+  Result<SupervisorConfig> defaults = DefaultSupervisorConfig();
+  if (!defaults.ok()) return defaults;
+  return ParseAndApply(json_text, std::string(source), std::move(defaults).value());
+}
+
+Result<SupervisorConfig> LoadSupervisorConfigFile(const std::string& path) {
+  Result<std::string> text = ReadConfigFileText(path);
+  if (!text.ok()) return text.status();
+  return ParseSupervisorConfig(*text, path);
+}
+
+Result<std::string> ReadConfigFileText(const std::string& path) {
+  const std::string context = "reading " + path;
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK));
+  if (!fd) return Status::Error(context + ": " + std::strerror(errno));
+  struct stat st = {};
+  if (::fstat(fd.get(), &st) != 0) return Status::Error(context + ": " + std::strerror(errno));
+  // A FIFO or device would block or never end; a config is a regular file.
+  if (!S_ISREG(st.st_mode)) return Status::Error(context + ": not a regular file");
+  if (static_cast<uint64_t>(st.st_size) > kMaxConfigFileBytes) {
+    return Status::Error(context + ": larger than " + std::to_string(kMaxConfigFileBytes) +
+                         " bytes");
+  }
+  std::string text;
+  char buffer[16384];
+  for (;;) {
+    const ssize_t n = ::read(fd.get(), buffer, sizeof(buffer));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return Status::Error(context + ": " + std::strerror(errno));
+    }
+    if (n == 0) break;
+    // The file may grow between fstat and read.
+    if (text.size() + static_cast<size_t>(n) > kMaxConfigFileBytes) {
+      return Status::Error(context + ": larger than " + std::to_string(kMaxConfigFileBytes) +
+                           " bytes");
+    }
+    text.append(buffer, static_cast<size_t>(n));
+  }
+  return text;
+}
+
+}  // namespace ubc

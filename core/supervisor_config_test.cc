@@ -1,0 +1,215 @@
+#include "core/supervisor_config.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include "core/embedded_schemas.h"
+
+namespace ubc {
+namespace {
+
+namespace fs = std::filesystem;
+
+const fs::path kRoot = UBC_SOURCE_ROOT;
+
+std::string ReadFile(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+class TempDir {
+ public:
+  TempDir() {
+    std::string tmpl = (fs::temp_directory_path() / "ubc-supervisor-config-XXXXXX").string();
+    path_ = ::mkdtemp(tmpl.data());
+  }
+  ~TempDir() { fs::remove_all(path_); }
+  const fs::path& path() const { return path_; }
+  fs::path Write(const std::string& name, const std::string& text) const {
+    std::ofstream(path_ / name, std::ios::binary) << text;
+    return path_ / name;
+  }
+
+ private:
+  fs::path path_;
+};
+
+void ExpectIsBuiltInDefault(const SupervisorConfig& c) {
+  EXPECT_EQ(c.listener_path, "/run/ubc/ubcd.sock");
+  EXPECT_EQ(c.status_path, "/run/ubc/status.sock");
+  EXPECT_EQ(c.state_dir, "/run/ubc");
+  EXPECT_EQ(c.containers_dir, "/etc/ubc/containers.d");
+  EXPECT_EQ(c.default_privvmpages, (BarrierLimit{65536, 69632}));
+  EXPECT_EQ(c.default_profile, &Bc2006Profile());
+  EXPECT_EQ(c.retire_after_seconds, 300u);
+  EXPECT_EQ(c.log_level, "info");
+}
+
+TEST(SupervisorConfigTest, DefaultIsTheEmbeddedExample) {
+  auto c = DefaultSupervisorConfig();
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  ExpectIsBuiltInDefault(*c);
+  // The compiled-in copy is the file in the repository, byte for byte.
+  EXPECT_EQ(EmbeddedFile("ubcd.default.json"), ReadFile(kRoot / "examples/ubcd.default.json"));
+}
+
+TEST(SupervisorConfigTest, EmptyObjectIsTheDefault) {
+  auto c = ParseSupervisorConfig("{}", "/etc/ubc/ubcd.json");
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  ExpectIsBuiltInDefault(*c);
+}
+
+TEST(SupervisorConfigTest, FullConfigOverridesEverything) {
+  auto c = ParseSupervisorConfig(R"({
+      "listener_path": "/var/run/ubc/l.sock", "status_path": "/var/run/ubc/s.sock",
+      "state_dir": "/var/lib/ubc", "containers_dir": "/srv/ubc.d",
+      "defaults": {"privvmpages": "1G:unlimited", "profile": "openvz"},
+      "retire_after_seconds": 0, "log_level": "debug"})",
+                                 "/etc/ubc/ubcd.json");
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  EXPECT_EQ(c->listener_path, "/var/run/ubc/l.sock");
+  EXPECT_EQ(c->status_path, "/var/run/ubc/s.sock");
+  EXPECT_EQ(c->state_dir, "/var/lib/ubc");
+  EXPECT_EQ(c->containers_dir, "/srv/ubc.d");
+  EXPECT_EQ(c->default_privvmpages, (BarrierLimit{262144, kUnlimitedPages}));
+  EXPECT_EQ(c->default_profile, &OpenvzProfile());
+  EXPECT_EQ(c->retire_after_seconds, 0u);
+  EXPECT_EQ(c->log_level, "debug");
+}
+
+TEST(SupervisorConfigTest, PartialDefaultsKeepTheOtherDefault) {
+  auto c = ParseSupervisorConfig(R"({"defaults": {"profile": "openvz"}})", "u.json");
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  EXPECT_EQ(c->default_profile, &OpenvzProfile());
+  EXPECT_EQ(c->default_privvmpages, (BarrierLimit{65536, 69632}));
+
+  auto p = ParseSupervisorConfig(R"({"defaults": {"privvmpages": "2048"}})", "u.json");
+  ASSERT_TRUE(p.ok()) << p.status().message();
+  EXPECT_EQ(p->default_privvmpages, (BarrierLimit{2048, 2048}));
+  EXPECT_EQ(p->default_profile, &Bc2006Profile());
+}
+
+TEST(SupervisorConfigTest, CommentIsAccepted) {
+  auto c = ParseSupervisorConfig(R"({"$comment": "x", "log_level": "error"})", "u.json");
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  EXPECT_EQ(c->log_level, "error");
+}
+
+TEST(SupervisorConfigTest, InvalidJsonNamesSourceAndPosition) {
+  auto c = ParseSupervisorConfig("{\n  \"log_level\": \"info\",\n}", "/etc/ubc/ubcd.json");
+  ASSERT_FALSE(c.ok());
+  EXPECT_EQ(c.status().message(),
+            "/etc/ubc/ubcd.json: invalid JSON: parse error at line 3, column 1: syntax error "
+            "while parsing object key - unexpected '}'; expected string literal");
+}
+
+TEST(SupervisorConfigTest, SchemaErrorNamesSourceAndField) {
+  auto c = ParseSupervisorConfig(R"({"defaults": {"privvmpages": "12Q"}})", "/etc/ubc/ubcd.json");
+  ASSERT_FALSE(c.ok());
+  EXPECT_EQ(c.status().message(),
+            "/etc/ubc/ubcd.json: /defaults/privvmpages (\"12Q\"): must be a vzctl value such as "
+            "\"65536:69632\", \"256M:272M\", \"1.5G\" or \"unlimited\"");
+}
+
+TEST(SupervisorConfigTest, UnknownFieldIsAnError) {
+  auto c = ParseSupervisorConfig(R"({"log-level": "info"})", "u.json");
+  ASSERT_FALSE(c.ok());
+  EXPECT_EQ(c.status().message().rfind("u.json: /log-level (\"info\"): unknown property", 0), 0u)
+      << c.status().message();
+}
+
+TEST(SupervisorConfigTest, SameSocketForListenerAndStatusIsAnError) {
+  auto c = ParseSupervisorConfig(R"({"status_path": "/run/ubc/ubcd.sock"})", "u.json");
+  ASSERT_FALSE(c.ok());
+  EXPECT_EQ(c.status().message(),
+            "u.json: /status_path: must differ from listener_path \"/run/ubc/ubcd.sock\"");
+}
+
+TEST(SupervisorConfigTest, ShippedExampleParses) {
+  const fs::path path = kRoot / "examples/ubcd.json";
+  auto c = LoadSupervisorConfigFile(path.string());
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  EXPECT_EQ(c->listener_path, "/run/ubc/ubcd.sock");
+  EXPECT_EQ(c->default_privvmpages, (BarrierLimit{65536, 69632}));  // "256M:272M"
+  EXPECT_EQ(c->retire_after_seconds, 600u);
+  EXPECT_EQ(c->log_level, "warning");
+}
+
+TEST(SupervisorConfigTest, EveryFixtureBehaves) {
+  const fs::path base = kRoot / "tests/fixtures/schemas/ubcd-config";
+  int valid = 0;
+  int invalid = 0;
+  for (const auto& entry : fs::directory_iterator(base / "valid")) {
+    auto c = LoadSupervisorConfigFile(entry.path().string());
+    EXPECT_TRUE(c.ok()) << c.status().message();
+    ++valid;
+  }
+  for (const auto& entry : fs::directory_iterator(base / "invalid")) {
+    if (entry.path().extension() != ".json") continue;
+    auto c = LoadSupervisorConfigFile(entry.path().string());
+    ASSERT_FALSE(c.ok()) << entry.path();
+    EXPECT_EQ(c.status().message().rfind(entry.path().string() + ": /", 0), 0u)
+        << c.status().message();
+    ++invalid;
+  }
+  EXPECT_GE(valid, 3);
+  EXPECT_GE(invalid, 5);
+}
+
+TEST(SupervisorConfigTest, LoadMissingFileNamesPath) {
+  TempDir dir;
+  const std::string path = (dir.path() / "missing.json").string();
+  auto c = LoadSupervisorConfigFile(path);
+  ASSERT_FALSE(c.ok());
+  EXPECT_EQ(c.status().message(), "reading " + path + ": No such file or directory");
+}
+
+TEST(SupervisorConfigTest, LoadDirectoryIsRefused) {
+  TempDir dir;
+  auto c = LoadSupervisorConfigFile(dir.path().string());
+  ASSERT_FALSE(c.ok());
+  EXPECT_EQ(c.status().message(), "reading " + dir.path().string() + ": not a regular file");
+}
+
+TEST(SupervisorConfigTest, LoadRefusesFilesOverOneMebibyte) {
+  TempDir dir;
+  // Valid JSON, only too large: whitespace padding.
+  const fs::path big = dir.Write("big.json", "{}" + std::string(kMaxConfigFileBytes - 1, ' '));
+  auto c = LoadSupervisorConfigFile(big.string());
+  ASSERT_FALSE(c.ok());
+  EXPECT_EQ(c.status().message(), "reading " + big.string() + ": larger than 1048576 bytes");
+
+  const fs::path at_bound = dir.Write("ok.json", "{}" + std::string(kMaxConfigFileBytes - 2, ' '));
+  auto ok = LoadSupervisorConfigFile(at_bound.string());
+  EXPECT_TRUE(ok.ok()) << ok.status().message();
+}
+
+TEST(SupervisorConfigTest, LoadErrorsNameThePath) {
+  TempDir dir;
+  const fs::path path = dir.Write("ubcd.json", R"({"log_level": "loud"})");
+  auto c = LoadSupervisorConfigFile(path.string());
+  ASSERT_FALSE(c.ok());
+  EXPECT_EQ(c.status().message(), path.string() +
+                                      ": /log_level (\"loud\"): must be one of \"error\", "
+                                      "\"warning\", \"info\", \"debug\"");
+}
+
+TEST(ReadConfigFileTextTest, ReadsWholeFile) {
+  TempDir dir;
+  const std::string text = "{\"a\": \"" + std::string(100000, 'x') + "\"}";
+  const fs::path path = dir.Write("a.json", text);
+  auto r = ReadConfigFileText(path.string());
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_EQ(*r, text);
+}
+
+}  // namespace
+}  // namespace ubc

@@ -1,0 +1,42 @@
+// LimitsResolver: which privvmpages and rule profile a container gets, and why.
+//
+// Each field is resolved on its own, highest precedence first: the container's
+// ubc.* annotation, then the first matching file of containers.d, then ubcd's
+// defaults. The source is kept so `ubcd --status` and the logs can say where a
+// limit came from. Pure function over its inputs; thread-safe. ResolvedLimits
+// holds only static RuleProfile pointers and owns its strings.
+#pragma once
+
+#include <string>
+
+#include "core/annotations.h"
+#include "core/container_config.h"
+#include "core/rule_profile.h"
+#include "core/supervisor_config.h"
+#include "core/vz_value.h"
+
+namespace ubc {
+
+enum class LimitsSource { kAnnotation, kConfigFile, kDefault };
+
+// "annotation", "config-file", "default".
+const char* LimitsSourceName(LimitsSource source);
+
+struct ResolvedLimits {
+  BarrierLimit privvmpages;
+  const RuleProfile* profile = nullptr;  // never null after ResolveLimits
+  LimitsSource privvmpages_source = LimitsSource::kDefault;
+  // The annotation key ("ubc.privvmpages"), the config file path, or "default".
+  std::string privvmpages_source_detail;
+  LimitsSource profile_source = LimitsSource::kDefault;
+  // Likewise for the profile: "ubc.profile", the config file path, or "default".
+  std::string profile_source_detail;
+};
+
+// `matched_file` is MatchContainerConfig()'s answer (nullptr: none matched). A
+// SupervisorConfig without a default profile (not from ParseSupervisorConfig)
+// falls back to DefaultRuleProfile().
+ResolvedLimits ResolveLimits(const UbcAnnotations& annotations, const ContainerConfig* matched_file,
+                             const SupervisorConfig& supervisor);
+
+}  // namespace ubc
