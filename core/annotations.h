@@ -3,7 +3,9 @@
 // `ubc.privvmpages` ("barrier:limit" in vzctl syntax) and `ubc.profile`
 // ("bc2006" or "openvz"), read from OCI config annotations by ubc-hook and
 // from the container state's annotations by ubcd. Other annotations are
-// ignored. Pure; thread-safe.
+// ignored, except unknown `ubc.*` keys, which are errors: a typo such as
+// `ubc.privvmpage` must not silently leave a container unlimited. Pure;
+// thread-safe.
 #pragma once
 
 #include <map>

@@ -18,8 +18,9 @@
 namespace ubc {
 namespace {
 
-// runc and crun send 0.2-1 KiB; podman's annotations make it larger.
-constexpr size_t kMaxMessageBytes = 256 * 1024;
+// runc and crun send 0.2-1 KiB; annotations (podman, Kubernetes) make it
+// larger, up to a few hundred KiB.
+constexpr size_t kMaxMessageBytes = 1024 * 1024;
 constexpr size_t kMaxFdsPerRead = 64;
 constexpr size_t kMaxConnections = 4096;
 
