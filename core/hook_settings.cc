@@ -1,0 +1,48 @@
+#include "core/hook_settings.h"
+
+#include <memory>
+
+#include <nlohmann/json.hpp>
+
+#include "core/schema_validator.h"
+#include "core/supervisor_config.h"
+
+namespace ubc {
+
+using nlohmann::json;
+
+Result<HookSettings> ParseHookSettings(std::string_view json_text, std::string_view source) {
+  const json doc = json::parse(json_text, nullptr, false);
+  if (doc.is_discarded()) return Status::Error(std::string(source) + ": invalid JSON");
+
+  // Settings are read once per process: no point in caching the validator.
+  Result<std::shared_ptr<const SchemaValidator>> validator =
+      SchemaValidator::Create("hook-settings.schema.json");
+  if (!validator.ok()) return validator.status();
+  if (Status s = (*validator)->Validate(doc, source); !s.ok()) return s;
+
+  // The schema has checked every type below, so the accessors cannot throw.
+  HookSettings settings;
+  if (auto it = doc.find("listener_path"); it != doc.end()) {
+    settings.listener_path = it->get<std::string>();
+  }
+  if (auto it = doc.find("containers_dir"); it != doc.end()) {
+    settings.containers_dir = it->get<std::string>();
+  }
+  if (auto it = doc.find("opt_in"); it != doc.end()) {
+    settings.opt_in = it->get<std::string>() == "all" ? OptIn::kAll : OptIn::kAnnotated;
+  }
+  if (auto it = doc.find("runtime"); it != doc.end()) settings.runtime = it->get<std::string>();
+  if (auto it = doc.find("runtime_args"); it != doc.end()) {
+    for (const json& arg : *it) settings.runtime_args.push_back(arg.get<std::string>());
+  }
+  return settings;
+}
+
+Result<HookSettings> LoadHookSettings(const std::string& path) {
+  Result<std::string> text = ReadConfigFileText(path);
+  if (!text.ok()) return text.status();
+  return ParseHookSettings(*text, path);
+}
+
+}  // namespace ubc

@@ -1,0 +1,165 @@
+#include "core/oci_config_patch.h"
+
+#include <map>
+#include <optional>
+#include <utility>
+
+#include <nlohmann/json.hpp>
+
+#include "core/annotations.h"
+#include "core/seccomp_profile_merge.h"
+
+namespace ubc {
+namespace {
+
+using nlohmann::json;
+
+constexpr char kSource[] = "config.json";
+
+Status ConfigError(const std::string& what) {
+  return Status::Error(std::string(kSource) + ": " + what);
+}
+
+// Records where a parse failed; json::parse(text, nullptr, false) only says
+// that it did.
+class ErrorPosition : public nlohmann::json_sax<json> {
+ public:
+  size_t byte = 0;
+  bool null() override { return true; }
+  bool boolean(bool) override { return true; }
+  bool number_integer(number_integer_t) override { return true; }
+  bool number_unsigned(number_unsigned_t) override { return true; }
+  bool number_float(number_float_t, const string_t&) override { return true; }
+  bool string(string_t&) override { return true; }
+  bool binary(binary_t&) override { return true; }
+  bool start_object(std::size_t) override { return true; }
+  bool key(string_t&) override { return true; }
+  bool end_object() override { return true; }
+  bool start_array(std::size_t) override { return true; }
+  bool end_array() override { return true; }
+  bool parse_error(std::size_t position, const std::string&, const json::exception&) override {
+    byte = position;
+    return false;
+  }
+};
+
+Status InvalidJson(std::string_view text) {
+  ErrorPosition sax;
+  json::sax_parse(text, &sax);
+  return ConfigError("invalid JSON at byte " + std::to_string(sax.byte));
+}
+
+Result<std::map<std::string, std::string>> ReadAnnotations(const json& doc) {
+  std::map<std::string, std::string> annotations;
+  auto it = doc.find("annotations");
+  if (it == doc.end() || it->is_null()) return annotations;
+  if (!it->is_object()) return ConfigError("annotations: not an object");
+  for (const auto& [key, value] : it->items()) {
+    if (!value.is_string())
+      return ConfigError("annotations[" + json(key).dump() + "]: not a string");
+    annotations.emplace(key, value.get<std::string>());
+  }
+  return annotations;
+}
+
+// The values of UBC_PRIVVMPAGES / UBC_PROFILE in process.env, as the
+// annotations they stand for. The first occurrence counts, as for getenv(3).
+Result<std::map<std::string, std::string>> ReadEnvOptIn(const json& doc) {
+  std::map<std::string, std::string> out;
+  auto process = doc.find("process");
+  if (process == doc.end() || !process->is_object()) return out;
+  auto env = process->find("env");
+  if (env == process->end() || env->is_null()) return out;
+  if (!env->is_array()) return ConfigError("process.env: not an array");
+  for (size_t i = 0; i < env->size(); ++i) {
+    const json& entry = (*env)[i];
+    if (!entry.is_string())
+      return ConfigError("process.env[" + std::to_string(i) + "]: not a string");
+    const std::string& text = entry.get_ref<const std::string&>();
+    const size_t eq = text.find('=');
+    if (eq == std::string::npos) continue;
+    const std::string name = text.substr(0, eq);
+    const char* annotation = name == kPrivvmpagesEnv ? kPrivvmpagesAnnotation
+                             : name == kProfileEnv   ? kProfileAnnotation
+                                                     : nullptr;
+    if (annotation != nullptr) out.emplace(annotation, text.substr(eq + 1));
+  }
+  return out;
+}
+
+const char* EnvNameOf(const std::string& annotation) {
+  return annotation == kPrivvmpagesAnnotation ? kPrivvmpagesEnv : kProfileEnv;
+}
+
+}  // namespace
+
+Result<PatchOutcome> PatchOciConfig(std::string_view config_json_text, const HookSettings& settings,
+                                    const std::vector<ContainerConfig>& configs,
+                                    std::string_view container_id) {
+  json doc = json::parse(config_json_text, nullptr, false);
+  if (doc.is_discarded()) return InvalidJson(config_json_text);
+  if (!doc.is_object()) return ConfigError("not a JSON object");
+
+  Result<std::map<std::string, std::string>> annotations = ReadAnnotations(doc);
+  if (!annotations.ok()) return annotations.status();
+  Result<UbcAnnotations> ubc = ParseUbcAnnotations(*annotations);
+  if (!ubc.ok()) return ubc.status().Wrap(kSource);
+
+  Result<std::map<std::string, std::string>> env = ReadEnvOptIn(doc);
+  if (!env.ok()) return env.status();
+  std::map<std::string, std::string> from_env;  // only those no annotation overrides
+  for (const auto& [annotation, value] : *env) {
+    if (annotations->count(annotation)) continue;
+    Result<UbcAnnotations> parsed = ParseUbcAnnotations({{annotation, value}});
+    if (!parsed.ok()) {
+      // "annotation ubc.privvmpages=..." -> "process.env UBC_PRIVVMPAGES=...":
+      // name what the user actually wrote.
+      std::string message = parsed.status().message();
+      const std::string written_as = "annotation " + annotation;
+      if (message.rfind(written_as, 0) == 0) message.erase(0, written_as.size());
+      return ConfigError("process.env " + std::string(EnvNameOf(annotation)) + message);
+    }
+    from_env.emplace(annotation, value);
+  }
+
+  PatchOutcome outcome;
+  if (ubc->any()) {
+    outcome.opted_in_by = "annotation";
+  } else if (!from_env.empty()) {
+    outcome.opted_in_by = "environment";
+  } else if (const ContainerConfig* match = MatchContainerConfig(
+                 configs, container_id, ContainerNameFromAnnotations(*annotations))) {
+    outcome.opted_in_by = "containers.d file " + match->source_path;
+  } else if (settings.opt_in == OptIn::kAll) {
+    outcome.opted_in_by = "opt_in all";
+  } else {
+    outcome.output_text = std::string(config_json_text);
+    return outcome;
+  }
+
+  // Only now is "linux" required: a config nobody opted in is never judged.
+  auto linux_it = doc.find("linux");
+  if (linux_it == doc.end()) return ConfigError("linux: missing (not a Linux container)");
+  if (!linux_it->is_object()) return ConfigError("linux: not an object");
+  auto seccomp_it = linux_it->find("seccomp");
+  const json* existing = seccomp_it == linux_it->end() ? nullptr : &*seccomp_it;
+  Result<json> merged = MergeUbcNotifyRules(existing, settings.listener_path);
+  if (!merged.ok()) return merged.status().Wrap(kSource);
+  (*linux_it)["seccomp"] = std::move(*merged);
+
+  if (!from_env.empty()) {
+    json& out_annotations = doc["annotations"];
+    if (out_annotations.is_null()) out_annotations = json::object();
+    for (const auto& [annotation, value] : from_env) out_annotations[annotation] = value;
+  }
+
+  try {
+    outcome.output_text = doc.dump(2) + "\n";
+  } catch (const json::exception& e) {  // invalid UTF-8 in a string
+    return ConfigError(std::string("cannot write the patched config: ") + e.what());
+  }
+  outcome.patched = true;
+  return outcome;
+}
+
+}  // namespace ubc

@@ -1,0 +1,233 @@
+#include "core/oci_config_patch.h"
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "core/rule_profile.h"
+#include "core/seccomp_profile_model.h"
+
+namespace ubc {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+const fs::path kRoot = UBC_SOURCE_ROOT;
+
+std::string ReadFile(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// `runc spec` of runc 1.1.5, tabs and all: no seccomp profile, no annotations.
+std::string RuncSpec() { return ReadFile(kRoot / "tests/fixtures/hook/config/runc_spec.json"); }
+
+std::string WithAnnotations(const json& annotations) {
+  json doc = json::parse(RuncSpec());
+  doc["annotations"] = annotations;
+  return doc.dump(1, '\t');
+}
+
+HookSettings Settings() {
+  HookSettings s;
+  s.listener_path = "/run/ubc/test.sock";
+  return s;
+}
+
+PatchOutcome MustPatch(std::string_view text, const HookSettings& settings = Settings(),
+                       const std::vector<ContainerConfig>& configs = {}, std::string_view id = "") {
+  Result<PatchOutcome> r = PatchOciConfig(text, settings, configs, id);
+  EXPECT_TRUE(r.ok()) << r.status().message();
+  return r.ok() ? *r : PatchOutcome{};
+}
+
+std::string PatchError(std::string_view text, const HookSettings& settings = Settings(),
+                       const std::vector<ContainerConfig>& configs = {}) {
+  Result<PatchOutcome> r = PatchOciConfig(text, settings, configs, "");
+  EXPECT_FALSE(r.ok());
+  return r.ok() ? "" : r.status().message();
+}
+
+ContainerConfig FileMatching(std::vector<std::string> ids, std::vector<std::string> names) {
+  ContainerConfig c;
+  c.source_path = "/etc/ubc/containers.d/10-test.json";
+  c.id_patterns = std::move(ids);
+  c.name_patterns = std::move(names);
+  return c;
+}
+
+TEST(OciConfigPatchTest, NotOptedInIsByteForByteUnchanged) {
+  const std::string text = RuncSpec();
+  PatchOutcome out = MustPatch(text);
+  EXPECT_FALSE(out.patched);
+  EXPECT_EQ(out.output_text, text);
+  EXPECT_EQ(out.opted_in_by, "");
+
+  const std::string odd = "  {\"ociVersion\":\"1.0.2\" ,\"annotations\":{\"x\":\"y\"}}\n\n";
+  EXPECT_EQ(MustPatch(odd).output_text, odd);  // not opted in: no "linux" needed either
+}
+
+TEST(OciConfigPatchTest, AnnotatedContainerGetsNotifyRulesAndListener) {
+  PatchOutcome out = MustPatch(WithAnnotations({{"ubc.privvmpages", "256M:272M"}}));
+  ASSERT_TRUE(out.patched);
+  EXPECT_EQ(out.opted_in_by, "annotation");
+  json doc = json::parse(out.output_text);
+  const json& seccomp = doc["linux"]["seccomp"];
+  EXPECT_EQ(seccomp["listenerPath"], "/run/ubc/test.sock");
+  EXPECT_EQ(seccomp["defaultAction"], "SCMP_ACT_ALLOW");
+  Result<SeccompProfileModel> model = SeccompProfileModel::Create(seccomp);
+  ASSERT_TRUE(model.ok()) << model.status().message();
+  EXPECT_EQ(model->Evaluate("mmap", {0, 4096, 3, 0x22, ~0ull, 0}).action, "SCMP_ACT_NOTIFY");
+  EXPECT_EQ(model->Evaluate("mmap", {0, 4096, 1, 0x02, 3, 0}).action, "SCMP_ACT_ALLOW");
+  EXPECT_EQ(model->Evaluate("read", {}).action, "SCMP_ACT_ALLOW");
+  // Everything else is kept.
+  json before = json::parse(WithAnnotations({{"ubc.privvmpages", "256M:272M"}}));
+  doc["linux"].erase("seccomp");
+  EXPECT_EQ(doc, before);
+}
+
+TEST(OciConfigPatchTest, ExistingProfileIsMerged) {
+  json doc = json::parse(WithAnnotations({{"ubc.profile", "openvz"}}));
+  doc["linux"]["seccomp"] =
+      json::parse(ReadFile(kRoot / "tests/fixtures/hook/seccomp/docker_style.json"));
+  PatchOutcome out = MustPatch(doc.dump());
+  ASSERT_TRUE(out.patched);
+  const json patched = json::parse(out.output_text);
+  const json& seccomp = patched["linux"]["seccomp"];
+  EXPECT_EQ(seccomp["defaultAction"], "SCMP_ACT_ERRNO");
+  Result<SeccompProfileModel> model = SeccompProfileModel::Create(seccomp);
+  ASSERT_TRUE(model.ok());
+  EXPECT_EQ(model->Evaluate("brk", {0x1000}).action, "SCMP_ACT_NOTIFY");
+  EXPECT_EQ(model->Evaluate("brk", {0}).action, "SCMP_ACT_ALLOW");
+  EXPECT_EQ(model->Evaluate("clone", {0x10000011}).action, "SCMP_ACT_ERRNO");  // CLONE_NEWUSER
+  EXPECT_EQ(model->Evaluate("kexec_load", {}).action, "SCMP_ACT_ERRNO");
+}
+
+TEST(OciConfigPatchTest, PatchingAPatchedConfigChangesNothing) {
+  json doc = json::parse(WithAnnotations({{"ubc.privvmpages", "1000"}}));
+  doc["linux"]["seccomp"] =
+      json::parse(ReadFile(kRoot / "tests/fixtures/hook/seccomp/docker_style.json"));
+  PatchOutcome once = MustPatch(doc.dump());
+  PatchOutcome twice = MustPatch(once.output_text);
+  EXPECT_TRUE(twice.patched);
+  EXPECT_EQ(twice.output_text, once.output_text);
+}
+
+TEST(OciConfigPatchTest, MalformedJsonNamesTheByte) {
+  EXPECT_EQ(PatchError("{\"ociVersion\": \"1.0\",, }"), "config.json: invalid JSON at byte 22");
+  EXPECT_EQ(PatchError(""), "config.json: invalid JSON at byte 1");
+  EXPECT_EQ(PatchError("[1, 2]"), "config.json: not a JSON object");
+}
+
+TEST(OciConfigPatchTest, OptedInConfigWithoutLinuxIsAnError) {
+  EXPECT_EQ(PatchError(R"({"ociVersion": "1.0.2", "annotations": {"ubc.profile": "bc2006"}})"),
+            "config.json: linux: missing (not a Linux container)");
+  EXPECT_EQ(PatchError(R"({"linux": [], "annotations": {"ubc.profile": "bc2006"}})"),
+            "config.json: linux: not an object");
+}
+
+TEST(OciConfigPatchTest, BadAnnotationsAreErrorsNamingThem) {
+  EXPECT_EQ(PatchError(WithAnnotations({{"ubc.privvmpages", "12Q"}}))
+                .rfind("config.json: annotation ubc.privvmpages=\"12Q\": ", 0),
+            0u);
+  EXPECT_EQ(PatchError(WithAnnotations({{"ubc.profile", "linux"}}))
+                .rfind("config.json: annotation ubc.profile=\"linux\": unknown profile", 0),
+            0u);
+  EXPECT_EQ(PatchError(WithAnnotations({{"ubc.privvmpage", "1000"}}))
+                .rfind("config.json: annotation ubc.privvmpage: unknown ubc annotation", 0),
+            0u);
+  EXPECT_EQ(PatchError(WithAnnotations({{"other", 5}})),
+            "config.json: annotations[\"other\"]: not a string");
+  EXPECT_EQ(PatchError(WithAnnotations(json::array())), "config.json: annotations: not an object");
+}
+
+TEST(OciConfigPatchTest, EnvironmentOptInBecomesAnnotations) {
+  json doc = json::parse(RuncSpec());
+  doc["process"]["env"].push_back("UBC_PRIVVMPAGES=65536:69632");
+  doc["process"]["env"].push_back("UBC_PROFILE=openvz");
+  doc["process"]["env"].push_back("UBC_PROFILE=bc2006");  // getenv(3) sees the first one
+  PatchOutcome out = MustPatch(doc.dump());
+  ASSERT_TRUE(out.patched);
+  EXPECT_EQ(out.opted_in_by, "environment");
+  json patched = json::parse(out.output_text);
+  EXPECT_EQ(patched["annotations"],
+            json({{"ubc.privvmpages", "65536:69632"}, {"ubc.profile", "openvz"}}));
+  EXPECT_EQ(patched["process"]["env"], doc["process"]["env"]);  // env is left in place
+  EXPECT_TRUE(patched["linux"]["seccomp"].is_object());
+}
+
+TEST(OciConfigPatchTest, ExplicitAnnotationsWinOverEnvironment) {
+  json doc = json::parse(WithAnnotations({{"ubc.privvmpages", "1000:2000"}, {"a", "b"}}));
+  doc["process"]["env"].push_back("UBC_PRIVVMPAGES=12Q");  // overridden, so never judged
+  doc["process"]["env"].push_back("UBC_PROFILE=openvz");
+  PatchOutcome out = MustPatch(doc.dump());
+  ASSERT_TRUE(out.patched);
+  EXPECT_EQ(json::parse(out.output_text)["annotations"],
+            json({{"ubc.privvmpages", "1000:2000"}, {"ubc.profile", "openvz"}, {"a", "b"}}));
+}
+
+TEST(OciConfigPatchTest, BadEnvironmentValueIsAnErrorNamingTheVariable) {
+  json doc = json::parse(RuncSpec());
+  doc["process"]["env"].push_back("UBC_PRIVVMPAGES=12Q");
+  EXPECT_EQ(PatchError(doc.dump()).rfind("config.json: process.env UBC_PRIVVMPAGES=\"12Q\": ", 0),
+            0u)
+      << PatchError(doc.dump());
+  doc = json::parse(RuncSpec());
+  doc["process"]["env"] = "PATH=/bin";
+  EXPECT_EQ(PatchError(doc.dump()), "config.json: process.env: not an array");
+}
+
+TEST(OciConfigPatchTest, ContainersDirMatchByIdOrName) {
+  const std::vector<ContainerConfig> by_id = {FileMatching({"batch-*"}, {})};
+  PatchOutcome out = MustPatch(RuncSpec(), Settings(), by_id, "batch-7");
+  EXPECT_TRUE(out.patched);
+  EXPECT_EQ(out.opted_in_by, "containers.d file /etc/ubc/containers.d/10-test.json");
+  // No ubc annotations are added: ubcd matches the same file by id.
+  EXPECT_FALSE(json::parse(out.output_text).contains("annotations"));
+  EXPECT_FALSE(MustPatch(RuncSpec(), Settings(), by_id, "web-1").patched);
+  EXPECT_FALSE(MustPatch(RuncSpec(), Settings(), by_id, "").patched);  // precreate: no id
+
+  const std::vector<ContainerConfig> by_name = {FileMatching({}, {"postgres*"})};
+  EXPECT_TRUE(MustPatch(WithAnnotations({{"io.podman.annotations.name", "postgres-1"}}), Settings(),
+                        by_name, "")
+                  .patched);
+  EXPECT_FALSE(
+      MustPatch(WithAnnotations({{"io.podman.annotations.name", "redis"}}), Settings(), by_name, "")
+          .patched);
+}
+
+TEST(OciConfigPatchTest, OptInAllPatchesEveryContainer) {
+  HookSettings all = Settings();
+  all.opt_in = OptIn::kAll;
+  PatchOutcome out = MustPatch(RuncSpec(), all);
+  EXPECT_TRUE(out.patched);
+  EXPECT_EQ(out.opted_in_by, "opt_in all");
+}
+
+TEST(OciConfigPatchTest, ProfileErrorsNameConfigAndField) {
+  json doc = json::parse(WithAnnotations({{"ubc.profile", "bc2006"}}));
+  doc["linux"]["seccomp"] = {{"defaultAction", "SCMP_ACT_ALLOW"},
+                             {"listenerPath", "/run/agent.sock"}};
+  EXPECT_EQ(PatchError(doc.dump()).rfind("config.json: linux.seccomp.listenerPath: already set", 0),
+            0u);
+  doc["linux"]["seccomp"] = "unconfined";
+  EXPECT_EQ(PatchError(doc.dump()), "config.json: linux.seccomp: not an object");
+}
+
+TEST(OciConfigPatchTest, NullSeccompMeansNoProfile) {
+  json doc = json::parse(WithAnnotations({{"ubc.profile", "bc2006"}}));
+  doc["linux"]["seccomp"] = nullptr;
+  PatchOutcome out = MustPatch(doc.dump());
+  EXPECT_EQ(json::parse(out.output_text)["linux"]["seccomp"]["defaultAction"], "SCMP_ACT_ALLOW");
+}
+
+}  // namespace
+}  // namespace ubc

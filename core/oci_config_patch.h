@@ -1,0 +1,44 @@
+// OCI config patch: decides whether a container gets ubc accounting and, if
+// so, rewrites its config.json so the runtime traps the memory syscalls and
+// hands the notify fd to ubcd.
+//
+// A container opts in with a ubc.* annotation, with UBC_PRIVVMPAGES /
+// UBC_PROFILE in process.env (Docker puts no annotations in the spec; these
+// become the annotations ubc.privvmpages / ubc.profile in the output, explicit
+// annotations winning), by matching a containers.d file by id or name, or
+// because the settings say opt_in "all". Any other config is returned
+// byte-for-byte unchanged. An opted-in config gets linux.seccomp merged with
+// the notify rules (seccomp_profile_merge.h) and listenerPath set. Pure;
+// thread-safe. Errors name config.json and the field.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/container_config.h"
+#include "core/hook_settings.h"
+#include "core/status.h"
+
+namespace ubc {
+
+// Environment variables accepted in process.env as opt-in, and the
+// annotations they turn into.
+inline constexpr char kPrivvmpagesEnv[] = "UBC_PRIVVMPAGES";
+inline constexpr char kProfileEnv[] = "UBC_PROFILE";
+
+struct PatchOutcome {
+  bool patched = false;
+  std::string output_text;  // the input itself when !patched
+  // Why the container was patched, for the hook's log line: "annotation",
+  // "environment", "containers.d file PATH" or "opt_in all"; empty if not.
+  std::string opted_in_by;
+};
+
+// `container_id` may be empty (podman's precreate hook runs before the id is
+// passed to the runtime): containers.d files then match by name only.
+Result<PatchOutcome> PatchOciConfig(std::string_view config_json_text, const HookSettings& settings,
+                                    const std::vector<ContainerConfig>& configs,
+                                    std::string_view container_id);
+
+}  // namespace ubc
