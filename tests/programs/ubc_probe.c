@@ -1,1 +1,755 @@
-int main(void) { return 0; }
+/* ubc-probe: a static test program run inside the integration-test containers.
+ *
+ * It performs one memory operation per command and prints exactly one result line per
+ * command ("ok ..." or "err ERRNO_NAME"), flushed at once, so a test can drive it over a
+ * pipe and observe what ubcd answered. The one exception is a successful `exec`: the new
+ * image answers the next command instead.
+ *
+ * Commands come from stdin, one per line, or from argv when arguments are given (then
+ * they run in order and the probe exits). In argv mode an argument containing a space is
+ * one whole command line; otherwise arguments are grouped by each command's arity
+ * ("mmap 16M statm mmap 128M statm").
+ *
+ * Commands (SIZE: bytes, or a K/M/G/T suffix = powers of 1024, P = pages, B = bytes):
+ *   mmap SIZE                anon private RW, every page touched     -> ok ADDR
+ *   mmap-ro SIZE             anon private read-only                  -> ok ADDR
+ *   mmap-prot-none SIZE      anon private PROT_NONE                  -> ok ADDR
+ *   mmap-shared-anon SIZE    MAP_SHARED|MAP_ANONYMOUS RW, touched    -> ok ADDR
+ *   mmap-shared-file SIZE    unlinked /tmp file, MAP_SHARED RW, touched
+ *   mmap-private-file-ro SIZE / mmap-private-file-rw SIZE  (MAP_PRIVATE file mappings)
+ *   mmap-fixed SIZE          anon private RW MAP_FIXED at the last mapping's start
+ *   munmap | munmap-all      the last mapping | every mapping made   -> ok
+ *   mremap NEWSIZE           last mapping, MREMAP_MAYMOVE, new part touched -> ok ADDR
+ *   mprotect-rw | mprotect-ro  the last mapping                      -> ok
+ *   sbrk [-]SIZE             raw sbrk (grown part touched)           -> ok | err ENOMEM
+ *   brk-now                  current program break                   -> ok ADDR
+ *   malloc SIZE              malloc + touch (default glibc tuning)   -> ok ADDR | err ENOMEM
+ *   malloc-small-loop COUNT SIZE  malloc until COUNT or the first NULL
+ *                            -> ok N OUTSIDE_BRK (blocks not in the brk heap)
+ *   fork                     child _exit(0)s at once; parent waits   -> ok | err ERRNO
+ *   fork-hold | kill-children  keep a sleeping child | kill them all -> ok PID | ok N
+ *   threads N SIZE           N threads (64 KiB stacks) start at a barrier, each mmaps SIZE
+ *                            -> ok GRANTED DENIED DATA_BEFORE (statm data once all threads
+ *                               exist, before any maps)
+ *   statm                    field 6 of /proc/self/statm             -> ok DATA_PAGES
+ *   pid | sleep MS | echo TEXT -> ok PID | ok | ok TEXT
+ *   exec PATH ARGS...        execv (execvp without a '/'): no reply on success
+ *   exit                     -> ok, then exit 0
+ * Unknown command or bad argument -> err EINVAL. Errno names: ENOMEM ENOSYS EINVAL EPERM
+ * EAGAIN, other errors as the number.
+ *
+ * stdin is read with read(2) one byte at a time on purpose: `exec` replaces the process
+ * and the new image must find the rest of stdin unconsumed.
+ *
+ * Single-threaded except for `threads`; no locking needed elsewhere.
+ */
+#define _GNU_SOURCE
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MAX_ARGS 64
+#define MAX_LINE 4096
+#define MAX_MAPPINGS 4096
+#define MAX_CHILDREN 256
+
+static long page_size_bytes;
+/* Start of the brk heap ("[heap]" in /proc/self/maps at start-up; glibc's
+ * static start-up code has already used the heap before main()). */
+static char *heap_start;
+
+struct mapping {
+  char *addr;
+  size_t len_bytes;
+  int prot;
+};
+
+static struct mapping mappings[MAX_MAPPINGS];
+static int mapping_count;
+
+static pid_t held_children[MAX_CHILDREN];
+static int held_child_count;
+
+static const char *errno_name(int e) {
+  static char buf[32];
+  switch (e) {
+    case ENOMEM: return "ENOMEM";
+    case ENOSYS: return "ENOSYS";
+    case EINVAL: return "EINVAL";
+    case EPERM: return "EPERM";
+    case EAGAIN: return "EAGAIN";
+    default:
+      snprintf(buf, sizeof buf, "%d", e);
+      return buf;
+  }
+}
+
+static void reply(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void reply(const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vfprintf(stdout, fmt, ap);
+  va_end(ap);
+  fputc('\n', stdout);
+  fflush(stdout);
+}
+
+static void reply_err(int e) { reply("err %s", errno_name(e)); }
+
+/* Parses "123", "4K", "16M", "1G", "2T", "10P" (pages), "100B" (bytes).
+ * Returns 0 on success. */
+static int parse_size(const char *s, size_t *out_bytes) {
+  if (s == NULL || *s == '\0') return -1;
+  char *end = NULL;
+  errno = 0;
+  unsigned long long v = strtoull(s, &end, 10);
+  if (errno != 0 || end == s) return -1;
+  unsigned long long mult = 1;
+  if (*end != '\0') {
+    switch (toupper((unsigned char)*end)) {
+      case 'B': mult = 1; break;
+      case 'K': mult = 1ULL << 10; break;
+      case 'M': mult = 1ULL << 20; break;
+      case 'G': mult = 1ULL << 30; break;
+      case 'T': mult = 1ULL << 40; break;
+      case 'P': mult = (unsigned long long)page_size_bytes; break;
+      default: return -1;
+    }
+    if (end[1] != '\0') return -1;
+  }
+  *out_bytes = (size_t)(v * mult);
+  return 0;
+}
+
+static void touch_write(char *p, size_t len_bytes) {
+  for (size_t off = 0; off < len_bytes; off += (size_t)page_size_bytes) p[off] = 1;
+}
+
+static unsigned long touch_read(const char *p, size_t len_bytes) {
+  unsigned long sum = 0;
+  for (size_t off = 0; off < len_bytes; off += (size_t)page_size_bytes)
+    sum += (unsigned char)((volatile const char *)p)[off];
+  return sum;
+}
+
+static void remember(char *addr, size_t len_bytes, int prot) {
+  if (mapping_count < MAX_MAPPINGS) {
+    mappings[mapping_count].addr = addr;
+    mappings[mapping_count].len_bytes = len_bytes;
+    mappings[mapping_count].prot = prot;
+    mapping_count++;
+  }
+}
+
+static struct mapping *last_mapping(void) {
+  return mapping_count > 0 ? &mappings[mapping_count - 1] : NULL;
+}
+
+/* Creates an unlinked temp file in /tmp of the given size; returns its fd. */
+static int make_temp_file(size_t len_bytes) {
+  char path[] = "/tmp/ubc-probe-XXXXXX";
+  int fd = mkstemp(path);
+  if (fd < 0) return -1;
+  unlink(path);
+  if (ftruncate(fd, (off_t)len_bytes) != 0) {
+    int e = errno;
+    close(fd);
+    errno = e;
+    return -1;
+  }
+  return fd;
+}
+
+/* open/read into a stack buffer, not stdio: measuring must not move the heap. */
+static int read_statm_data_pages(long *out_pages) {
+  int fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return -1;
+  char buf[256];
+  ssize_t n = read(fd, buf, sizeof buf - 1);
+  int e = errno;
+  close(fd);
+  if (n <= 0) {
+    errno = n < 0 ? e : EIO;
+    return -1;
+  }
+  buf[n] = '\0';
+  long size, resident, shared, text, lib, data;
+  if (sscanf(buf, "%ld %ld %ld %ld %ld %ld", &size, &resident, &shared, &text, &lib, &data) != 6) {
+    errno = EIO;
+    return -1;
+  }
+  *out_pages = data;
+  return 0;
+}
+
+static char *find_heap_start(void) {
+  char *start = sbrk(0);
+  FILE *f = fopen("/proc/self/maps", "r");
+  if (f == NULL) return start;
+  char line[512];
+  while (fgets(line, sizeof line, f) != NULL) {
+    if (strstr(line, "[heap]") != NULL) {
+      unsigned long lo;
+      if (sscanf(line, "%lx-", &lo) == 1) start = (char *)lo;
+      break;
+    }
+  }
+  fclose(f);
+  return start;
+}
+
+/* ---- commands ---------------------------------------------------------- */
+
+static void cmd_mmap_anon(size_t len_bytes, int prot, int flags) {
+  char *p = mmap(NULL, len_bytes, prot, flags | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED) {
+    reply_err(errno);
+    return;
+  }
+  if (prot & PROT_WRITE)
+    touch_write(p, len_bytes);
+  else if (prot & PROT_READ)
+    (void)touch_read(p, len_bytes);
+  remember(p, len_bytes, prot);
+  reply("ok %p", (void *)p);
+}
+
+static void cmd_mmap_file(size_t len_bytes, int prot, int flags) {
+  int fd = make_temp_file(len_bytes);
+  if (fd < 0) {
+    reply_err(errno);
+    return;
+  }
+  char *p = mmap(NULL, len_bytes, prot, flags, fd, 0);
+  int e = errno;
+  close(fd);
+  if (p == MAP_FAILED) {
+    reply_err(e);
+    return;
+  }
+  if (prot & PROT_WRITE)
+    touch_write(p, len_bytes);
+  else
+    (void)touch_read(p, len_bytes);
+  remember(p, len_bytes, prot);
+  reply("ok %p", (void *)p);
+}
+
+static void cmd_mmap_fixed(size_t len_bytes) {
+  struct mapping *m = last_mapping();
+  if (m == NULL) {
+    reply_err(EINVAL);
+    return;
+  }
+  int prot = PROT_READ | PROT_WRITE;
+  char *p = mmap(m->addr, len_bytes, prot, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+  if (p == MAP_FAILED) {
+    reply_err(errno);
+    return;
+  }
+  touch_write(p, len_bytes);
+  if (len_bytes > m->len_bytes) m->len_bytes = len_bytes;
+  m->prot = prot;
+  reply("ok %p", (void *)p);
+}
+
+static void cmd_munmap(void) {
+  struct mapping *m = last_mapping();
+  if (m == NULL) {
+    reply_err(EINVAL);
+    return;
+  }
+  if (munmap(m->addr, m->len_bytes) != 0) {
+    reply_err(errno);
+    return;
+  }
+  mapping_count--;
+  reply("ok");
+}
+
+static void cmd_munmap_all(void) {
+  int failed_errno = 0;
+  while (mapping_count > 0) {
+    struct mapping *m = last_mapping();
+    if (munmap(m->addr, m->len_bytes) != 0 && failed_errno == 0) failed_errno = errno;
+    mapping_count--;
+  }
+  if (failed_errno != 0)
+    reply_err(failed_errno);
+  else
+    reply("ok");
+}
+
+static void cmd_mremap(size_t new_len_bytes) {
+  struct mapping *m = last_mapping();
+  if (m == NULL) {
+    reply_err(EINVAL);
+    return;
+  }
+  char *p = mremap(m->addr, m->len_bytes, new_len_bytes, MREMAP_MAYMOVE);
+  if (p == MAP_FAILED) {
+    reply_err(errno);
+    return;
+  }
+  if (new_len_bytes > m->len_bytes && (m->prot & PROT_WRITE))
+    touch_write(p + m->len_bytes, new_len_bytes - m->len_bytes);
+  m->addr = p;
+  m->len_bytes = new_len_bytes;
+  reply("ok %p", (void *)p);
+}
+
+static void cmd_mprotect_rw(void) {
+  struct mapping *m = last_mapping();
+  if (m == NULL) {
+    reply_err(EINVAL);
+    return;
+  }
+  if (mprotect(m->addr, m->len_bytes, PROT_READ | PROT_WRITE) != 0) {
+    reply_err(errno);
+    return;
+  }
+  m->prot = PROT_READ | PROT_WRITE;
+  touch_write(m->addr, m->len_bytes);
+  reply("ok");
+}
+
+static void cmd_mprotect_ro(void) {
+  struct mapping *m = last_mapping();
+  if (m == NULL) {
+    reply_err(EINVAL);
+    return;
+  }
+  if (mprotect(m->addr, m->len_bytes, PROT_READ) != 0) {
+    reply_err(errno);
+    return;
+  }
+  m->prot = PROT_READ;
+  reply("ok");
+}
+
+static void cmd_sbrk(const char *arg) {
+  int negative = (arg[0] == '-');
+  size_t len_bytes;
+  if (parse_size(negative ? arg + 1 : arg, &len_bytes) != 0) {
+    reply_err(EINVAL);
+    return;
+  }
+  intptr_t delta = negative ? -(intptr_t)len_bytes : (intptr_t)len_bytes;
+  errno = 0;
+  void *old = sbrk(delta);
+  if (old == (void *)-1) {
+    reply_err(errno != 0 ? errno : ENOMEM);
+    return;
+  }
+  if (!negative) touch_write((char *)old, len_bytes);
+  reply("ok");
+}
+
+static void cmd_brk_now(void) { reply("ok %p", sbrk(0)); }
+
+static void cmd_malloc(size_t len_bytes) {
+  char *p = malloc(len_bytes);
+  if (p == NULL) {
+    reply_err(ENOMEM);
+    return;
+  }
+  touch_write(p, len_bytes);
+  reply("ok %p", (void *)p);
+}
+
+/* Allocates COUNT blocks of SIZE (touching each) until the first failure.
+ * Reports "ok N OUTSIDE_BRK": how many succeeded, and how many of those lie
+ * outside the brk heap (glibc's mmap fallback after a refused brk, or blocks
+ * above the mmap threshold). */
+static void cmd_malloc_small_loop(long count, size_t len_bytes) {
+  long ok_count = 0, outside_brk = 0;
+  for (long i = 0; i < count; i++) {
+    char *p = malloc(len_bytes);
+    if (p == NULL) break;
+    touch_write(p, len_bytes);
+    ok_count++;
+    char *brk_now = sbrk(0);
+    if (p < heap_start || p + len_bytes > brk_now) outside_brk++;
+  }
+  reply("ok %ld %ld", ok_count, outside_brk);
+}
+
+static void cmd_fork(void) {
+  fflush(stdout);
+  pid_t pid = fork();
+  if (pid < 0) {
+    reply_err(errno);
+    return;
+  }
+  if (pid == 0) _exit(0);
+  int status;
+  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  reply("ok");
+}
+
+static void cmd_fork_hold(void) {
+  if (held_child_count >= MAX_CHILDREN) {
+    reply_err(EAGAIN);
+    return;
+  }
+  fflush(stdout);
+  pid_t parent = getpid();
+  pid_t pid = fork();
+  if (pid < 0) {
+    reply_err(errno);
+    return;
+  }
+  if (pid == 0) {
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != parent) _exit(0);
+    for (;;) pause();
+  }
+  held_children[held_child_count++] = pid;
+  reply("ok %d", (int)pid);
+}
+
+static void kill_children_quietly(void) {
+  for (int i = 0; i < held_child_count; i++) kill(held_children[i], SIGKILL);
+  for (int i = 0; i < held_child_count; i++) {
+    int status;
+    while (waitpid(held_children[i], &status, 0) < 0 && errno == EINTR) {
+    }
+  }
+  held_child_count = 0;
+}
+
+static void cmd_kill_children(void) {
+  int n = held_child_count;
+  kill_children_quietly();
+  reply("ok %d", n);
+}
+
+struct thread_arg {
+  pthread_barrier_t *started;
+  pthread_barrier_t *go;
+  size_t len_bytes;
+  int granted;
+  int err;
+};
+
+static void *thread_main(void *opaque) {
+  struct thread_arg *a = opaque;
+  pthread_barrier_wait(a->started);
+  pthread_barrier_wait(a->go);
+  char *p = mmap(NULL, a->len_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED) {
+    a->granted = 0;
+    a->err = errno;
+  } else {
+    touch_write(p, a->len_bytes);
+    a->granted = 1;
+  }
+  return NULL;
+}
+
+/* N threads start together and each mmaps SIZE. Prints
+ * "ok GRANTED DENIED DATA_BEFORE" where DATA_BEFORE is statm data (pages) after
+ * every thread (and its stack) exists and before any of them maps. Thread
+ * stacks are 64 KiB so that they barely move the counter. */
+static void cmd_threads(long n, size_t len_bytes) {
+  if (n <= 0 || n > 1024) {
+    reply_err(EINVAL);
+    return;
+  }
+  pthread_t *tids = calloc((size_t)n, sizeof *tids);
+  struct thread_arg *args = calloc((size_t)n, sizeof *args);
+  if (tids == NULL || args == NULL) {
+    free(tids);
+    free(args);
+    reply_err(ENOMEM);
+    return;
+  }
+  pthread_barrier_t started, go;
+  pthread_barrier_init(&started, NULL, (unsigned)n + 1);
+  pthread_barrier_init(&go, NULL, (unsigned)n + 1);
+  pthread_attr_t attr;
+  pthread_attr_init(&attr);
+  pthread_attr_setstacksize(&attr, 64 * 1024);
+  for (long i = 0; i < n; i++) {
+    args[i].started = &started;
+    args[i].go = &go;
+    args[i].len_bytes = len_bytes;
+    int rc = pthread_create(&tids[i], &attr, thread_main, &args[i]);
+    if (rc != 0) {
+      /* Cannot complete the barrier any more: the started threads would hang.
+       * Report and exit; a test treats this as a failure of its setup. */
+      reply("err %s", errno_name(rc));
+      _exit(3);
+    }
+  }
+  pthread_attr_destroy(&attr);
+  pthread_barrier_wait(&started);
+  long data_before = -1;
+  (void)read_statm_data_pages(&data_before);
+  pthread_barrier_wait(&go);
+  int granted = 0, denied = 0;
+  for (long i = 0; i < n; i++) {
+    pthread_join(tids[i], NULL);
+    if (args[i].granted)
+      granted++;
+    else
+      denied++;
+  }
+  pthread_barrier_destroy(&started);
+  pthread_barrier_destroy(&go);
+  free(tids);
+  free(args);
+  reply("ok %d %d %ld", granted, denied, data_before);
+}
+
+static void cmd_statm(void) {
+  long data;
+  if (read_statm_data_pages(&data) != 0) {
+    reply_err(errno);
+    return;
+  }
+  reply("ok %ld", data);
+}
+
+static void cmd_sleep(long ms) {
+  struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+  while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+  }
+  reply("ok");
+}
+
+static void cmd_exec(int argc, char **argv) {
+  if (argc < 1) {
+    reply_err(EINVAL);
+    return;
+  }
+  char *args[MAX_ARGS + 1];
+  for (int i = 0; i < argc && i < MAX_ARGS; i++) args[i] = argv[i];
+  args[argc < MAX_ARGS ? argc : MAX_ARGS] = NULL;
+  fflush(stdout);
+  if (strchr(args[0], '/') != NULL)
+    execv(args[0], args);
+  else
+    execvp(args[0], args);
+  reply_err(errno);
+}
+
+/* ---- dispatch ---------------------------------------------------------- */
+
+/* Arity of each command for argv mode; -1 = takes the rest of the arguments. */
+struct command_info {
+  const char *name;
+  int arity;
+};
+
+static const struct command_info commands[] = {
+    {"mmap", 1},         {"mmap-ro", 1},          {"mmap-shared-file", 1}, {"mmap-shared-anon", 1},
+    {"mmap-private-file-ro", 1}, {"mmap-private-file-rw", 1}, {"mmap-fixed", 1},
+    {"mmap-prot-none", 1}, {"munmap", 0},         {"munmap-all", 0},       {"mremap", 1},
+    {"mprotect-rw", 0},  {"mprotect-ro", 0},      {"sbrk", 1},             {"brk-now", 0},
+    {"malloc", 1},       {"malloc-small-loop", 2}, {"fork", 0},            {"fork-hold", 0},
+    {"kill-children", 0}, {"threads", 2},         {"statm", 0},            {"pid", 0},
+    {"sleep", 1},        {"exec", -1},            {"echo", -1},            {"exit", 0},
+};
+
+static int command_arity(const char *name) {
+  for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+    if (strcmp(commands[i].name, name) == 0) return commands[i].arity;
+  return 0;
+}
+
+static int need_size(int argc, char **argv, int index, size_t *out) {
+  if (argc <= index || parse_size(argv[index], out) != 0) {
+    reply_err(EINVAL);
+    return -1;
+  }
+  return 0;
+}
+
+static int need_long(int argc, char **argv, int index, long *out) {
+  char *end = NULL;
+  if (argc <= index) {
+    reply_err(EINVAL);
+    return -1;
+  }
+  errno = 0;
+  *out = strtol(argv[index], &end, 10);
+  if (errno != 0 || end == argv[index] || *end != '\0') {
+    reply_err(EINVAL);
+    return -1;
+  }
+  return 0;
+}
+
+/* Runs one command; returns 1 when the probe should exit. */
+static int run_command(int argc, char **argv) {
+  if (argc == 0) {
+    reply_err(EINVAL);
+    return 0;
+  }
+  const char *c = argv[0];
+  size_t sz;
+  long n;
+  if (strcmp(c, "mmap") == 0) {
+    if (need_size(argc, argv, 1, &sz) == 0)
+      cmd_mmap_anon(sz, PROT_READ | PROT_WRITE, MAP_PRIVATE);
+  } else if (strcmp(c, "mmap-ro") == 0) {
+    if (need_size(argc, argv, 1, &sz) == 0) cmd_mmap_anon(sz, PROT_READ, MAP_PRIVATE);
+  } else if (strcmp(c, "mmap-prot-none") == 0) {
+    if (need_size(argc, argv, 1, &sz) == 0) cmd_mmap_anon(sz, PROT_NONE, MAP_PRIVATE);
+  } else if (strcmp(c, "mmap-shared-anon") == 0) {
+    if (need_size(argc, argv, 1, &sz) == 0)
+      cmd_mmap_anon(sz, PROT_READ | PROT_WRITE, MAP_SHARED);
+  } else if (strcmp(c, "mmap-shared-file") == 0) {
+    if (need_size(argc, argv, 1, &sz) == 0)
+      cmd_mmap_file(sz, PROT_READ | PROT_WRITE, MAP_SHARED);
+  } else if (strcmp(c, "mmap-private-file-ro") == 0) {
+    if (need_size(argc, argv, 1, &sz) == 0) cmd_mmap_file(sz, PROT_READ, MAP_PRIVATE);
+  } else if (strcmp(c, "mmap-private-file-rw") == 0) {
+    if (need_size(argc, argv, 1, &sz) == 0)
+      cmd_mmap_file(sz, PROT_READ | PROT_WRITE, MAP_PRIVATE);
+  } else if (strcmp(c, "mmap-fixed") == 0) {
+    if (need_size(argc, argv, 1, &sz) == 0) cmd_mmap_fixed(sz);
+  } else if (strcmp(c, "munmap") == 0) {
+    cmd_munmap();
+  } else if (strcmp(c, "munmap-all") == 0) {
+    cmd_munmap_all();
+  } else if (strcmp(c, "mremap") == 0) {
+    if (need_size(argc, argv, 1, &sz) == 0) cmd_mremap(sz);
+  } else if (strcmp(c, "mprotect-rw") == 0) {
+    cmd_mprotect_rw();
+  } else if (strcmp(c, "mprotect-ro") == 0) {
+    cmd_mprotect_ro();
+  } else if (strcmp(c, "sbrk") == 0) {
+    if (argc < 2)
+      reply_err(EINVAL);
+    else
+      cmd_sbrk(argv[1]);
+  } else if (strcmp(c, "brk-now") == 0) {
+    cmd_brk_now();
+  } else if (strcmp(c, "malloc") == 0) {
+    if (need_size(argc, argv, 1, &sz) == 0) cmd_malloc(sz);
+  } else if (strcmp(c, "malloc-small-loop") == 0) {
+    if (need_long(argc, argv, 1, &n) == 0 && need_size(argc, argv, 2, &sz) == 0)
+      cmd_malloc_small_loop(n, sz);
+  } else if (strcmp(c, "fork") == 0) {
+    cmd_fork();
+  } else if (strcmp(c, "fork-hold") == 0) {
+    cmd_fork_hold();
+  } else if (strcmp(c, "kill-children") == 0) {
+    cmd_kill_children();
+  } else if (strcmp(c, "threads") == 0) {
+    if (need_long(argc, argv, 1, &n) == 0 && need_size(argc, argv, 2, &sz) == 0)
+      cmd_threads(n, sz);
+  } else if (strcmp(c, "statm") == 0) {
+    cmd_statm();
+  } else if (strcmp(c, "pid") == 0) {
+    reply("ok %d", (int)getpid());
+  } else if (strcmp(c, "sleep") == 0) {
+    if (need_long(argc, argv, 1, &n) == 0) cmd_sleep(n);
+  } else if (strcmp(c, "exec") == 0) {
+    cmd_exec(argc - 1, argv + 1);
+  } else if (strcmp(c, "echo") == 0) {
+    char text[MAX_LINE];
+    text[0] = '\0';
+    for (int i = 1; i < argc; i++) {
+      if (i > 1) strncat(text, " ", sizeof text - strlen(text) - 1);
+      strncat(text, argv[i], sizeof text - strlen(text) - 1);
+    }
+    reply("ok %s", text);
+  } else if (strcmp(c, "exit") == 0) {
+    reply("ok");
+    return 1;
+  } else {
+    reply_err(EINVAL);
+  }
+  return 0;
+}
+
+/* Splits a line in place on blanks; returns the number of words. */
+static int split_words(char *line, char **words, int max_words) {
+  int n = 0;
+  char *save = NULL;
+  for (char *w = strtok_r(line, " \t\r\n", &save); w != NULL && n < max_words;
+       w = strtok_r(NULL, " \t\r\n", &save))
+    words[n++] = w;
+  return n;
+}
+
+/* Reads one line with read(2) so that nothing past the newline is consumed.
+ * Returns the length, or -1 at EOF with nothing read. */
+static long read_line(char *buf, size_t cap) {
+  size_t len = 0;
+  for (;;) {
+    char ch;
+    ssize_t r = read(0, &ch, 1);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) {
+      if (len == 0) return -1;
+      break;
+    }
+    if (ch == '\n') break;
+    if (len + 1 < cap) buf[len++] = ch;
+  }
+  buf[len] = '\0';
+  return (long)len;
+}
+
+static int run_argv(int argc, char **argv) {
+  int i = 1;
+  while (i < argc) {
+    char *words[MAX_ARGS];
+    int nwords;
+    char line[MAX_LINE];
+    if (strchr(argv[i], ' ') != NULL) {
+      snprintf(line, sizeof line, "%s", argv[i]);
+      nwords = split_words(line, words, MAX_ARGS);
+      i++;
+    } else {
+      int arity = command_arity(argv[i]);
+      int take = arity < 0 ? argc - i : 1 + arity;
+      if (i + take > argc) take = argc - i;
+      nwords = 0;
+      for (int k = 0; k < take && nwords < MAX_ARGS; k++) words[nwords++] = argv[i + k];
+      i += take;
+    }
+    if (nwords == 0) continue;
+    if (run_command(nwords, words)) break;
+  }
+  return 0;
+}
+
+int main(int argc, char **argv) {
+  page_size_bytes = sysconf(_SC_PAGESIZE);
+  heap_start = find_heap_start();
+  signal(SIGPIPE, SIG_IGN);
+  int rc = 0;
+  if (argc > 1) {
+    rc = run_argv(argc, argv);
+  } else {
+    char line[MAX_LINE];
+    while (read_line(line, sizeof line) >= 0) {
+      char *words[MAX_ARGS];
+      int nwords = split_words(line, words, MAX_ARGS);
+      if (nwords == 0) continue;
+      if (run_command(nwords, words)) break;
+    }
+  }
+  kill_children_quietly();
+  return rc;
+}

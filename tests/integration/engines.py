@@ -1,0 +1,358 @@
+"""Container engines for the integration tests: podman (precreate hook or runtime wrapper)
+and containerd + ctr (runtime wrapper), each isolated in the test's temp dir.
+
+Isolation: podman gets its own --root/--runroot/--tmpdir/--network-config-dir/--volumepath,
+the vfs storage driver and the cgroupfs manager; containerd gets its own root, state and
+socket. What the engines still put outside the temp dir (runc state under /run/runc or
+/run/containerd/runc/NS, cgroups such as /sys/fs/cgroup/*/libpod_parent, /run/containers,
+/run/containerd) is removed in cleanup only when it belongs to our ids or did not exist
+before the test and is empty. Engine tests are registered as non-parallel in meson, so no
+other test shares those parent directories while they run.
+"""
+
+import os
+import shutil
+import signal
+import subprocess
+
+from harness import (CGROUP_ROOT, ProbeChannel, SkipTest, add_cleanup, add_debug_dump,
+                     kill_pid, log, read_text, remove_cgroup_dirs, require_built, require_tool, run,
+                     stop_process, tail, unique_id, unix_socket_exists, wait_until,
+                     which, write_json)
+
+PODMAN_ULIMITS = ["--ulimit", "nofile=20000:20000", "--ulimit", "nproc=32768:32768"]
+
+
+def _existing(paths):
+    return {p for p in paths if os.path.lexists(p)}
+
+
+def _rmdir_if_ours(paths, preexisting):
+    """rmdir (never rm -r) each path we created, deepest first, if it is empty."""
+    for p in sorted(paths, key=len, reverse=True):
+        if p in preexisting or not os.path.isdir(p):
+            continue
+        try:
+            os.rmdir(p)
+        except OSError as exc:
+            log(f"left {p} in place: {exc}")
+
+
+def _cgroup_paths(relative):
+    try:
+        hierarchies = os.listdir(CGROUP_ROOT)
+    except OSError:
+        return []
+    return [os.path.join(CGROUP_ROOT, h, relative) for h in hierarchies]
+
+
+def install_runtime_wrapper(dest_dir, settings):
+    """Copies build/runtime-hook/ubc-runtime to DEST/ubc-runtime with its settings in
+    DEST/ubc-runtime.json (the wrapper reads them from the directory it was invoked from).
+    A copy, not a symlink, so the lookup works whether the wrapper uses argv[0] or
+    /proc/self/exe."""
+    src = require_built("UBC_RUNTIME")
+    os.makedirs(dest_dir, exist_ok=True)
+    dest = os.path.join(dest_dir, "ubc-runtime")
+    shutil.copy2(os.path.realpath(src), dest)
+    os.chmod(dest, 0o755)
+    write_json(os.path.join(dest_dir, "ubc-runtime.json"), settings)
+    return dest
+
+
+def runtime_settings(ubcd, runtime=None, opt_in="annotated", runtime_args=None):
+    return {
+        "listener_path": ubcd.listener_path,
+        "containers_dir": ubcd.containers_dir,
+        "opt_in": opt_in,
+        "runtime": runtime or which("runc") or "/usr/sbin/runc",
+        "runtime_args": list(runtime_args or []),
+    }
+
+
+# ---------------------------------------------------------------------------
+# podman
+
+
+class Podman:
+    def __init__(self, workdir, runtime, hooks_dir=None):
+        self.podman = require_tool("podman")
+        self.workdir = os.path.join(workdir, "podman")
+        os.makedirs(self.workdir, exist_ok=True)
+        self.runtime = runtime
+        self.global_args = [
+            self.podman,
+            "--root", os.path.join(self.workdir, "root"),
+            "--runroot", os.path.join(self.workdir, "runroot"),
+            "--tmpdir", os.path.join(self.workdir, "tmp"),
+            "--network-config-dir", os.path.join(self.workdir, "networks"),
+            "--volumepath", os.path.join(self.workdir, "volumes"),
+            "--storage-driver", "vfs",
+            "--cgroup-manager", "cgroupfs",
+            "--events-backend", "file",
+            "--runtime", runtime,
+        ]
+        if hooks_dir:
+            self.global_args += ["--hooks-dir", hooks_dir]
+        self._outside = ["/run/containers", "/run/containers/networks", "/run/runc"]
+        self._cgroups = (_cgroup_paths("libpod_parent")
+                         + _cgroup_paths("libpod_parent/conmon"))
+        self._preexisting = _existing(self._outside + self._cgroups)
+        add_cleanup("podman leftovers", self._cleanup_leftovers)
+
+    def cmd(self, *args):
+        return self.global_args + list(args)
+
+    def run_probe(self, rootfs, annotations=None, extra_args=()):
+        """`podman run -i ... --rootfs ROOTFS /bin/ubc-probe`; returns a started
+        PodmanContainer whose probe answered."""
+        return PodmanContainer(self, unique_id(), annotations or {}, extra_args).start(rootfs)
+
+    def ps_all(self):
+        return run(self.cmd("ps", "-a", "-q", "--no-trunc"), check_rc=False).stdout.split()
+
+    def _cleanup_leftovers(self):
+        _rmdir_if_ours(self._cgroups, self._preexisting)
+        _rmdir_if_ours(self._outside, self._preexisting)
+
+
+class PodmanContainer:
+    def __init__(self, podman, name, annotations, extra_args):
+        self.podman = podman
+        self.name = name
+        self.annotations = annotations
+        self.extra_args = list(extra_args)
+        self.cidfile = os.path.join(podman.workdir, f"{name}.cid")
+        self.err_path = os.path.join(podman.workdir, f"{name}.stderr")
+        self.proc = None
+        self.probe = None
+        self._full_id = None
+
+    def start(self, rootfs):
+        args = ["run", "-i", "--name", self.name, "--cidfile", self.cidfile,
+                "--network", "none", *PODMAN_ULIMITS]
+        for k, v in self.annotations.items():
+            args += ["--annotation", f"{k}={v}"]
+        args += self.extra_args
+        # --rootfs is a boolean flag: every option must come before it.
+        args += ["--rootfs", rootfs, "/bin/ubc-probe"]
+        errf = open(self.err_path, "ab")  # noqa: SIM115 - owned by the Popen below
+        try:
+            self.proc = subprocess.Popen(self.podman.cmd(*args), stdin=subprocess.PIPE,
+                                         stdout=subprocess.PIPE, stderr=errf)
+        finally:
+            errf.close()
+        add_cleanup(f"podman rm {self.name}", self.cleanup)
+        add_debug_dump(f"podman run {self.name} stderr", lambda: tail(read_text(self.err_path)))
+        self.probe = ProbeChannel(self.proc, f"podman:{self.name}", self.err_path)
+        self.probe.ok("echo ready", timeout_s=60)
+        return self
+
+    @property
+    def id(self):
+        """The 64-hex container id podman gives the runtime (and ubcd keys by)."""
+        if self._full_id is None:
+            self._full_id = wait_until(lambda: open(self.cidfile, encoding="utf-8").read()
+                                       .strip(), timeout_s=10, what="podman cidfile")
+        return self._full_id
+
+    def stop(self):
+        self.probe.close()
+
+    def cleanup(self):
+        full_id = None
+        try:
+            full_id = open(self.cidfile, encoding="utf-8").read().strip() or None
+        except OSError:
+            pass
+        if self.proc is not None and self.proc.poll() is None:
+            kill_pid(self.proc.pid, signal.SIGTERM)
+        run(self.podman.cmd("rm", "-f", "-t", "0", self.name), check_rc=False, timeout_s=60)
+        if self.proc is not None:
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                kill_pid(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(timeout=10)
+        if full_id:
+            # podman runs the runtime with its default state root (/run/runc for runc).
+            runc = which("runc")
+            if runc and run([runc, "state", full_id], check_rc=False).returncode == 0:
+                run([runc, "delete", "-f", full_id], check_rc=False)
+            remove_cgroup_dirs(f"libpod_parent/libpod-{full_id}")
+            remove_cgroup_dirs(f"libpod_parent/libpod-conmon-{full_id}")
+
+
+def write_precreate_hook(hooks_dir, hook_path, settings_path):
+    os.makedirs(hooks_dir, exist_ok=True)
+    path = os.path.join(hooks_dir, "ubc.json")
+    write_json(path, {
+        "version": "1.0.0",
+        "hook": {"path": hook_path,
+                 "args": ["ubc-hook", "precreate", "--settings", settings_path]},
+        "when": {"annotations": {"^ubc\\.privvmpages$": ".*"}},
+        "stages": ["precreate"],
+    })
+    return path
+
+
+# ---------------------------------------------------------------------------
+# containerd + ctr
+
+
+CONTAINERD_TOML = """version = 2
+root = "{root}"
+state = "{state}"
+disabled_plugins = ["io.containerd.grpc.v1.cri"]
+
+[grpc]
+  address = "{sock}"
+
+[ttrpc]
+  address = "{sock}.ttrpc"
+
+[debug]
+  address = ""
+
+[metrics]
+  address = ""
+"""
+
+
+class Containerd:
+    """A private containerd (own root, state, socket) and ctr in a private namespace."""
+
+    def __init__(self, workdir):
+        self.containerd = require_tool("containerd")
+        self.ctr_bin = require_tool("ctr")
+        if not which("containerd-shim-runc-v2"):
+            raise SkipTest("containerd-shim-runc-v2 not found")
+        self.workdir = os.path.join(workdir, "containerd")
+        os.makedirs(self.workdir, exist_ok=True)
+        self.sock = os.path.join(self.workdir, "c.sock")
+        self.config = os.path.join(self.workdir, "config.toml")
+        self.log_path = os.path.join(self.workdir, "containerd.log")
+        self.namespace = unique_id("ubctns")
+        with open(self.config, "w", encoding="utf-8") as f:
+            f.write(CONTAINERD_TOML.format(root=os.path.join(self.workdir, "root"),
+                                           state=os.path.join(self.workdir, "state"),
+                                           sock=self.sock))
+        self._outside = ["/run/containerd", "/run/containerd/fifo", "/run/containerd/s",
+                         "/run/containerd/runc",
+                         f"/run/containerd/runc/{self.namespace}"]
+        self._cgroups = _cgroup_paths(self.namespace)
+        self._preexisting = _existing(self._outside + self._cgroups)
+        self.proc = None
+        self.containers = []
+
+    def start(self):
+        logf = open(self.log_path, "ab")  # noqa: SIM115 - owned by the Popen below
+        try:
+            self.proc = subprocess.Popen([self.containerd, "--config", self.config],
+                                         stdin=subprocess.DEVNULL, stdout=logf, stderr=logf)
+        finally:
+            logf.close()
+        add_cleanup("containerd leftovers", self._cleanup_leftovers)
+        add_cleanup(f"stop containerd {self.proc.pid}", self._stop)
+        add_debug_dump("containerd log", lambda: tail(read_text(self.log_path)))
+        try:
+            wait_until(lambda: unix_socket_exists(self.sock) or self.proc.poll() is not None,
+                       timeout_s=20, what="containerd socket")
+        except AssertionError:
+            raise AssertionError(f"containerd did not start:\n{tail(read_text(self.log_path))}")
+        if self.proc.poll() is not None:
+            raise AssertionError(f"containerd exited:\n{tail(read_text(self.log_path))}")
+        return self
+
+    def ctr(self, *args):
+        return [self.ctr_bin, "-a", self.sock, "-n", self.namespace, *args]
+
+    def run_probe(self, rootfs, runc_binary, annotations=None):
+        c = CtrContainer(self, unique_id(), rootfs, runc_binary, annotations or {})
+        self.containers.append(c)
+        return c.start()
+
+    def _shim_pids(self):
+        """Shims of our containerd: their command line names our private socket."""
+        pids = []
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                with open(f"/proc/{entry}/cmdline", "rb") as f:
+                    argv = f.read().split(b"\0")
+            except OSError:
+                continue
+            if argv and argv[0].endswith(b"containerd-shim-runc-v2") \
+                    and self.sock.encode() in argv:
+                pids.append(int(entry))
+        return pids
+
+    def _stop(self):
+        if self.proc is not None and self.proc.poll() is None:
+            stop_process(self.proc, signal.SIGTERM, timeout_s=15)
+        for pid in self._shim_pids():
+            kill_pid(pid, signal.SIGKILL)
+
+    def _cleanup_leftovers(self):
+        for c in self.containers:
+            remove_cgroup_dirs(f"{self.namespace}/{c.id}")
+        _rmdir_if_ours(self._cgroups, self._preexisting)
+        _rmdir_if_ours(self._outside, self._preexisting)
+
+
+class CtrContainer:
+    def __init__(self, containerd, cid, rootfs, runc_binary, annotations):
+        self.containerd = containerd
+        self.id = cid
+        self.rootfs = rootfs
+        self.runc_binary = runc_binary
+        self.annotations = annotations
+        self.err_path = os.path.join(containerd.workdir, f"{cid}.stderr")
+        self.proc = None
+        self.probe = None
+
+    def start(self):
+        args = ["run", "--rootfs", "--runc-binary", self.runc_binary]
+        for k, v in self.annotations.items():
+            args += ["--annotation", f"{k}={v}"]
+        args += [self.rootfs, self.id, "/bin/ubc-probe"]
+        errf = open(self.err_path, "ab")  # noqa: SIM115 - owned by the Popen below
+        try:
+            self.proc = subprocess.Popen(self.containerd.ctr(*args), stdin=subprocess.PIPE,
+                                         stdout=subprocess.PIPE, stderr=errf)
+        finally:
+            errf.close()
+        add_cleanup(f"ctr delete {self.id}", self.cleanup)
+        add_debug_dump(f"ctr run {self.id} stderr", lambda: tail(read_text(self.err_path)))
+        self.probe = ProbeChannel(self.proc, f"ctr:{self.id}", self.err_path)
+        self.probe.ok("echo ready", timeout_s=60)
+        return self
+
+    def stop(self):
+        self.probe.close()
+
+    def cleanup(self):
+        ctr = self.containerd.ctr
+        if self.containerd.proc is not None and self.containerd.proc.poll() is None:
+            run(ctr("task", "kill", "-s", "SIGKILL", self.id), check_rc=False, timeout_s=20)
+            try:
+                wait_until(lambda: self.id not in run(ctr("task", "ls", "-q"),
+                                                      check_rc=False).stdout.split(),
+                           timeout_s=10, what="task exit")
+            except AssertionError as exc:
+                log(str(exc))
+            run(ctr("task", "delete", "-f", self.id), check_rc=False, timeout_s=20)
+            run(ctr("container", "delete", self.id), check_rc=False, timeout_s=20)
+        if self.proc is not None:
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                kill_pid(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(timeout=10)
+        # The shim runs runc with --root /run/containerd/runc/<namespace>.
+        runc = which("runc")
+        root = f"/run/containerd/runc/{self.containerd.namespace}"
+        if runc and os.path.isdir(os.path.join(root, self.id)):
+            run([runc, "--root", root, "delete", "-f", self.id], check_rc=False)
+        remove_cgroup_dirs(f"{self.containerd.namespace}/{self.id}")

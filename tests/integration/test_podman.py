@@ -1,0 +1,53 @@
+"""podman 4.3 with ubc: through the precreate hook (hooks.d, `--hooks-dir`) and through
+the runtime wrapper (`--runtime /tmp/.../ubc-runtime`). Isolated storage and state in the
+test's temp dir; non-parallel in meson (podman shares /sys/fs/cgroup/*/libpod_parent)."""
+
+import os
+
+from engines import Podman, install_runtime_wrapper, runtime_settings, write_precreate_hook
+from harness import Session, check, check_eq, pages, require_tool, which
+
+SERIAL = True
+BARRIER = 4096
+
+
+def _check_supervised(s, c, barrier=BARRIER):
+    data = c.probe.statm()
+    c.probe.ok(f"mmap {pages(barrier - data - 64)}")
+    c.probe.err("mmap 128P")
+    entry = s.ubcd.wait_container(c.id)
+    check_eq(entry["privvmpages"]["barrier"], barrier, "barrier")
+    check_eq(entry["privvmpages"]["failcnt"], 1, "failcnt")
+    check(entry["privvmpages"]["maxheld"] <= barrier, f"maxheld above barrier: {entry}")
+    check(s.ubcd.refusal_lines(c.id), f"no refusal logged for {c.id}")
+
+
+def _check_unsupervised(s, c):
+    c.probe.ok("mmap 300M")
+    check(s.ubcd.container(c.id) is None, f"unannotated {c.id} appeared in ubcd status")
+
+
+def test_precreate_hook():
+    s = Session("runc")
+    hooks_dir = os.path.join(s.workdir, "hooks.d")
+    write_precreate_hook(hooks_dir, s.hook_path, s.settings_path)
+    podman = Podman(s.workdir, runtime=require_tool("runc"), hooks_dir=hooks_dir)
+    c = podman.run_probe(s.rootfs, annotations={"ubc.privvmpages": f"{BARRIER}:{BARRIER}"})
+    _check_supervised(s, c)
+    plain = podman.run_probe(s.rootfs)
+    _check_unsupervised(s, plain)
+    c.stop()
+    plain.stop()
+
+
+def test_runtime_wrapper():
+    s = Session("runc")
+    wrapper = install_runtime_wrapper(os.path.join(s.workdir, "wrapper"),
+                                      runtime_settings(s.ubcd, runtime=which("runc")))
+    podman = Podman(s.workdir, runtime=wrapper)
+    c = podman.run_probe(s.rootfs, annotations={"ubc.privvmpages": f"{BARRIER}:{BARRIER}"})
+    _check_supervised(s, c)
+    plain = podman.run_probe(s.rootfs)
+    _check_unsupervised(s, plain)
+    c.stop()
+    plain.stop()

@@ -1,0 +1,127 @@
+"""ubcd's own surface: `--status` text and JSON, lifecycle (signals, retired containers),
+limits from annotations in vzctl syntax, and opt_in "all" with the configured defaults.
+Containers run with runc."""
+
+import signal
+
+from harness import (Session, Ubcd, check, check_eq, make_temp_dir, pages, parse_ubc_table,
+                     parse_vz_pages, require_built, require_root, run)
+
+LONG_MAX = 9223372036854775807
+RESOURCES = ["kmemsize", "lockedpages", "privvmpages", "shmpages", "dummy", "numproc",
+             "physpages", "vmguarpages", "oomguarpages", "numtcpsock", "numflock", "numpty",
+             "numsiginfo", "tcpsndbuf", "tcprcvbuf", "othersockbuf", "dgramrcvbuf",
+             "numothersock", "dcachesize", "numfile", "dummy", "dummy", "dummy", "numiptent"]
+
+
+def _row(uid, resource, values):
+    return f"{uid:>10}  {resource:<12}" + "".join(f" {v:>20}" for v in values)
+
+
+def test_status_text_matches_json():
+    s = Session("runc")
+    c = s.supervised("16M:20M")
+    data = c.probe.statm()
+    c.probe.err(f"mmap {pages(4096 - data + 1)}")
+    pv = s.ubcd.privvm(c.id)
+    text = s.ubcd.status_text()
+    lines = text.splitlines()
+    check_eq(lines[0], "Version: 2.5", "line 1")
+    check_eq(lines[1].rstrip(), _row("uid", "resource",
+                                     ["held", "maxheld", "barrier", "limit", "failcnt"]),
+             "header line")
+    table = parse_ubc_table(text)
+    check(c.id in table, f"{c.id} not in the table:\n{text}")
+    start = next(i for i, ln in enumerate(lines) if ln.split() and ln.split()[0] == f"{c.id}:")
+    block = lines[start:start + 24]
+    check_eq([ln.split()[-6] for ln in block], RESOURCES, "resource rows in order")
+    check(block[0].startswith(f"{c.id}:".rjust(10) + "  kmemsize"),
+          f"first row of the container: {block[0]!r}")
+    priv = [pv["held"], pv["maxheld"], pv["barrier"], pv["limit"], pv["failcnt"]]
+    check_eq(block[2], _row("", "privvmpages", priv), "privvmpages row")
+    check_eq(priv[2:], [4096, 5120, 1], "barrier, limit, failcnt")
+    for ln in block[1:]:
+        check(ln.startswith(" " * 10 + "  "), f"uid cell not blank after the first row: {ln!r}")
+    c.stop()
+
+
+def test_status_json_fields():
+    s = Session("runc")
+    c = s.supervised("4096:8192", profile="openvz")
+    doc = s.ubcd.status_json()
+    entry = next(e for e in doc["containers"] if e["id"] == c.id)
+    for key in ("id", "state", "processes", "notify_fds", "profile", "privvmpages",
+                "limits_source"):
+        check(key in entry, f"status JSON entry lacks {key!r}: {entry}")
+    for key in ("held", "maxheld", "barrier", "limit", "failcnt"):
+        check(isinstance(entry["privvmpages"].get(key), int),
+              f"privvmpages.{key} is not an integer: {entry['privvmpages']}")
+    check_eq(entry["state"], "running", "state")
+    check_eq(entry["profile"], "openvz", "profile")
+    check_eq((entry["privvmpages"]["barrier"], entry["privvmpages"]["limit"]), (4096, 8192),
+             "barrier, limit")
+    c.stop()
+
+
+def test_status_fails_when_not_running():
+    require_root()
+    workdir = make_temp_dir("ubct")
+    ubcd = Ubcd(require_built("UBCD"), workdir)  # configured, never started
+    for extra in ([], ["--json"]):
+        res = run([ubcd.binary, "--status", *extra, "--config", ubcd.config_path],
+                  check_rc=False, timeout_s=20)
+        check_eq(res.returncode, 1, f"exit code of ubcd --status {' '.join(extra)}")
+        check((res.stdout + res.stderr).strip(), "ubcd --status printed no message")
+
+
+def _signal_exits_cleanly(sig):
+    s = Session("runc")
+    c = s.supervised("4096:4096")
+    c.probe.ok("mmap 1M")
+    c.stop()
+    rc = s.ubcd.stop(sig, timeout_s=15)
+    check_eq(rc, 0, f"ubcd exit code after {signal.Signals(sig).name}")
+
+
+def test_sigterm_exits_cleanly():
+    _signal_exits_cleanly(signal.SIGTERM)
+
+
+def test_sigint_exits_cleanly():
+    _signal_exits_cleanly(signal.SIGINT)
+
+
+def test_container_retired_after_exit():
+    s = Session("runc")
+    c = s.supervised("4096:4096")
+    c.probe.err("mmap 64M")
+    c.stop()
+    entry = s.ubcd.wait_container(c.id, lambda e: e["state"] == "retired", timeout_s=15,
+                                  what="state retired")
+    check_eq(entry["privvmpages"]["failcnt"], 1, "failcnt kept after retirement")
+
+
+def test_annotation_syntax():
+    s = Session("runc")
+    for value in ("16M:20M", "4096", "1.5G:unlimited", "256M:272M", "1000P:8M"):
+        c = s.supervised(value)
+        pv = s.ubcd.privvm(c.id)
+        parts = value.split(":")
+        barrier = parse_vz_pages(parts[0])
+        limit = parse_vz_pages(parts[1] if len(parts) > 1 else parts[0])
+        check_eq((pv["barrier"], pv["limit"]), (barrier, limit), f"limits from {value!r}")
+        c.stop()
+    check_eq(parse_vz_pages("unlimited"), LONG_MAX, "LONG_MAX")
+
+
+def test_opt_in_all_uses_defaults():
+    s = Session("runc", opt_in="all",
+                ubcd_defaults={"privvmpages": "2048:2048", "profile": "bc2006"})
+    c = s.container()  # no annotations
+    entry = s.ubcd.wait_container(c.id)
+    check_eq((entry["privvmpages"]["barrier"], entry["privvmpages"]["limit"]), (2048, 2048),
+             "default limits")
+    check_eq(entry["profile"], "bc2006", "default profile")
+    c.probe.err("mmap 16M")
+    c.probe.ok("mmap 1M")
+    c.stop()
