@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <vector>
 
 namespace ubc {
 namespace {
@@ -40,24 +41,68 @@ uint64_t ContainerAccounting::EstimateLocked() const {
 }
 
 Status ContainerAccounting::RefreshLocked(MemberReader& members) {
-  // Release completed reservations before sampling: a call that completes
+  // Calls known to be done are released before sampling: one completing
   // between the two reads is then counted twice (briefly) instead of never.
+  std::vector<int> unknown;
   for (auto it = reservations_.begin(); it != reservations_.end();) {
-    if (members.MaybeInSyscall(it->first, it->second.nr, it->second.args)) {
-      ++it;
-    } else {
-      it = reservations_.erase(it);
+    switch (members.Progress(it->first, it->second.nr, it->second.args)) {
+      case CallProgress::kDone:
+        it = reservations_.erase(it);
+        continue;
+      case CallProgress::kUnknown:
+        unknown.push_back(it->first);
+        break;
+      case CallProgress::kInside:
+        break;
     }
+    ++it;
   }
   Result<MembersSample> sample = members.Sample();
   if (!sample.ok()) return sample.status().Wrap("sampling container processes");
+  // A thread on a CPU may still be inside its call or long past it. Its
+  // address space tells: once its data reached the level this call (and the
+  // calls admitted before it there) lead to, the kernel counts it.
+  for (int tid : unknown) {
+    const Reservation& r = reservations_.at(tid);
+    auto data = sample->data_pages_by_tgid.find(r.tgid);
+    if (r.completed_data_pages && data != sample->data_pages_by_tgid.end() &&
+        data->second >= *r.completed_data_pages) {
+      reservations_.erase(tid);
+    }
+  }
   base_data_pages_ = sample->data_pages;
   processes_ = sample->processes;
   settled_pages_ = 0;
   fast_decisions_ = 0;
   have_base_ = true;
+  sampled_data_by_tgid_ = std::move(sample->data_pages_by_tgid);
+  admitted_since_sample_by_tgid_.clear();
+  tgid_by_tid_.clear();
+  for (const auto& [tid, r] : reservations_) {
+    uint64_t& since = admitted_since_sample_by_tgid_[r.tgid];
+    since = SaturatingAdd(since, r.pages);
+  }
   counter_.ObserveHeld(EstimateLocked());
   return Status::Ok();
+}
+
+void ContainerAccounting::ReserveLocked(const TrappedCall& call, uint64_t pages,
+                                        MemberReader& members) {
+  Reservation r{call.nr, call.args, pages, call.tid, std::nullopt};
+  // Most callers are single-threaded processes (tid == tgid); other threads
+  // are looked up once per exact-read period.
+  if (sampled_data_by_tgid_.count(call.tid) == 0) {
+    auto cached = tgid_by_tid_.find(call.tid);
+    r.tgid = cached != tgid_by_tid_.end() ? cached->second
+                                          : (tgid_by_tid_[call.tid] = members.ThreadGroupOf(call.tid));
+  }
+  auto sampled = sampled_data_by_tgid_.find(r.tgid);
+  if (sampled != sampled_data_by_tgid_.end()) {
+    uint64_t& since = admitted_since_sample_by_tgid_[r.tgid];
+    since = SaturatingAdd(since, pages);
+    r.completed_data_pages = SaturatingAdd(sampled->second, since);
+  }
+  reservations_[call.tid] = r;
 }
 
 Result<uint64_t> ContainerAccounting::CurrentBrkLocked(TargetReader& target) {
@@ -115,9 +160,7 @@ Decision ContainerAccounting::DecideLocked(const TrappedCall& call, TargetReader
   auto admit = [&](uint64_t held) {
     d.held_pages = held;
     counter_.RecordCharge(held, d.plan.pages);
-    if (d.plan.persistent && d.plan.pages > 0) {
-      reservations_[call.tid] = Reservation{call.nr, call.args, d.plan.pages};
-    }
+    if (d.plan.persistent && d.plan.pages > 0) ReserveLocked(call, d.plan.pages, members);
     return d;
   };
 
@@ -199,6 +242,9 @@ void ContainerAccounting::SetLimits(uint64_t barrier_pages, uint64_t limit_pages
 void ContainerAccounting::Retire() {
   std::lock_guard<std::mutex> lock(mu_);
   reservations_.clear();
+  sampled_data_by_tgid_.clear();
+  admitted_since_sample_by_tgid_.clear();
+  tgid_by_tid_.clear();
   base_data_pages_ = 0;
   settled_pages_ = 0;
   processes_ = 0;

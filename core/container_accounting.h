@@ -20,6 +20,7 @@
 #include <cstdint>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -58,15 +59,25 @@ class TargetReader {
 struct MembersSample {
   uint64_t data_pages = 0;  // sum over distinct address spaces
   uint64_t processes = 0;
+  // statm data of each member process (processes sharing an address space
+  // each show the shared value).
+  std::map<int, uint64_t> data_pages_by_tgid;
+};
+
+// Where a thread is relative to a call it was admitted for.
+enum class CallProgress {
+  kInside,     // blocked inside that very call: not counted by the kernel yet
+  kDone,       // gone, or blocked in another call: the kernel's counters have it
+  kUnknown,    // on a CPU (/proc shows "running"): could be either
 };
 
 class MemberReader {
  public:
   virtual ~MemberReader() = default;
   virtual Result<MembersSample> Sample() = 0;
-  // False only when the thread is known to be gone or known to be somewhere
-  // other than inside syscall `nr` with these arguments.
-  virtual bool MaybeInSyscall(int tid, int nr, const std::array<uint64_t, 6>& args) = 0;
+  virtual CallProgress Progress(int tid, int nr, const std::array<uint64_t, 6>& args) = 0;
+  // Thread-group id of a thread, or -1 when it is gone.
+  virtual int ThreadGroupOf(int tid) = 0;
 };
 
 struct Decision {
@@ -125,9 +136,15 @@ class ContainerAccounting {
     int nr;
     std::array<uint64_t, 6> args;
     uint64_t pages;
+    int tgid;
+    // statm data the caller's address space reaches once this call and every
+    // call admitted before it in that address space have completed; unset when
+    // the address space was not in the last sample.
+    std::optional<uint64_t> completed_data_pages;
   };
 
   uint64_t EstimateLocked() const;
+  void ReserveLocked(const TrappedCall& call, uint64_t pages, MemberReader& members);
   Status RefreshLocked(MemberReader& members);
   Result<uint64_t> CurrentBrkLocked(TargetReader& target);
   Decision DecideLocked(const TrappedCall& call, TargetReader& target, MemberReader& members);
@@ -145,6 +162,11 @@ class ContainerAccounting {
   uint32_t fast_decisions_ = 0;
   uint64_t processes_ = 0;
   std::map<int, Reservation> reservations_;  // by thread id
+  // Per address space (by tgid): data at the last exact read, and pages
+  // admitted since on top of it (including still-reserved older calls).
+  std::map<int, uint64_t> sampled_data_by_tgid_;
+  std::map<int, uint64_t> admitted_since_sample_by_tgid_;
+  std::map<int, int> tgid_by_tid_;  // cache, cleared at each exact read
 };
 
 }  // namespace ubc

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cerrno>
+#include <map>
 #include <set>
 
 namespace ubc {
@@ -40,13 +41,21 @@ class FakeMembers : public MemberReader {
   Result<MembersSample> Sample() override {
     ++samples;
     if (fail) return Status::Error("/proc unreadable");
-    return MembersSample{data_pages, 1};
+    MembersSample s{data_pages, 1, {}};
+    s.data_pages_by_tgid = by_tgid;
+    if (s.data_pages_by_tgid.empty()) s.data_pages_by_tgid[kTgid] = data_pages;
+    return s;
   }
-  bool MaybeInSyscall(int tid, int, const std::array<uint64_t, 6>&) override {
-    return in_flight.count(tid) != 0;
+  CallProgress Progress(int tid, int, const std::array<uint64_t, 6>&) override {
+    if (running.count(tid)) return CallProgress::kUnknown;
+    return in_flight.count(tid) ? CallProgress::kInside : CallProgress::kDone;
   }
+  int ThreadGroupOf(int) override { return kTgid; }
+  static constexpr int kTgid = 1;
   uint64_t data_pages = 0;
+  std::map<int, uint64_t> by_tgid;  // default: everything in one process kTgid
   std::set<int> in_flight;
+  std::set<int> running;
   bool fail = false;
   int samples = 0;
 };
@@ -316,6 +325,44 @@ TEST(ContainerAccountingTest, LoweredLimitsApplyToTheNextDecision) {
   acc.SetLimits(400, 400);  // below held: later charges fail, nothing is reclaimed
   members.data_pages = 600;
   EXPECT_TRUE(acc.Decide(Mmap(1, 1), target, members).refused);
+}
+
+TEST(ContainerAccountingTest, ARunningThreadsCallCountsOnceTheKernelShowsIt) {
+  // Threads 1..3 of one process are admitted 100 pages each, then run off
+  // touching their memory: /proc cannot say whether they are still inside.
+  ContainerAccounting acc(1000, 1000, Bc2006Profile());
+  FakeTarget target;
+  FakeMembers members;
+  members.data_pages = 500;
+  ASSERT_FALSE(acc.Decide(Mmap(1, 100), target, members).refused);
+  ASSERT_FALSE(acc.Decide(Mmap(2, 100), target, members).refused);
+  ASSERT_FALSE(acc.Decide(Mmap(3, 100), target, members).refused);
+  members.running = {1, 2, 3};
+  // Two of the three mappings are in statm: held counts three calls once each.
+  members.data_pages = 700;
+  AccountingSnapshot s = acc.Refresh(members);
+  EXPECT_EQ(s.privvmpages.held_pages, 800u);
+  EXPECT_EQ(s.reservations, 1u);
+  // All three done: nothing is counted twice, maxheld never saw a double count.
+  members.data_pages = 800;
+  s = acc.Refresh(members);
+  EXPECT_EQ(s.privvmpages.held_pages, 800u);
+  EXPECT_EQ(s.reservations, 0u);
+  EXPECT_EQ(s.privvmpages.maxheld_pages, 800u);
+  // The rest fits exactly.
+  EXPECT_FALSE(acc.Decide(Mmap(4, 200), target, members).refused);
+}
+
+TEST(ContainerAccountingTest, ARunningThreadStillInsideItsCallStaysReserved) {
+  ContainerAccounting acc(1000, 1000, Bc2006Profile());
+  FakeTarget target;
+  FakeMembers members;
+  members.data_pages = 500;
+  ASSERT_FALSE(acc.Decide(Mmap(1, 400), target, members).refused);
+  members.running = {1};  // on a CPU, statm does not show it yet
+  Decision d = acc.Decide(Mmap(2, 101), target, members);
+  EXPECT_TRUE(d.refused);
+  EXPECT_EQ(d.held_pages, 900u);
 }
 
 TEST(ContainerAccountingTest, RetireReleasesHeldAndKeepsTheRecord) {

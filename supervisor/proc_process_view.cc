@@ -248,7 +248,7 @@ Membership DetermineMembership(int init_pid, int runtime_pid) {
   return m;
 }
 
-int ThreadGroupOf(int tid) {
+int ReadThreadGroupId(int tid) {
   Result<std::string> text = ReadPath("/proc/" + std::to_string(tid) + "/status");
   if (!text.ok()) return -1;
   size_t pos = text->find("\nTgid:");
@@ -319,7 +319,7 @@ Result<std::set<int>> ProcMembers::ListTgids() {
     case Membership::Kind::kObserved: {
       std::lock_guard<std::mutex> lock(observed_mu_);
       for (auto it = observed_tids_.begin(); it != observed_tids_.end();) {
-        int tgid = ThreadGroupOf(*it);
+        int tgid = ReadThreadGroupId(*it);
         if (tgid <= 0) {
           it = observed_tids_.erase(it);
           continue;
@@ -387,24 +387,27 @@ Result<MembersSample> ProcMembers::Sample() {
         break;
       }
     }
+    out.data_pages_by_tgid[samples[i].second] = samples[i].first.data_pages();
     if (!duplicate) out.data_pages = SaturatingAdd(out.data_pages, samples[i].first.data_pages());
   }
   return out;
 }
 
-bool ProcMembers::MaybeInSyscall(int tid, int nr, const std::array<uint64_t, 6>& args) {
+int ProcMembers::ThreadGroupOf(int tid) { return ReadThreadGroupId(tid); }
+
+CallProgress ProcMembers::Progress(int tid, int nr, const std::array<uint64_t, 6>& args) {
   Result<std::string> text = ReadPath("/proc/" + std::to_string(tid) + "/syscall");
-  if (!text.ok()) return false;  // the thread is gone
-  if (text->rfind("running", 0) == 0) return true;  // cannot tell: stay conservative
+  if (!text.ok()) return CallProgress::kDone;  // the thread is gone
+  if (text->rfind("running", 0) == 0) return CallProgress::kUnknown;
   std::istringstream in(*text);
   long long number = -1;
-  if (!(in >> number) || number != nr) return false;
+  if (!(in >> number) || number != nr) return CallProgress::kDone;
   for (uint64_t expected : args) {
     std::string hex;
-    if (!(in >> hex)) return false;
-    if (std::strtoull(hex.c_str(), nullptr, 16) != expected) return false;
+    if (!(in >> hex)) return CallProgress::kDone;
+    if (std::strtoull(hex.c_str(), nullptr, 16) != expected) return CallProgress::kDone;
   }
-  return true;
+  return CallProgress::kInside;
 }
 
 }  // namespace ubc

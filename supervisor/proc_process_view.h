@@ -67,7 +67,8 @@ class ProcMembers : public MemberReader {
   void NoteProcess(int tid);
 
   Result<MembersSample> Sample() override;
-  bool MaybeInSyscall(int tid, int nr, const std::array<uint64_t, 6>& args) override;
+  CallProgress Progress(int tid, int nr, const std::array<uint64_t, 6>& args) override;
+  int ThreadGroupOf(int tid) override;
 
   const Membership& membership() const { return membership_; }
 
@@ -83,6 +84,6 @@ class ProcMembers : public MemberReader {
 };
 
 // Thread-group id of a thread (from /proc/TID/status), or -1.
-int ThreadGroupOf(int tid);
+int ReadThreadGroupId(int tid);
 
 }  // namespace ubc
