@@ -35,72 +35,82 @@ ContainerAccounting::ContainerAccounting(uint64_t barrier_pages, uint64_t limit_
     : profile_(&profile), tuning_(tuning), counter_(barrier_pages, limit_pages) {}
 
 uint64_t ContainerAccounting::EstimateLocked() const {
-  uint64_t sum = SaturatingAdd(base_data_pages_, settled_pages_);
-  for (const auto& [tid, r] : reservations_) sum = SaturatingAdd(sum, r.pages);
-  return sum;
+  return SaturatingAdd(exact_held_pages_, admitted_since_exact_pages_);
 }
 
 Status ContainerAccounting::RefreshLocked(MemberReader& members) {
   // Calls known to be done are released before sampling: one completing
   // between the two reads is then counted twice (briefly) instead of never.
-  std::vector<int> unknown;
   for (auto it = reservations_.begin(); it != reservations_.end();) {
-    switch (members.Progress(it->first, it->second.nr, it->second.args)) {
-      case CallProgress::kDone:
-        it = reservations_.erase(it);
-        continue;
-      case CallProgress::kUnknown:
-        unknown.push_back(it->first);
-        break;
-      case CallProgress::kInside:
-        break;
+    if (members.Progress(it->first, it->second.nr, it->second.args) == CallProgress::kDone) {
+      it = reservations_.erase(it);
+    } else {
+      ++it;
     }
-    ++it;
   }
   Result<MembersSample> sample = members.Sample();
   if (!sample.ok()) return sample.status().Wrap("sampling container processes");
-  // A thread on a CPU may still be inside its call or long past it. Its
-  // address space tells: once its data reached the level this call (and the
-  // calls admitted before it there) lead to, the kernel counts it.
-  for (int tid : unknown) {
-    const Reservation& r = reservations_.at(tid);
-    auto data = sample->data_pages_by_tgid.find(r.tgid);
-    if (r.completed_data_pages && data != sample->data_pages_by_tgid.end() &&
-        data->second >= *r.completed_data_pages) {
-      reservations_.erase(tid);
-    }
-  }
-  base_data_pages_ = sample->data_pages;
-  processes_ = sample->processes;
-  settled_pages_ = 0;
-  fast_decisions_ = 0;
-  have_base_ = true;
-  sampled_data_by_tgid_ = std::move(sample->data_pages_by_tgid);
-  admitted_since_sample_by_tgid_.clear();
-  tgid_by_tid_.clear();
+
+  // Outstanding calls (inside, or on a CPU where /proc cannot tell) per
+  // address space.
+  std::map<int, uint64_t> outstanding_data, outstanding_other;
   for (const auto& [tid, r] : reservations_) {
-    uint64_t& since = admitted_since_sample_by_tgid_[r.tgid];
-    since = SaturatingAdd(since, r.pages);
+    uint64_t& sum = r.grows_caller_data ? outstanding_data[r.tgid] : outstanding_other[r.tgid];
+    sum = SaturatingAdd(sum, r.pages);
   }
-  counter_.ObserveHeld(EstimateLocked());
+  uint64_t extra = 0;
+  std::map<int, AddressSpace> spaces;
+  for (const auto& [tgid, data] : sample->data_pages_by_tgid) {
+    AddressSpace& space = spaces[tgid];
+    const bool outstanding = outstanding_data.count(tgid) || outstanding_other.count(tgid);
+    if (!outstanding) {
+      space = AddressSpace{true, data, 0};  // quiescent: statm is the whole truth
+      continue;
+    }
+    auto known = spaces_.find(tgid);
+    if (known != spaces_.end() && known->second.has_base) {
+      // The kernel already shows data - base of what was admitted; the rest
+      // is still on its way (or was unmapped since: conservative).
+      space = known->second;
+      const uint64_t expected = SaturatingAdd(space.base_data_pages, space.admitted_pages);
+      if (expected > data) extra = SaturatingAdd(extra, expected - data);
+    } else {
+      extra = SaturatingAdd(extra, outstanding_data[tgid]);
+    }
+    extra = SaturatingAdd(extra, outstanding_other[tgid]);
+  }
+  // Outstanding calls of threads whose process the sample did not list.
+  for (const auto& [tid, r] : reservations_) {
+    if (sample->data_pages_by_tgid.count(r.tgid) == 0) extra = SaturatingAdd(extra, r.pages);
+  }
+  spaces_ = std::move(spaces);
+  tgid_by_tid_.clear();
+  exact_held_pages_ = SaturatingAdd(sample->data_pages, extra);
+  admitted_since_exact_pages_ = 0;
+  processes_ = sample->processes;
+  fast_decisions_ = 0;
+  have_exact_ = true;
+  counter_.ObserveHeld(exact_held_pages_);
   return Status::Ok();
 }
 
-void ContainerAccounting::ReserveLocked(const TrappedCall& call, uint64_t pages,
+void ContainerAccounting::ReserveLocked(const TrappedCall& call, const ChargePlan& plan,
                                         MemberReader& members) {
-  Reservation r{call.nr, call.args, pages, call.tid, std::nullopt};
-  // Most callers are single-threaded processes (tid == tgid); other threads
-  // are looked up once per exact-read period.
-  if (sampled_data_by_tgid_.count(call.tid) == 0) {
+  admitted_since_exact_pages_ = SaturatingAdd(admitted_since_exact_pages_, plan.pages);
+  const bool grows = plan.grows_caller_data;
+  Reservation r{call.nr, call.args, plan.pages, call.tid, grows};
+  // Most callers are single-threaded (tid == tgid); other threads are looked
+  // up once per exact-read period.
+  if (spaces_.count(call.tid) == 0) {
     auto cached = tgid_by_tid_.find(call.tid);
     r.tgid = cached != tgid_by_tid_.end() ? cached->second
                                           : (tgid_by_tid_[call.tid] = members.ThreadGroupOf(call.tid));
   }
-  auto sampled = sampled_data_by_tgid_.find(r.tgid);
-  if (sampled != sampled_data_by_tgid_.end()) {
-    uint64_t& since = admitted_since_sample_by_tgid_[r.tgid];
-    since = SaturatingAdd(since, pages);
-    r.completed_data_pages = SaturatingAdd(sampled->second, since);
+  if (grows) {
+    auto space = spaces_.find(r.tgid);
+    if (space != spaces_.end() && space->second.has_base) {
+      space->second.admitted_pages = SaturatingAdd(space->second.admitted_pages, plan.pages);
+    }
   }
   reservations_[call.tid] = r;
 }
@@ -122,11 +132,10 @@ Decision ContainerAccounting::DecideLocked(const TrappedCall& call, TargetReader
                                            MemberReader& members) {
   Decision d;
   // A thread making a new call has finished its previous one: the kernel's
-  // counters hold that charge now (or will at the next exact read).
-  if (auto it = reservations_.find(call.tid); it != reservations_.end()) {
-    settled_pages_ = SaturatingAdd(settled_pages_, it->second.pages);
-    reservations_.erase(it);
-  }
+  // counters hold that charge now. It stays in the estimate until the next
+  // exact read and in its address space's admitted pages until that space is
+  // quiescent.
+  reservations_.erase(call.tid);
   if (call.arch != kAuditArchX86_64) {
     // The filter's rules are written for x86-64 numbers and argument layouts;
     // a foreign-architecture call cannot be classified, so it is not charged.
@@ -160,7 +169,7 @@ Decision ContainerAccounting::DecideLocked(const TrappedCall& call, TargetReader
   auto admit = [&](uint64_t held) {
     d.held_pages = held;
     counter_.RecordCharge(held, d.plan.pages);
-    if (d.plan.persistent && d.plan.pages > 0) ReserveLocked(call, d.plan.pages, members);
+    if (d.plan.persistent && d.plan.pages > 0) ReserveLocked(call, d.plan, members);
     return d;
   };
 
@@ -168,7 +177,7 @@ Decision ContainerAccounting::DecideLocked(const TrappedCall& call, TargetReader
   // the last exact value plus everything admitted since, so it only runs
   // behind the truth by what the kernel did unasked (stack growth, exec), and
   // it is refreshed every max_fast_decisions calls.
-  if (have_base_ && fast_decisions_ < tuning_.max_fast_decisions) {
+  if (have_exact_ && fast_decisions_ < tuning_.max_fast_decisions) {
     const uint64_t threshold = d.bound_pages / 100 * tuning_.fast_path_percent;
     const uint64_t estimate = EstimateLocked();
     if (SaturatingAdd(estimate, d.plan.pages) <= threshold) {
@@ -242,11 +251,10 @@ void ContainerAccounting::SetLimits(uint64_t barrier_pages, uint64_t limit_pages
 void ContainerAccounting::Retire() {
   std::lock_guard<std::mutex> lock(mu_);
   reservations_.clear();
-  sampled_data_by_tgid_.clear();
-  admitted_since_sample_by_tgid_.clear();
+  spaces_.clear();
   tgid_by_tid_.clear();
-  base_data_pages_ = 0;
-  settled_pages_ = 0;
+  exact_held_pages_ = 0;
+  admitted_since_exact_pages_ = 0;
   processes_ = 0;
   counter_.ObserveHeld(0);
 }

@@ -137,14 +137,22 @@ class ContainerAccounting {
     std::array<uint64_t, 6> args;
     uint64_t pages;
     int tgid;
-    // statm data the caller's address space reaches once this call and every
-    // call admitted before it in that address space have completed; unset when
-    // the address space was not in the last sample.
-    std::optional<uint64_t> completed_data_pages;
+    // The call grows the caller's own statm data (mmap, brk, mremap,
+    // mprotect); fork and shared anonymous charges show up elsewhere.
+    bool grows_caller_data;
+  };
+  // What is known about one address space (by tgid) between exact reads: its
+  // statm data when it last had no call outstanding, and the pages admitted
+  // for it since. While calls are outstanding it holds at least
+  // base + admitted, whatever order they complete in.
+  struct AddressSpace {
+    bool has_base = false;
+    uint64_t base_data_pages = 0;
+    uint64_t admitted_pages = 0;
   };
 
   uint64_t EstimateLocked() const;
-  void ReserveLocked(const TrappedCall& call, uint64_t pages, MemberReader& members);
+  void ReserveLocked(const TrappedCall& call, const ChargePlan& plan, MemberReader& members);
   Status RefreshLocked(MemberReader& members);
   Result<uint64_t> CurrentBrkLocked(TargetReader& target);
   Decision DecideLocked(const TrappedCall& call, TargetReader& target, MemberReader& members);
@@ -153,20 +161,14 @@ class ContainerAccounting {
   const RuleProfile* profile_;
   Tuning tuning_;
   Beancounter counter_;
-  // Sum of statm data at the last exact read, without reservations.
-  uint64_t base_data_pages_ = 0;
-  bool have_base_ = false;
-  // Charges admitted since the last exact read whose reservation was released
-  // (their thread moved on): still counted until the next exact read.
-  uint64_t settled_pages_ = 0;
+  bool have_exact_ = false;
+  uint64_t exact_held_pages_ = 0;            // held at the last exact read
+  uint64_t admitted_since_exact_pages_ = 0;  // charges admitted since then
   uint32_t fast_decisions_ = 0;
   uint64_t processes_ = 0;
   std::map<int, Reservation> reservations_;  // by thread id
-  // Per address space (by tgid): data at the last exact read, and pages
-  // admitted since on top of it (including still-reserved older calls).
-  std::map<int, uint64_t> sampled_data_by_tgid_;
-  std::map<int, uint64_t> admitted_since_sample_by_tgid_;
-  std::map<int, int> tgid_by_tid_;  // cache, cleared at each exact read
+  std::map<int, AddressSpace> spaces_;       // by tgid, as of the last exact read
+  std::map<int, int> tgid_by_tid_;           // cache, cleared at each exact read
 };
 
 }  // namespace ubc

@@ -342,15 +342,46 @@ TEST(ContainerAccountingTest, ARunningThreadsCallCountsOnceTheKernelShowsIt) {
   members.data_pages = 700;
   AccountingSnapshot s = acc.Refresh(members);
   EXPECT_EQ(s.privvmpages.held_pages, 800u);
-  EXPECT_EQ(s.reservations, 1u);
-  // All three done: nothing is counted twice, maxheld never saw a double count.
+  // All three in statm: nothing is counted twice, maxheld never saw a double count.
   members.data_pages = 800;
   s = acc.Refresh(members);
   EXPECT_EQ(s.privvmpages.held_pages, 800u);
-  EXPECT_EQ(s.reservations, 0u);
   EXPECT_EQ(s.privvmpages.maxheld_pages, 800u);
   // The rest fits exactly.
   EXPECT_FALSE(acc.Decide(Mmap(4, 200), target, members).refused);
+}
+
+TEST(ContainerAccountingTest, OutOfOrderCompletionNeverUndercounts) {
+  // Thread 1 asks for 10 pages, thread 2 for 100. Thread 2 completes and
+  // exits; thread 1 is still on its way into the kernel.
+  ContainerAccounting acc(10000, 10000, Bc2006Profile());
+  FakeTarget target;
+  FakeMembers members;
+  members.data_pages = 500;
+  ASSERT_FALSE(acc.Decide(Mmap(1, 10), target, members).refused);
+  ASSERT_FALSE(acc.Decide(Mmap(2, 100), target, members).refused);
+  members.running = {1};
+  members.data_pages = 600;
+  EXPECT_EQ(acc.Refresh(members).privvmpages.held_pages, 610u);
+  // Thread 1 done too, then its process unmaps 50 pages: statm is the truth again.
+  members.running.clear();
+  members.data_pages = 560;
+  EXPECT_EQ(acc.Refresh(members).privvmpages.held_pages, 560u);
+}
+
+TEST(ContainerAccountingTest, ForkChargeCountsUntilTheParentMovesOn) {
+  ContainerAccounting acc(10000, 10000, Bc2006Profile());
+  FakeTarget target;
+  target.data_pages = 300;
+  FakeMembers members;
+  members.data_pages = 300;
+  ASSERT_FALSE(acc.Decide(Syscall(1, x86_64_nr::kFork, {}), target, members).refused);
+  members.in_flight = {1};  // still copying the address space
+  EXPECT_EQ(acc.Refresh(members).privvmpages.held_pages, 600u);
+  members.in_flight.clear();  // the child exists with its own statm
+  members.by_tgid = {{1, 300}, {2, 300}};
+  members.data_pages = 600;
+  EXPECT_EQ(acc.Refresh(members).privvmpages.held_pages, 600u);
 }
 
 TEST(ContainerAccountingTest, ARunningThreadStillInsideItsCallStaysReserved) {

@@ -328,7 +328,10 @@ ChargePlan PlanCharge(const ClassifiedCall& call, const RuleProfile& profile,
       const bool shared = call.kind == CallKind::kMmapSharedAnonWritable;
       plan.check = shared ? profile.mmap_shared_anon : profile.mmap_private_writable;
       plan.pages = PagesForBytes(call.length_bytes);
-      if (shared) plan.persistent = profile.shared_anon_stays_charged;
+      if (shared) {
+        plan.persistent = profile.shared_anon_stays_charged;
+        plan.grows_caller_data = false;  // shmem is not in statm data
+      }
       if (call.fixed) {
         // mmap_region unmaps the old range before charging, so its private
         // writable part is released first. Without the facts the full length
@@ -359,6 +362,7 @@ ChargePlan PlanCharge(const ClassifiedCall& call, const RuleProfile& profile,
       return plan;
     case CallKind::kFork:
       plan.check = profile.fork;
+      plan.grows_caller_data = false;  // the child's address space holds it
       if (context.parent_private_pages) {
         plan.pages = *context.parent_private_pages;
       } else {

@@ -90,6 +90,10 @@ struct ChargePlan {
   bool persistent = true;
   // brk: refusal returns the old break instead of an errno.
   bool refuse_with_old_break = false;
+  // The charge appears in the caller's own statm data once the call completes
+  // (mmap private, brk, mremap, mprotect); a fork's shows up in the child, a
+  // shared anonymous mapping's nowhere in statm.
+  bool grows_caller_data = true;
 };
 
 // Missing facts: MAP_FIXED and mprotect plan the full length and mremap the
