@@ -248,8 +248,9 @@ void ContainerAccounting::SetLimits(uint64_t barrier_pages, uint64_t limit_pages
   counter_.SetLimits(barrier_pages, limit_pages);
 }
 
-void ContainerAccounting::Retire() {
+void ContainerAccounting::Retire(MemberReader& members) {
   std::lock_guard<std::mutex> lock(mu_);
+  members.ReleaseAll();
   reservations_.clear();
   spaces_.clear();
   tgid_by_tid_.clear();

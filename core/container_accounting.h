@@ -78,6 +78,8 @@ class MemberReader {
   virtual CallProgress Progress(int tid, int nr, const std::array<uint64_t, 6>& args) = 0;
   // Thread-group id of a thread, or -1 when it is gone.
   virtual int ThreadGroupOf(int tid) = 0;
+  // The container is gone: drop anything kept open for it.
+  virtual void ReleaseAll() {}
 };
 
 struct Decision {
@@ -127,8 +129,9 @@ class ContainerAccounting {
 
   void SetLimits(uint64_t barrier_pages, uint64_t limit_pages);
   // The container's last task is gone: everything it held is released;
-  // maxheld and failcnt stay for the record.
-  void Retire();
+  // maxheld and failcnt stay for the record, and `members` lets go of what it
+  // kept open.
+  void Retire(MemberReader& members);
   const RuleProfile& profile() const { return *profile_; }
 
  private:

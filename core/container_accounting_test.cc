@@ -402,7 +402,7 @@ TEST(ContainerAccountingTest, RetireReleasesHeldAndKeepsTheRecord) {
   FakeMembers members;
   members.data_pages = 990;
   acc.Decide(Mmap(1, 20), target, members);
-  acc.Retire();
+  acc.Retire(members);
   AccountingSnapshot s = acc.Peek();
   EXPECT_EQ(s.privvmpages.held_pages, 0u);
   EXPECT_EQ(s.privvmpages.maxheld_pages, 990u);

@@ -393,6 +393,8 @@ Result<MembersSample> ProcMembers::Sample() {
   return out;
 }
 
+void ProcMembers::ReleaseAll() { processes_.clear(); }
+
 int ProcMembers::ThreadGroupOf(int tid) { return ReadThreadGroupId(tid); }
 
 CallProgress ProcMembers::Progress(int tid, int nr, const std::array<uint64_t, 6>& args) {

@@ -69,6 +69,7 @@ class ProcMembers : public MemberReader {
   Result<MembersSample> Sample() override;
   CallProgress Progress(int tid, int nr, const std::array<uint64_t, 6>& args) override;
   int ThreadGroupOf(int tid) override;
+  void ReleaseAll() override;
 
   const Membership& membership() const { return membership_; }
 

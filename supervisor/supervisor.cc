@@ -177,7 +177,7 @@ void Supervisor::Serve(std::shared_ptr<Container> c, UniqueFd fd) {
     // A new container of the same id may have replaced this one meanwhile.
     auto it = containers_.find(c->id);
     if (it != containers_.end() && it->second == c && c->notify_fds == 0) {
-      c->accounting->Retire();
+      c->accounting->Retire(*c->members);
       c->retired = true;
       c->retired_at = std::chrono::steady_clock::now();
       Log(LogLevel::kInfo, "container " + c->id + ": retired");
