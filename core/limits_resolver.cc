@@ -7,6 +7,7 @@ const char* LimitsSourceName(LimitsSource source) {
     case LimitsSource::kAnnotation: return "annotation";
     case LimitsSource::kConfigFile: return "config-file";
     case LimitsSource::kDefault: return "default";
+    case LimitsSource::kApi: return "api";
   }
   return "unknown";
 }

@@ -17,7 +17,8 @@
 
 namespace ubc {
 
-enum class LimitsSource { kAnnotation, kConfigFile, kDefault };
+// kApi: set live through ubcd's REST API (like `vzctl set`).
+enum class LimitsSource { kAnnotation, kConfigFile, kDefault, kApi };
 
 // "annotation", "config-file", "default".
 const char* LimitsSourceName(LimitsSource source);

@@ -27,19 +27,10 @@ struct Supervisor::Container {
   std::unique_ptr<ContainerAccounting> accounting;
   std::unique_ptr<ProcMembers> members;
   std::atomic<int> notify_fds{0};
+  RefusalEvents events;
   // Guarded by Supervisor::mu_.
   bool retired = false;
   std::chrono::steady_clock::time_point retired_at;
-};
-
-struct Supervisor::Row {
-  std::string id;
-  bool retired;
-  int notify_fds;
-  std::string profile;
-  std::string limits_source;
-  std::string membership;
-  AccountingSnapshot snapshot;
 };
 
 Supervisor::Supervisor(SupervisorConfig config) : config_(std::move(config)) {}
@@ -123,6 +114,7 @@ void Supervisor::Serve(std::shared_ptr<Container> c, UniqueFd fd) {
       }
       break;
     }
+    const auto received = std::chrono::steady_clock::now();
     TrappedCall call;
     call.tid = static_cast<int>(request.pid);
     call.arch = request.data.arch;
@@ -154,16 +146,35 @@ void Supervisor::Serve(std::shared_ptr<Container> c, UniqueFd fd) {
     }
     if (d.refused) {
       // Before answering: afterwards the notification (and its pid) is gone.
+      RefusalEvent e;
+      e.time_unix_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                           std::chrono::system_clock::now().time_since_epoch())
+                           .count();
+      e.pid = call.tid;
+      e.comm = target.Comm();
+      e.syscall = SyscallName(call.nr);
+      e.requested_pages = d.plan.pages;
+      e.held_pages = d.held_pages;
+      e.checked = d.plan.check;
+      e.bound_pages = d.bound_pages;
+      e.error_number = d.action == Decision::Action::kFail ? d.error_number : 0;
       Log(LogLevel::kWarning,
-          "refused container=" + c->id + " pid=" + std::to_string(call.tid) + " comm=" +
-              target.Comm() + " syscall=" + SyscallName(call.nr) + " pages=" +
-              std::to_string(d.plan.pages) + " held=" + std::to_string(d.held_pages) + " " +
-              ChargeCheckName(d.plan.check) + "=" + std::to_string(d.bound_pages) +
-              (d.action == Decision::Action::kFail ? " errno=ENOMEM" : " returned=old-break"));
+          "refused container=" + c->id + " pid=" + std::to_string(e.pid) + " comm=" + e.comm +
+              " syscall=" + e.syscall + " pages=" + std::to_string(e.requested_pages) +
+              " held=" + std::to_string(e.held_pages) + " " + ChargeCheckName(e.checked) + "=" +
+              std::to_string(e.bound_pages) +
+              (e.error_number != 0 ? " errno=ENOMEM" : " returned=old-break"));
+      c->events.Add(std::move(e));
     }
     if (Status s = notifier.Respond(response); !s.ok()) {
       Log(LogLevel::kError, "container " + c->id + ": " + s.message());
     }
+    metrics_.Record(MetricSyscallFor(call.nr),
+                    d.refused ? MetricVerdict::kRefused
+                              : (d.note.empty() ? MetricVerdict::kAllowed : MetricVerdict::kUndecided),
+                    static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                              std::chrono::steady_clock::now() - received)
+                                              .count()));
     if (!d.refused && !d.note.empty()) {
       Log(LogLevel::kDebug, "container " + c->id + ": pid " + std::to_string(call.tid) + " " +
                                 SyscallName(call.nr) + " allowed: " + d.note);
@@ -185,58 +196,99 @@ void Supervisor::Serve(std::shared_ptr<Container> c, UniqueFd fd) {
   }
 }
 
-std::vector<Supervisor::Row> Supervisor::Snapshot() {
-  std::vector<std::shared_ptr<Container>> list;
-  std::vector<bool> retired;
+std::shared_ptr<Supervisor::Container> Supervisor::Find(const std::string& id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  DropExpiredLocked();
+  auto it = containers_.find(id);
+  return it == containers_.end() ? nullptr : it->second;
+}
+
+ContainerView Supervisor::View(Container& c, bool retired) {
+  ContainerView v;
+  v.id = c.id;
+  v.retired = retired;
+  v.notify_fds = c.notify_fds.load();
+  v.profile = std::string(c.accounting->profile().name);
+  v.membership = c.members->membership().Describe();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    v.limits = c.limits;
+  }
+  AccountingSnapshot snap = retired ? c.accounting->Peek() : c.accounting->Refresh(*c.members);
+  v.processes = snap.processes;
+  v.privvmpages = snap.privvmpages;
+  return v;
+}
+
+std::vector<ContainerView> Supervisor::ListContainers() {
+  std::vector<std::pair<std::shared_ptr<Container>, bool>> list;
   {
     std::lock_guard<std::mutex> lock(mu_);
     DropExpiredLocked();
-    for (auto& [id, c] : containers_) {
-      list.push_back(c);
-      retired.push_back(c->retired);
-    }
+    for (auto& [id, c] : containers_) list.emplace_back(c, c->retired);
   }
-  std::vector<Row> rows;
-  for (size_t i = 0; i < list.size(); ++i) {
-    Container& c = *list[i];
-    Row r;
-    r.id = c.id;
-    r.retired = retired[i];
-    r.notify_fds = c.notify_fds.load();
-    r.profile = std::string(c.accounting->profile().name);
-    r.limits_source = LimitsSourceName(c.limits.privvmpages_source);
-    r.membership = c.members->membership().Describe();
-    r.snapshot = r.retired ? c.accounting->Peek() : c.accounting->Refresh(*c.members);
-    rows.push_back(std::move(r));
+  std::vector<ContainerView> views;
+  for (auto& [c, retired] : list) views.push_back(View(*c, retired));
+  return views;
+}
+
+std::optional<ContainerView> Supervisor::GetContainer(const std::string& id) {
+  std::shared_ptr<Container> c = Find(id);
+  if (!c) return std::nullopt;
+  bool retired;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    retired = c->retired;
   }
-  return rows;
+  return View(*c, retired);
+}
+
+bool Supervisor::SetLimits(const std::string& id, const BarrierLimit& privvmpages) {
+  std::shared_ptr<Container> c = Find(id);
+  if (!c) return false;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    c->limits.privvmpages = privvmpages;
+    c->limits.privvmpages_source = LimitsSource::kApi;
+    c->limits.privvmpages_source_detail = "api";
+  }
+  c->accounting->SetLimits(privvmpages.barrier_pages, privvmpages.limit_pages);
+  Log(LogLevel::kInfo, "container " + id + ": privvmpages set to " +
+                           FormatVzBarrierLimit(privvmpages) + " through the API");
+  return true;
+}
+
+std::optional<std::vector<RefusalEvent>> Supervisor::Events(const std::string& id) {
+  std::shared_ptr<Container> c = Find(id);
+  if (!c) return std::nullopt;
+  return c->events.List();
 }
 
 std::string Supervisor::StatusText() {
   std::vector<ContainerCounters> counters;
-  for (const Row& r : Snapshot()) counters.push_back({r.id, r.snapshot.privvmpages});
+  for (const ContainerView& v : ListContainers()) counters.push_back({v.id, v.privvmpages});
   return RenderUserBeancounters(counters);
 }
 
 std::string Supervisor::StatusJson() {
   nlohmann::json out;
   out["containers"] = nlohmann::json::array();
-  for (const Row& r : Snapshot()) {
-    const BeancounterValues& v = r.snapshot.privvmpages;
+  for (const ContainerView& v : ListContainers()) {
+    const BeancounterValues& p = v.privvmpages;
     out["containers"].push_back({
-        {"id", r.id},
-        {"state", r.retired ? "retired" : "running"},
-        {"processes", r.snapshot.processes},
-        {"notify_fds", r.notify_fds},
-        {"profile", r.profile},
-        {"limits_source", r.limits_source},
-        {"membership", r.membership},
+        {"id", v.id},
+        {"state", v.retired ? "retired" : "running"},
+        {"processes", v.processes},
+        {"notify_fds", v.notify_fds},
+        {"profile", v.profile},
+        {"limits_source", LimitsSourceName(v.limits.privvmpages_source)},
+        {"membership", v.membership},
         {"privvmpages",
-         {{"held", v.held_pages},
-          {"maxheld", v.maxheld_pages},
-          {"barrier", v.barrier_pages},
-          {"limit", v.limit_pages},
-          {"failcnt", v.failcnt}}},
+         {{"held", p.held_pages},
+          {"maxheld", p.maxheld_pages},
+          {"barrier", p.barrier_pages},
+          {"limit", p.limit_pages},
+          {"failcnt", p.failcnt}}},
     });
   }
   return out.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";

@@ -15,13 +15,31 @@
 #include <string>
 #include <vector>
 
+#include <optional>
+
+#include "core/beancounter.h"
 #include "core/container_config.h"
 #include "core/container_state.h"
+#include "core/decision_metrics.h"
+#include "core/limits_resolver.h"
+#include "core/refusal_events.h"
 #include "core/supervisor_config.h"
 #include "core/unique_fd.h"
 #include "supervisor/listener.h"
 
 namespace ubc {
+
+// One container as status readers see it.
+struct ContainerView {
+  std::string id;
+  bool retired = false;
+  int notify_fds = 0;
+  uint64_t processes = 0;
+  std::string profile;
+  std::string membership;
+  ResolvedLimits limits;
+  BeancounterValues privvmpages;
+};
 
 class Supervisor {
  public:
@@ -33,14 +51,24 @@ class Supervisor {
 
   void Attach(const ContainerProcessState& state, UniqueFd notify_fd, const PeerInfo& peer);
 
+  // Every container (running ones with held read from the kernel now), by id.
+  std::vector<ContainerView> ListContainers();
+  std::optional<ContainerView> GetContainer(const std::string& id);
+  // Live limit change (vzctl set): applies to the next decision. False when
+  // no running or retired container has this id.
+  bool SetLimits(const std::string& id, const BarrierLimit& privvmpages);
+  // Most recent refusals, oldest first; nullopt for an unknown container.
+  std::optional<std::vector<RefusalEvent>> Events(const std::string& id);
+  DecisionMetricsSnapshot Metrics() const { return metrics_.Snapshot(); }
+
   // The /proc/user_beancounters table, and the same data as JSON.
   std::string StatusText();
   std::string StatusJson();
 
  private:
   struct Container;
-  struct Row;
-  std::vector<Row> Snapshot();
+  std::shared_ptr<Container> Find(const std::string& id);
+  ContainerView View(Container& c, bool retired);
   void Serve(std::shared_ptr<Container> container, UniqueFd fd);
   void DropExpiredLocked();
 
@@ -48,6 +76,7 @@ class Supervisor {
   std::mutex mu_;
   std::vector<ContainerConfig> container_configs_;
   std::map<std::string, std::shared_ptr<Container>> containers_;
+  DecisionMetrics metrics_;
 };
 
 }  // namespace ubc
