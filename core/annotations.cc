@@ -49,6 +49,16 @@ std::string KnownProfiles() {
 
 }  // namespace
 
+const char* OnErrorName(OnError on_error) {
+  return on_error == OnError::kEnomem ? "enomem" : "continue";
+}
+
+std::optional<OnError> ParseOnError(std::string_view text) {
+  if (text == "continue") return OnError::kContinue;
+  if (text == "enomem") return OnError::kEnomem;
+  return std::nullopt;
+}
+
 Result<UbcAnnotations> ParseUbcAnnotations(const std::map<std::string, std::string>& annotations) {
   UbcAnnotations out;
   for (const auto& [key, value] : annotations) {
@@ -71,11 +81,15 @@ Result<UbcAnnotations> ParseUbcAnnotations(const std::map<std::string, std::stri
         return Status::Error(shown + ": unknown profile (known: " + KnownProfiles() + ")");
       }
       out.profile = profile;
+    } else if (key == kOnErrorAnnotation) {
+      out.on_error = ParseOnError(value);
+      if (!out.on_error) return Status::Error(shown + ": must be \"continue\" or \"enomem\"");
     } else {
       // A typo such as "ubc.privvmpage" must not silently run the container
       // without the limits its owner asked for.
       return Status::Error("annotation " + ShowKey(key) + ": unknown ubc annotation (known: " +
-                           kPrivvmpagesAnnotation + ", " + kProfileAnnotation + ")");
+                           kPrivvmpagesAnnotation + ", " + kProfileAnnotation + ", " +
+                           kOnErrorAnnotation + ")");
     }
   }
   return out;

@@ -11,6 +11,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "core/rule_profile.h"
 #include "core/status.h"
@@ -20,11 +21,20 @@ namespace ubc {
 
 inline constexpr char kPrivvmpagesAnnotation[] = "ubc.privvmpages";
 inline constexpr char kProfileAnnotation[] = "ubc.profile";
+// What ubcd answers when it cannot decide (internal error, unreadable /proc):
+// "continue" (fail open, the default) or "enomem" (fail closed).
+inline constexpr char kOnErrorAnnotation[] = "ubc.on_error";
+
+enum class OnError { kContinue, kEnomem };
+const char* OnErrorName(OnError on_error);
+// nullopt for anything but "continue" and "enomem".
+std::optional<OnError> ParseOnError(std::string_view text);
 
 struct UbcAnnotations {
   std::optional<BarrierLimit> privvmpages;
   const RuleProfile* profile = nullptr;  // nullptr: not set
-  bool any() const { return privvmpages.has_value() || profile != nullptr; }
+  std::optional<OnError> on_error;
+  bool any() const { return privvmpages.has_value() || profile != nullptr || on_error.has_value(); }
 };
 
 // Errors name the annotation and its value, e.g.

@@ -90,7 +90,21 @@ TEST(AnnotationsTest, MisspeltUbcKeyIsRejected) {
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().message(),
             "annotation ubc.privvmpage: unknown ubc annotation (known: ubc.privvmpages, "
-            "ubc.profile)");
+            "ubc.profile, ubc.on_error)");
+}
+
+TEST(AnnotationsTest, OnErrorChoosesFailOpenOrClosed) {
+  auto open = ParseUbcAnnotations({{"ubc.on_error", "continue"}});
+  ASSERT_TRUE(open.ok());
+  EXPECT_EQ(open->on_error, OnError::kContinue);
+  auto closed = ParseUbcAnnotations({{"ubc.on_error", "enomem"}});
+  ASSERT_TRUE(closed.ok());
+  EXPECT_EQ(closed->on_error, OnError::kEnomem);
+  EXPECT_TRUE(closed->any());
+  auto bad = ParseUbcAnnotations({{"ubc.on_error", "crash"}});
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.status().message(),
+            "annotation ubc.on_error=\"crash\": must be \"continue\" or \"enomem\"");
 }
 
 TEST(AnnotationsTest, UbcKeyInOtherCaseIsRejected) {
@@ -98,7 +112,7 @@ TEST(AnnotationsTest, UbcKeyInOtherCaseIsRejected) {
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().message(),
             "annotation UBC.privvmpages: unknown ubc annotation (known: ubc.privvmpages, "
-            "ubc.profile)");
+            "ubc.profile, ubc.on_error)");
 }
 
 TEST(AnnotationsTest, UnprintableKeyAndValueAreQuotedAndCapped) {
@@ -106,7 +120,8 @@ TEST(AnnotationsTest, UnprintableKeyAndValueAreQuotedAndCapped) {
   ASSERT_FALSE(key.ok());
   EXPECT_EQ(
       key.status().message(),
-      "annotation \"ubc.\\nx\": unknown ubc annotation (known: ubc.privvmpages, ubc.profile)");
+      "annotation \"ubc.\\nx\": unknown ubc annotation (known: ubc.privvmpages, ubc.profile, "
+      "ubc.on_error)");
   auto value = ParseUbcAnnotations({{"ubc.profile", std::string(100, 'z') + "\x01"}});
   ASSERT_FALSE(value.ok());
   EXPECT_EQ(value.status().message(), "annotation ubc.profile=\"" + std::string(64, 'z') +

@@ -52,4 +52,14 @@ void Beancounter::RecordCharge(uint64_t held_pages, uint64_t request_pages) {
   v_.maxheld_pages = std::max(v_.maxheld_pages, SaturatingAdd(held_pages, request_pages));
 }
 
+void Beancounter::ObserveHeldUpperBound(uint64_t held_pages, uint64_t certain_pages) {
+  v_.held_pages = held_pages;
+  v_.maxheld_pages = std::max(v_.maxheld_pages, std::min(held_pages, certain_pages));
+}
+
+void Beancounter::Restore(uint64_t maxheld_pages, uint64_t failcnt) {
+  v_.maxheld_pages = std::max(v_.maxheld_pages, maxheld_pages);
+  v_.failcnt = std::max(v_.failcnt, failcnt);
+}
+
 }  // namespace ubc

@@ -41,6 +41,10 @@ class Beancounter {
 
   // Records the current held value; maxheld follows it upwards.
   void ObserveHeld(uint64_t held_pages);
+  // Records a held value that may count calls in flight twice (a safe upper
+  // bound for decisions): held shows it, maxheld follows only `certain_pages`,
+  // what the kernel itself reported.
+  void ObserveHeldUpperBound(uint64_t held_pages, uint64_t certain_pages);
 
   // Charge rule against the current bounds with the given held value.
   bool Fits(uint64_t held_pages, uint64_t request_pages, ChargeCheck check) const;
@@ -50,6 +54,9 @@ class Beancounter {
 
   // A successful charge of n pages on top of held: maxheld = max(maxheld, held + n).
   void RecordCharge(uint64_t held_pages, uint64_t request_pages);
+
+  // After a supervisor restart: the record kept in its state file.
+  void Restore(uint64_t maxheld_pages, uint64_t failcnt);
 
   const BeancounterValues& values() const { return v_; }
 

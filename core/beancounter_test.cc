@@ -143,5 +143,15 @@ TEST(Beancounter, RecordChargeSaturates) {
   EXPECT_EQ(bc.values().maxheld_pages, UINT64_MAX);
 }
 
+TEST(BeancounterUpperBoundTest, MaxheldFollowsOnlyTheCertainPart) {
+  Beancounter b(1000, 1000);
+  b.ObserveHeldUpperBound(1200, 900);
+  EXPECT_EQ(b.values().held_pages, 1200u);
+  EXPECT_EQ(b.values().maxheld_pages, 900u);
+  b.ObserveHeldUpperBound(700, 800);  // the bound is below what was certain
+  EXPECT_EQ(b.values().held_pages, 700u);
+  EXPECT_EQ(b.values().maxheld_pages, 900u);
+}
+
 }  // namespace
 }  // namespace ubc

@@ -90,7 +90,10 @@ Status ContainerAccounting::RefreshLocked(MemberReader& members) {
   processes_ = sample->processes;
   fast_decisions_ = 0;
   have_exact_ = true;
-  counter_.ObserveHeld(exact_held_pages_);
+  // Outstanding calls may be counted twice here (a fork whose child already
+  // shows in the sample); maxheld records only what the kernel reported.
+  // Admitted charges raise it at admission (held + n, within the bound).
+  counter_.ObserveHeldUpperBound(exact_held_pages_, sample->data_pages);
   return Status::Ok();
 }
 
@@ -187,9 +190,13 @@ Decision ContainerAccounting::DecideLocked(const TrappedCall& call, TargetReader
   }
 
   if (Status s = RefreshLocked(members); !s.ok()) {
-    // Failing open: a decision that cannot be made must not break the
-    // container's programs.
+    // By default failing open: a decision that cannot be made must not break
+    // the container's programs; an operator may prefer the limit to hold.
     d.note = s.message();
+    if (fail_closed_) {
+      d.action = Decision::Action::kFail;
+      d.error_number = ENOMEM;
+    }
     return d;
   }
   d.exact = true;
@@ -246,6 +253,16 @@ AccountingSnapshot ContainerAccounting::Peek() const {
 void ContainerAccounting::SetLimits(uint64_t barrier_pages, uint64_t limit_pages) {
   std::lock_guard<std::mutex> lock(mu_);
   counter_.SetLimits(barrier_pages, limit_pages);
+}
+
+void ContainerAccounting::SetFailClosed(bool fail_closed) {
+  std::lock_guard<std::mutex> lock(mu_);
+  fail_closed_ = fail_closed;
+}
+
+void ContainerAccounting::Restore(uint64_t maxheld_pages, uint64_t failcnt) {
+  std::lock_guard<std::mutex> lock(mu_);
+  counter_.Restore(maxheld_pages, failcnt);
 }
 
 void ContainerAccounting::Retire(MemberReader& members) {

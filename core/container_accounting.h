@@ -128,6 +128,12 @@ class ContainerAccounting {
   AccountingSnapshot Peek() const;
 
   void SetLimits(uint64_t barrier_pages, uint64_t limit_pages);
+  // When a call cannot be decided (the container's processes cannot be
+  // read): false lets it run (fail open, the default), true refuses it with
+  // ENOMEM (fail closed). Not counted in failcnt either way.
+  void SetFailClosed(bool fail_closed);
+  // maxheld and failcnt kept across a supervisor restart.
+  void Restore(uint64_t maxheld_pages, uint64_t failcnt);
   // The container's last task is gone: everything it held is released;
   // maxheld and failcnt stay for the record, and `members` lets go of what it
   // kept open.
@@ -163,6 +169,7 @@ class ContainerAccounting {
   mutable std::mutex mu_;
   const RuleProfile* profile_;
   Tuning tuning_;
+  bool fail_closed_ = false;
   Beancounter counter_;
   bool have_exact_ = false;
   uint64_t exact_held_pages_ = 0;            // held at the last exact read

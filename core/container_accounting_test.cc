@@ -316,6 +316,19 @@ TEST(ContainerAccountingTest, VanishedTargetOrUnreadableProcLetsTheCallRun) {
   EXPECT_NE(mmap.note.find("/proc unreadable"), std::string::npos);
 }
 
+TEST(ContainerAccountingTest, FailClosedRefusesWhatCannotBeDecided) {
+  ContainerAccounting acc(10, 10, Bc2006Profile());
+  acc.SetFailClosed(true);
+  FakeTarget target;
+  FakeMembers members;
+  members.fail = true;
+  Decision d = acc.Decide(Mmap(1, 1), target, members);
+  EXPECT_EQ(d.action, Decision::Action::kFail);
+  EXPECT_EQ(d.error_number, ENOMEM);
+  EXPECT_FALSE(d.refused);  // not a beancounter refusal
+  EXPECT_EQ(acc.Peek().privvmpages.failcnt, 0u);
+}
+
 TEST(ContainerAccountingTest, LoweredLimitsApplyToTheNextDecision) {
   ContainerAccounting acc(1000, 1000, Bc2006Profile());
   FakeTarget target;

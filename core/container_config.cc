@@ -86,6 +86,10 @@ Result<ContainerConfig> ParseContainerConfig(std::string_view json_text,
         return Status::Error(source + ": /profile: unknown profile \"" + name + "\"");
       }
     }
+    if (auto it = doc->find("on_error"); it != doc->end()) {
+      cfg.on_error = ParseOnError(it->get<std::string>());
+      if (!cfg.on_error) return Status::Error(source + ": /on_error: must be continue or enomem");
+    }
   } catch (const std::exception& e) {
     // Unreachable for a schema-valid document; guards against a loosened schema.
     return Status::Error(source + ": " + e.what());

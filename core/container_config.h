@@ -14,6 +14,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/annotations.h"
 #include "core/rule_profile.h"
 #include "core/status.h"
 #include "core/vz_value.h"
@@ -26,6 +27,7 @@ struct ContainerConfig {
   std::vector<std::string> name_patterns;   // fnmatch(3) globs on the container name
   std::optional<BarrierLimit> privvmpages;  // unset: not specified by this file
   const RuleProfile* profile = nullptr;     // nullptr: not specified by this file
+  std::optional<OnError> on_error;          // unset: not specified by this file
 };
 
 // Parses and validates one file's text. Errors name `source_path` and the JSON

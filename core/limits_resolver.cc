@@ -43,6 +43,15 @@ ResolvedLimits ResolveLimits(const UbcAnnotations& annotations, const ContainerC
     out.profile_source = LimitsSource::kDefault;
     out.profile_source_detail = "default";
   }
+  if (annotations.on_error) {
+    out.on_error = *annotations.on_error;
+    out.on_error_source = LimitsSource::kAnnotation;
+  } else if (matched_file != nullptr && matched_file->on_error) {
+    out.on_error = *matched_file->on_error;
+    out.on_error_source = LimitsSource::kConfigFile;
+  } else {
+    out.on_error = supervisor.default_on_error;
+  }
   return out;
 }
 

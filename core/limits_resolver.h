@@ -30,6 +30,8 @@ struct ResolvedLimits {
   // The annotation key ("ubc.privvmpages"), the config file path, or "default".
   std::string privvmpages_source_detail;
   LimitsSource profile_source = LimitsSource::kDefault;
+  OnError on_error = OnError::kContinue;
+  LimitsSource on_error_source = LimitsSource::kDefault;
   // Likewise for the profile: "ubc.profile", the config file path, or "default".
   std::string profile_source_detail;
 };

@@ -71,7 +71,7 @@ TEST(SchemaValidatorTest, UnknownPropertyNamesItsPointer) {
                          "/etc/ubc/containers.d/a.json");
   EXPECT_EQ(s.message(),
             "/etc/ubc/containers.d/a.json: /privvmpage (\"1024\"): unknown property "
-            "(known: $comment, match, privvmpages, profile)");
+            "(known: $comment, match, on_error, privvmpages, profile)");
 }
 
 TEST(SchemaValidatorTest, PatternViolationShowsValue) {
@@ -104,7 +104,8 @@ TEST(SchemaValidatorTest, PointerTokensAreEscaped) {
   Status s = v->Validate(json::parse(R"({"match": {"ids": ["c1"]}, "a/b~c": true})"), "a.json");
   EXPECT_EQ(
       s.message(),
-      "a.json: /a~1b~0c (true): unknown property (known: $comment, match, privvmpages, profile)");
+      "a.json: /a~1b~0c (true): unknown property (known: $comment, match, on_error, privvmpages, "
+      "profile)");
 }
 
 TEST(SchemaValidatorTest, EveryViolationIsReported) {
@@ -129,7 +130,7 @@ TEST(SchemaValidatorTest, NestedUnknownPropertyListsItsSiblings) {
   auto v = MustCreate("ubcd-config.schema.json");
   ASSERT_NE(v, nullptr);
   EXPECT_EQ(v->Validate(json::parse(R"({"defaults": {"privvmpage": "1"}})"), "u.json").message(),
-            "u.json: /defaults/privvmpage (\"1\"): unknown property (known: privvmpages, profile)");
+            "u.json: /defaults/privvmpage (\"1\"): unknown property (known: on_error, privvmpages, profile)");
 }
 
 TEST(SchemaValidatorTest, ValueInMessageIsEscapedAndCapped) {

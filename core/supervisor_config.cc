@@ -59,6 +59,16 @@ Status ApplyDocument(const json& doc, const std::string& source, SupervisorConfi
     if (auto it = doc.find("retire_after_seconds"); it != doc.end()) {
       cfg->retire_after_seconds = it->get<uint32_t>();
     }
+    if (auto rest = doc.find("rest"); rest != doc.end()) {
+      if (auto it = rest->find("enabled"); it != rest->end()) cfg->rest.enabled = it->get<bool>();
+      if (auto it = rest->find("address"); it != rest->end()) {
+        cfg->rest.address = it->get<std::string>();
+      }
+      if (auto it = rest->find("port"); it != rest->end()) cfg->rest.port = it->get<uint16_t>();
+      if (auto it = rest->find("token_file"); it != rest->end()) {
+        cfg->rest.token_file = it->get<std::string>();
+      }
+    }
     if (auto defaults = doc.find("defaults"); defaults != doc.end()) {
       if (auto it = defaults->find("privvmpages"); it != defaults->end()) {
         Result<BarrierLimit> bl = ParseVzBarrierLimit(it->get<std::string>());
@@ -72,6 +82,11 @@ Status ApplyDocument(const json& doc, const std::string& source, SupervisorConfi
           return Status::Error(source + ": /defaults/profile: unknown profile \"" + name + "\"");
         }
         cfg->default_profile = profile;
+      }
+      if (auto it = defaults->find("on_error"); it != defaults->end()) {
+        std::optional<OnError> on_error = ParseOnError(it->get<std::string>());
+        if (!on_error) return Status::Error(source + ": /defaults/on_error: must be continue or enomem");
+        cfg->default_on_error = *on_error;
       }
     }
   } catch (const std::exception& e) {
@@ -110,7 +125,8 @@ Result<SupervisorConfig> DefaultSupervisorConfig() {
   // it would run with an empty path or a zero limit.
   if (cfg->listener_path.empty() || cfg->status_path.empty() || cfg->state_dir.empty() ||
       cfg->containers_dir.empty() || cfg->log_level.empty() || cfg->default_profile == nullptr ||
-      cfg->default_privvmpages == BarrierLimit{}) {
+      cfg->default_privvmpages == BarrierLimit{} || cfg->rest.address.empty() ||
+      cfg->rest.port == 0 || cfg->rest.token_file.empty()) {
     return Status::Error(source + ": incomplete: every field must be set");
   }
   return cfg;

@@ -13,6 +13,7 @@
 #include <string>
 #include <string_view>
 
+#include "core/annotations.h"
 #include "core/rule_profile.h"
 #include "core/status.h"
 #include "core/vz_value.h"
@@ -23,6 +24,14 @@ namespace ubc {
 // they are a few hundred bytes, so a larger one is a mistake, not a config.
 inline constexpr size_t kMaxConfigFileBytes = 1024 * 1024;
 
+// ubcd's HTTP API (supervisor/rest_server.h, docs/rest-api.md).
+struct RestConfig {
+  bool enabled = false;
+  std::string address;  // loopback unless the operator sets another
+  uint16_t port = 0;
+  std::string token_file;  // bearer token for PATCH/PUT; created when absent
+};
+
 struct SupervisorConfig {
   std::string listener_path;  // unix socket for the runtimes' seccomp notify fds
   std::string status_path;    // unix socket `ubcd --status` talks to
@@ -30,8 +39,10 @@ struct SupervisorConfig {
   std::string containers_dir;  // per-container files, see container_config.h
   BarrierLimit default_privvmpages;
   const RuleProfile* default_profile = nullptr;  // static; never null after parsing
+  OnError default_on_error = OnError::kContinue;
   uint32_t retire_after_seconds = 0;
   std::string log_level;  // "error", "warning", "info" or "debug"
+  RestConfig rest;
 };
 
 // Parses, validates and completes one config text. Errors name `source` and the

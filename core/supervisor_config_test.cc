@@ -8,6 +8,8 @@
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "core/embedded_schemas.h"
 
@@ -51,6 +53,10 @@ void ExpectIsBuiltInDefault(const SupervisorConfig& c) {
   EXPECT_EQ(c.default_profile, &Bc2006Profile());
   EXPECT_EQ(c.retire_after_seconds, 300u);
   EXPECT_EQ(c.log_level, "info");
+  EXPECT_TRUE(c.rest.enabled);
+  EXPECT_EQ(c.rest.address, "127.0.0.1");
+  EXPECT_EQ(c.rest.port, 8765);
+  EXPECT_EQ(c.rest.token_file, "/etc/ubc/api-token");
 }
 
 TEST(SupervisorConfigTest, DefaultIsTheEmbeddedExample) {
@@ -95,6 +101,38 @@ TEST(SupervisorConfigTest, PartialDefaultsKeepTheOtherDefault) {
   ASSERT_TRUE(p.ok()) << p.status().message();
   EXPECT_EQ(p->default_privvmpages, (BarrierLimit{2048, 2048}));
   EXPECT_EQ(p->default_profile, &Bc2006Profile());
+}
+
+TEST(SupervisorConfigTest, RestFieldsOverrideOneByOne) {
+  auto c = ParseSupervisorConfig(R"({"rest": {"port": 18080, "token_file": "/tmp/t"}})", "u.json");
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  EXPECT_TRUE(c->rest.enabled);
+  EXPECT_EQ(c->rest.address, "127.0.0.1");
+  EXPECT_EQ(c->rest.port, 18080);
+  EXPECT_EQ(c->rest.token_file, "/tmp/t");
+
+  auto off = ParseSupervisorConfig(R"({"rest": {"enabled": false, "address": "::1"}})", "u.json");
+  ASSERT_TRUE(off.ok()) << off.status().message();
+  EXPECT_FALSE(off->rest.enabled);
+  EXPECT_EQ(off->rest.address, "::1");
+  EXPECT_EQ(off->rest.port, 8765);
+}
+
+TEST(SupervisorConfigTest, RestErrorsNameTheField) {
+  for (const auto& [text, pointer] : std::vector<std::pair<std::string, std::string>>{
+           {R"({"rest": {"port": 0}})", "/rest/port"},
+           {R"({"rest": {"port": 70000}})", "/rest/port"},
+           {R"({"rest": {"port": "80"}})", "/rest/port"},
+           {R"({"rest": {"token_file": "api-token"}})", "/rest/token_file"},
+           {R"({"rest": {"address": "a b"}})", "/rest/address"},
+           {R"({"rest": {"enabled": "yes"}})", "/rest/enabled"},
+           {R"({"rest": {"tls": true}})", "/rest/tls"},
+       }) {
+    auto c = ParseSupervisorConfig(text, "u.json");
+    ASSERT_FALSE(c.ok()) << text;
+    EXPECT_NE(c.status().message().find(pointer), std::string::npos)
+        << text << ": " << c.status().message();
+  }
 }
 
 TEST(SupervisorConfigTest, CommentIsAccepted) {

@@ -1,5 +1,6 @@
 #include "supervisor/listener.h"
 
+#include <fcntl.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
@@ -94,7 +95,7 @@ Result<std::unique_ptr<Listener>> Listener::Create(const std::string& path, OnFd
 
 Listener::Listener(UniqueFd socket, UniqueFd epoll, UniqueFd wake, OnFd on_fd)
     : socket_(std::move(socket)), epoll_(std::move(epoll)), wake_(std::move(wake)),
-      on_fd_(std::move(on_fd)) {}
+      spare_(::open("/dev/null", O_RDONLY | O_CLOEXEC)), on_fd_(std::move(on_fd)) {}
 
 Listener::~Listener() = default;
 
@@ -133,6 +134,16 @@ void Listener::Accept() {
   for (;;) {
     UniqueFd fd(::accept4(socket_.get(), nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK));
     if (!fd) {
+      if (errno == EMFILE || errno == ENFILE) {
+        // Out of fds: the pending connection would wake epoll forever. The
+        // spare fd makes room to accept it and hang up on it at once.
+        spare_.reset();
+        UniqueFd refused(::accept4(socket_.get(), nullptr, nullptr, SOCK_CLOEXEC));
+        refused.reset();
+        spare_ = UniqueFd(::open("/dev/null", O_RDONLY | O_CLOEXEC));
+        Log(LogLevel::kWarning, "listener: out of file descriptors, refused a connection");
+        continue;
+      }
       if (errno != EAGAIN && errno != EINTR) {
         Log(LogLevel::kWarning, std::string("listener accept: ") + std::strerror(errno));
       }

@@ -54,6 +54,7 @@ class Listener {
   UniqueFd socket_;
   UniqueFd epoll_;
   UniqueFd wake_;
+  UniqueFd spare_;  // given up to accept-and-close when out of fds
   OnFd on_fd_;
   std::map<int, std::unique_ptr<Connection>> connections_;
 };

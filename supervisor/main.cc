@@ -1,17 +1,26 @@
 // ubcd: the ubc supervisor. Thin wiring of config, listener, supervisor and
 // status socket; see docs/architecture.md.
 #include <signal.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdio>
 #include <cstring>
+#include <memory>
 #include <string>
+#include <chrono>
 #include <thread>
 
 #include "core/embedded_schemas.h"
 #include "core/supervisor_config.h"
+#include "supervisor/api_token.h"
+#include "supervisor/custody.h"
+#include "supervisor/fd_store.h"
 #include "supervisor/listener.h"
+#include "supervisor/privileges.h"
 #include "supervisor/log.h"
+#include "supervisor/rest_server.h"
 #include "supervisor/status_server.h"
 #include "supervisor/supervisor.h"
 
@@ -21,7 +30,9 @@ constexpr char kUsage[] =
     "usage: ubcd [--config FILE]            run the supervisor (embedded default config)\n"
     "       ubcd --status [--json] [--config FILE]\n"
     "                                       print the beancounters of a running ubcd\n"
-    "       ubcd --print-default-config     print the embedded default config\n";
+    "       ubcd --print-default-config     print the embedded default config\n"
+    "       ubcd --fd-store [--config FILE] keep notify fds across ubcd restarts\n"
+    "                                       (started by ubcd when none runs)\n";
 
 int Fail(const std::string& message) {
   std::fprintf(stderr, "ubcd: %s\n", message.c_str());
@@ -32,7 +43,7 @@ int Fail(const std::string& message) {
 
 int main(int argc, char** argv) {
   std::string config_path;
-  bool status = false, json = false, print_default = false;
+  bool status = false, json = false, print_default = false, fd_store = false;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if (a == "--config" && i + 1 < argc) {
@@ -43,6 +54,8 @@ int main(int argc, char** argv) {
       status = true;
     } else if (a == "--json") {
       json = true;
+    } else if (a == "--fd-store") {
+      fd_store = true;
     } else if (a == "--print-default-config") {
       print_default = true;
     } else if (a == "--help" || a == "-h") {
@@ -72,6 +85,15 @@ int main(int argc, char** argv) {
 
   ubc::LogLevel level;
   if (ubc::ParseLogLevel(config->log_level, &level)) ubc::SetLogLevel(level);
+  // Every file ubcd creates (state, token, slots, sockets) is root-only.
+  ::umask(0077);
+  // Each container costs a notify fd and a runtime connection, each exec
+  // another pair: use all the fds the host allows.
+  if (rlimit nofile{}; ::getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < nofile.rlim_max) {
+    nofile.rlim_cur = nofile.rlim_max;
+    ::setrlimit(RLIMIT_NOFILE, &nofile);
+  }
+  if (fd_store) return ubc::RunFdStore(ubc::FdStorePath(*config));
 
   // Signals are taken synchronously by the main thread; every other thread
   // inherits the blocked mask.
@@ -83,8 +105,28 @@ int main(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
-  ubc::Supervisor supervisor(*config);
+  // ubcd decides for every container on the host: it trusts no file or
+  // socket directory that anyone but root could change.
+  for (const std::string& path : {config_path, config->containers_dir}) {
+    if (path.empty() || ::access(path.c_str(), F_OK) != 0) continue;
+    if (ubc::Status s = ubc::CheckOnlyRootCanWrite(path); !s.ok()) return Fail(s.message());
+  }
+  for (const std::string& path : {config->listener_path, config->status_path}) {
+    if (ubc::Status s = ubc::CheckSocketDirectory(path); !s.ok()) return Fail(s.message());
+  }
+
+  ubc::Custody custody = ubc::SetUpCustody(*config, config_path);
+  // Before any thread exists: capabilities are per thread.
+  if (ubc::Status s = ubc::DropPrivileges(); !s.ok()) {
+    ubc::Log(ubc::LogLevel::kWarning, "keeping start-up privileges: " + s.message());
+  }
+  ubc::Supervisor supervisor(*config, custody.store.get(), custody.slots.get(),
+                             custody.state_path);
   if (ubc::Status s = supervisor.LoadContainerConfigs(); !s.ok()) return Fail(s.message());
+  if (size_t n = supervisor.RecoverFromStore(); n > 0) {
+    ubc::Log(ubc::LogLevel::kInfo, "recovered " + std::to_string(n) + " notify fds from the fd store");
+  }
+  std::thread(&ubc::Supervisor::RunPersister, &supervisor).detach();
 
   auto listener = ubc::Listener::Create(
       config->listener_path,
@@ -104,6 +146,23 @@ int main(int argc, char** argv) {
   ubc::Log(ubc::LogLevel::kInfo, "listening on " + config->listener_path + ", status on " +
                                      config->status_path);
 
+  // The REST API is an extra window on the counters: ubcd enforces limits
+  // without it, so a failure to start it (port taken, bad token file) is
+  // logged and ubcd runs on rather than leaving every container with ENOSYS.
+  std::unique_ptr<ubc::RestServer> rest_server;
+  if (config->rest.enabled) {
+    ubc::Result<std::string> token = ubc::LoadOrCreateApiToken(config->rest.token_file);
+    auto started = token.ok() ? ubc::RestServer::Start(config->rest, *token, supervisor)
+                              : ubc::Result<std::unique_ptr<ubc::RestServer>>(token.status());
+    if (started.ok()) {
+      rest_server = std::move(started).value();
+      ubc::Log(ubc::LogLevel::kInfo, "rest api on " + rest_server->url() + " (token file " +
+                                         config->rest.token_file + ")");
+    } else {
+      ubc::Log(ubc::LogLevel::kError, "rest api not started: " + started.status().message());
+    }
+  }
+
   for (;;) {
     int sig = 0;
     if (sigwait(&signals, &sig) != 0) continue;
@@ -115,6 +174,7 @@ int main(int argc, char** argv) {
       continue;
     }
     ubc::Log(ubc::LogLevel::kInfo, std::string("stopping on ") + strsignal(sig));
+    supervisor.PersistIfChanged();
     ::unlink(config->listener_path.c_str());
     ::unlink(config->status_path.c_str());
     // Notify threads are blocked in the kernel; the process exit closes

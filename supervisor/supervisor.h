@@ -9,7 +9,11 @@
 // thread; the status methods from the status thread; all are thread-safe.
 #pragma once
 
+#include <atomic>
 #include <chrono>
+#include <condition_variable>
+#include <linux/seccomp.h>
+
 #include <memory>
 #include <mutex>
 #include <string>
@@ -22,10 +26,14 @@
 #include "core/container_state.h"
 #include "core/decision_metrics.h"
 #include "core/limits_resolver.h"
+#include "core/persisted_state.h"
 #include "core/refusal_events.h"
+#include "supervisor/fd_store.h"
+#include "supervisor/inflight_slots.h"
 #include "core/supervisor_config.h"
 #include "core/unique_fd.h"
 #include "supervisor/listener.h"
+#include "supervisor/seccomp_notifier.h"
 
 namespace ubc {
 
@@ -43,8 +51,24 @@ struct ContainerView {
 
 class Supervisor {
  public:
-  explicit Supervisor(SupervisorConfig config);
+  // `store` (may be null: no custody) gets a copy of every notify fd;
+  // `slots` (may be null) records the call each fd's thread is deciding;
+  // `state_path` (may be empty) keeps maxheld, failcnt and live limits.
+  Supervisor(SupervisorConfig config, FdStoreClient* store, InflightSlots* slots,
+             std::string state_path);
+  explicit Supervisor(SupervisorConfig config) : Supervisor(std::move(config), nullptr, nullptr, "") {}
   ~Supervisor();
+
+  // After a restart: takes every fd the store kept and resumes deciding for
+  // their containers, answering calls the previous ubcd left unanswered.
+  // Returns the number of fds recovered.
+  size_t RecoverFromStore();
+
+  // Writes the state file if anything changed since the last write.
+  void PersistIfChanged();
+  // Body of the thread that keeps the state file current: it writes soon
+  // after every refusal or limit change and at least every 100 ms.
+  void RunPersister();
 
   // (Re)loads containers.d. On error the previous set stays in force.
   Status LoadContainerConfigs();
@@ -69,10 +93,27 @@ class Supervisor {
   struct Container;
   std::shared_ptr<Container> Find(const std::string& id);
   ContainerView View(Container& c, bool retired);
-  void Serve(std::shared_ptr<Container> container, UniqueFd fd);
+  struct Attachment;
+  void AttachFd(const ContainerProcessState& state, UniqueFd notify_fd, int runtime_pid,
+                const Attachment& attachment);
+  void Serve(std::shared_ptr<Container> container, UniqueFd fd, int slot, bool recovered);
+  void Answer(Container& c, SeccompNotifier& notifier, const seccomp_notif& request,
+              InflightSlot* slot);
   void DropExpiredLocked();
 
   const SupervisorConfig config_;
+  FdStoreClient* const store_;
+  InflightSlots* const slots_;
+  const std::string state_path_;
+  const std::string run_token_;  // makes fd store keys unique across restarts
+  std::atomic<uint64_t> next_key_{0};
+  PersistedState restored_;      // read at start, applied to recovered containers
+  std::mutex persist_mu_;
+  std::string last_persisted_;
+  std::mutex wake_mu_;
+  std::condition_variable wake_persister_;
+  bool persist_soon_ = false;
+  void WakePersister();
   std::mutex mu_;
   std::vector<ContainerConfig> container_configs_;
   std::map<std::string, std::shared_ptr<Container>> containers_;

@@ -19,6 +19,7 @@ import random
 import select
 import shutil
 import signal
+import socket
 import stat
 import subprocess
 import sys
@@ -437,6 +438,13 @@ def ubc_annotations(privvmpages=None, profile=None, extra=None):
     return ann
 
 
+def free_port():
+    """A TCP port free on 127.0.0.1 right now (bind to port 0, read it, close)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
 # ---------------------------------------------------------------------------
 # ubcd
 
@@ -464,10 +472,14 @@ class Ubcd:
             "defaults": defaults or {"privvmpages": "65536:69632", "profile": "bc2006"},
             "retire_after_seconds": retire_after_seconds,
             "log_level": log_level or os.environ.get("UBCT_LOG_LEVEL", "info"),
+            # Own port and token file: never the shared default 8765 or /etc/ubc/api-token.
+            "rest": {"port": free_port(), "token_file": os.path.join(workdir, "api-token")},
         }
         if extra_config:
             self.config.update(extra_config)
         write_json(self.config_path, self.config)
+        self.rest_url = f"http://127.0.0.1:{self.config['rest']['port']}"
+        self.token_path = self.config["rest"]["token_file"]
         self.proc = None
         self._token = None
 
@@ -495,6 +507,14 @@ class Ubcd:
                 raise AssertionError(f"ubcd socket {self.listener_path} did not appear in "
                                      f"{timeout_s}s:\n{tail(self.log())}")
             time.sleep(0.02)
+        # The REST API starts right after the listener; "ready" includes it (or its
+        # logged failure), so a test never races its threads and fds.
+        if self.config.get("rest", {}).get("enabled", True):
+            while "rest api " not in self.log():
+                if self.proc.poll() is not None or time.monotonic() >= deadline:
+                    raise AssertionError(f"ubcd did not report its REST API in {timeout_s}s:\n"
+                                         f"{tail(self.log())}")
+                time.sleep(0.02)
         log(f"ubcd pid {self.proc.pid} ready at {self.listener_path}")
         return self
 

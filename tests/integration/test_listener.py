@@ -6,9 +6,10 @@ supervised, and ubcd keeps no fd of the bad peers once they hang up."""
 import json
 import os
 import socket
+import subprocess
 import time
 
-from harness import Session, check, pages, wait_until
+from harness import Session, check, check_eq, pages, wait_until
 
 
 def _ubcd_fd_count(ubcd):
@@ -125,5 +126,36 @@ def test_bad_messages_each_logged_nothing_else_affected():
     def fds():
         d = f"/proc/{s.ubcd.proc.pid}/fd"
         return sorted(os.readlink(f"{d}/{n}") for n in os.listdir(d))
-    wait_until(lambda: _ubcd_fd_count(s.ubcd) <= fds_before, timeout_s=5,
+    wait_until(lambda: _ubcd_fd_count(s.ubcd) <= fds_before, timeout_s=15,
                what=f"ubcd back to {fds_before} fds (has {fds()})")
+
+
+_HOLDER = """
+import socket, sys
+held = []
+for _ in range(int(sys.argv[2])):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.connect(sys.argv[1])
+    held.append(s)
+print("connected", flush=True)
+sys.stdin.read()
+"""
+
+
+def test_thousands_of_connections():
+    s = Session("runc")
+    fds_before = _ubcd_fd_count(s.ubcd)
+    # Another process holds them (this one reads probes with select(), limited to
+    # fds below 1024).
+    holder = subprocess.Popen(["/usr/bin/python3", "-c", _HOLDER, s.ubcd.listener_path, "3000"],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    try:
+        check_eq(holder.stdout.readline().strip(), b"connected", "3000 connections made")
+        # ubcd holds them all (or refuses the ones past its own bound) and still works.
+        _supervised_still_works(s)
+        check(s.ubcd.alive(), "ubcd died")
+    finally:
+        holder.stdin.close()
+        holder.wait(timeout=30)
+    wait_until(lambda: _ubcd_fd_count(s.ubcd) <= fds_before, timeout_s=15,
+               what=f"ubcd back to {fds_before} fds (has {_ubcd_fd_count(s.ubcd)})")

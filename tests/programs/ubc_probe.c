@@ -31,6 +31,15 @@
  *   threads N SIZE           N threads (64 KiB stacks) start at a barrier, each mmaps SIZE
  *                            -> ok GRANTED DENIED DATA_BEFORE (statm data once all threads
  *                               exist, before any maps)
+ *   mmap-for MS SIZE         mmap + touch + munmap in a loop for MS milliseconds
+ *                            -> ok CALLS ENOMEM ENOSYS OTHER (counts of each outcome)
+ *   mmap-len HEXLEN          raw anon private RW mmap of any length (e.g. near 2^64)
+ *                            -> ok ADDR | err ERRNO (nothing touched)
+ *   seccomp-allow            installs an extra allow-all seccomp filter of its own -> ok
+ *   fork-bomb N SIZE         N children at once, each mmaps + touches SIZE, then exits
+ *                            -> ok FORKED FORK_FAILED CHILD_MMAP_FAILED
+ *   threads-exit N           N threads each mmap 64 KiB and exit at once (untouched,
+ *                            unmapped by nobody) -> ok N
  *   statm                    field 6 of /proc/self/statm             -> ok DATA_PAGES
  *   pid | sleep MS | echo TEXT -> ok PID | ok | ok TEXT
  *   exec PATH ARGS...        execv (execvp without a '/'): no reply on success
@@ -56,6 +65,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <sys/prctl.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -517,6 +528,106 @@ static void cmd_threads(long n, size_t len_bytes) {
   reply("ok %d %d %ld", granted, denied, data_before);
 }
 
+/* Keeps allocating for a while: a supervisor restart in the middle must not
+ * make a single call fail. */
+static void cmd_mmap_for(long ms, size_t len_bytes) {
+  struct timespec start, now;
+  clock_gettime(CLOCK_MONOTONIC, &start);
+  long calls = 0, enomem = 0, enosys = 0, other = 0;
+  for (;;) {
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    long elapsed_ms = (now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000;
+    if (elapsed_ms >= ms) break;
+    char *p = mmap(NULL, len_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    calls++;
+    if (p == MAP_FAILED) {
+      if (errno == ENOMEM)
+        enomem++;
+      else if (errno == ENOSYS)
+        enosys++;
+      else
+        other++;
+      continue;
+    }
+    touch_write(p, len_bytes);
+    munmap(p, len_bytes);
+  }
+  reply("ok %ld %ld %ld %ld", calls, enomem, enosys, other);
+}
+
+static void cmd_mmap_len(const char *hex) {
+  char *end = NULL;
+  errno = 0;
+  unsigned long long len = strtoull(hex, &end, 16);
+  if (errno != 0 || end == hex || *end != '\0') {
+    reply_err(EINVAL);
+    return;
+  }
+  void *p = mmap(NULL, (size_t)len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED) {
+    reply_err(errno);
+    return;
+  }
+  munmap(p, (size_t)len);
+  reply("ok %p", p);
+}
+
+/* A process may stack its own filter on top of ubc's: ubc's still applies. */
+static void cmd_seccomp_allow(void) {
+  struct sock_filter allow = BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
+  struct sock_fprog prog = {1, &allow};
+  if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 ||
+      prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) != 0) {
+    reply_err(errno);
+    return;
+  }
+  reply("ok");
+}
+
+static void cmd_fork_bomb(long n, size_t len_bytes) {
+  long forked = 0, fork_failed = 0, child_failed = 0;
+  for (long i = 0; i < n; i++) {
+    pid_t pid = fork();
+    if (pid < 0) {
+      fork_failed++;
+      continue;
+    }
+    if (pid == 0) {
+      char *p = mmap(NULL, len_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+      if (p == MAP_FAILED) _exit(1);
+      touch_write(p, len_bytes);
+      _exit(0);
+    }
+    forked++;
+  }
+  for (long i = 0; i < forked; i++) {
+    int status = 0;
+    if (wait(&status) > 0 && (!WIFEXITED(status) || WEXITSTATUS(status) != 0)) child_failed++;
+  }
+  reply("ok %ld %ld %ld", forked, fork_failed, child_failed);
+}
+
+static void *exiting_thread(void *unused) {
+  (void)unused;
+  (void)mmap(NULL, 64 * 1024, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  return NULL;
+}
+
+static void cmd_threads_exit(long n) {
+  long started = 0;
+  pthread_t *tids = calloc((size_t)(n > 0 ? n : 1), sizeof *tids);
+  if (tids == NULL) {
+    reply_err(ENOMEM);
+    return;
+  }
+  for (long i = 0; i < n; i++) {
+    if (pthread_create(&tids[started], NULL, exiting_thread, NULL) == 0) started++;
+  }
+  for (long i = 0; i < started; i++) pthread_join(tids[i], NULL);
+  free(tids);
+  reply("ok %ld", started);
+}
+
 static void cmd_statm(void) {
   long data;
   if (read_statm_data_pages(&data) != 0) {
@@ -564,6 +675,8 @@ static const struct command_info commands[] = {
     {"mprotect-rw", 0},  {"mprotect-ro", 0},      {"sbrk", 1},             {"brk-now", 0},
     {"malloc", 1},       {"malloc-small-loop", 2}, {"fork", 0},            {"fork-hold", 0},
     {"kill-children", 0}, {"threads", 2},         {"statm", 0},            {"pid", 0},
+    {"mmap-for", 2},     {"mmap-len", 1},         {"seccomp-allow", 0},    {"fork-bomb", 2},
+    {"threads-exit", 1},
     {"sleep", 1},        {"exec", -1},            {"echo", -1},            {"exit", 0},
 };
 
@@ -656,6 +769,21 @@ static int run_command(int argc, char **argv) {
   } else if (strcmp(c, "threads") == 0) {
     if (need_long(argc, argv, 1, &n) == 0 && need_size(argc, argv, 2, &sz) == 0)
       cmd_threads(n, sz);
+  } else if (strcmp(c, "mmap-len") == 0) {
+    if (argc < 2)
+      reply_err(EINVAL);
+    else
+      cmd_mmap_len(argv[1]);
+  } else if (strcmp(c, "seccomp-allow") == 0) {
+    cmd_seccomp_allow();
+  } else if (strcmp(c, "fork-bomb") == 0) {
+    if (need_long(argc, argv, 1, &n) == 0 && need_size(argc, argv, 2, &sz) == 0)
+      cmd_fork_bomb(n, sz);
+  } else if (strcmp(c, "threads-exit") == 0) {
+    if (need_long(argc, argv, 1, &n) == 0) cmd_threads_exit(n);
+  } else if (strcmp(c, "mmap-for") == 0) {
+    if (need_long(argc, argv, 1, &n) == 0 && need_size(argc, argv, 2, &sz) == 0)
+      cmd_mmap_for(n, sz);
   } else if (strcmp(c, "statm") == 0) {
     cmd_statm();
   } else if (strcmp(c, "pid") == 0) {

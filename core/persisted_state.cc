@@ -1,0 +1,62 @@
+#include "core/persisted_state.h"
+
+#include <nlohmann/json.hpp>
+
+namespace ubc {
+namespace {
+
+bool ReadUint(const nlohmann::json& object, const char* key, uint64_t* out) {
+  auto it = object.find(key);
+  if (it == object.end()) return true;
+  if (!it->is_number_unsigned()) return false;
+  *out = it->get<uint64_t>();
+  return true;
+}
+
+}  // namespace
+
+std::string SerializePersistedState(const PersistedState& state) {
+  nlohmann::json containers = nlohmann::json::object();
+  for (const auto& [id, c] : state) {
+    nlohmann::json entry = {{"maxheld", c.maxheld_pages}, {"failcnt", c.failcnt}};
+    if (c.api_privvmpages) {
+      entry["api_privvmpages"] = {{"barrier", c.api_privvmpages->barrier_pages},
+                                  {"limit", c.api_privvmpages->limit_pages}};
+    }
+    containers[id] = std::move(entry);
+  }
+  nlohmann::json doc = {{"version", 1}, {"containers", std::move(containers)}};
+  return doc.dump(1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+}
+
+Result<PersistedState> ParsePersistedState(std::string_view text, std::string_view source) {
+  const std::string where(source);
+  nlohmann::json doc = nlohmann::json::parse(text, nullptr, false);
+  if (doc.is_discarded() || !doc.is_object()) return Status::Error(where + ": not a JSON object");
+  auto containers = doc.find("containers");
+  if (containers == doc.end() || !containers->is_object()) {
+    return Status::Error(where + ": /containers must be an object");
+  }
+  PersistedState out;
+  for (auto it = containers->begin(); it != containers->end(); ++it) {
+    const std::string pointer = "/containers/" + it.key();
+    if (!it->is_object()) return Status::Error(where + ": " + pointer + " must be an object");
+    PersistedContainer c;
+    if (!ReadUint(*it, "maxheld", &c.maxheld_pages) || !ReadUint(*it, "failcnt", &c.failcnt)) {
+      return Status::Error(where + ": " + pointer + ": maxheld and failcnt must be unsigned");
+    }
+    auto api = it->find("api_privvmpages");
+    if (api != it->end()) {
+      BarrierLimit bl;
+      if (!api->is_object() || !api->contains("barrier") || !api->contains("limit") ||
+          !ReadUint(*api, "barrier", &bl.barrier_pages) || !ReadUint(*api, "limit", &bl.limit_pages)) {
+        return Status::Error(where + ": " + pointer + "/api_privvmpages needs unsigned barrier and limit");
+      }
+      c.api_privvmpages = bl;
+    }
+    out[it.key()] = c;
+  }
+  return out;
+}
+
+}  // namespace ubc

@@ -1,0 +1,35 @@
+// PersistedState: the counters ubcd cannot re-read from the kernel after a
+// restart (maxheld, failcnt, limits changed live), as a small JSON document.
+//
+// Held always comes back from the kernel; these do not, so ubcd writes them to
+// a state file (atomically, by rename) and reads them back when it recovers a
+// container from the fd store. Pure serialisation; thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "core/status.h"
+#include "core/vz_value.h"
+
+namespace ubc {
+
+struct PersistedContainer {
+  uint64_t maxheld_pages = 0;
+  uint64_t failcnt = 0;
+  // Set when the limits were changed live (REST/ubcctl): they win over the
+  // annotations and files the container is rebuilt from.
+  std::optional<BarrierLimit> api_privvmpages;
+  bool operator==(const PersistedContainer&) const = default;
+};
+
+using PersistedState = std::map<std::string, PersistedContainer>;  // by container id
+
+std::string SerializePersistedState(const PersistedState& state);
+// Errors name the source and the offending field.
+Result<PersistedState> ParsePersistedState(std::string_view text, std::string_view source);
+
+}  // namespace ubc

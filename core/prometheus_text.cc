@@ -1,0 +1,125 @@
+#include "core/prometheus_text.h"
+
+#include <charconv>
+#include <cmath>
+
+namespace ubc {
+namespace {
+
+void AppendHeader(std::string& out, std::string_view name, std::string_view type,
+                  std::string_view help) {
+  out.append("# HELP ").append(name).append(" ").append(help).append("\n");
+  out.append("# TYPE ").append(name).append(" ").append(type).append("\n");
+}
+
+std::string Label(std::string_view name, std::string_view value) {
+  return std::string(name) + "=\"" + EscapePrometheusLabelValue(value) + "\"";
+}
+
+void AppendSample(std::string& out, std::string_view name, const std::string& labels,
+                  const std::string& value) {
+  out.append(name);
+  if (!labels.empty()) out.append("{").append(labels).append("}");
+  out.append(" ").append(value).append("\n");
+}
+
+// One gauge or counter with a sample per container.
+template <typename Getter>
+void AppendPerContainer(std::string& out, const std::vector<MetricsContainer>& containers,
+                        std::string_view name, std::string_view type, std::string_view help,
+                        bool with_resource, Getter get) {
+  AppendHeader(out, name, type, help);
+  for (const MetricsContainer& c : containers) {
+    std::string labels = Label("container", c.id);
+    if (with_resource) labels += "," + Label("resource", "privvmpages");
+    AppendSample(out, name, labels, std::to_string(get(c)));
+  }
+}
+
+}  // namespace
+
+std::string EscapePrometheusLabelValue(std::string_view value) {
+  std::string out;
+  out.reserve(value.size());
+  for (char c : value) {
+    if (c == '\\') {
+      out += "\\\\";
+    } else if (c == '"') {
+      out += "\\\"";
+    } else if (c == '\n') {
+      out += "\\n";
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+std::string FormatPrometheusFloat(double value) {
+  if (std::isinf(value)) return value > 0 ? "+Inf" : "-Inf";
+  if (std::isnan(value)) return "NaN";
+  char buf[64];
+  auto [end, ec] = std::to_chars(buf, buf + sizeof(buf), value);
+  if (ec != std::errc()) return "NaN";  // unreachable: 64 bytes hold any double
+  return std::string(buf, end);
+}
+
+std::string RenderPrometheusMetrics(const std::vector<MetricsContainer>& containers,
+                                    const DecisionMetricsSnapshot& decisions) {
+  std::string out;
+  uint64_t running = 0, retired = 0;
+  for (const MetricsContainer& c : containers) ++(c.retired ? retired : running);
+  AppendHeader(out, "ubc_containers", "gauge",
+               "Containers ubcd tracks, by state (retired: every notify fd hung up).");
+  AppendSample(out, "ubc_containers", Label("state", "running"), std::to_string(running));
+  AppendSample(out, "ubc_containers", Label("state", "retired"), std::to_string(retired));
+
+  AppendPerContainer(out, containers, "ubc_container_notify_fds", "gauge",
+                     "Seccomp notify fds ubcd holds for the container.", false,
+                     [](const MetricsContainer& c) { return static_cast<int64_t>(c.notify_fds); });
+  AppendPerContainer(out, containers, "ubc_container_processes", "gauge",
+                     "Processes of the container.", false,
+                     [](const MetricsContainer& c) { return c.processes; });
+  AppendPerContainer(out, containers, "ubc_beancounter_held_pages", "gauge",
+                     "Pages held now (4096 bytes each).", true,
+                     [](const MetricsContainer& c) { return c.privvmpages.held_pages; });
+  AppendPerContainer(out, containers, "ubc_beancounter_maxheld_pages", "gauge",
+                     "Most pages ever held.", true,
+                     [](const MetricsContainer& c) { return c.privvmpages.maxheld_pages; });
+  AppendPerContainer(out, containers, "ubc_beancounter_barrier_pages", "gauge",
+                     "Barrier in pages (9223372036854775807: unlimited).", true,
+                     [](const MetricsContainer& c) { return c.privvmpages.barrier_pages; });
+  AppendPerContainer(out, containers, "ubc_beancounter_limit_pages", "gauge",
+                     "Limit in pages (9223372036854775807: unlimited).", true,
+                     [](const MetricsContainer& c) { return c.privvmpages.limit_pages; });
+  AppendPerContainer(out, containers, "ubc_beancounter_failcnt_total", "counter",
+                     "Allocations refused (failcnt).", true,
+                     [](const MetricsContainer& c) { return c.privvmpages.failcnt; });
+
+  AppendHeader(out, "ubc_decisions_total", "counter",
+               "Trapped system calls decided, by syscall and verdict.");
+  for (size_t s = 0; s < static_cast<size_t>(MetricSyscall::kCount); ++s) {
+    for (size_t v = 0; v < static_cast<size_t>(MetricVerdict::kCount); ++v) {
+      AppendSample(out, "ubc_decisions_total",
+                   Label("syscall", MetricSyscallName(static_cast<MetricSyscall>(s))) + "," +
+                       Label("verdict", MetricVerdictName(static_cast<MetricVerdict>(v))),
+                   std::to_string(decisions.decisions[s][v]));
+    }
+  }
+
+  AppendHeader(out, "ubc_decision_latency_seconds", "histogram",
+               "Time from a notification's arrival to its answer being sent.");
+  uint64_t cumulative = 0;
+  for (size_t b = 0; b < decisions.latency_buckets.size(); ++b) {
+    cumulative += decisions.latency_buckets[b];
+    const double le = b < kLatencyBucketsSeconds.size() ? kLatencyBucketsSeconds[b] : INFINITY;
+    AppendSample(out, "ubc_decision_latency_seconds_bucket", Label("le", FormatPrometheusFloat(le)),
+                 std::to_string(cumulative));
+  }
+  AppendSample(out, "ubc_decision_latency_seconds_sum", "",
+               FormatPrometheusFloat(decisions.latency_sum_seconds));
+  AppendSample(out, "ubc_decision_latency_seconds_count", "", std::to_string(cumulative));
+  return out;
+}
+
+}  // namespace ubc

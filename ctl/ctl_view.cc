@@ -1,0 +1,199 @@
+#include "ctl/ctl_view.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <exception>
+
+#include "core/units.h"
+#include "core/vz_value.h"
+
+namespace ubc {
+namespace {
+
+using nlohmann::json;
+
+std::string Row(const char* format, auto... args) {
+  char buf[512];
+  std::snprintf(buf, sizeof(buf), format, args...);
+  return buf;
+}
+
+// "16.4M" style sizes for a human; pages stay the authoritative unit.
+std::string HumanBytes(uint64_t pages) {
+  if (pages == kUnlimitedPages) return "unlimited";
+  double bytes = static_cast<double>(pages) * kPageBytes;
+  const char* units[] = {"B", "K", "M", "G", "T", "P"};
+  size_t u = 0;
+  while (bytes >= 1024 && u + 1 < std::size(units)) {
+    bytes /= 1024;
+    ++u;
+  }
+  return Row(u == 0 ? "%.0f%s" : "%.1f%s", bytes, units[u]);
+}
+
+std::string ReasonPhrase(int status) {
+  switch (status) {
+    case 400:
+      return "Bad Request";
+    case 401:
+      return "Unauthorized";
+    case 404:
+      return "Not Found";
+    case 405:
+      return "Method Not Allowed";
+    case 413:
+      return "Payload Too Large";
+    case 500:
+      return "Internal Server Error";
+    default:
+      return "HTTP " + std::to_string(status);
+  }
+}
+
+}  // namespace
+
+Result<CtlContainer> CtlContainerFromJson(const json& doc) {
+  try {
+    CtlContainer c;
+    c.id = doc.at("id").get<std::string>();
+    c.state = doc.at("state").get<std::string>();
+    c.processes = doc.at("processes").get<uint64_t>();
+    c.notify_fds = doc.at("notify_fds").get<uint64_t>();
+    c.profile = doc.at("profile").get<std::string>();
+    c.profile_source = doc.value("profile_source", "");
+    c.membership = doc.value("membership", "");
+    const json& p = doc.at("beancounters").at("privvmpages");
+    c.privvmpages.held_pages = p.at("held").at("pages").get<uint64_t>();
+    c.privvmpages.maxheld_pages = p.at("maxheld").at("pages").get<uint64_t>();
+    c.privvmpages.barrier_pages = p.at("barrier").at("pages").get<uint64_t>();
+    c.privvmpages.limit_pages = p.at("limit").at("pages").get<uint64_t>();
+    c.privvmpages.failcnt = p.at("failcnt").get<uint64_t>();
+    c.source = p.value("source", "");
+    c.source_detail = p.value("source_detail", "");
+    return c;
+  } catch (const std::exception& e) {
+    return Status::Error(std::string("unexpected container document from ubcd: ") + e.what());
+  }
+}
+
+Result<std::vector<CtlContainer>> CtlContainersFromJson(const json& doc) {
+  if (!doc.is_object() || !doc.contains("containers") || !doc["containers"].is_array()) {
+    return Status::Error("unexpected container list from ubcd: no \"containers\" array");
+  }
+  std::vector<CtlContainer> out;
+  for (const json& entry : doc["containers"]) {
+    Result<CtlContainer> c = CtlContainerFromJson(entry);
+    if (!c.ok()) return c.status();
+    out.push_back(std::move(c).value());
+  }
+  return out;
+}
+
+double HeldPercentOfBarrier(const BeancounterValues& v) {
+  if (v.barrier_pages == 0 || v.barrier_pages == kUnlimitedPages) return 0;
+  return 100.0 * static_cast<double>(v.held_pages) / static_cast<double>(v.barrier_pages);
+}
+
+std::string RenderTop(std::vector<CtlContainer> containers, const std::string& title) {
+  std::stable_sort(containers.begin(), containers.end(),
+                   [](const CtlContainer& a, const CtlContainer& b) {
+                     const double pa = HeldPercentOfBarrier(a.privvmpages);
+                     const double pb = HeldPercentOfBarrier(b.privvmpages);
+                     return pa != pb ? pa > pb : a.id < b.id;
+                   });
+  std::string out = title + "\n";
+  out += Row("%-24s %-8s %5s %4s %12s %12s %12s %12s %8s %7s\n", "ID", "STATE", "PROCS", "FDS",
+             "HELD", "MAXHELD", "BARRIER", "LIMIT", "FAILCNT", "%BAR");
+  for (const CtlContainer& c : containers) {
+    const BeancounterValues& v = c.privvmpages;
+    const std::string id = c.id.size() > 24 ? c.id.substr(0, 23) + "~" : c.id;
+    out += Row(
+        "%-24s %-8s %5llu %4llu %12s %12s %12s %12s %8llu %6.1f%%\n", id.c_str(), c.state.c_str(),
+        static_cast<unsigned long long>(c.processes), static_cast<unsigned long long>(c.notify_fds),
+        FormatVzValuePages(v.held_pages).c_str(), FormatVzValuePages(v.maxheld_pages).c_str(),
+        FormatVzValuePages(v.barrier_pages).c_str(), FormatVzValuePages(v.limit_pages).c_str(),
+        static_cast<unsigned long long>(v.failcnt), HeldPercentOfBarrier(v));
+  }
+  if (containers.empty()) out += "(no containers)\n";
+  return out;
+}
+
+std::string RenderContainer(const CtlContainer& c) {
+  const BeancounterValues& v = c.privvmpages;
+  std::string out;
+  out += "id:          " + c.id + "\n";
+  out += "state:       " + c.state + "\n";
+  out += "processes:   " + std::to_string(c.processes) + "\n";
+  out += "notify fds:  " + std::to_string(c.notify_fds) + "\n";
+  out += "profile:     " + c.profile + " (from " + c.profile_source + ")\n";
+  out += "membership:  " + c.membership + "\n";
+  out += "privvmpages  (pages of 4096 bytes; limits from " + c.source +
+         (c.source_detail.empty() || c.source_detail == c.source ? "" : " " + c.source_detail) +
+         ")\n";
+  const auto line = [&out](const char* name, uint64_t pages) {
+    out += Row("  %-8s %20s  %s\n", name, FormatVzValuePages(pages).c_str(),
+               HumanBytes(pages).c_str());
+  };
+  line("held", v.held_pages);
+  line("maxheld", v.maxheld_pages);
+  line("barrier", v.barrier_pages);
+  line("limit", v.limit_pages);
+  out += Row("  %-8s %20llu\n", "failcnt", static_cast<unsigned long long>(v.failcnt));
+  return out;
+}
+
+Result<std::string> RenderEvents(const json& doc) {
+  try {
+    const json& events = doc.at("events");
+    std::string out = Row("%-30s %8s %-16s %-9s %10s %10s %-8s %10s %s\n", "TIME", "PID", "COMM",
+                          "SYSCALL", "REQUESTED", "HELD", "CHECKED", "BOUND", "RETURNED");
+    for (const json& e : events) {
+      out += Row(
+          "%-30s %8lld %-16s %-9s %10llu %10llu %-8s %10s %s\n",
+          e.at("time").get<std::string>().c_str(), e.at("pid").get<long long>(),
+          e.at("comm").get<std::string>().c_str(), e.at("syscall").get<std::string>().c_str(),
+          e.at("requested_pages").get<unsigned long long>(),
+          e.at("held_pages").get<unsigned long long>(), e.at("checked").get<std::string>().c_str(),
+          FormatVzValuePages(e.at("bound_pages").get<uint64_t>()).c_str(),
+          e.at("returned").get<std::string>().c_str());
+    }
+    if (events.empty()) out += "(no refusals)\n";
+    return out;
+  } catch (const std::exception& e) {
+    return Status::Error(std::string("unexpected events document from ubcd: ") + e.what());
+  }
+}
+
+std::string DescribeErrorReply(int http_status, const std::string& body) {
+  std::string message;
+  json doc = json::parse(body, nullptr, false);
+  if (doc.is_object() && doc.contains("error") && doc["error"].is_string()) {
+    message = doc["error"].get<std::string>();
+  } else {
+    message = body.substr(0, 200);
+    while (!message.empty() && (message.back() == '\n' || message.back() == ' ')) {
+      message.pop_back();
+    }
+  }
+  std::string out = "ubcd refused the request (" + std::to_string(http_status) + " " +
+                    ReasonPhrase(http_status) + ")";
+  if (!message.empty()) out += ": " + message;
+  if (http_status == 401) out += " (see --token-file; reading it needs root)";
+  return out;
+}
+
+std::string PercentEncodeSegment(std::string_view text) {
+  std::string out;
+  for (unsigned char c : text) {
+    const bool unreserved = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+                            (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_' || c == '~';
+    if (unreserved) {
+      out += static_cast<char>(c);
+    } else {
+      out += Row("%%%02X", static_cast<unsigned>(c));
+    }
+  }
+  return out;
+}
+
+}  // namespace ubc

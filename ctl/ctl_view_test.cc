@@ -1,0 +1,107 @@
+#include "ctl/ctl_view.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "core/units.h"
+
+namespace ubc {
+namespace {
+
+using nlohmann::json;
+
+json ContainerDoc(const std::string& id, uint64_t held, uint64_t barrier) {
+  auto amount = [](uint64_t pages) { return json{{"pages", pages}, {"bytes", pages * 4096}}; };
+  return {{"id", id},
+          {"state", "running"},
+          {"processes", 1},
+          {"notify_fds", 1},
+          {"profile", "bc2006"},
+          {"profile_source", "default"},
+          {"profile_source_detail", "default"},
+          {"membership", "cgroup"},
+          {"beancounters",
+           {{"privvmpages",
+             {{"held", amount(held)},
+              {"maxheld", amount(held)},
+              {"barrier", amount(barrier)},
+              {"limit", amount(barrier)},
+              {"failcnt", 2},
+              {"source", "annotation"},
+              {"source_detail", "ubc.privvmpages"}}}}}};
+}
+
+TEST(CtlViewTest, ParsesContainer) {
+  auto c = CtlContainerFromJson(ContainerDoc("a", 10, 100));
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  EXPECT_EQ(c->id, "a");
+  EXPECT_EQ(c->privvmpages.held_pages, 10u);
+  EXPECT_EQ(c->privvmpages.barrier_pages, 100u);
+  EXPECT_EQ(c->privvmpages.failcnt, 2u);
+  EXPECT_EQ(c->source, "annotation");
+  EXPECT_FALSE(CtlContainerFromJson(json{{"id", "a"}}).ok());
+  EXPECT_FALSE(CtlContainersFromJson(json::array()).ok());
+}
+
+TEST(CtlViewTest, TopSortsFullestFirst) {
+  json list = {{"containers",
+                {ContainerDoc("low", 10, 100), ContainerDoc("high", 90, 100),
+                 ContainerDoc("mid", 50, 100)}}};
+  auto parsed = CtlContainersFromJson(list);
+  ASSERT_TRUE(parsed.ok());
+  const std::string text = RenderTop(*parsed, "title");
+  const size_t high = text.find("high"), mid = text.find("mid"), low = text.find("low");
+  ASSERT_NE(high, std::string::npos);
+  EXPECT_LT(high, mid);
+  EXPECT_LT(mid, low);
+  EXPECT_NE(text.find("90.0%"), std::string::npos) << text;
+  EXPECT_EQ(text.rfind("title\nID", 0), 0u) << text;
+}
+
+TEST(CtlViewTest, PercentOfUnlimitedIsZero) {
+  BeancounterValues v;
+  v.held_pages = 5;
+  EXPECT_EQ(HeldPercentOfBarrier(v), 0);
+  v.barrier_pages = 10;
+  EXPECT_EQ(HeldPercentOfBarrier(v), 50);
+}
+
+TEST(CtlViewTest, EventsTable) {
+  json doc = {{"id", "a"},
+              {"events",
+               {{{"time", "2026-11-26T00:05:01.000000000Z"},
+                 {"time_unix_ns", 1},
+                 {"pid", 42},
+                 {"comm", "ubc-probe"},
+                 {"syscall", "mmap"},
+                 {"resource", "privvmpages"},
+                 {"requested_pages", 10},
+                 {"held_pages", 4090},
+                 {"checked", "barrier"},
+                 {"bound_pages", 4096},
+                 {"errno", 12},
+                 {"returned", "ENOMEM"}}}}};
+  auto text = RenderEvents(doc);
+  ASSERT_TRUE(text.ok()) << text.status().message();
+  EXPECT_NE(text->find("ubc-probe"), std::string::npos) << *text;
+  EXPECT_NE(text->find("ENOMEM"), std::string::npos) << *text;
+  EXPECT_FALSE(RenderEvents(json::object()).ok());
+}
+
+TEST(CtlViewTest, ErrorReplies) {
+  EXPECT_EQ(DescribeErrorReply(404, R"({"error": "no container \"x\""})"),
+            "ubcd refused the request (404 Not Found): no container \"x\"");
+  EXPECT_NE(DescribeErrorReply(401, R"({"error": "wrong bearer token"})").find("--token-file"),
+            std::string::npos);
+  EXPECT_EQ(DescribeErrorReply(502, "bad gateway\n"),
+            "ubcd refused the request (502 HTTP 502): bad gateway");
+}
+
+TEST(CtlViewTest, PercentEncode) {
+  EXPECT_EQ(PercentEncodeSegment("web-1_a.b~"), "web-1_a.b~");
+  EXPECT_EQ(PercentEncodeSegment("a/b c"), "a%2Fb%20c");
+}
+
+}  // namespace
+}  // namespace ubc

@@ -1,0 +1,83 @@
+#include "supervisor/custody.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <thread>
+#include <vector>
+
+#include "supervisor/log.h"
+
+namespace ubc {
+namespace {
+
+// Starts `ubcd --fd-store` in its own session, reparented away from ubcd, so
+// neither a crash nor a kill of ubcd's process group takes it down.
+void SpawnFdStore(const std::string& config_path) {
+  pid_t child = ::fork();
+  if (child < 0) return;
+  if (child == 0) {
+    ::setsid();
+    if (::fork() != 0) ::_exit(0);
+    int null = ::open("/dev/null", O_RDWR | O_CLOEXEC);
+    if (null >= 0) ::dup2(null, STDIN_FILENO);
+    // stderr stays: the store logs next to ubcd.
+    std::vector<std::string> args = {"ubcd", "--fd-store"};
+    if (!config_path.empty()) {
+      args.push_back("--config");
+      args.push_back(config_path);
+    }
+    std::vector<char*> argv;
+    for (std::string& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, nullptr);
+    ::execv("/proc/self/exe", argv.data());
+    ::_exit(127);
+  }
+  ::waitpid(child, nullptr, 0);
+}
+
+}  // namespace
+
+std::string FdStorePath(const SupervisorConfig& config) {
+  return config.state_dir + "/fdstore.sock";
+}
+
+Custody SetUpCustody(const SupervisorConfig& config, const std::string& config_path) {
+  Custody custody;
+  if (::mkdir(config.state_dir.c_str(), 0700) != 0 && errno != EEXIST) {
+    Log(LogLevel::kError, "cannot create state dir " + config.state_dir + ": " +
+                              std::strerror(errno) + "; running without restart protection");
+    return custody;
+  }
+  custody.state_path = config.state_dir + "/state.json";
+  Result<std::unique_ptr<InflightSlots>> slots = InflightSlots::Open(config.state_dir + "/inflight");
+  if (slots.ok()) {
+    custody.slots = std::move(slots).value();
+  } else {
+    Log(LogLevel::kError, slots.status().message());
+  }
+  custody.store = std::make_unique<FdStoreClient>(FdStorePath(config));
+  if (!custody.store->Available()) {
+    SpawnFdStore(config_path);
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(3);
+    while (!custody.store->Available() && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+  }
+  if (!custody.store->Available()) {
+    Log(LogLevel::kWarning, "no fd store at " + custody.store->socket_path() +
+                                ": if ubcd stops, trapped calls in containers fail with ENOSYS");
+    custody.store.reset();
+  }
+  return custody;
+}
+
+}  // namespace ubc

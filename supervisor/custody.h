@@ -1,0 +1,30 @@
+// Custody: wiring of the fd store, the in-flight slots and the state file
+// for one ubcd, all kept in the config's state_dir.
+//
+// SetUpCustody() makes sure a fd store runs (starting `ubcd --fd-store` as a
+// detached process when none answers, so it outlives ubcd crashes), maps the
+// in-flight slots and names the state file. Anything that fails is logged and
+// leaves that part off: ubcd still runs, only without restart protection.
+// Called once from main; not thread-safe.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "core/supervisor_config.h"
+#include "supervisor/fd_store.h"
+#include "supervisor/inflight_slots.h"
+
+namespace ubc {
+
+std::string FdStorePath(const SupervisorConfig& config);
+
+struct Custody {
+  std::unique_ptr<FdStoreClient> store;
+  std::unique_ptr<InflightSlots> slots;
+  std::string state_path;
+};
+
+Custody SetUpCustody(const SupervisorConfig& config, const std::string& config_path);
+
+}  // namespace ubc

@@ -1,0 +1,318 @@
+#include "supervisor/fd_store.h"
+
+#include <signal.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <map>
+
+#include "supervisor/log.h"
+#include "supervisor/privileges.h"
+
+namespace ubc {
+namespace {
+
+constexpr size_t kMaxPacketBytes = 64 * 1024;
+
+Result<sockaddr_un> Address(const std::string& path) {
+  sockaddr_un addr{};
+  if (path.empty() || path.size() >= sizeof addr.sun_path) {
+    return Status::Error("fd store path \"" + path + "\" is empty or too long");
+  }
+  addr.sun_family = AF_UNIX;
+  std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+  return addr;
+}
+
+Status SendPacket(int sock, const std::string& text, int fd) {
+  iovec iov{const_cast<char*>(text.data()), text.size()};
+  msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))];
+  if (fd >= 0) {
+    msg.msg_control = control;
+    msg.msg_controllen = sizeof control;
+    cmsghdr* h = CMSG_FIRSTHDR(&msg);
+    h->cmsg_level = SOL_SOCKET;
+    h->cmsg_type = SCM_RIGHTS;
+    h->cmsg_len = CMSG_LEN(sizeof(int));
+    std::memcpy(CMSG_DATA(h), &fd, sizeof fd);
+  }
+  for (;;) {
+    if (::sendmsg(sock, &msg, MSG_NOSIGNAL) >= 0) return Status::Ok();
+    if (errno != EINTR) return Status::Error(std::string("fd store send: ") + std::strerror(errno));
+  }
+}
+
+// One packet: its text and at most one fd.
+Result<std::pair<std::string, UniqueFd>> ReceivePacket(int sock) {
+  std::string buf(kMaxPacketBytes, '\0');
+  iovec iov{buf.data(), buf.size()};
+  msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * 8)];
+  msg.msg_control = control;
+  msg.msg_controllen = sizeof control;
+  ssize_t n;
+  do {
+    n = ::recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
+  } while (n < 0 && errno == EINTR);
+  if (n < 0) return Status::Error(std::string("fd store receive: ") + std::strerror(errno));
+  std::vector<UniqueFd> fds;
+  for (cmsghdr* h = CMSG_FIRSTHDR(&msg); h != nullptr; h = CMSG_NXTHDR(&msg, h)) {
+    if (h->cmsg_level != SOL_SOCKET || h->cmsg_type != SCM_RIGHTS) continue;
+    size_t count = (h->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+    for (size_t i = 0; i < count; ++i) {
+      int fd;
+      std::memcpy(&fd, CMSG_DATA(h) + i * sizeof(int), sizeof fd);
+      fds.emplace_back(fd);
+    }
+  }
+  if (n == 0) return Status::Error("fd store: peer closed");
+  if ((msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) != 0 || fds.size() > 1) {
+    return Status::Error("fd store: oversized packet or too many fds");
+  }
+  buf.resize(static_cast<size_t>(n));
+  return std::make_pair(std::move(buf), fds.empty() ? UniqueFd() : std::move(fds[0]));
+}
+
+// nlohmann's value() throws on a type mismatch; these never do.
+std::string StringField(const nlohmann::json& j, const char* key) {
+  if (!j.is_object()) return "";
+  auto it = j.find(key);
+  return it != j.end() && it->is_string() ? it->get<std::string>() : "";
+}
+
+bool TrueField(const nlohmann::json& j, const char* key) {
+  if (!j.is_object()) return false;
+  auto it = j.find(key);
+  return it != j.end() && it->is_boolean() && it->get<bool>();
+}
+
+nlohmann::json ObjectField(const nlohmann::json& j, const char* key) {
+  if (!j.is_object()) return nlohmann::json::object();
+  auto it = j.find(key);
+  return it != j.end() && it->is_object() ? *it : nlohmann::json::object();
+}
+
+struct Held {
+  nlohmann::json meta;
+  UniqueFd fd;
+};
+
+void ServeClient(int client, std::map<std::string, Held>& held, int epoll_fd) {
+  Result<std::pair<std::string, UniqueFd>> packet = ReceivePacket(client);
+  if (!packet.ok()) return;
+  nlohmann::json request = nlohmann::json::parse(packet->first, nullptr, false);
+  const std::string op = StringField(request, "op");
+  if (op == "put") {
+    const std::string key = StringField(request, "key");
+    if (!packet->second || key.empty()) {
+      SendPacket(client, R"({"ok":false,"error":"put needs a key and one fd"})", -1);
+      return;
+    }
+    int fd = packet->second.get();
+    epoll_event ev{};
+    ev.events = 0;  // EPOLLHUP/EPOLLERR only: pending notifications must not wake us
+    ev.data.fd = fd;
+    if (::epoll_ctl(epoll_fd, EPOLL_CTL_ADD, fd, &ev) != 0) {
+      SendPacket(client, R"({"ok":false,"error":"cannot watch the fd"})", -1);
+      return;
+    }
+    auto old = held.find(key);
+    if (old != held.end()) {
+      ::epoll_ctl(epoll_fd, EPOLL_CTL_DEL, old->second.fd.get(), nullptr);
+      held.erase(old);
+    }
+    held[key] = Held{ObjectField(request, "meta"), std::move(packet->second)};
+    SendPacket(client, R"({"ok":true})", -1);
+  } else if (op == "list") {
+    for (const auto& [key, h] : held) {
+      nlohmann::json entry = {{"key", key}, {"meta", h.meta}};
+      if (!SendPacket(client, entry.dump(), h.fd.get()).ok()) return;
+    }
+    SendPacket(client, R"({"op":"end"})", -1);
+  } else {
+    SendPacket(client, R"({"ok":false,"error":"unknown op"})", -1);
+  }
+}
+
+}  // namespace
+
+int RunFdStore(const std::string& socket_path) {
+  Result<sockaddr_un> addr = Address(socket_path);
+  if (!addr.ok()) {
+    Log(LogLevel::kError, addr.status().message());
+    return 1;
+  }
+  UniqueFd sock(::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0));
+  {
+    UniqueFd probe(::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0));
+    if (::connect(probe.get(), reinterpret_cast<const sockaddr*>(&*addr), sizeof *addr) == 0) {
+      Log(LogLevel::kError, "fd store: another store is already listening on " + socket_path);
+      return 1;
+    }
+  }
+  ::unlink(socket_path.c_str());
+  mode_t old_mask = ::umask(0177);
+  int rc = ::bind(sock.get(), reinterpret_cast<const sockaddr*>(&*addr), sizeof *addr);
+  ::umask(old_mask);
+  if (rc != 0 || ::listen(sock.get(), 16) != 0) {
+    Log(LogLevel::kError, "fd store: bind " + socket_path + ": " + std::strerror(errno));
+    return 1;
+  }
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  sigprocmask(SIG_BLOCK, &signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+  UniqueFd sig(::signalfd(-1, &signals, SFD_CLOEXEC));
+  UniqueFd ep(::epoll_create1(EPOLL_CLOEXEC));
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ev.data.fd = sock.get();
+  ::epoll_ctl(ep.get(), EPOLL_CTL_ADD, sock.get(), &ev);
+  ev.data.fd = sig.get();
+  ::epoll_ctl(ep.get(), EPOLL_CTL_ADD, sig.get(), &ev);
+  // Holding fds and passing them on needs no capability at all.
+  if (Status s = DropPrivileges(/*keep_ptrace=*/false); !s.ok()) {
+    Log(LogLevel::kWarning, "fd store: " + s.message());
+  }
+  Log(LogLevel::kInfo, "fd store listening on " + socket_path);
+
+  std::map<std::string, Held> held;
+  std::map<int, UniqueFd> clients;
+  epoll_event events[64];
+  // With no ubcd connected and no fd held there is nothing to keep: the
+  // store leaves (ubcd starts a new one when it needs one).
+  int idle_ticks = 0;
+  for (;;) {
+    int n = ::epoll_wait(ep.get(), events, 64, 500);
+    if (n < 0 && errno == EINTR) continue;
+    if (held.empty() && clients.empty()) {
+      if (++idle_ticks >= 6) {
+        Log(LogLevel::kInfo, "fd store idle, leaving");
+        ::unlink(socket_path.c_str());
+        return 0;
+      }
+    } else {
+      idle_ticks = 0;
+    }
+    for (int i = 0; i < n; ++i) {
+      int fd = events[i].data.fd;
+      if (fd == sig.get()) {
+        Log(LogLevel::kInfo, "fd store stopping; " + std::to_string(held.size()) +
+                                 " notify fds released");
+        ::unlink(socket_path.c_str());
+        return 0;
+      }
+      if (fd == sock.get()) {
+        UniqueFd client(::accept4(sock.get(), nullptr, nullptr, SOCK_CLOEXEC));
+        if (!client) continue;
+        ucred cred{};
+        socklen_t len = sizeof cred;
+        if (::getsockopt(client.get(), SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0 ||
+            cred.uid != 0) {
+          continue;  // only root (ubcd) may deposit or take fds
+        }
+        ev.events = EPOLLIN;
+        ev.data.fd = client.get();
+        ::epoll_ctl(ep.get(), EPOLL_CTL_ADD, client.get(), &ev);
+        clients[client.get()] = std::move(client);
+        continue;
+      }
+      if (auto c = clients.find(fd); c != clients.end()) {
+        if (events[i].events & (EPOLLHUP | EPOLLERR)) {
+          ::epoll_ctl(ep.get(), EPOLL_CTL_DEL, fd, nullptr);
+          clients.erase(c);
+          continue;
+        }
+        ServeClient(fd, held, ep.get());
+        continue;
+      }
+      // A held notify fd hung up: its container is gone.
+      for (auto it = held.begin(); it != held.end(); ++it) {
+        if (it->second.fd.get() == fd) {
+          ::epoll_ctl(ep.get(), EPOLL_CTL_DEL, fd, nullptr);
+          held.erase(it);
+          break;
+        }
+      }
+    }
+  }
+}
+
+FdStoreClient::FdStoreClient(std::string socket_path) : path_(std::move(socket_path)) {}
+
+Status FdStoreClient::ConnectLocked() {
+  if (conn_) return Status::Ok();
+  Result<sockaddr_un> addr = Address(path_);
+  if (!addr.ok()) return addr.status();
+  UniqueFd s(::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0));
+  if (::connect(s.get(), reinterpret_cast<const sockaddr*>(&*addr), sizeof *addr) != 0) {
+    return Status::Error("no fd store at " + path_ + ": " + std::strerror(errno));
+  }
+  timeval timeout{5, 0};
+  ::setsockopt(s.get(), SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+  conn_ = std::move(s);
+  return Status::Ok();
+}
+
+bool FdStoreClient::Available() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return ConnectLocked().ok();
+}
+
+Status FdStoreClient::Put(const std::string& key, const nlohmann::json& meta, int fd) {
+  std::lock_guard<std::mutex> lock(mu_);
+  nlohmann::json request = {{"op", "put"}, {"key", key}, {"meta", meta}};
+  const std::string text = request.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  // One reconnect: the store may have been restarted since the last call.
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    if (Status s = ConnectLocked(); !s.ok()) return s;
+    Status sent = SendPacket(conn_.get(), text, fd);
+    Result<std::pair<std::string, UniqueFd>> reply =
+        sent.ok() ? ReceivePacket(conn_.get()) : Result<std::pair<std::string, UniqueFd>>(sent);
+    if (reply.ok()) {
+      nlohmann::json r = nlohmann::json::parse(reply->first, nullptr, false);
+      if (TrueField(r, "ok")) return Status::Ok();
+      return Status::Error("fd store refused " + key + ": " + reply->first);
+    }
+    conn_.reset();
+  }
+  return Status::Error("fd store at " + path_ + " does not answer");
+}
+
+Result<std::vector<StoredFd>> FdStoreClient::List() {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (Status s = ConnectLocked(); !s.ok()) return s;
+  if (Status s = SendPacket(conn_.get(), R"({"op":"list"})", -1); !s.ok()) {
+    conn_.reset();
+    return s;
+  }
+  std::vector<StoredFd> out;
+  for (;;) {
+    Result<std::pair<std::string, UniqueFd>> packet = ReceivePacket(conn_.get());
+    if (!packet.ok()) {
+      conn_.reset();
+      return packet.status();
+    }
+    nlohmann::json entry = nlohmann::json::parse(packet->first, nullptr, false);
+    if (StringField(entry, "op") == "end") break;
+    const std::string key = StringField(entry, "key");
+    if (key.empty() || !packet->second) continue;
+    out.push_back(StoredFd{key, ObjectField(entry, "meta"), std::move(packet->second)});
+  }
+  return out;
+}
+
+}  // namespace ubc

@@ -1,0 +1,56 @@
+// FdStore: custody of notify fds across ubcd restarts.
+//
+// If every copy of a seccomp listener fd is closed, each pending and future
+// notified syscall of that container fails with ENOSYS. The fd store is a
+// minimal process (`ubcd --fd-store`) that ubcd hands a copy of every notify fd
+// to, with the little metadata needed to rebuild the container; while any
+// copy is open, trapped calls simply wait. A restarted ubcd lists the store's
+// fds and resumes deciding. The store closes an fd when its filter hangs up
+// (the container is gone), so it never accumulates dead fds.
+//
+// The protocol is SOCK_SEQPACKET on a root-only unix socket: one JSON object
+// per packet, fds in SCM_RIGHTS. RunFdStore() is the store's main loop (one
+// thread). FdStoreClient is used by ubcd; its methods are thread-safe.
+#pragma once
+
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "core/status.h"
+#include "core/unique_fd.h"
+
+namespace ubc {
+
+// Runs the store on `socket_path` until SIGTERM/SIGINT. Returns the exit code.
+int RunFdStore(const std::string& socket_path);
+
+struct StoredFd {
+  std::string key;
+  nlohmann::json meta;
+  UniqueFd fd;
+};
+
+class FdStoreClient {
+ public:
+  explicit FdStoreClient(std::string socket_path);
+
+  // True when a store answers at the socket path (connects lazily).
+  bool Available();
+  // Hands the store a copy of `fd` under `key` (unique per fd).
+  Status Put(const std::string& key, const nlohmann::json& meta, int fd);
+  // Every fd the store holds.
+  Result<std::vector<StoredFd>> List();
+
+  const std::string& socket_path() const { return path_; }
+
+ private:
+  Status ConnectLocked();
+  const std::string path_;
+  std::mutex mu_;
+  UniqueFd conn_;
+};
+
+}  // namespace ubc

@@ -1,0 +1,74 @@
+"""ubcd restarts without harm: killed with SIGKILL (or stopped with SIGTERM) while
+containers allocate in a loop, then started again, it recovers every container from the
+fd store, and no trapped call fails with ENOSYS meanwhile; held comes back from the
+kernel, maxheld, failcnt and limits changed live from the state file."""
+
+import os
+import signal
+import time
+
+from harness import Session, check, check_eq, pages, wait_until
+
+
+def _restart(s, sig):
+    old_pid = s.ubcd.proc.pid
+    s.ubcd.stop(sig)
+    check(not os.path.exists(f"/proc/{old_pid}/status"), "the old ubcd still runs")
+    time.sleep(0.3)  # trapped calls wait meanwhile
+    s.ubcd.start()
+    wait_until(lambda: s.ubcd.status_json() is not None, timeout_s=10, what="status after restart")
+
+
+def _survives(runtime, sig):
+    s = Session(runtime)
+    c = s.supervised("16M:20M")
+    e = c.exec_probe()  # a second notify fd in the same container
+    data = c.probe.statm() + e.statm()
+    c.probe.err(f"mmap {pages(4096 - data + 1)}")  # one refusal before the restart
+    before = s.ubcd.privvm(c.id)
+    check_eq(before["failcnt"], 1, "failcnt before the restart")
+    # Both probes allocate for 1.5 s; ubcd dies and comes back in the middle.
+    c.probe.send("mmap-for 1500 256K")
+    e.send("mmap-for 1500 256K")
+    time.sleep(0.4)
+    _restart(s, sig)
+    for probe in (c.probe, e):
+        calls, enomem, enosys, other = _reply(probe)
+        check(calls > 0, "no allocation happened")
+        check_eq(enosys, 0, "calls that failed with ENOSYS across the restart")
+        check_eq(enomem, 0, "calls refused (all fit under the barrier)")
+        check_eq(other, 0, "calls that failed otherwise")
+    entry = s.ubcd.require_container(c.id)
+    check_eq(entry["state"], "running", "state after the restart")
+    check_eq(entry["notify_fds"], 2, "notify fds recovered")
+    after = entry["privvmpages"]
+    check_eq(after["failcnt"], 1, "failcnt continues")
+    check(after["maxheld"] >= before["maxheld"], f"maxheld went back: {before} -> {after}")
+    check_eq(after["barrier"], 4096, "barrier")
+    # Decisions go on as before.
+    data = c.probe.statm() + e.statm()
+    wait_until(lambda: s.ubcd.privvm(c.id)["held"] == data, timeout_s=5,
+               what=f"held == {data} (sum of statm) after the restart")
+    c.probe.err(f"mmap {pages(4096 - data + 1)}")
+    c.probe.ok(f"mmap {pages(4096 - data)}")
+    check_eq(s.ubcd.privvm(c.id)["failcnt"], 2, "failcnt after a refusal past the restart")
+    e.close()
+    c.stop()
+
+
+def _reply(probe):
+    words = probe.read_line(timeout_s=30, what="mmap-for result").split()
+    check(words[0] == "ok" and len(words) == 5, f"mmap-for reply {words}")
+    return [int(w) for w in words[1:]]
+
+
+def test_sigkill_runc():
+    _survives("runc", signal.SIGKILL)
+
+
+def test_sigkill_crun():
+    _survives("crun", signal.SIGKILL)
+
+
+def test_sigterm_runc():
+    _survives("runc", signal.SIGTERM)
