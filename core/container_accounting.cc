@@ -42,8 +42,18 @@ Status ContainerAccounting::RefreshLocked(MemberReader& members) {
   // Calls known to be done are released before sampling: one completing
   // between the two reads is then counted twice (briefly) instead of never.
   for (auto it = reservations_.begin(); it != reservations_.end();) {
-    if (members.Progress(it->first, it->second.nr, it->second.args) == CallProgress::kDone) {
+    if (!it->second.active) {
+      // A thread that had nothing outstanding at two exact reads in a row is
+      // probably gone: forget it (and its tgid) to bound both maps.
+      tgid_by_tid_.erase(it->first);
+      last_brk_by_tid_.erase(it->first);
       it = reservations_.erase(it);
+    } else if (members.Progress(it->first, it->second.nr, it->second.args) ==
+               CallProgress::kDone) {
+      // A completed fork has a child to be listed.
+      if (!it->second.grows_caller_data) members.ExpectNewProcess();
+      it->second.active = false;
+      ++it;
     } else {
       ++it;
     }
@@ -55,6 +65,7 @@ Status ContainerAccounting::RefreshLocked(MemberReader& members) {
   // address space.
   std::map<int, uint64_t> outstanding_data, outstanding_other;
   for (const auto& [tid, r] : reservations_) {
+    if (!r.active) continue;
     uint64_t& sum = r.grows_caller_data ? outstanding_data[r.tgid] : outstanding_other[r.tgid];
     sum = SaturatingAdd(sum, r.pages);
   }
@@ -81,10 +92,11 @@ Status ContainerAccounting::RefreshLocked(MemberReader& members) {
   }
   // Outstanding calls of threads whose process the sample did not list.
   for (const auto& [tid, r] : reservations_) {
-    if (sample->data_pages_by_tgid.count(r.tgid) == 0) extra = SaturatingAdd(extra, r.pages);
+    if (r.active && sample->data_pages_by_tgid.count(r.tgid) == 0) {
+      extra = SaturatingAdd(extra, r.pages);
+    }
   }
   spaces_ = std::move(spaces);
-  tgid_by_tid_.clear();
   exact_held_pages_ = SaturatingAdd(sample->data_pages, extra);
   admitted_since_exact_pages_ = 0;
   processes_ = sample->processes;
@@ -101,9 +113,10 @@ void ContainerAccounting::ReserveLocked(const TrappedCall& call, const ChargePla
                                         MemberReader& members) {
   admitted_since_exact_pages_ = SaturatingAdd(admitted_since_exact_pages_, plan.pages);
   const bool grows = plan.grows_caller_data;
-  Reservation r{call.nr, call.args, plan.pages, call.tid, grows};
+  Reservation& r = reservations_[call.tid];
+  r = Reservation{true, call.nr, call.args, plan.pages, call.tid, grows};
   // Most callers are single-threaded (tid == tgid); other threads are looked
-  // up once per exact-read period.
+  // up once and remembered while they keep calling.
   if (spaces_.count(call.tid) == 0) {
     auto cached = tgid_by_tid_.find(call.tid);
     r.tgid = cached != tgid_by_tid_.end() ? cached->second
@@ -115,7 +128,6 @@ void ContainerAccounting::ReserveLocked(const TrappedCall& call, const ChargePla
       space->second.admitted_pages = SaturatingAdd(space->second.admitted_pages, plan.pages);
     }
   }
-  reservations_[call.tid] = r;
 }
 
 Result<uint64_t> ContainerAccounting::CurrentBrkLocked(TargetReader& target) {
@@ -138,7 +150,10 @@ Decision ContainerAccounting::DecideLocked(const TrappedCall& call, TargetReader
   // counters hold that charge now. It stays in the estimate until the next
   // exact read and in its address space's admitted pages until that space is
   // quiescent.
-  reservations_.erase(call.tid);
+  if (auto it = reservations_.find(call.tid); it != reservations_.end() && it->second.active) {
+    if (!it->second.grows_caller_data) members.ExpectNewProcess();
+    it->second.active = false;
+  }
   if (call.arch != kAuditArchX86_64) {
     // The filter's rules are written for x86-64 numbers and argument layouts;
     // a foreign-architecture call cannot be classified, so it is not charged.
@@ -155,16 +170,32 @@ Decision ContainerAccounting::DecideLocked(const TrappedCall& call, TargetReader
       return d;
     }
     context.parent_private_pages = *data;
-  } else if (d.call.kind == CallKind::kBrk) {
-    Result<uint64_t> brk = CurrentBrkLocked(target);
-    if (!brk.ok()) {
-      d.note = "caller vanished: " + brk.status().message();
-      return d;
+  }
+  // A growing brk far below the bound is planned from the break this thread
+  // last set; the exact path (and any shrink) reads the real one. After an
+  // exec the remembered break belongs to the old image: a heap placed just
+  // above it would be undercharged by the gap, on the estimate only.
+  bool brk_from_cache = false;
+  if (d.call.kind == CallKind::kBrk) {
+    auto cached = last_brk_by_tid_.find(call.tid);
+    if (cached != last_brk_by_tid_.end() && d.call.addr > cached->second) {
+      context.current_brk = cached->second;
+      brk_from_cache = true;
+    } else {
+      Result<uint64_t> brk = CurrentBrkLocked(target);
+      if (!brk.ok()) {
+        d.note = "caller vanished: " + brk.status().message();
+        return d;
+      }
+      context.current_brk = *brk;
     }
-    context.current_brk = *brk;
   }
   d.plan = PlanCharge(d.call, *profile_, context);
-  if (d.plan.check == ChargeCheck::kNone) return d;
+  if (d.plan.check == ChargeCheck::kNone) {
+    // A shrink or a move within the same page always succeeds.
+    if (d.call.kind == CallKind::kBrk) last_brk_by_tid_[call.tid] = d.call.addr;
+    return d;
+  }
 
   const BeancounterValues& v = counter_.values();
   d.bound_pages = BoundFor(d.plan.check, v);
@@ -173,6 +204,8 @@ Decision ContainerAccounting::DecideLocked(const TrappedCall& call, TargetReader
     d.held_pages = held;
     counter_.RecordCharge(held, d.plan.pages);
     if (d.plan.persistent && d.plan.pages > 0) ReserveLocked(call, d.plan, members);
+    if (d.call.kind == CallKind::kBrk) last_brk_by_tid_[call.tid] = d.call.addr;
+    if (d.call.kind == CallKind::kFork) members.ExpectNewProcess();
     return d;
   };
 
@@ -200,6 +233,21 @@ Decision ContainerAccounting::DecideLocked(const TrappedCall& call, TargetReader
     return d;
   }
   d.exact = true;
+  if (brk_from_cache) {
+    Result<uint64_t> brk = CurrentBrkLocked(target);
+    if (!brk.ok()) {
+      d.note = "caller vanished: " + brk.status().message();
+      return d;
+    }
+    context.current_brk = *brk;
+    last_brk_by_tid_[call.tid] = *brk;
+    d.plan = PlanCharge(d.call, *profile_, context);
+    if (d.plan.check == ChargeCheck::kNone) {
+      last_brk_by_tid_[call.tid] = d.call.addr;
+      return d;
+    }
+    d.bound_pages = BoundFor(d.plan.check, v);
+  }
   if (!d.plan.exact) {
     Result<std::vector<MapEntry>> maps = target.Maps();
     if (!maps.ok()) {
@@ -219,6 +267,7 @@ Decision ContainerAccounting::DecideLocked(const TrappedCall& call, TargetReader
   d.refused = true;
   d.held_pages = held;
   if (d.plan.refuse_with_old_break && context.current_brk) {
+    last_brk_by_tid_[call.tid] = *context.current_brk;
     // brk reports failure by returning the unchanged break; glibc's sbrk
     // turns that into ENOMEM and malloc falls back to mmap.
     d.action = Decision::Action::kReturn;
@@ -236,7 +285,8 @@ AccountingSnapshot ContainerAccounting::Refresh(MemberReader& members) {
   AccountingSnapshot s;
   s.privvmpages = counter_.values();
   s.processes = processes_;
-  s.reservations = reservations_.size();
+  s.reservations = static_cast<uint64_t>(std::count_if(
+      reservations_.begin(), reservations_.end(), [](const auto& e) { return e.second.active; }));
   return s;
 }
 
@@ -246,7 +296,8 @@ AccountingSnapshot ContainerAccounting::Peek() const {
   s.privvmpages = counter_.values();
   s.privvmpages.held_pages = EstimateLocked();
   s.processes = processes_;
-  s.reservations = reservations_.size();
+  s.reservations = static_cast<uint64_t>(std::count_if(
+      reservations_.begin(), reservations_.end(), [](const auto& e) { return e.second.active; }));
   return s;
 }
 
@@ -271,6 +322,7 @@ void ContainerAccounting::Retire(MemberReader& members) {
   reservations_.clear();
   spaces_.clear();
   tgid_by_tid_.clear();
+  last_brk_by_tid_.clear();
   exact_held_pages_ = 0;
   admitted_since_exact_pages_ = 0;
   processes_ = 0;

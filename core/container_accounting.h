@@ -78,6 +78,9 @@ class MemberReader {
   virtual CallProgress Progress(int tid, int nr, const std::array<uint64_t, 6>& args) = 0;
   // Thread-group id of a thread, or -1 when it is gone.
   virtual int ThreadGroupOf(int tid) = 0;
+  // A new process may have appeared (a fork was admitted or completed):
+  // the next Sample() must list the members afresh.
+  virtual void ExpectNewProcess() {}
   // The container is gone: drop anything kept open for it.
   virtual void ReleaseAll() {}
 };
@@ -141,7 +144,11 @@ class ContainerAccounting {
   const RuleProfile& profile() const { return *profile_; }
 
  private:
+  // Entries are kept per thread and reused (`active` false when the thread
+  // has nothing outstanding): the notification path allocates nothing for a
+  // thread it has seen before.
   struct Reservation {
+    bool active;
     int nr;
     std::array<uint64_t, 6> args;
     uint64_t pages;
@@ -178,7 +185,10 @@ class ContainerAccounting {
   uint64_t processes_ = 0;
   std::map<int, Reservation> reservations_;  // by thread id
   std::map<int, AddressSpace> spaces_;       // by tgid, as of the last exact read
-  std::map<int, int> tgid_by_tid_;           // cache, cleared at each exact read
+  std::map<int, int> tgid_by_tid_;           // cache; pruned with dead reservations
+  // The break each thread last moved its process's heap to, so that a brk
+  // far below the bound is planned without reading /proc/PID/maps.
+  std::map<int, uint64_t> last_brk_by_tid_;
 };
 
 }  // namespace ubc

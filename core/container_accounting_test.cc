@@ -218,6 +218,40 @@ TEST(ContainerAccountingTest, BrkWithoutAHeapGrowsFromStartBrk) {
   EXPECT_EQ(shrink.plan.check, ChargeCheck::kNone);
 }
 
+TEST(ContainerAccountingTest, BrkFarBelowTheBoundReadsNoMaps) {
+  ContainerAccounting acc(100000, 100000, Bc2006Profile());
+  FakeTarget target;
+  FakeMembers members;
+  const uint64_t start = target.start_brk;
+  acc.Decide(Syscall(1, x86_64_nr::kBrk, {start + 10 * kPage, 0, 0, 0, 0, 0}), target, members);
+  const int first = target.maps_reads;
+  for (uint64_t i = 2; i <= 20; ++i) {
+    Decision d = acc.Decide(Syscall(1, x86_64_nr::kBrk, {start + i * 10 * kPage, 0, 0, 0, 0, 0}),
+                            target, members);
+    EXPECT_EQ(d.plan.pages, 10u);
+  }
+  EXPECT_EQ(target.maps_reads, first);
+}
+
+TEST(ContainerAccountingTest, BrkNearTheBoundUsesTheRealBreak) {
+  ContainerAccounting acc(1000, 1000, Bc2006Profile());
+  FakeTarget target;
+  FakeMembers members;
+  members.data_pages = 500;
+  const uint64_t heap = target.start_brk;
+  target.maps = {Map(heap, heap + 100 * kPage, true, false, "[heap]")};
+  // The thread remembers a break of heap+100 pages; the kernel (say it failed
+  // a brk we admitted) is at heap+100 too, then asks for 501 more: refused,
+  // and the answer is the real break.
+  acc.Decide(Syscall(1, x86_64_nr::kBrk, {heap + 100 * kPage, 0, 0, 0, 0, 0}), target, members);
+  Decision d = acc.Decide(Syscall(1, x86_64_nr::kBrk, {heap + 601 * kPage, 0, 0, 0, 0, 0}),
+                          target, members);
+  EXPECT_TRUE(d.exact);
+  EXPECT_TRUE(d.refused);
+  EXPECT_EQ(d.action, Decision::Action::kReturn);
+  EXPECT_EQ(d.return_value, heap + 100 * kPage);
+}
+
 TEST(ContainerAccountingTest, ForkIsCheckedAgainstTheLimitUnderBc2006) {
   FakeTarget target;
   FakeMembers members;

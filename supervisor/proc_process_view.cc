@@ -267,10 +267,15 @@ ProcMembers::ProcMembers(Membership membership) : membership_(std::move(membersh
 ProcMembers::~ProcMembers() = default;
 
 void ProcMembers::NoteProcess(int tid) {
-  if (membership_.kind != Membership::Kind::kObserved) return;
   std::lock_guard<std::mutex> lock(observed_mu_);
-  observed_tids_.insert(tid);
+  if (membership_.kind == Membership::Kind::kObserved) observed_tids_.insert(tid);
+  if (seen_tids_.insert(tid).second) {
+    relist_ = true;
+    if (seen_tids_.size() > 65536) seen_tids_.clear();  // bounded; costs one relist
+  }
 }
+
+void ProcMembers::ExpectNewProcess() { relist_ = true; }
 
 Result<std::set<int>> ProcMembers::ListTgids() {
   std::set<int> out;
@@ -356,10 +361,24 @@ ProcMembers::Process* ProcMembers::Open(int tgid) {
 }
 
 Result<MembersSample> ProcMembers::Sample() {
-  Result<std::set<int>> tgids = ListTgids();
-  if (!tgids.ok()) return tgids.status();
-  for (auto it = processes_.begin(); it != processes_.end();) {
-    it = tgids->count(it->first) ? std::next(it) : processes_.erase(it);
+  // Processes that appear unannounced (a child spawned with vfork that never
+  // makes a trapped call) are found by the periodic listing.
+  constexpr auto kRelistInterval = std::chrono::milliseconds(100);
+  const auto now = std::chrono::steady_clock::now();
+  std::set<int> cached;
+  Result<std::set<int>> tgids = cached;
+  if (relist_.exchange(false) || now - listed_at_ >= kRelistInterval) {
+    tgids = ListTgids();
+    if (!tgids.ok()) {
+      relist_ = true;
+      return tgids.status();
+    }
+    listed_at_ = now;
+    for (auto it = processes_.begin(); it != processes_.end();) {
+      it = tgids->count(it->first) ? std::next(it) : processes_.erase(it);
+    }
+  } else {
+    for (const auto& [tgid, p] : processes_) tgids->insert(tgid);
   }
   std::vector<std::pair<Statm, int>> samples;
   for (int tgid : *tgids) {
@@ -370,6 +389,7 @@ Result<MembersSample> ProcMembers::Sample() {
     Statm s;
     if (n <= 0 || (buf[n] = '\0', !ParseStatm(buf, &s))) {
       processes_.erase(tgid);  // exited: its memory is released
+      relist_ = true;          // and its children may have been reparented
       continue;
     }
     samples.emplace_back(s, tgid);

@@ -16,6 +16,8 @@
 
 #include <sys/types.h>
 
+#include <atomic>
+#include <chrono>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -62,9 +64,12 @@ class ProcMembers : public MemberReader {
   explicit ProcMembers(Membership membership);
   ~ProcMembers() override;
 
-  // A process seen making a call joins the container (kObserved membership
-  // only; the other kinds list members themselves). Thread-safe.
+  // Every trapped call's thread. A thread not seen before may belong to a
+  // process not listed yet (an exec, a spawned child): the next Sample()
+  // lists the members afresh. kObserved membership is made of these.
+  // Thread-safe.
   void NoteProcess(int tid);
+  void ExpectNewProcess() override;
 
   Result<MembersSample> Sample() override;
   CallProgress Progress(int tid, int nr, const std::array<uint64_t, 6>& args) override;
@@ -81,6 +86,12 @@ class ProcMembers : public MemberReader {
   Membership membership_;
   std::mutex observed_mu_;  // NoteProcess runs outside the accounting lock
   std::set<int> observed_tids_;
+  std::set<int> seen_tids_;
+  // Listing the members (cgroup.procs, or a /proc scan) costs more than the
+  // rest of a decision; it is done again only when the membership may have
+  // changed, and at least every kRelistInterval.
+  std::atomic<bool> relist_{true};
+  std::chrono::steady_clock::time_point listed_at_;
   std::map<int, std::unique_ptr<Process>> processes_;
 };
 

@@ -401,7 +401,8 @@ void Supervisor::RunPersister() {
   for (;;) {
     {
       std::unique_lock<std::mutex> lock(wake_mu_);
-      wake_persister_.wait_for(lock, std::chrono::milliseconds(100), [this] { return persist_soon_; });
+      // Refusals and limit changes wake it at once; maxheld alone waits.
+      wake_persister_.wait_for(lock, std::chrono::seconds(1), [this] { return persist_soon_; });
       persist_soon_ = false;
     }
     PersistIfChanged();

@@ -67,7 +67,7 @@ class Supervisor {
   // Writes the state file if anything changed since the last write.
   void PersistIfChanged();
   // Body of the thread that keeps the state file current: it writes soon
-  // after every refusal or limit change and at least every 100 ms.
+  // after every refusal or limit change, and checks maxheld every second.
   void RunPersister();
 
   // (Re)loads containers.d. On error the previous set stays in force.
