@@ -257,15 +257,17 @@ void Supervisor::Answer(Container& c, SeccompNotifier& notifier,
     c.events.Add(std::move(e));
     WakePersister();
   }
-  if (Status s = notifier.Respond(response); !s.ok()) {
-    Log(LogLevel::kError, "container " + c.id + ": " + s.message());
-  }
+  // Recorded before answering: with SYNC_WAKE_UP the caller runs when this
+  // thread next sleeps, so work after the answer delays it.
   metrics_.Record(MetricSyscallFor(call.nr),
                   d.refused ? MetricVerdict::kRefused
                             : (d.note.empty() ? MetricVerdict::kAllowed : MetricVerdict::kUndecided),
                   static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
                                             std::chrono::steady_clock::now() - received)
                                             .count()));
+  if (Status s = notifier.Respond(response); !s.ok()) {
+    Log(LogLevel::kError, "container " + c.id + ": " + s.message());
+  }
   if (!d.refused && !d.note.empty()) {
     Log(LogLevel::kDebug, "container " + c.id + ": pid " + std::to_string(call.tid) + " " +
                               SyscallName(call.nr) + " allowed: " + d.note);
