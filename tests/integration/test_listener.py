@@ -100,6 +100,10 @@ def test_bad_messages_each_logged_nothing_else_affected():
     two_fds = _connect(path)
     socket.send_fds(two_fds, [_state("ubct-two", fds=("seccompFd", "other"))], [r2, w2])
 
+    truncated = _connect(path)
+    truncated.sendall(_state("ubct-truncated")[:40])
+    truncated.close()  # hangs up inside the message
+
     bad_json = _connect(path)
     bad_json.sendall(b'{"fds": ["seccompFd"], "state": {"id": "a/b", "status": "creating"}}')
 
@@ -110,7 +114,8 @@ def test_bad_messages_each_logged_nothing_else_affected():
         pass  # ubcd may close it before the whole message is written
 
     _wait_log(s.ubcd, "seccompFd is not a seccomp notify listener", "non-listener fd")
-    for text in ("bad message from", "message names 1 fds but 0 arrived", "bad container state"):
+    for text in ("bad message from", "message names 1 fds but 0 arrived", "bad container state",
+                 "hung up inside a message"):
         _wait_log(s.ubcd, text, text)
     for cid in ("ubct-nofd", "ubct-pipe", "ubct-two"):
         check(s.ubcd.container(cid) is None, f"{cid} was registered from a bad message")
