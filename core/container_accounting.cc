@@ -38,6 +38,12 @@ uint64_t ContainerAccounting::EstimateLocked() const {
   return SaturatingAdd(exact_held_pages_, admitted_since_exact_pages_);
 }
 
+const uint64_t* MembersSample::DataPagesOf(int tgid) const {
+  auto it = std::lower_bound(data_pages_by_tgid.begin(), data_pages_by_tgid.end(),
+                             std::make_pair(tgid, uint64_t{0}));
+  return it != data_pages_by_tgid.end() && it->first == tgid ? &it->second : nullptr;
+}
+
 Status ContainerAccounting::RefreshLocked(MemberReader& members) {
   // Calls known to be done are released before sampling: one completing
   // between the two reads is then counted twice (briefly) instead of never.
@@ -61,42 +67,41 @@ Status ContainerAccounting::RefreshLocked(MemberReader& members) {
   Result<MembersSample> sample = members.Sample();
   if (!sample.ok()) return sample.status().Wrap("sampling container processes");
 
-  // Outstanding calls (inside, or on a CPU where /proc cannot tell) per
-  // address space.
-  std::map<int, uint64_t> outstanding_data, outstanding_other;
-  for (const auto& [tid, r] : reservations_) {
-    if (!r.active) continue;
-    uint64_t& sum = r.grows_caller_data ? outstanding_data[r.tgid] : outstanding_other[r.tgid];
-    sum = SaturatingAdd(sum, r.pages);
-  }
   uint64_t extra = 0;
-  std::map<int, AddressSpace> spaces;
   for (const auto& [tgid, data] : sample->data_pages_by_tgid) {
-    AddressSpace& space = spaces[tgid];
-    const bool outstanding = outstanding_data.count(tgid) || outstanding_other.count(tgid);
+    // Outstanding calls of this address space (inside, or on a CPU where
+    // /proc cannot tell). Few threads have one at a time: a scan is cheaper
+    // than building an index on every exact decision.
+    uint64_t outstanding_data = 0, outstanding_other = 0;
+    bool outstanding = false;
+    for (const auto& [tid, r] : reservations_) {
+      if (!r.active || r.tgid != tgid) continue;
+      outstanding = true;
+      uint64_t& sum = r.grows_caller_data ? outstanding_data : outstanding_other;
+      sum = SaturatingAdd(sum, r.pages);
+    }
+    AddressSpace& space = spaces_[tgid];
     if (!outstanding) {
       space = AddressSpace{true, data, 0};  // quiescent: statm is the whole truth
       continue;
     }
-    auto known = spaces_.find(tgid);
-    if (known != spaces_.end() && known->second.has_base) {
+    if (space.has_base) {
       // The kernel already shows data - base of what was admitted; the rest
       // is still on its way (or was unmapped since: conservative).
-      space = known->second;
       const uint64_t expected = SaturatingAdd(space.base_data_pages, space.admitted_pages);
       if (expected > data) extra = SaturatingAdd(extra, expected - data);
     } else {
-      extra = SaturatingAdd(extra, outstanding_data[tgid]);
+      extra = SaturatingAdd(extra, outstanding_data);
     }
-    extra = SaturatingAdd(extra, outstanding_other[tgid]);
+    extra = SaturatingAdd(extra, outstanding_other);
+  }
+  for (auto it = spaces_.begin(); it != spaces_.end();) {
+    it = sample->DataPagesOf(it->first) != nullptr ? std::next(it) : spaces_.erase(it);
   }
   // Outstanding calls of threads whose process the sample did not list.
   for (const auto& [tid, r] : reservations_) {
-    if (r.active && sample->data_pages_by_tgid.count(r.tgid) == 0) {
-      extra = SaturatingAdd(extra, r.pages);
-    }
+    if (r.active && sample->DataPagesOf(r.tgid) == nullptr) extra = SaturatingAdd(extra, r.pages);
   }
-  spaces_ = std::move(spaces);
   exact_held_pages_ = SaturatingAdd(sample->data_pages, extra);
   admitted_since_exact_pages_ = 0;
   processes_ = sample->processes;

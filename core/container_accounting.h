@@ -21,6 +21,7 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <utility>
 #include <string>
 #include <vector>
 
@@ -59,9 +60,11 @@ class TargetReader {
 struct MembersSample {
   uint64_t data_pages = 0;  // sum over distinct address spaces
   uint64_t processes = 0;
-  // statm data of each member process (processes sharing an address space
-  // each show the shared value).
-  std::map<int, uint64_t> data_pages_by_tgid;
+  // statm data of each member process, sorted by tgid (processes sharing an
+  // address space each show the shared value). A flat vector: it is rebuilt
+  // on every exact decision.
+  std::vector<std::pair<int, uint64_t>> data_pages_by_tgid;
+  const uint64_t* DataPagesOf(int tgid) const;
 };
 
 // Where a thread is relative to a call it was admitted for.

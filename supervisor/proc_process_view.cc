@@ -365,10 +365,8 @@ Result<MembersSample> ProcMembers::Sample() {
   // makes a trapped call) are found by the periodic listing.
   constexpr auto kRelistInterval = std::chrono::milliseconds(100);
   const auto now = std::chrono::steady_clock::now();
-  std::set<int> cached;
-  Result<std::set<int>> tgids = cached;
   if (relist_.exchange(false) || now - listed_at_ >= kRelistInterval) {
-    tgids = ListTgids();
+    Result<std::set<int>> tgids = ListTgids();
     if (!tgids.ok()) {
       relist_ = true;
       return tgids.status();
@@ -377,28 +375,28 @@ Result<MembersSample> ProcMembers::Sample() {
     for (auto it = processes_.begin(); it != processes_.end();) {
       it = tgids->count(it->first) ? std::next(it) : processes_.erase(it);
     }
-  } else {
-    for (const auto& [tgid, p] : processes_) tgids->insert(tgid);
+    for (int tgid : *tgids) Open(tgid);  // new members; verified as they open
   }
   std::vector<std::pair<Statm, int>> samples;
-  for (int tgid : *tgids) {
-    Process* p = Open(tgid);
-    if (p == nullptr) continue;
+  samples.reserve(processes_.size());
+  for (auto it = processes_.begin(); it != processes_.end();) {
     char buf[256];
-    ssize_t n = ::pread(p->statm.get(), buf, sizeof buf - 1, 0);
+    ssize_t n = ::pread(it->second->statm.get(), buf, sizeof buf - 1, 0);
     Statm s;
     if (n <= 0 || (buf[n] = '\0', !ParseStatm(buf, &s))) {
-      processes_.erase(tgid);  // exited: its memory is released
-      relist_ = true;          // and its children may have been reparented
+      it = processes_.erase(it);  // exited: its memory is released
+      relist_ = true;             // and its children may have been reparented
       continue;
     }
-    samples.emplace_back(s, tgid);
+    samples.emplace_back(s, it->first);
+    ++it;
   }
   // Processes sharing one address space (vfork, CLONE_VM) have identical statm
   // lines; only those need the kcmp check.
   std::sort(samples.begin(), samples.end());
   MembersSample out;
   out.processes = samples.size();
+  out.data_pages_by_tgid.reserve(samples.size());
   for (size_t i = 0; i < samples.size(); ++i) {
     bool duplicate = false;
     for (size_t j = i; j-- > 0 && samples[j].first == samples[i].first;) {
@@ -407,9 +405,10 @@ Result<MembersSample> ProcMembers::Sample() {
         break;
       }
     }
-    out.data_pages_by_tgid[samples[i].second] = samples[i].first.data_pages();
+    out.data_pages_by_tgid.emplace_back(samples[i].second, samples[i].first.data_pages());
     if (!duplicate) out.data_pages = SaturatingAdd(out.data_pages, samples[i].first.data_pages());
   }
+  std::sort(out.data_pages_by_tgid.begin(), out.data_pages_by_tgid.end());
   return out;
 }
 
