@@ -42,8 +42,8 @@ class FakeMembers : public MemberReader {
     ++samples;
     if (fail) return Status::Error("/proc unreadable");
     MembersSample s{data_pages, 1, {}};
-    s.data_pages_by_tgid = by_tgid;
-    if (s.data_pages_by_tgid.empty()) s.data_pages_by_tgid[kTgid] = data_pages;
+    s.data_pages_by_tgid.assign(by_tgid.begin(), by_tgid.end());
+    if (s.data_pages_by_tgid.empty()) s.data_pages_by_tgid.emplace_back(kTgid, data_pages);
     return s;
   }
   CallProgress Progress(int tid, int, const std::array<uint64_t, 6>&) override {

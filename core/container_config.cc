@@ -1,3 +1,4 @@
+#include "core/json_depth.h"
 #include "core/container_config.h"
 
 #include <dirent.h>
@@ -23,6 +24,7 @@ constexpr std::string_view kSchemaName = "container-config.schema.json";
 // nlohmann's parse_error text carries line and column; its
 // "[json.exception.parse_error.101] " tag is noise for an operator.
 Result<json> ParseJson(std::string_view text, const std::string& source) {
+  if (Status s = CheckJsonDepth(text, source); !s.ok()) return s;
   try {
     return json::parse(text);
   } catch (const json::exception& e) {

@@ -1,3 +1,4 @@
+#include "core/json_depth.h"
 #include "core/container_state.h"
 
 #include <climits>
@@ -141,6 +142,7 @@ std::optional<size_t> ContainerProcessState::SeccompFdIndex() const {
 }
 
 Result<ContainerProcessState> ParseContainerProcessState(std::string_view json_text) {
+  if (Status s = CheckJsonDepth(json_text, "container process state"); !s.ok()) return s;
   json doc;
   try {
     doc = json::parse(json_text);

@@ -1,3 +1,4 @@
+#include "core/json_depth.h"
 #include "core/hook_settings.h"
 
 #include <memory>
@@ -12,6 +13,7 @@ namespace ubc {
 using nlohmann::json;
 
 Result<HookSettings> ParseHookSettings(std::string_view json_text, std::string_view source) {
+  if (Status s = CheckJsonDepth(json_text, source); !s.ok()) return s;
   const json doc = json::parse(json_text, nullptr, false);
   if (doc.is_discarded()) return Status::Error(std::string(source) + ": invalid JSON");
 

@@ -1,3 +1,4 @@
+#include "core/json_depth.h"
 #include "core/oci_config_patch.h"
 
 #include <map>
@@ -96,6 +97,9 @@ const char* EnvNameOf(const std::string& annotation) {
 Result<PatchOutcome> PatchOciConfig(std::string_view config_json_text, const HookSettings& settings,
                                     const std::vector<ContainerConfig>& configs,
                                     std::string_view container_id) {
+  // Deeper nesting than any OCI config has would only make the parser, the
+  // merge's copies and the pretty-printed output recurse without bound.
+  if (Status s = CheckJsonDepth(config_json_text, "config.json"); !s.ok()) return s;
   json doc = json::parse(config_json_text, nullptr, false);
   if (doc.is_discarded()) return InvalidJson(config_json_text);
   if (!doc.is_object()) return ConfigError("not a JSON object");

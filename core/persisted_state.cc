@@ -1,3 +1,4 @@
+#include "core/json_depth.h"
 #include "core/persisted_state.h"
 
 #include <nlohmann/json.hpp>
@@ -31,6 +32,7 @@ std::string SerializePersistedState(const PersistedState& state) {
 
 Result<PersistedState> ParsePersistedState(std::string_view text, std::string_view source) {
   const std::string where(source);
+  if (Status s = CheckJsonDepth(text, where); !s.ok()) return s;
   nlohmann::json doc = nlohmann::json::parse(text, nullptr, false);
   if (doc.is_discarded() || !doc.is_object()) return Status::Error(where + ": not a JSON object");
   auto containers = doc.find("containers");

@@ -1,3 +1,4 @@
+#include "core/json_depth.h"
 #include "core/rest_api.h"
 
 #include <cerrno>
@@ -245,6 +246,7 @@ bool BearerTokenMatches(std::string_view authorization, std::string_view token) 
 }
 
 Result<LimitsChange> ParseLimitsChange(std::string_view body, bool whole) {
+  if (Status s = CheckJsonDepth(body, "request body"); !s.ok()) return s;
   json doc = json::parse(body, nullptr, /*allow_exceptions=*/false);
   if (doc.is_discarded()) {
     return Status::Error(body.empty() ? "empty request body: expected a JSON object such as "

@@ -35,6 +35,8 @@ namespace ubc {
 // non-empty listenerPath (the container already notifies another agent); and
 // the one case the rules cannot express: an allowing defaultAction together
 // with a conditional denial of a memory syscall that overlaps the cells to trap.
+// `existing` must come from a depth-checked parse (core/json_depth.h): the merge
+// copies it recursively.
 Result<nlohmann::json> MergeUbcNotifyRules(const nlohmann::json* existing_linux_seccomp,
                                            std::string_view listener_path);
 

@@ -1,3 +1,4 @@
+#include "core/json_depth.h"
 #include "core/supervisor_config.h"
 
 #include <fcntl.h>
@@ -25,6 +26,7 @@ constexpr std::string_view kDefaultName = "ubcd.default.json";
 // nlohmann's parse_error text carries line and column, which is what an
 // operator needs; its "[json.exception.parse_error.101] " tag is noise.
 Result<json> ParseJson(std::string_view text, const std::string& source) {
+  if (Status s = CheckJsonDepth(text, source); !s.ok()) return s;
   try {
     return json::parse(text);
   } catch (const json::exception& e) {

@@ -1,0 +1,43 @@
+#include "core/json_depth.h"
+
+#include <string>
+
+namespace ubc {
+
+Status CheckJsonDepth(std::string_view text, std::string_view source) {
+  size_t depth = 0;
+  bool in_string = false, escaped = false;
+  for (char c : text) {
+    if (in_string) {
+      if (escaped) {
+        escaped = false;
+      } else if (c == '\\') {
+        escaped = true;
+      } else if (c == '"') {
+        in_string = false;
+      }
+      continue;
+    }
+    switch (c) {
+      case '"':
+        in_string = true;
+        break;
+      case '[':
+      case '{':
+        if (++depth > kMaxJsonDepth) {
+          return Status::Error(std::string(source) + ": JSON nested deeper than " +
+                               std::to_string(kMaxJsonDepth) + " levels");
+        }
+        break;
+      case ']':
+      case '}':
+        if (depth > 0) --depth;  // unbalanced text is the parser's to report
+        break;
+      default:
+        break;
+    }
+  }
+  return Status::Ok();
+}
+
+}  // namespace ubc
