@@ -21,22 +21,6 @@ using nlohmann::json;
 
 constexpr std::string_view kSchemaName = "container-config.schema.json";
 
-// nlohmann's parse_error text carries line and column; its
-// "[json.exception.parse_error.101] " tag is noise for an operator.
-Result<json> ParseJson(std::string_view text, const std::string& source) {
-  if (Status s = CheckJsonDepth(text, source); !s.ok()) return s;
-  try {
-    return json::parse(text);
-  } catch (const json::exception& e) {
-    std::string what = e.what();
-    if (const size_t tag_end = what.find("] ");
-        what.rfind("[json.exception.", 0) == 0 && tag_end != std::string::npos) {
-      what.erase(0, tag_end + 2);
-    }
-    return Status::Error(source + ": invalid JSON: " + what);
-  }
-}
-
 Result<std::shared_ptr<const SchemaValidator>> ContainerValidator() {
   static const Result<std::shared_ptr<const SchemaValidator>> validator =
       SchemaValidator::Create(kSchemaName);
@@ -60,7 +44,7 @@ struct DirCloser {
 Result<ContainerConfig> ParseContainerConfig(std::string_view json_text,
                                              std::string_view source_path) {
   const std::string source(source_path);
-  Result<json> doc = ParseJson(json_text, source);
+  Result<json> doc = ParseCheckedJson(json_text, source);
   if (!doc.ok()) return doc.status();
   Result<std::shared_ptr<const SchemaValidator>> validator = ContainerValidator();
   if (!validator.ok()) return validator.status();

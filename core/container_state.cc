@@ -142,18 +142,9 @@ std::optional<size_t> ContainerProcessState::SeccompFdIndex() const {
 }
 
 Result<ContainerProcessState> ParseContainerProcessState(std::string_view json_text) {
-  if (Status s = CheckJsonDepth(json_text, "container process state"); !s.ok()) return s;
-  json doc;
-  try {
-    doc = json::parse(json_text);
-  } catch (const json::exception& e) {
-    std::string what = e.what();
-    if (const size_t tag_end = what.find("] ");
-        what.rfind("[json.exception.", 0) == 0 && tag_end != std::string::npos) {
-      what.erase(0, tag_end + 2);
-    }
-    return Status::Error(std::string(kContext) + "invalid JSON: " + what);
-  }
+  Result<json> parsed = ParseCheckedJson(json_text, "container process state");
+  if (!parsed.ok()) return parsed.status();
+  const json& doc = *parsed;
   try {
     return FromJson(doc);
   } catch (const std::exception& e) {

@@ -40,4 +40,20 @@ Status CheckJsonDepth(std::string_view text, std::string_view source) {
   return Status::Ok();
 }
 
+Result<nlohmann::json> ParseCheckedJson(std::string_view text, std::string_view source) {
+  if (Status s = CheckJsonDepth(text, source); !s.ok()) return s;
+  try {
+    return nlohmann::json::parse(text);
+  } catch (const nlohmann::json::exception& e) {
+    // The text carries line and column, which an operator needs; the
+    // "[json.exception.parse_error.101] " tag is noise.
+    std::string what = e.what();
+    if (const size_t tag_end = what.find("] ");
+        what.rfind("[json.exception.", 0) == 0 && tag_end != std::string::npos) {
+      what.erase(0, tag_end + 2);
+    }
+    return Status::Error(std::string(source) + ": invalid JSON: " + what);
+  }
+}
+
 }  // namespace ubc

@@ -13,6 +13,8 @@
 #include <cstddef>
 #include <string_view>
 
+#include <nlohmann/json.hpp>
+
 #include "core/status.h"
 
 namespace ubc {
@@ -21,5 +23,9 @@ inline constexpr size_t kMaxJsonDepth = 32;
 
 // Ok, or "<source>: JSON nested deeper than 32 levels".
 Status CheckJsonDepth(std::string_view text, std::string_view source);
+
+// CheckJsonDepth, then nlohmann's parse with its exception turned into
+// "<source>: invalid JSON: <what, with line and column>".
+Result<nlohmann::json> ParseCheckedJson(std::string_view text, std::string_view source);
 
 }  // namespace ubc

@@ -23,22 +23,6 @@ using nlohmann::json;
 constexpr std::string_view kSchemaName = "ubcd-config.schema.json";
 constexpr std::string_view kDefaultName = "ubcd.default.json";
 
-// nlohmann's parse_error text carries line and column, which is what an
-// operator needs; its "[json.exception.parse_error.101] " tag is noise.
-Result<json> ParseJson(std::string_view text, const std::string& source) {
-  if (Status s = CheckJsonDepth(text, source); !s.ok()) return s;
-  try {
-    return json::parse(text);
-  } catch (const json::exception& e) {
-    std::string what = e.what();
-    if (const size_t tag_end = what.find("] ");
-        what.rfind("[json.exception.", 0) == 0 && tag_end != std::string::npos) {
-      what.erase(0, tag_end + 2);
-    }
-    return Status::Error(source + ": invalid JSON: " + what);
-  }
-}
-
 // Created once: the schema is compiled in and a validator is immutable.
 Result<std::shared_ptr<const SchemaValidator>> ConfigValidator() {
   static const Result<std::shared_ptr<const SchemaValidator>> validator =
@@ -101,7 +85,7 @@ Status ApplyDocument(const json& doc, const std::string& source, SupervisorConfi
 
 Result<SupervisorConfig> ParseAndApply(std::string_view json_text, const std::string& source,
                                        SupervisorConfig base) {
-  Result<json> doc = ParseJson(json_text, source);
+  Result<json> doc = ParseCheckedJson(json_text, source);
   if (!doc.ok()) return doc.status();
   Result<std::shared_ptr<const SchemaValidator>> validator = ConfigValidator();
   if (!validator.ok()) return validator.status();
