@@ -48,12 +48,15 @@ Status ContainerAccounting::RefreshLocked(MemberReader& members) {
   // Calls known to be done are released before sampling: one completing
   // between the two reads is then counted twice (briefly) instead of never.
   for (auto it = reservations_.begin(); it != reservations_.end();) {
-    if (!it->second.active) {
+    if (!it->second.active && it->second.idle_at_last_read) {
       // A thread that had nothing outstanding at two exact reads in a row is
-      // probably gone: forget it (and its tgid) to bound both maps.
+      // probably gone: forget it (and its tgid and break) to bound the maps.
       tgid_by_tid_.erase(it->first);
       last_brk_by_tid_.erase(it->first);
       it = reservations_.erase(it);
+    } else if (!it->second.active) {
+      it->second.idle_at_last_read = true;
+      ++it;
     } else if (members.Progress(it->first, it->second.nr, it->second.args) ==
                CallProgress::kDone) {
       // A completed fork has a child to be listed.
@@ -119,7 +122,7 @@ void ContainerAccounting::ReserveLocked(const TrappedCall& call, const ChargePla
   admitted_since_exact_pages_ = SaturatingAdd(admitted_since_exact_pages_, plan.pages);
   const bool grows = plan.grows_caller_data;
   Reservation& r = reservations_[call.tid];
-  r = Reservation{true, call.nr, call.args, plan.pages, call.tid, grows};
+  r = Reservation{true, false, call.nr, call.args, plan.pages, call.tid, grows};
   // Most callers are single-threaded (tid == tgid); other threads are looked
   // up once and remembered while they keep calling.
   if (spaces_.count(call.tid) == 0) {

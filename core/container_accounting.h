@@ -152,6 +152,7 @@ class ContainerAccounting {
   // thread it has seen before.
   struct Reservation {
     bool active;
+    bool idle_at_last_read;  // inactive at the previous exact read too: pruned next
     int nr;
     std::array<uint64_t, 6> args;
     uint64_t pages;
