@@ -206,7 +206,13 @@ void Supervisor::Answer(Container& c, SeccompNotifier& notifier,
   call.nr = request.data.nr;
   for (int i = 0; i < 6; ++i) call.args[i] = request.data.args[i];
   ProcTarget target(notifier, request.id, call.tid);
-  c.members->NoteProcess(call.tid);
+  // Most calls on a notify fd come from the thread that made the previous
+  // one: only a change of thread can announce a new process.
+  thread_local int last_tid = -1;
+  if (call.tid != last_tid) {
+    c.members->NoteProcess(call.tid);
+    last_tid = call.tid;
+  }
 
   Decision d;
   try {
