@@ -14,6 +14,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -111,19 +112,26 @@ int Status(const Options& o) {
   return 0;
 }
 
+// "VERB ID [--json]": the usage error's exit code, or nullopt when fine.
+std::optional<int> IdAndJsonFlag(const Options& o, const std::string& verb, std::string* id,
+                                 bool* as_json) {
+  for (size_t i = 1; i < o.args.size(); ++i) {
+    if (o.args[i] == "--json") {
+      *as_json = true;
+    } else if (id->empty()) {
+      *id = o.args[i];
+    } else {
+      return Usage(verb + " takes one container id");
+    }
+  }
+  if (id->empty()) return Usage(verb + " needs a container id");
+  return std::nullopt;
+}
+
 int Get(const Options& o) {
   bool as_json = false;
   std::string id;
-  for (size_t i = 1; i < o.args.size(); ++i) {
-    if (o.args[i] == "--json") {
-      as_json = true;
-    } else if (id.empty()) {
-      id = o.args[i];
-    } else {
-      return Usage("get takes one container id");
-    }
-  }
-  if (id.empty()) return Usage("get needs a container id");
+  if (std::optional<int> bad = IdAndJsonFlag(o, "get", &id, &as_json)) return *bad;
   ubc::Result<json> doc = GetJson(o, ContainerPath(id));
   if (!doc.ok()) return Fail(doc.status().message());
   if (as_json) {
@@ -175,16 +183,7 @@ int Set(const Options& o) {
 int Events(const Options& o) {
   bool as_json = false;
   std::string id;
-  for (size_t i = 1; i < o.args.size(); ++i) {
-    if (o.args[i] == "--json") {
-      as_json = true;
-    } else if (id.empty()) {
-      id = o.args[i];
-    } else {
-      return Usage("events takes one container id");
-    }
-  }
-  if (id.empty()) return Usage("events needs a container id");
+  if (std::optional<int> bad = IdAndJsonFlag(o, "events", &id, &as_json)) return *bad;
   ubc::Result<json> doc = GetJson(o, ContainerPath(id) + "/events");
   if (!doc.ok()) return Fail(doc.status().message());
   if (as_json) {
