@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -26,6 +27,9 @@ void SpawnFdStore(const std::string& config_path) {
     if (::fork() != 0) ::_exit(0);
     int null = ::open("/dev/null", O_RDWR | O_CLOEXEC);
     if (null >= 0) ::dup2(null, STDIN_FILENO);
+    // Nothing of ubcd's may stay open in the store (a listening socket would
+    // outlive ubcd and block its restart).
+    ::syscall(SYS_close_range, 3U, ~0U, 0U);
     // stderr stays: the store logs next to ubcd.
     std::vector<std::string> args = {"ubcd", "--fd-store"};
     if (!config_path.empty()) {
@@ -46,6 +50,16 @@ void SpawnFdStore(const std::string& config_path) {
 
 }  // namespace
 
+bool EnsureFdStore(FdStoreClient& store, const std::string& config_path) {
+  if (store.Alive()) return true;
+  SpawnFdStore(config_path);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(3);
+  while (!store.Alive() && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return store.Alive();
+}
+
 std::string FdStorePath(const SupervisorConfig& config) {
   return config.state_dir + "/fdstore.sock";
 }
@@ -65,14 +79,7 @@ Custody SetUpCustody(const SupervisorConfig& config, const std::string& config_p
     Log(LogLevel::kError, slots.status().message());
   }
   custody.store = std::make_unique<FdStoreClient>(FdStorePath(config));
-  if (!custody.store->Available()) {
-    SpawnFdStore(config_path);
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(3);
-    while (!custody.store->Available() && std::chrono::steady_clock::now() < deadline) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-  }
-  if (!custody.store->Available()) {
+  if (!EnsureFdStore(*custody.store, config_path)) {
     Log(LogLevel::kWarning, "no fd store at " + custody.store->socket_path() +
                                 ": if ubcd stops, trapped calls in containers fail with ENOSYS");
     custody.store.reset();

@@ -27,4 +27,8 @@ struct Custody {
 
 Custody SetUpCustody(const SupervisorConfig& config, const std::string& config_path);
 
+// Starts a fd store when none answers at `store` and waits for it (up to 3 s).
+// True when one answers afterwards.
+bool EnsureFdStore(FdStoreClient& store, const std::string& config_path);
+
 }  // namespace ubc

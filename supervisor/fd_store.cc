@@ -134,6 +134,8 @@ void ServeClient(int client, std::map<std::string, Held>& held, int epoll_fd) {
     }
     held[key] = Held{ObjectField(request, "meta"), std::move(packet->second)};
     SendPacket(client, R"({"ok":true})", -1);
+  } else if (op == "ping") {
+    SendPacket(client, R"({"ok":true})", -1);
   } else if (op == "list") {
     for (const auto& [key, h] : held) {
       nlohmann::json entry = {{"key", key}, {"meta", h.meta}};
@@ -264,7 +266,25 @@ Status FdStoreClient::ConnectLocked() {
   timeval timeout{5, 0};
   ::setsockopt(s.get(), SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
   conn_ = std::move(s);
+  ++generation_;
   return Status::Ok();
+}
+
+bool FdStoreClient::Alive() {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    if (!ConnectLocked().ok()) return false;
+    if (SendPacket(conn_.get(), R"({"op":"ping"})", -1).ok() && ReceivePacket(conn_.get()).ok()) {
+      return true;
+    }
+    conn_.reset();  // the store went away; a new one may be listening
+  }
+  return false;
+}
+
+uint64_t FdStoreClient::generation() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return generation_;
 }
 
 bool FdStoreClient::Available() {

@@ -13,6 +13,7 @@
 // thread). FdStoreClient is used by ubcd; its methods are thread-safe.
 #pragma once
 
+#include <cstdint>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -39,6 +40,12 @@ class FdStoreClient {
 
   // True when a store answers at the socket path (connects lazily).
   bool Available();
+  // Like Available(), but checks that the connected store still answers,
+  // reconnecting once when it does not.
+  bool Alive();
+  // Counts connections made: a change means a store that may hold nothing of
+  // ours (it was restarted).
+  uint64_t generation();
   // Hands the store a copy of `fd` under `key` (unique per fd).
   Status Put(const std::string& key, const nlohmann::json& meta, int fd);
   // Every fd the store holds.
@@ -51,6 +58,7 @@ class FdStoreClient {
   const std::string path_;
   std::mutex mu_;
   UniqueFd conn_;
+  uint64_t generation_ = 0;
 };
 
 }  // namespace ubc

@@ -123,6 +123,11 @@ int main(int argc, char** argv) {
   ubc::Supervisor supervisor(*config, custody.store.get(), custody.slots.get(),
                              custody.state_path);
   if (ubc::Status s = supervisor.LoadContainerConfigs(); !s.ok()) return Fail(s.message());
+  if (custody.store) {
+    // The fd store may die while ubcd runs: a new one is started and stocked.
+    supervisor.SetFdStoreStarter(
+        [&custody, &config_path] { return ubc::EnsureFdStore(*custody.store, config_path); });
+  }
   if (size_t n = supervisor.RecoverFromStore(); n > 0) {
     ubc::Log(ubc::LogLevel::kInfo, "recovered " + std::to_string(n) + " notify fds from the fd store");
   }

@@ -39,6 +39,8 @@ struct Supervisor::Container {
 struct Supervisor::Attachment {
   bool recovered = false;
   int slot = -1;
+  std::string key;       // in the fd store
+  nlohmann::json meta;   // what the store keeps beside the fd
 };
 
 namespace {
@@ -76,6 +78,7 @@ Supervisor::Supervisor(SupervisorConfig config, FdStoreClient* store, InflightSl
       slots_(slots),
       state_path_(std::move(state_path)),
       run_token_(RandomToken()) {
+  if (store_ != nullptr) deposited_generation_ = store_->generation();
   if (state_path_.empty()) return;
   std::ifstream in(state_path_);
   if (!in) return;
@@ -112,8 +115,9 @@ void Supervisor::Attach(const ContainerProcessState& state, UniqueFd notify_fd,
   Attachment attachment;
   if (slots_ != nullptr) attachment.slot = slots_->Acquire();
   if (store_ != nullptr) {
-    const std::string key = run_token_ + "-" + std::to_string(next_key_++);
-    Status s = store_->Put(key, StoreMeta(state, peer.pid, attachment.slot), notify_fd.get());
+    attachment.key = run_token_ + "-" + std::to_string(next_key_++);
+    attachment.meta = StoreMeta(state, peer.pid, attachment.slot);
+    Status s = store_->Put(attachment.key, attachment.meta, notify_fd.get());
     if (!s.ok()) {
       Log(LogLevel::kWarning, "container " + state.id + ": " + s.message() +
                                   "; a restart of ubcd would fail its trapped calls");
@@ -177,6 +181,10 @@ void Supervisor::AttachFd(const ContainerProcessState& state, UniqueFd notify_fd
               membership.Describe());
     }
   }
+  if (store_ != nullptr && !attachment.key.empty()) {
+    std::lock_guard<std::mutex> lock(deposit_mu_);
+    deposits_[attachment.key] = Deposit{attachment.meta, notify_fd.get()};
+  }
   int fds = ++c->notify_fds;
   Log(LogLevel::kInfo, "container " + state.id +
                            (attachment.recovered ? ": notify fd recovered (status "
@@ -185,7 +193,7 @@ void Supervisor::AttachFd(const ContainerProcessState& state, UniqueFd notify_fd
                            ", pid " + std::to_string(state.pid) + ", " + std::to_string(fds) +
                            " fds)");
   std::thread(&Supervisor::Serve, this, c, std::move(notify_fd), attachment.slot,
-              attachment.recovered)
+              attachment.recovered, attachment.key)
       .detach();
 }
 
@@ -285,7 +293,7 @@ void Supervisor::Answer(Container& c, SeccompNotifier& notifier,
 }
 
 void Supervisor::Serve(std::shared_ptr<Container> c, UniqueFd fd, int slot_index,
-                       bool recovered) {
+                       bool recovered, std::string key) {
   SeccompNotifier notifier(std::move(fd));
   InflightSlot* slot = (slots_ != nullptr && slot_index >= 0) ? &slots_->at(slot_index) : nullptr;
   if (recovered && slot != nullptr) {
@@ -338,6 +346,7 @@ void Supervisor::Serve(std::shared_ptr<Container> c, UniqueFd fd, int slot_index
     Answer(*c, notifier, request, slot);
   }
   if (slots_ != nullptr && slot_index >= 0) slots_->Release(slot_index);
+  Unlist(key);  // before `notifier` closes the fd
   int left = --c->notify_fds;
   Log(LogLevel::kInfo, "container " + c->id + ": notify fd hung up (" + std::to_string(left) +
                            " left)");
@@ -389,6 +398,8 @@ size_t Supervisor::RecoverFromStore() {
     Attachment attachment;
     attachment.recovered = true;
     attachment.slot = number("slot");
+    attachment.key = entry.key;
+    attachment.meta = entry.meta;
     if (slots_ != nullptr && attachment.slot >= 0) slots_->Claim(attachment.slot);
     AttachFd(state, std::move(entry.fd), number("runtime_pid"), attachment);
     ++recovered;
@@ -405,6 +416,32 @@ void Supervisor::WakePersister() {
   wake_persister_.notify_one();
 }
 
+void Supervisor::Unlist(const std::string& key) {
+  if (key.empty()) return;
+  std::lock_guard<std::mutex> lock(deposit_mu_);
+  deposits_.erase(key);
+}
+
+void Supervisor::KeepFdStore() {
+  if (store_ == nullptr) return;
+  if (!store_->Alive() && !(ensure_store_ && ensure_store_())) {
+    Log(LogLevel::kWarning, "fd store gone and not restartable: a restart of ubcd would fail "
+                            "trapped calls with ENOSYS");
+    return;
+  }
+  std::lock_guard<std::mutex> lock(deposit_mu_);
+  const uint64_t generation = store_->generation();
+  if (generation == deposited_generation_) return;
+  // A store that was restarted holds nothing: hand it every fd again.
+  size_t ok = 0;
+  for (const auto& [key, deposit] : deposits_) {
+    if (store_->Put(key, deposit.meta, deposit.fd).ok()) ++ok;
+  }
+  Log(LogLevel::kInfo, "fd store restarted: deposited " + std::to_string(ok) + " of " +
+                           std::to_string(deposits_.size()) + " notify fds again");
+  deposited_generation_ = ok == deposits_.size() ? store_->generation() : 0;
+}
+
 void Supervisor::RunPersister() {
   for (;;) {
     {
@@ -414,6 +451,7 @@ void Supervisor::RunPersister() {
       persist_soon_ = false;
     }
     PersistIfChanged();
+    KeepFdStore();
   }
 }
 

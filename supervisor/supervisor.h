@@ -14,12 +14,15 @@
 #include <condition_variable>
 #include <linux/seccomp.h>
 
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <vector>
 
 #include <optional>
+
+#include <nlohmann/json.hpp>
 
 #include "core/beancounter.h"
 #include "core/container_config.h"
@@ -66,9 +69,14 @@ class Supervisor {
 
   // Writes the state file if anything changed since the last write.
   void PersistIfChanged();
-  // Body of the thread that keeps the state file current: it writes soon
-  // after every refusal or limit change, and checks maxheld every second.
+  // Body of the thread that keeps the state file current (it writes soon
+  // after every refusal or limit change, and checks maxheld every second)
+  // and the fd store stocked (KeepFdStore).
   void RunPersister();
+
+  // `ensure` starts a fd store when none answers (returns whether one does).
+  // Set before threads start.
+  void SetFdStoreStarter(std::function<bool()> ensure) { ensure_store_ = std::move(ensure); }
 
   // (Re)loads containers.d. On error the previous set stays in force.
   Status LoadContainerConfigs();
@@ -94,9 +102,19 @@ class Supervisor {
   std::shared_ptr<Container> Find(const std::string& id);
   ContainerView View(Container& c, bool retired);
   struct Attachment;
+  // A notify fd handed to the fd store, kept so it can be handed again to a
+  // store that was restarted. `fd` stays open while listed (Serve unlists it
+  // before closing it).
+  struct Deposit {
+    nlohmann::json meta;
+    int fd;
+  };
+  void KeepFdStore();
+  void Unlist(const std::string& key);
   void AttachFd(const ContainerProcessState& state, UniqueFd notify_fd, int runtime_pid,
                 const Attachment& attachment);
-  void Serve(std::shared_ptr<Container> container, UniqueFd fd, int slot, bool recovered);
+  void Serve(std::shared_ptr<Container> container, UniqueFd fd, int slot, bool recovered,
+             std::string key);
   void Answer(Container& c, SeccompNotifier& notifier, const seccomp_notif& request,
               InflightSlot* slot);
   void DropExpiredLocked();
@@ -110,6 +128,10 @@ class Supervisor {
   PersistedState restored_;      // read at start, applied to recovered containers
   std::mutex persist_mu_;
   std::string last_persisted_;
+  std::mutex deposit_mu_;
+  std::map<std::string, Deposit> deposits_;
+  uint64_t deposited_generation_ = 0;
+  std::function<bool()> ensure_store_;
   std::mutex wake_mu_;
   std::condition_variable wake_persister_;
   bool persist_soon_ = false;

@@ -72,3 +72,40 @@ def test_sigkill_crun():
 
 def test_sigterm_runc():
     _survives("runc", signal.SIGTERM)
+
+
+def _fd_store_pids(config_path):
+    pids = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                argv = f.read().split(b"\0")
+        except OSError:
+            continue
+        if b"--fd-store" in argv and config_path.encode() in argv:
+            pids.append(int(entry))
+    return pids
+
+
+def test_fd_store_killed_while_ubcd_runs():
+    """The fd store dies while ubcd runs: ubcd starts a new one and hands it every notify
+    fd again, so a later crash of ubcd still fails no trapped call."""
+    s = Session("runc")
+    c = s.supervised("16M:20M")
+    (old,) = _fd_store_pids(s.ubcd.config_path)
+    os.kill(old, signal.SIGKILL)
+    wait_until(lambda: [p for p in _fd_store_pids(s.ubcd.config_path) if p != old], timeout_s=15,
+               what="a new fd store")
+    wait_until(lambda: "deposited 1 of 1 notify fds again" in s.ubcd.log(), timeout_s=15,
+               what="the notify fd handed to the new store")
+    c.probe.send("mmap-for 1500 256K")
+    time.sleep(0.4)
+    _restart(s, signal.SIGKILL)
+    calls, enomem, enosys, other = _reply(c.probe)
+    check(calls > 0, "no allocation happened")
+    check_eq(enosys, 0, "calls that failed with ENOSYS across the restart")
+    check_eq(other + enomem, 0, "calls that failed otherwise")
+    check_eq(s.ubcd.require_container(c.id)["state"], "running", "state after the restart")
+    c.stop()
