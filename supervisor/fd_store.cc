@@ -14,21 +14,12 @@
 
 #include "supervisor/log.h"
 #include "supervisor/privileges.h"
+#include "supervisor/unix_socket.h"
 
 namespace ubc {
 namespace {
 
 constexpr size_t kMaxPacketBytes = 64 * 1024;
-
-Result<sockaddr_un> Address(const std::string& path) {
-  sockaddr_un addr{};
-  if (path.empty() || path.size() >= sizeof addr.sun_path) {
-    return Status::Error("fd store path \"" + path + "\" is empty or too long");
-  }
-  addr.sun_family = AF_UNIX;
-  std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
-  return addr;
-}
 
 Status SendPacket(int sock, const std::string& text, int fd) {
   iovec iov{const_cast<char*>(text.data()), text.size()};
@@ -150,27 +141,12 @@ void ServeClient(int client, std::map<std::string, Held>& held, int epoll_fd) {
 }  // namespace
 
 int RunFdStore(const std::string& socket_path) {
-  Result<sockaddr_un> addr = Address(socket_path);
-  if (!addr.ok()) {
-    Log(LogLevel::kError, addr.status().message());
+  Result<UniqueFd> bound = BindUnixSocket(socket_path, SOCK_SEQPACKET);
+  if (!bound.ok()) {
+    Log(LogLevel::kError, "fd store: " + bound.status().message());
     return 1;
   }
-  UniqueFd sock(::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0));
-  {
-    UniqueFd probe(::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0));
-    if (::connect(probe.get(), reinterpret_cast<const sockaddr*>(&*addr), sizeof *addr) == 0) {
-      Log(LogLevel::kError, "fd store: another store is already listening on " + socket_path);
-      return 1;
-    }
-  }
-  ::unlink(socket_path.c_str());
-  mode_t old_mask = ::umask(0177);
-  int rc = ::bind(sock.get(), reinterpret_cast<const sockaddr*>(&*addr), sizeof *addr);
-  ::umask(old_mask);
-  if (rc != 0 || ::listen(sock.get(), 16) != 0) {
-    Log(LogLevel::kError, "fd store: bind " + socket_path + ": " + std::strerror(errno));
-    return 1;
-  }
+  UniqueFd sock = std::move(bound).value();
   sigset_t signals;
   sigemptyset(&signals);
   sigaddset(&signals, SIGTERM);
@@ -257,15 +233,11 @@ FdStoreClient::FdStoreClient(std::string socket_path) : path_(std::move(socket_p
 
 Status FdStoreClient::ConnectLocked() {
   if (conn_) return Status::Ok();
-  Result<sockaddr_un> addr = Address(path_);
-  if (!addr.ok()) return addr.status();
-  UniqueFd s(::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0));
-  if (::connect(s.get(), reinterpret_cast<const sockaddr*>(&*addr), sizeof *addr) != 0) {
-    return Status::Error("no fd store at " + path_ + ": " + std::strerror(errno));
-  }
+  Result<UniqueFd> s = ConnectUnixSocket(path_, SOCK_SEQPACKET);
+  if (!s.ok()) return Status::Error("no fd store: " + s.status().message());
   timeval timeout{5, 0};
-  ::setsockopt(s.get(), SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
-  conn_ = std::move(s);
+  ::setsockopt(s->get(), SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+  conn_ = std::move(s).value();
   ++generation_;
   return Status::Ok();
 }

@@ -15,6 +15,7 @@
 #include "core/message_framer.h"
 #include "supervisor/log.h"
 #include "supervisor/seccomp_notifier.h"
+#include "supervisor/unix_socket.h"
 
 namespace ubc {
 namespace {
@@ -29,16 +30,6 @@ std::string PeerText(const PeerInfo& p) {
   return "pid " + std::to_string(p.pid) + " uid " + std::to_string(p.uid);
 }
 
-Status MakeParents(const std::string& path) {
-  for (size_t pos = 1; (pos = path.find('/', pos)) != std::string::npos; ++pos) {
-    std::string dir = path.substr(0, pos);
-    if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) {
-      return Status::Error("creating " + dir + ": " + std::strerror(errno));
-    }
-  }
-  return Status::Ok();
-}
-
 }  // namespace
 
 struct Listener::Connection {
@@ -48,37 +39,8 @@ struct Listener::Connection {
   std::deque<UniqueFd> fds;  // received, not yet claimed by a message
 };
 
-Result<UniqueFd> BindUnixSocket(const std::string& path) {
-  sockaddr_un addr{};
-  if (path.empty() || path.size() >= sizeof addr.sun_path) {
-    return Status::Error("socket path \"" + path + "\" is empty or too long");
-  }
-  if (Status s = MakeParents(path); !s.ok()) return s;
-  addr.sun_family = AF_UNIX;
-  std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
-
-  UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
-  if (!fd) return Status::Error(std::string("socket: ") + std::strerror(errno));
-  struct stat st{};
-  if (::lstat(path.c_str(), &st) == 0) {
-    if (!S_ISSOCK(st.st_mode)) return Status::Error(path + " exists and is not a socket");
-    UniqueFd probe(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-    if (probe && ::connect(probe.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) {
-      return Status::Error(path + ": another process is already listening");
-    }
-    ::unlink(path.c_str());  // stale socket of a previous run
-  }
-  // Created 0600 from the start: no window in which others could connect.
-  mode_t old_mask = ::umask(0177);
-  int rc = ::bind(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-  ::umask(old_mask);
-  if (rc != 0) return Status::Error("bind " + path + ": " + std::strerror(errno));
-  if (::listen(fd.get(), 512) != 0) return Status::Error("listen " + path + ": " + std::strerror(errno));
-  return fd;
-}
-
 Result<std::unique_ptr<Listener>> Listener::Create(const std::string& path, OnFd on_fd) {
-  Result<UniqueFd> sock = BindUnixSocket(path);
+  Result<UniqueFd> sock = BindUnixSocket(path, SOCK_STREAM);
   if (!sock.ok()) return sock.status();
   UniqueFd ep(::epoll_create1(EPOLL_CLOEXEC));
   UniqueFd wake(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));

@@ -29,10 +29,6 @@ struct PeerInfo {
   gid_t gid = 0;
 };
 
-// Creates a unix stream socket at `path` (mode 0600, parent created 0700 when
-// missing). Refuses when another process is already listening there.
-Result<UniqueFd> BindUnixSocket(const std::string& path);
-
 class Listener {
  public:
   using OnFd = std::function<void(const ContainerProcessState&, UniqueFd, const PeerInfo&)>;

@@ -9,7 +9,7 @@
 #include <cerrno>
 #include <cstring>
 
-#include "supervisor/listener.h"
+#include "supervisor/unix_socket.h"
 #include "supervisor/log.h"
 
 namespace ubc {
@@ -30,7 +30,7 @@ bool WriteAll(int fd, const std::string& data) {
 
 Result<std::unique_ptr<StatusServer>> StatusServer::Create(const std::string& path,
                                                            Handler handler) {
-  Result<UniqueFd> sock = BindUnixSocket(path);
+  Result<UniqueFd> sock = BindUnixSocket(path, SOCK_STREAM);
   if (!sock.ok()) return sock.status();
   // Blocking accept: this thread has nothing else to do.
   int flags = ::fcntl(sock->get(), F_GETFL);
@@ -65,21 +65,15 @@ void StatusServer::Run() {
 }
 
 Result<std::string> QueryStatus(const std::string& path, const std::string& request) {
-  sockaddr_un addr{};
-  if (path.size() >= sizeof addr.sun_path) return Status::Error("status socket path too long");
-  addr.sun_family = AF_UNIX;
-  std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
-  UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  if (!fd) return Status::Error(std::string("socket: ") + std::strerror(errno));
-  if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    return Status::Error("cannot reach ubcd at " + path + ": " + std::strerror(errno) +
-                         " (is ubcd running?)");
+  Result<UniqueFd> fd = ConnectUnixSocket(path, SOCK_STREAM);
+  if (!fd.ok()) {
+    return Status::Error("cannot reach ubcd: " + fd.status().message() + " (is ubcd running?)");
   }
-  if (!WriteAll(fd.get(), request + "\n")) return Status::Error("sending the status request failed");
+  if (!WriteAll(fd->get(), request + "\n")) return Status::Error("sending the status request failed");
   std::string reply;
   char buf[16384];
   for (;;) {
-    ssize_t n = ::recv(fd.get(), buf, sizeof buf, 0);
+    ssize_t n = ::recv(fd->get(), buf, sizeof buf, 0);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) return Status::Error(std::string("reading the status reply: ") + std::strerror(errno));
     if (n == 0) break;
