@@ -52,7 +52,6 @@ Status ContainerAccounting::RefreshLocked(MemberReader& members) {
       // A thread that had nothing outstanding at two exact reads in a row is
       // probably gone: forget it (and its tgid and break) to bound the maps.
       tgid_by_tid_.erase(it->first);
-      last_brk_by_tid_.erase(it->first);
       it = reservations_.erase(it);
     } else if (!it->second.active) {
       it->second.idle_at_last_read = true;
@@ -67,8 +66,10 @@ Status ContainerAccounting::RefreshLocked(MemberReader& members) {
       ++it;
     }
   }
-  Result<MembersSample> sample = members.Sample();
-  if (!sample.ok()) return sample.status().Wrap("sampling container processes");
+  if (Status s = members.Sample(&sample_); !s.ok()) {
+    return s.Wrap("sampling container processes");
+  }
+  const MembersSample* sample = &sample_;
 
   uint64_t extra = 0;
   for (const auto& [tgid, data] : sample->data_pages_by_tgid) {
@@ -101,6 +102,18 @@ Status ContainerAccounting::RefreshLocked(MemberReader& members) {
   for (auto it = spaces_.begin(); it != spaces_.end();) {
     it = sample->DataPagesOf(it->first) != nullptr ? std::next(it) : spaces_.erase(it);
   }
+  // What is remembered of processes that are gone.
+  for (auto it = brk_by_tgid_.begin(); it != brk_by_tgid_.end();) {
+    it = sample->DataPagesOf(it->first) != nullptr ? std::next(it) : brk_by_tgid_.erase(it);
+  }
+  for (auto it = exec_pending_.begin(); it != exec_pending_.end();) {
+    it = sample->DataPagesOf(*it) != nullptr ? std::next(it) : exec_pending_.erase(it);
+  }
+  for (auto it = tgid_by_tid_.begin(); it != tgid_by_tid_.end();) {
+    const bool keep =
+        sample->DataPagesOf(it->second) != nullptr || reservations_.count(it->first) != 0;
+    it = keep ? std::next(it) : tgid_by_tid_.erase(it);
+  }
   // Outstanding calls of threads whose process the sample did not list.
   for (const auto& [tid, r] : reservations_) {
     if (r.active && sample->DataPagesOf(r.tgid) == nullptr) extra = SaturatingAdd(extra, r.pages);
@@ -123,19 +136,33 @@ void ContainerAccounting::ReserveLocked(const TrappedCall& call, const ChargePla
   const bool grows = plan.grows_caller_data;
   Reservation& r = reservations_[call.tid];
   r = Reservation{true, false, call.nr, call.args, plan.pages, call.tid, grows};
-  // Most callers are single-threaded (tid == tgid); other threads are looked
-  // up once and remembered while they keep calling.
-  if (spaces_.count(call.tid) == 0) {
-    auto cached = tgid_by_tid_.find(call.tid);
-    r.tgid = cached != tgid_by_tid_.end() ? cached->second
-                                          : (tgid_by_tid_[call.tid] = members.ThreadGroupOf(call.tid));
-  }
+  r.tgid = TgidOfLocked(call.tid, members);
   if (grows) {
     auto space = spaces_.find(r.tgid);
     if (space != spaces_.end() && space->second.has_base) {
       space->second.admitted_pages = SaturatingAdd(space->second.admitted_pages, plan.pages);
     }
   }
+}
+
+int ContainerAccounting::TgidOfLocked(int tid, MemberReader& members) {
+  // Most callers are single-threaded (tid == tgid); other threads are looked
+  // up once and remembered while they keep calling.
+  if (spaces_.count(tid) != 0) return tid;
+  auto cached = tgid_by_tid_.find(tid);
+  if (cached != tgid_by_tid_.end()) return cached->second;
+  return tgid_by_tid_[tid] = members.ThreadGroupOf(tid);
+}
+
+void ContainerAccounting::ForgetImageLocked(int tid, MemberReader& members) {
+  // After the exec the process's only thread has tid == tgid (a non-main
+  // thread that execs takes the main thread's id). If the exec fails, the
+  // old image goes on: its next brk is planned from start_brk (too low, so
+  // charged too much, and only away from the bound) and decided exactly.
+  const int tgid = TgidOfLocked(tid, members);
+  if (tgid < 0) return;
+  brk_by_tgid_[tgid] = kBreakAtStart;
+  exec_pending_.insert(tgid);
 }
 
 Result<uint64_t> ContainerAccounting::CurrentBrkLocked(TargetReader& target) {
@@ -147,13 +174,16 @@ Result<uint64_t> ContainerAccounting::CurrentBrkLocked(TargetReader& target) {
 
 Decision ContainerAccounting::Decide(const TrappedCall& call, TargetReader& target,
                                      MemberReader& members) {
+  Decision d;
   std::lock_guard<std::mutex> lock(mu_);
-  return DecideLocked(call, target, members);
+  DecideLocked(call, target, members, d);
+  return d;
 }
 
-Decision ContainerAccounting::DecideLocked(const TrappedCall& call, TargetReader& target,
-                                           MemberReader& members) {
-  Decision d;
+// Fills `d` in place rather than returning it: the notification path copies
+// no Decision (it carries a string).
+void ContainerAccounting::DecideLocked(const TrappedCall& call, TargetReader& target,
+                                       MemberReader& members, Decision& d) {
   // A thread making a new call has finished its previous one: the kernel's
   // counters hold that charge now. It stays in the estimate until the next
   // exact read and in its address space's admitted pages until that space is
@@ -166,7 +196,7 @@ Decision ContainerAccounting::DecideLocked(const TrappedCall& call, TargetReader
     // The filter's rules are written for x86-64 numbers and argument layouts;
     // a foreign-architecture call cannot be classified, so it is not charged.
     d.note = "foreign architecture, not accounted";
-    return d;
+    return;
   }
   d.call = ClassifySyscall(call.nr, call.args);
 
@@ -175,34 +205,41 @@ Decision ContainerAccounting::DecideLocked(const TrappedCall& call, TargetReader
     Result<uint64_t> data = target.DataPages();
     if (!data.ok()) {
       d.note = "caller vanished: " + data.status().message();
-      return d;
+      return;
     }
     context.parent_private_pages = *data;
   }
-  // A growing brk far below the bound is planned from the break this thread
-  // last set; the exact path (and any shrink) reads the real one. After an
-  // exec the remembered break belongs to the old image: a heap placed just
-  // above it would be undercharged by the gap, on the estimate only.
-  bool brk_from_cache = false;
-  if (d.call.kind == CallKind::kBrk) {
-    auto cached = last_brk_by_tid_.find(call.tid);
-    if (cached != last_brk_by_tid_.end() && d.call.addr > cached->second) {
-      context.current_brk = cached->second;
-      brk_from_cache = true;
-    } else {
-      Result<uint64_t> brk = CurrentBrkLocked(target);
-      if (!brk.ok()) {
-        d.note = "caller vanished: " + brk.status().message();
-        return d;
-      }
-      context.current_brk = *brk;
-    }
+  if (d.call.kind == CallKind::kExec) {
+    ForgetImageLocked(call.tid, members);
+    return;
   }
+  // Away from the bound a brk is planned from the break its process last
+  // set (or start_brk right after an exec); the exact path reads the real
+  // one from /proc/PID/maps. An exec resets what is remembered, so the old
+  // image's break never plans the new image's heap.
+  bool brk_from_cache = false;
+  int brk_tgid = -1;
+  if (d.call.kind == CallKind::kBrk) {
+    brk_tgid = TgidOfLocked(call.tid, members);
+    auto cached = brk_tgid < 0 ? brk_by_tgid_.end() : brk_by_tgid_.find(brk_tgid);
+    brk_from_cache = cached != brk_by_tgid_.end();
+    Result<uint64_t> brk = !brk_from_cache                      ? CurrentBrkLocked(target)
+                           : cached->second == kBreakAtStart ? target.StartBrk()
+                                                             : Result<uint64_t>(cached->second);
+    if (!brk.ok()) {
+      d.note = "caller vanished: " + brk.status().message();
+      return;
+    }
+    context.current_brk = *brk;
+  }
+  auto remember_brk = [&](uint64_t brk) {
+    if (brk_tgid >= 0) brk_by_tgid_[brk_tgid] = brk;
+  };
   d.plan = PlanCharge(d.call, *profile_, context);
   if (d.plan.check == ChargeCheck::kNone) {
     // A shrink or a move within the same page always succeeds.
-    if (d.call.kind == CallKind::kBrk) last_brk_by_tid_[call.tid] = d.call.addr;
-    return d;
+    if (d.call.kind == CallKind::kBrk) remember_brk(d.call.addr);
+    return;
   }
 
   const BeancounterValues& v = counter_.values();
@@ -212,21 +249,27 @@ Decision ContainerAccounting::DecideLocked(const TrappedCall& call, TargetReader
     d.held_pages = held;
     counter_.RecordCharge(held, d.plan.pages);
     if (d.plan.persistent && d.plan.pages > 0) ReserveLocked(call, d.plan, members);
-    if (d.call.kind == CallKind::kBrk) last_brk_by_tid_[call.tid] = d.call.addr;
+    if (d.call.kind == CallKind::kBrk) remember_brk(d.call.addr);
     if (d.call.kind == CallKind::kFork) members.ExpectNewProcess();
-    return d;
   };
 
-  // Far below the bound, the estimate decides without reading /proc. It is
+  // Away from the bound, the estimate decides without reading /proc. It is
   // the last exact value plus everything admitted since, so it only runs
-  // behind the truth by what the kernel did unasked (stack growth, exec), and
-  // it is refreshed every max_fast_decisions calls.
-  if (have_exact_ && fast_decisions_ < tuning_.max_fast_decisions) {
-    const uint64_t threshold = d.bound_pages / 100 * tuning_.fast_path_percent;
+  // behind the truth by what the kernel did unasked (stack growth), and it
+  // is refreshed every max_fast_decisions calls. A request that would come
+  // within the headroom of the bound is always decided exactly.
+  const bool after_exec = !exec_pending_.empty() && exec_pending_.erase(call.tid) != 0;
+  if (have_exact_ && fast_decisions_ < tuning_.max_fast_decisions && !after_exec) {
+    const uint64_t threshold =
+        std::max(d.bound_pages / 100 * tuning_.fast_path_percent,
+                 d.bound_pages > tuning_.fast_path_headroom_pages
+                     ? d.bound_pages - tuning_.fast_path_headroom_pages
+                     : 0);
     const uint64_t estimate = EstimateLocked();
     if (SaturatingAdd(estimate, d.plan.pages) <= threshold) {
       ++fast_decisions_;
-      return admit(estimate);
+      admit(estimate);
+      return;
     }
   }
 
@@ -238,21 +281,21 @@ Decision ContainerAccounting::DecideLocked(const TrappedCall& call, TargetReader
       d.action = Decision::Action::kFail;
       d.error_number = ENOMEM;
     }
-    return d;
+    return;
   }
   d.exact = true;
   if (brk_from_cache) {
     Result<uint64_t> brk = CurrentBrkLocked(target);
     if (!brk.ok()) {
       d.note = "caller vanished: " + brk.status().message();
-      return d;
+      return;
     }
     context.current_brk = *brk;
-    last_brk_by_tid_[call.tid] = *brk;
+    remember_brk(*brk);
     d.plan = PlanCharge(d.call, *profile_, context);
     if (d.plan.check == ChargeCheck::kNone) {
-      last_brk_by_tid_[call.tid] = d.call.addr;
-      return d;
+      remember_brk(d.call.addr);
+      return;
     }
     d.bound_pages = BoundFor(d.plan.check, v);
   }
@@ -260,22 +303,25 @@ Decision ContainerAccounting::DecideLocked(const TrappedCall& call, TargetReader
     Result<std::vector<MapEntry>> maps = target.Maps();
     if (!maps.ok()) {
       d.note = "caller vanished: " + maps.status().message();
-      return d;
+      return;
     }
     auto [addr, length] = ResolvedRange(d.call);
     context.range = RangeFactsFor(*maps, addr, length);
     d.plan = PlanCharge(d.call, *profile_, context);
-    if (d.plan.check == ChargeCheck::kNone) return d;
+    if (d.plan.check == ChargeCheck::kNone) return;
     d.bound_pages = BoundFor(d.plan.check, v);
   }
   const uint64_t held = EstimateLocked();
-  if (counter_.Fits(held, d.plan.pages, d.plan.check)) return admit(held);
+  if (counter_.Fits(held, d.plan.pages, d.plan.check)) {
+    admit(held);
+    return;
+  }
 
   counter_.RecordRefusal();
   d.refused = true;
   d.held_pages = held;
   if (d.plan.refuse_with_old_break && context.current_brk) {
-    last_brk_by_tid_[call.tid] = *context.current_brk;
+    remember_brk(*context.current_brk);
     // brk reports failure by returning the unchanged break; glibc's sbrk
     // turns that into ENOMEM and malloc falls back to mmap.
     d.action = Decision::Action::kReturn;
@@ -284,7 +330,6 @@ Decision ContainerAccounting::DecideLocked(const TrappedCall& call, TargetReader
     d.action = Decision::Action::kFail;
     d.error_number = ENOMEM;
   }
-  return d;
 }
 
 AccountingSnapshot ContainerAccounting::Refresh(MemberReader& members) {
@@ -330,7 +375,8 @@ void ContainerAccounting::Retire(MemberReader& members) {
   reservations_.clear();
   spaces_.clear();
   tgid_by_tid_.clear();
-  last_brk_by_tid_.clear();
+  brk_by_tgid_.clear();
+  exec_pending_.clear();
   exact_held_pages_ = 0;
   admitted_since_exact_pages_ = 0;
   processes_ = 0;

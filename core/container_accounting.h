@@ -21,6 +21,7 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <utility>
 #include <string>
 #include <vector>
@@ -61,8 +62,8 @@ struct MembersSample {
   uint64_t data_pages = 0;  // sum over distinct address spaces
   uint64_t processes = 0;
   // statm data of each member process, sorted by tgid (processes sharing an
-  // address space each show the shared value). A flat vector: it is rebuilt
-  // on every exact decision.
+  // address space each show the shared value). A flat vector, refilled in
+  // place on every exact decision: its capacity is kept.
   std::vector<std::pair<int, uint64_t>> data_pages_by_tgid;
   const uint64_t* DataPagesOf(int tgid) const;
 };
@@ -77,7 +78,8 @@ enum class CallProgress {
 class MemberReader {
  public:
   virtual ~MemberReader() = default;
-  virtual Result<MembersSample> Sample() = 0;
+  // Fills *out (reusing its storage: exact decisions allocate nothing).
+  virtual Status Sample(MembersSample* out) = 0;
   virtual CallProgress Progress(int tid, int nr, const std::array<uint64_t, 6>& args) = 0;
   // Thread-group id of a thread, or -1 when it is gone.
   virtual int ThreadGroupOf(int tid) = 0;
@@ -116,8 +118,13 @@ class ContainerAccounting {
  public:
   // Tunables of the estimate; defaults suit production, tests shrink them.
   struct Tuning {
-    // Fraction (in percent) of the bound below which the estimate decides.
+    // The estimate decides while request + estimate stays at or below
+    // max(fast_path_percent of the bound, bound - fast_path_headroom_pages).
+    // The headroom is what the kernel may add unasked between two exact reads:
+    // 2048 pages is the default RLIMIT_STACK (8 MiB) a main thread's stack can
+    // grow by without a trapped call (an exec forces an exact read anyway).
     uint32_t fast_path_percent = 90;
+    uint64_t fast_path_headroom_pages = 2048;
     // The estimate is refreshed from the kernel after this many fast decisions.
     uint32_t max_fast_decisions = 64;
   };
@@ -173,9 +180,14 @@ class ContainerAccounting {
 
   uint64_t EstimateLocked() const;
   void ReserveLocked(const TrappedCall& call, const ChargePlan& plan, MemberReader& members);
+  // Thread-group id of a calling thread (-1 when it is gone); a /proc read the
+  // first time for a thread that is not a process's main thread.
+  int TgidOfLocked(int tid, MemberReader& members);
+  void ForgetImageLocked(int tid, MemberReader& members);
   Status RefreshLocked(MemberReader& members);
   Result<uint64_t> CurrentBrkLocked(TargetReader& target);
-  Decision DecideLocked(const TrappedCall& call, TargetReader& target, MemberReader& members);
+  void DecideLocked(const TrappedCall& call, TargetReader& target, MemberReader& members,
+                    Decision& d);
 
   mutable std::mutex mu_;
   const RuleProfile* profile_;
@@ -187,12 +199,19 @@ class ContainerAccounting {
   uint64_t admitted_since_exact_pages_ = 0;  // charges admitted since then
   uint32_t fast_decisions_ = 0;
   uint64_t processes_ = 0;
+  MembersSample sample_;  // scratch of RefreshLocked, kept for its capacity
   std::map<int, Reservation> reservations_;  // by thread id
   std::map<int, AddressSpace> spaces_;       // by tgid, as of the last exact read
   std::map<int, int> tgid_by_tid_;           // cache; pruned with dead reservations
-  // The break each thread last moved its process's heap to, so that a brk
-  // far below the bound is planned without reading /proc/PID/maps.
-  std::map<int, uint64_t> last_brk_by_tid_;
+  // The break each process's heap was last moved to (by tgid), so that a brk
+  // away from the bound is planned without reading /proc/PID/maps. Per
+  // process, not per thread: any thread may move the one break. An exec
+  // resets the entry to kBreakAtStart (the new image's break is its start_brk).
+  static constexpr uint64_t kBreakAtStart = ~uint64_t{0};
+  std::map<int, uint64_t> brk_by_tgid_;
+  // Processes whose image an exec is replacing: their next charged call is
+  // decided exactly (the new image's data shows only in statm).
+  std::set<int> exec_pending_;
 };
 
 }  // namespace ubc

@@ -38,13 +38,14 @@ class FakeTarget : public TargetReader {
 
 class FakeMembers : public MemberReader {
  public:
-  Result<MembersSample> Sample() override {
+  Status Sample(MembersSample* out) override {
     ++samples;
     if (fail) return Status::Error("/proc unreadable");
-    MembersSample s{data_pages, 1, {}};
-    s.data_pages_by_tgid.assign(by_tgid.begin(), by_tgid.end());
-    if (s.data_pages_by_tgid.empty()) s.data_pages_by_tgid.emplace_back(kTgid, data_pages);
-    return s;
+    out->data_pages = data_pages;
+    out->processes = 1;
+    out->data_pages_by_tgid.assign(by_tgid.begin(), by_tgid.end());
+    if (out->data_pages_by_tgid.empty()) out->data_pages_by_tgid.emplace_back(kTgid, data_pages);
+    return Status::Ok();
   }
   CallProgress Progress(int tid, int, const std::array<uint64_t, 6>&) override {
     if (running.count(tid)) return CallProgress::kUnknown;
@@ -156,6 +157,40 @@ TEST(ContainerAccountingTest, NearTheBarrierTheExactValueDecides) {
   EXPECT_EQ(members.samples, before + 1);
 }
 
+TEST(ContainerAccountingTest, LargeBoundsUseTheEstimateUpToTheHeadroom) {
+  // 65536 pages (256 MiB): the estimate decides up to 65536 - 2048 = 63488
+  // pages (96.9%), beyond the 90% a small bound gets.
+  ContainerAccounting acc(65536, 65536, Bc2006Profile());
+  FakeTarget target;
+  FakeMembers members;
+  members.data_pages = 61600;  // 94%
+  acc.Decide(Mmap(1, 16), target, members);
+  ASSERT_EQ(members.samples, 1);
+  members.data_pages = 61616;
+  // 61616 + 58 * 32 = 63472 <= 63488: decided on the estimate.
+  for (int i = 0; i < 58; ++i) ASSERT_FALSE(acc.Decide(Mmap(1, 32), target, members).refused);
+  EXPECT_EQ(members.samples, 1);
+  // 63472 + 17 > 63488: within the headroom, decided exactly.
+  Decision d = acc.Decide(Mmap(1, 17), target, members);
+  EXPECT_EQ(members.samples, 2);
+  EXPECT_TRUE(d.exact);
+  EXPECT_FALSE(d.refused);
+}
+
+TEST(ContainerAccountingTest, WithinTheHeadroomEveryDecisionIsExact) {
+  ContainerAccounting acc(65536, 65536, Bc2006Profile());
+  FakeTarget target;
+  FakeMembers members;
+  members.data_pages = 65536 - 2048;  // at the headroom
+  for (int i = 1; i <= 5; ++i) {
+    Decision d = acc.Decide(Mmap(1, 1), target, members);
+    EXPECT_TRUE(d.exact);
+    EXPECT_EQ(members.samples, i);
+  }
+  members.data_pages = 65536;
+  EXPECT_TRUE(acc.Decide(Mmap(1, 1), target, members).refused);
+}
+
 TEST(ContainerAccountingTest, InFlightReservationsStopConcurrentThreadsFromOvershooting) {
   ContainerAccounting acc(1000, 1000, Bc2006Profile());
   FakeTarget target;
@@ -231,6 +266,69 @@ TEST(ContainerAccountingTest, BrkFarBelowTheBoundReadsNoMaps) {
     EXPECT_EQ(d.plan.pages, 10u);
   }
   EXPECT_EQ(target.maps_reads, first);
+}
+
+TEST(ContainerAccountingTest, BrkShrinksAndRegrowthsAwayFromTheBoundReadNoMaps) {
+  ContainerAccounting acc(100000, 100000, Bc2006Profile());
+  FakeTarget target;
+  FakeMembers members;
+  const uint64_t start = target.start_brk;
+  auto brk = [&](int tid, uint64_t addr) {
+    return acc.Decide(Syscall(tid, x86_64_nr::kBrk, {addr, 0, 0, 0, 0, 0}), target, members);
+  };
+  brk(1, start + 10 * kPage);  // nothing remembered yet: the real break is read
+  const int first = target.maps_reads;
+  for (int i = 0; i < 5; ++i) {
+    EXPECT_EQ(brk(1, start).plan.check, ChargeCheck::kNone);  // glibc's trim
+    EXPECT_EQ(brk(1, start + 10 * kPage).plan.pages, 10u);
+  }
+  // Another thread of the same process moves the same break.
+  EXPECT_EQ(brk(2, start + 30 * kPage).plan.pages, 20u);
+  EXPECT_EQ(brk(1, start + 40 * kPage).plan.pages, 10u);
+  EXPECT_EQ(target.maps_reads, first);
+}
+
+TEST(ContainerAccountingTest, AnExecForgetsTheBreakAndItsNextCallIsExact) {
+  ContainerAccounting acc(100000, 100000, Bc2006Profile());
+  FakeTarget target;
+  FakeMembers members;
+  const uint64_t old_start = target.start_brk;
+  acc.Decide(Syscall(1, x86_64_nr::kBrk, {old_start + 100 * kPage, 0, 0, 0, 0, 0}), target,
+             members);
+  Decision exec = acc.Decide(Syscall(1, x86_64_nr::kExecve, {0, 0, 0, 0, 0, 0}), target, members);
+  EXPECT_EQ(exec.call.kind, CallKind::kExec);
+  EXPECT_EQ(exec.plan.check, ChargeCheck::kNone);
+  EXPECT_EQ(exec.action, Decision::Action::kContinue);
+  // The new image's heap starts lower (randomised): its first brk grows it
+  // by 5 pages, which the old break would have taken for a shrink.
+  target.start_brk = old_start - 1000 * kPage;
+  const int samples = members.samples;
+  Decision d = acc.Decide(
+      Syscall(1, x86_64_nr::kBrk, {target.start_brk + 5 * kPage, 0, 0, 0, 0, 0}), target, members);
+  EXPECT_EQ(d.plan.pages, 5u);
+  EXPECT_TRUE(d.exact);
+  EXPECT_EQ(members.samples, samples + 1);
+  // And the estimate decides again afterwards, from the new break.
+  const int maps = target.maps_reads;
+  Decision next = acc.Decide(
+      Syscall(1, x86_64_nr::kBrk, {target.start_brk + 8 * kPage, 0, 0, 0, 0, 0}), target, members);
+  EXPECT_EQ(next.plan.pages, 3u);
+  EXPECT_FALSE(next.exact);
+  EXPECT_EQ(target.maps_reads, maps);
+}
+
+TEST(ContainerAccountingTest, AfterAnExecTheFirstBrkAwayFromTheBoundReadsStartBrk) {
+  ContainerAccounting acc(100000, 100000, Bc2006Profile());
+  FakeTarget target;
+  FakeMembers members;
+  acc.Decide(Mmap(1, 10), target, members);
+  acc.Decide(Syscall(1, x86_64_nr::kExecveat, {0, 0, 0, 0, 0, 0}), target, members);
+  EXPECT_TRUE(acc.Decide(Mmap(1, 10), target, members).exact);  // ld.so's first mapping
+  Decision d = acc.Decide(
+      Syscall(1, x86_64_nr::kBrk, {target.start_brk + 7 * kPage, 0, 0, 0, 0, 0}), target, members);
+  EXPECT_EQ(d.plan.pages, 7u);
+  EXPECT_FALSE(d.exact);
+  EXPECT_EQ(target.maps_reads, 0);
 }
 
 TEST(ContainerAccountingTest, BrkNearTheBoundUsesTheRealBreak) {

@@ -12,6 +12,7 @@ std::string_view MetricSyscallName(MetricSyscall s) {
     case MetricSyscall::kMremap: return "mremap";
     case MetricSyscall::kClone: return "clone";
     case MetricSyscall::kFork: return "fork";
+    case MetricSyscall::kExec: return "exec";
     case MetricSyscall::kOther:
     case MetricSyscall::kCount: break;
   }
@@ -36,13 +37,18 @@ MetricSyscall MetricSyscallFor(int nr) {
     case x86_64_nr::kMremap: return MetricSyscall::kMremap;
     case x86_64_nr::kClone: return MetricSyscall::kClone;
     case x86_64_nr::kFork: return MetricSyscall::kFork;
+    case x86_64_nr::kExecve:
+    case x86_64_nr::kExecveat: return MetricSyscall::kExec;
     default: return MetricSyscall::kOther;
   }
 }
 
-void DecisionMetrics::Record(MetricSyscall syscall, MetricVerdict verdict, uint64_t latency_ns) {
+void DecisionMetrics::Record(MetricSyscall syscall, MetricVerdict verdict) {
   decisions_[static_cast<size_t>(syscall)][static_cast<size_t>(verdict)].fetch_add(
       1, std::memory_order_relaxed);
+}
+
+void DecisionMetrics::RecordLatency(uint64_t latency_ns) {
   const double seconds = static_cast<double>(latency_ns) * 1e-9;
   size_t bucket = 0;
   while (bucket < kLatencyBucketsSeconds.size() && seconds > kLatencyBucketsSeconds[bucket]) {

@@ -1,7 +1,9 @@
 // DecisionMetrics: counters of ubcd's decisions, for /metrics.
 //
 // Decisions by syscall and verdict, and a histogram of decision latency (from
-// the notification's arrival to the answer being sent), in fixed buckets.
+// the notification's arrival to the answer being sent), in fixed buckets. The
+// caller decides which decisions to time: two clock reads cost about as much
+// as a fast decision itself, so ubcd times a sample (see kLatencySampleEvery).
 // Every counter is a relaxed atomic: Record() is on the notification path of
 // many threads and must never block. Snapshot() may run concurrently; its
 // values are each exact but not one atomic cut across counters.
@@ -14,10 +16,10 @@
 
 namespace ubc {
 
-enum class MetricSyscall { kMmap, kMprotect, kBrk, kMremap, kClone, kFork, kOther, kCount };
+enum class MetricSyscall { kMmap, kMprotect, kBrk, kMremap, kClone, kFork, kExec, kOther, kCount };
 enum class MetricVerdict { kAllowed, kRefused, kUndecided, kCount };
 
-std::string_view MetricSyscallName(MetricSyscall s);  // "mmap", ..., "other"
+std::string_view MetricSyscallName(MetricSyscall s);  // "mmap", ..., "exec", "other"
 std::string_view MetricVerdictName(MetricVerdict v);  // "allowed", "refused", "undecided"
 MetricSyscall MetricSyscallFor(int x86_64_nr);
 
@@ -35,9 +37,13 @@ struct DecisionMetricsSnapshot {
   uint64_t latency_count = 0;
 };
 
+// ubcd times the first decision on each notify fd and every 16th after it.
+inline constexpr uint32_t kLatencySampleEvery = 16;
+
 class DecisionMetrics {
  public:
-  void Record(MetricSyscall syscall, MetricVerdict verdict, uint64_t latency_ns);
+  void Record(MetricSyscall syscall, MetricVerdict verdict);
+  void RecordLatency(uint64_t latency_ns);
   DecisionMetricsSnapshot Snapshot() const;
 
  private:

@@ -10,10 +10,10 @@ namespace {
 
 TEST(DecisionMetricsTest, CountsBySyscallAndVerdict) {
   DecisionMetrics m;
-  m.Record(MetricSyscallFor(9), MetricVerdict::kAllowed, 1000);
-  m.Record(MetricSyscallFor(9), MetricVerdict::kRefused, 1000);
-  m.Record(MetricSyscallFor(12), MetricVerdict::kRefused, 1000);
-  m.Record(MetricSyscallFor(999), MetricVerdict::kUndecided, 1000);
+  m.Record(MetricSyscallFor(9), MetricVerdict::kAllowed);
+  m.Record(MetricSyscallFor(9), MetricVerdict::kRefused);
+  m.Record(MetricSyscallFor(12), MetricVerdict::kRefused);
+  m.Record(MetricSyscallFor(999), MetricVerdict::kUndecided);
   DecisionMetricsSnapshot s = m.Snapshot();
   auto at = [&](MetricSyscall c, MetricVerdict v) {
     return s.decisions[static_cast<size_t>(c)][static_cast<size_t>(v)];
@@ -28,9 +28,9 @@ TEST(DecisionMetricsTest, CountsBySyscallAndVerdict) {
 
 TEST(DecisionMetricsTest, LatencyLandsInTheRightBucket) {
   DecisionMetrics m;
-  m.Record(MetricSyscall::kMmap, MetricVerdict::kAllowed, 5000);       // exactly 5 us: first
-  m.Record(MetricSyscall::kMmap, MetricVerdict::kAllowed, 20000);      // 20 us: <= 25 us
-  m.Record(MetricSyscall::kMmap, MetricVerdict::kAllowed, 3000000000); // 3 s: +Inf
+  m.RecordLatency(5000);        // exactly 5 us: first
+  m.RecordLatency(20000);       // 20 us: <= 25 us
+  m.RecordLatency(3000000000);  // 3 s: +Inf
   DecisionMetricsSnapshot s = m.Snapshot();
   EXPECT_EQ(s.latency_buckets[0], 1u);
   EXPECT_EQ(s.latency_buckets[2], 1u);
@@ -44,7 +44,10 @@ TEST(DecisionMetricsTest, ConcurrentRecordsAreAllCounted) {
   std::vector<std::thread> threads;
   for (int t = 0; t < 4; ++t) {
     threads.emplace_back([&] {
-      for (int i = 0; i < 10000; ++i) m.Record(MetricSyscall::kMmap, MetricVerdict::kAllowed, 1);
+      for (int i = 0; i < 10000; ++i) {
+        m.Record(MetricSyscall::kMmap, MetricVerdict::kAllowed);
+        m.RecordLatency(1);
+      }
     });
   }
   for (auto& t : threads) t.join();

@@ -153,6 +153,9 @@ const std::vector<MemorySyscall>& MemorySyscalls() {
       {"mremap", {{true, {}}}},
       {"clone", {{true, {MaskedEq(0, kCloneVm, 0)}}, {false, {MaskedEq(0, kCloneVm, kCloneVm)}}}},
       {"fork", {{true, {}}}},
+      // Never charged: ubcd learns that the caller's image is being replaced.
+      {"execve", {{true, {}}}},
+      {"execveat", {{true, {}}}},
       {"clone3", {}},
   };
   return kSyscalls;

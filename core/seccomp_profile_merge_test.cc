@@ -78,8 +78,10 @@ constexpr uint64_t kMapPrivate = 0x02;
 constexpr uint64_t kMapAnonymous = 0x20;
 constexpr uint64_t kCloneVm = 0x100;
 
-const std::set<std::string> kMemorySyscalls = {"mmap",  "mprotect", "brk",   "mremap",
-                                               "clone", "fork",     "vfork", "clone3"};
+// The calls ubc-hook traps (plus vfork, which it leaves alone); execve and
+// execveat are trapped whole so that ubcd learns of every image change.
+const std::set<std::string> kMemorySyscalls = {"mmap", "mprotect", "brk",    "mremap",   "clone",
+                                               "fork", "vfork",    "clone3", "execve", "execveat"};
 
 // Whether ubcd must see the call (ubc-reference.md §2, §3): the bit tests the
 // cells use, so MAP_SHARED_VALIDATE (0x03) counts as private here and ubcd
@@ -89,7 +91,8 @@ bool Accountable(const std::string& syscall, const Args& a) {
     return (a[2] & kProtWrite) && ((a[3] & kMapPrivate) || (a[3] & kMapAnonymous));
   if (syscall == "mprotect") return (a[2] & kProtWrite) != 0;
   if (syscall == "brk") return a[0] != 0;
-  if (syscall == "mremap" || syscall == "fork") return true;
+  if (syscall == "mremap" || syscall == "fork" || syscall == "execve" || syscall == "execveat")
+    return true;
   if (syscall == "clone") return (a[0] & kCloneVm) == 0;
   return false;
 }
@@ -322,7 +325,8 @@ TEST(SeccompProfileMergeTest, RealProfileRuleShapes) {
   const json original = ContainersCommonProfileAsPodmanGivesIt(PodmanDefaultCaps());
   ASSERT_TRUE(original.is_object());
   const json merged = MustMerge(&original);
-  for (const char* s : {"mmap", "mprotect", "brk", "mremap", "clone", "fork", "clone3"}) {
+  for (const char* s :
+       {"mmap", "mprotect", "brk", "mremap", "clone", "fork", "clone3", "execve", "execveat"}) {
     for (const json& r : RulesFor(merged, s)) {
       EXPECT_EQ(r["names"].size(), 1u) << s << ": " << r.dump();
       EXPECT_TRUE(r.contains("args") || r["action"] == "SCMP_ACT_NOTIFY") << r.dump();
@@ -334,13 +338,16 @@ TEST(SeccompProfileMergeTest, RealProfileRuleShapes) {
       std::vector<json>{json::parse(R"({"names": ["mremap"], "action": "SCMP_ACT_NOTIFY"})")});
   EXPECT_EQ(RulesFor(merged, "fork"),
             std::vector<json>{json::parse(R"({"names": ["fork"], "action": "SCMP_ACT_NOTIFY"})")});
+  EXPECT_EQ(RulesFor(merged, "execve"), std::vector<json>{json::parse(
+                                            R"({"names": ["execve"], "action": "SCMP_ACT_NOTIFY"})")});
   // clone3 ERRNO(38) is podman's default (defaultErrnoRet 38): no rule needed.
   EXPECT_TRUE(RulesFor(merged, "clone3").empty());
   // vfork and munmap stay in the big rule.
   EXPECT_EQ(RulesFor(merged, "vfork").size(), 1u);
   EXPECT_GT(RulesFor(merged, "vfork")[0]["names"].size(), 100u);
   EXPECT_GT(RulesFor(merged, "munmap")[0]["names"].size(), 100u);
-  EXPECT_EQ(merged["syscalls"].size(), original["syscalls"].size() + 4 + 2 + 2 + 1 + 2 + 1);
+  // mmap 4, mprotect 2, brk 2, mremap 1, clone 2, fork 1, execve 1, execveat 1.
+  EXPECT_EQ(merged["syscalls"].size(), original["syscalls"].size() + 4 + 2 + 2 + 1 + 2 + 1 + 1 + 1);
 }
 
 TEST(SeccompProfileMergeTest, DockerStyleProfile) {
@@ -399,6 +406,8 @@ TEST(SeccompProfileMergeTest, NoProfileGetsAllowAllWithNotifyCells) {
     {"names": ["clone"], "action": "SCMP_ACT_NOTIFY", "args": [
       {"index": 0, "value": 256, "valueTwo": 0, "op": "SCMP_CMP_MASKED_EQ"}]},
     {"names": ["fork"], "action": "SCMP_ACT_NOTIFY"},
+    {"names": ["execve"], "action": "SCMP_ACT_NOTIFY"},
+    {"names": ["execveat"], "action": "SCMP_ACT_NOTIFY"},
     {"names": ["clone3"], "action": "SCMP_ACT_ERRNO", "errnoRet": 38}])");
   EXPECT_EQ(merged["syscalls"], expected_syscalls) << merged["syscalls"].dump(2);
   json null_profile;

@@ -238,6 +238,8 @@ const char* CallKindName(CallKind kind) {
       return "clone3";
     case CallKind::kMunmap:
       return "munmap";
+    case CallKind::kExec:
+      return "exec";
     case CallKind::kInvalid:
       return "invalid";
     case CallKind::kNotMemory:
@@ -266,6 +268,10 @@ const char* SyscallName(int nr) {
       return "vfork";
     case x86_64_nr::kClone3:
       return "clone3";
+    case x86_64_nr::kExecve:
+      return "execve";
+    case x86_64_nr::kExecveat:
+      return "execveat";
     default:
       break;
   }
@@ -312,6 +318,10 @@ ClassifiedCall ClassifySyscall(int nr, const std::array<uint64_t, 6>& args) {
       return call;
     case x86_64_nr::kClone3:
       call.kind = CallKind::kClone3;
+      return call;
+    case x86_64_nr::kExecve:
+    case x86_64_nr::kExecveat:
+      call.kind = CallKind::kExec;
       return call;
     default:
       call.kind = CallKind::kNotMemory;
@@ -375,6 +385,7 @@ ChargePlan PlanCharge(const ClassifiedCall& call, const RuleProfile& profile,
     case CallKind::kThreadOrVfork:
     case CallKind::kClone3:
     case CallKind::kMunmap:
+    case CallKind::kExec:
     case CallKind::kInvalid:
     case CallKind::kNotMemory:
       return plan;

@@ -27,6 +27,8 @@ inline constexpr int kMremap = 25;
 inline constexpr int kClone = 56;
 inline constexpr int kFork = 57;
 inline constexpr int kVfork = 58;
+inline constexpr int kExecve = 59;
+inline constexpr int kExecveat = 322;
 inline constexpr int kClone3 = 435;
 }  // namespace x86_64_nr
 
@@ -43,6 +45,8 @@ enum class CallKind {
   kThreadOrVfork,         // clone with CLONE_VM, vfork: no new address space
   kClone3,                // flags live in user memory; see docs/accounting.md
   kMunmap,                // releases only
+  kExec,                  // execve, execveat: never charged; the image is replaced
+                          // unasked, so what ubcd remembers of the caller is stale
   kInvalid,               // arguments the kernel rejects before mapping anything (EINVAL,
                           // or ENOMEM for lengths beyond the user address space)
   kNotMemory,             // any other syscall

@@ -577,6 +577,18 @@ TEST(ClassifySyscall, MprotectBrkMunmapFields) {
   EXPECT_EQ(u.length_bytes, 7 * P);
 }
 
+TEST(ClassifySyscall, ExecIsNeverCharged) {
+  for (int n : {nr::kExecve, nr::kExecveat}) {
+    const ClassifiedCall e = ClassifySyscall(n, {kAddr, 0, 0, 0, 0, 0});
+    EXPECT_EQ(e.kind, CallKind::kExec);
+    EXPECT_EQ(PlanCharge(e, Bc2006Profile(), {}).check, ChargeCheck::kNone);
+    EXPECT_EQ(PlanCharge(e, OpenvzProfile(), {}).check, ChargeCheck::kNone);
+  }
+  EXPECT_STREQ(SyscallName(nr::kExecve), "execve");
+  EXPECT_STREQ(SyscallName(nr::kExecveat), "execveat");
+  EXPECT_STREQ(CallKindName(CallKind::kExec), "exec");
+}
+
 TEST(PlanCharge, FixedRangeLargerThanLengthSaturatesAtZero) {
   // Facts from a racy read can exceed the request; never wrap below zero.
   const ClassifiedCall c =

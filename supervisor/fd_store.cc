@@ -1,5 +1,6 @@
 #include "supervisor/fd_store.h"
 
+#include <poll.h>
 #include <signal.h>
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
@@ -9,8 +10,10 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <map>
+#include <vector>
 
 #include "supervisor/log.h"
 #include "supervisor/privileges.h"
@@ -99,7 +102,7 @@ struct Held {
   UniqueFd fd;
 };
 
-void ServeClient(int client, std::map<std::string, Held>& held, int epoll_fd) {
+void ServeClient(int client, std::map<std::string, Held>& held) {
   Result<std::pair<std::string, UniqueFd>> packet = ReceivePacket(client);
   if (!packet.ok()) return;
   nlohmann::json request = nlohmann::json::parse(packet->first, nullptr, false);
@@ -109,19 +112,6 @@ void ServeClient(int client, std::map<std::string, Held>& held, int epoll_fd) {
     if (!packet->second || key.empty()) {
       SendPacket(client, R"({"ok":false,"error":"put needs a key and one fd"})", -1);
       return;
-    }
-    int fd = packet->second.get();
-    epoll_event ev{};
-    ev.events = 0;  // EPOLLHUP/EPOLLERR only: pending notifications must not wake us
-    ev.data.fd = fd;
-    if (::epoll_ctl(epoll_fd, EPOLL_CTL_ADD, fd, &ev) != 0) {
-      SendPacket(client, R"({"ok":false,"error":"cannot watch the fd"})", -1);
-      return;
-    }
-    auto old = held.find(key);
-    if (old != held.end()) {
-      ::epoll_ctl(epoll_fd, EPOLL_CTL_DEL, old->second.fd.get(), nullptr);
-      held.erase(old);
     }
     held[key] = Held{ObjectField(request, "meta"), std::move(packet->second)};
     SendPacket(client, R"({"ok":true})", -1);
@@ -135,6 +125,21 @@ void ServeClient(int client, std::map<std::string, Held>& held, int epoll_fd) {
     SendPacket(client, R"({"op":"end"})", -1);
   } else {
     SendPacket(client, R"({"ok":false,"error":"unknown op"})", -1);
+  }
+}
+
+// Drops the held fds whose filter hung up (the container is gone). Polled
+// with a zero timeout, not watched with epoll: a watcher sits on the filter's
+// wait queue and every notification of every container would walk it.
+void DropHungUp(std::map<std::string, Held>& held) {
+  if (held.empty()) return;
+  std::vector<pollfd> fds;
+  fds.reserve(held.size());
+  for (const auto& [key, h] : held) fds.push_back(pollfd{h.fd.get(), 0, 0});
+  if (::poll(fds.data(), fds.size(), 0) <= 0) return;
+  size_t i = 0;
+  for (auto it = held.begin(); it != held.end(); ++i) {
+    it = (fds[i].revents & (POLLHUP | POLLERR | POLLNVAL)) != 0 ? held.erase(it) : std::next(it);
   }
 }
 
@@ -173,6 +178,8 @@ int RunFdStore(const std::string& socket_path) {
   // With no ubcd connected and no fd held there is nothing to keep: the
   // store leaves (ubcd starts a new one when it needs one).
   int idle_ticks = 0;
+  constexpr auto kSweepInterval = std::chrono::milliseconds(500);
+  auto next_sweep = std::chrono::steady_clock::now() + kSweepInterval;
   for (;;) {
     int n = ::epoll_wait(ep.get(), events, 64, 500);
     if (n < 0 && errno == EINTR) continue;
@@ -214,17 +221,12 @@ int RunFdStore(const std::string& socket_path) {
           clients.erase(c);
           continue;
         }
-        ServeClient(fd, held, ep.get());
-        continue;
+        ServeClient(fd, held);
       }
-      // A held notify fd hung up: its container is gone.
-      for (auto it = held.begin(); it != held.end(); ++it) {
-        if (it->second.fd.get() == fd) {
-          ::epoll_ctl(ep.get(), EPOLL_CTL_DEL, fd, nullptr);
-          held.erase(it);
-          break;
-        }
-      }
+    }
+    if (std::chrono::steady_clock::now() >= next_sweep) {
+      DropHungUp(held);
+      next_sweep = std::chrono::steady_clock::now() + kSweepInterval;
     }
   }
 }

@@ -6,7 +6,8 @@
 // to, with the little metadata needed to rebuild the container; while any
 // copy is open, trapped calls simply wait. A restarted ubcd lists the store's
 // fds and resumes deciding. The store closes an fd when its filter hangs up
-// (the container is gone), so it never accumulates dead fds.
+// (the container is gone; checked twice a second), so it never accumulates dead
+// fds.
 //
 // The protocol is SOCK_SEQPACKET on a root-only unix socket: one JSON object
 // per packet, fds in SCM_RIGHTS. RunFdStore() is the store's main loop (one

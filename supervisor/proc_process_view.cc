@@ -8,6 +8,9 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <charconv>
+#include <ctime>
+#include <string_view>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -43,26 +46,33 @@ Result<std::string> ReadPath(const std::string& path) {
   return ReadFd(fd.get());
 }
 
-struct Statm {
-  uint64_t fields[7] = {};
-  uint64_t data_pages() const { return fields[5]; }
-  bool operator<(const Statm& o) const {
-    return std::lexicographical_compare(fields, fields + 7, o.fields, o.fields + 7);
-  }
-  bool operator==(const Statm& o) const { return std::equal(fields, fields + 7, o.fields); }
-};
+// The seven statm fields; compared whole to spot processes sharing one
+// address space. The header's scratch vector holds the same type.
+using Statm = std::array<uint64_t, 7>;
+uint64_t StatmDataPages(const Statm& s) { return s[5]; }
 
-bool ParseStatm(const std::string& text, Statm* out) {
-  const char* p = text.c_str();
+// Runs on every exact decision: no locale, no allocation.
+bool ParseStatm(std::string_view text, Statm* out) {
+  const char* p = text.data();
+  const char* const end = p + text.size();
   for (int i = 0; i < 7; ++i) {
-    char* end = nullptr;
-    errno = 0;
-    unsigned long long v = std::strtoull(p, &end, 10);
-    if (end == p || errno != 0) return false;
-    out->fields[i] = v;
-    p = end;
+    if (i > 0) {
+      if (p == end || *p != ' ') return false;
+      ++p;
+    }
+    auto [next, ec] = std::from_chars(p, end, (*out)[i]);
+    if (ec != std::errc() || next == p) return false;
+    p = next;
   }
-  return true;
+  return p == end || *p == '\n';
+}
+
+// Coarse (jiffy resolution) and read from the vDSO without touching the
+// TSC: enough for a 100 ms re-listing interval, cheaper on every decision.
+std::chrono::milliseconds CoarseNow() {
+  timespec ts{};
+  ::clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+  return std::chrono::milliseconds(int64_t{ts.tv_sec} * 1000 + ts.tv_nsec / 1000000);
 }
 
 bool SameAddressSpace(int pid1, int pid2) {
@@ -167,7 +177,7 @@ Result<uint64_t> ProcTarget::DataPages() {
   if (!text.ok()) return text.status();
   Statm s;
   if (!ParseStatm(*text, &s)) return Status::Error("unparsable statm");
-  return s.data_pages();
+  return StatmDataPages(s);
 }
 
 Result<std::vector<MapEntry>> ProcTarget::Maps() {
@@ -360,11 +370,11 @@ ProcMembers::Process* ProcMembers::Open(int tgid) {
   return raw;
 }
 
-Result<MembersSample> ProcMembers::Sample() {
+Status ProcMembers::Sample(MembersSample* out) {
   // Processes that appear unannounced (a child spawned with vfork that never
   // makes a trapped call) are found by the periodic listing.
   constexpr auto kRelistInterval = std::chrono::milliseconds(100);
-  const auto now = std::chrono::steady_clock::now();
+  const auto now = CoarseNow();
   if (relist_.exchange(false) || now - listed_at_ >= kRelistInterval) {
     Result<std::set<int>> tgids = ListTgids();
     if (!tgids.ok()) {
@@ -377,13 +387,13 @@ Result<MembersSample> ProcMembers::Sample() {
     }
     for (int tgid : *tgids) Open(tgid);  // new members; verified as they open
   }
-  std::vector<std::pair<Statm, int>> samples;
-  samples.reserve(processes_.size());
+  std::vector<std::pair<Statm, int>>& samples = statm_scratch_;
+  samples.clear();
   for (auto it = processes_.begin(); it != processes_.end();) {
     char buf[256];
-    ssize_t n = ::pread(it->second->statm.get(), buf, sizeof buf - 1, 0);
+    ssize_t n = ::pread(it->second->statm.get(), buf, sizeof buf, 0);
     Statm s;
-    if (n <= 0 || (buf[n] = '\0', !ParseStatm(buf, &s))) {
+    if (n <= 0 || !ParseStatm(std::string_view(buf, static_cast<size_t>(n)), &s)) {
       it = processes_.erase(it);  // exited: its memory is released
       relist_ = true;             // and its children may have been reparented
       continue;
@@ -394,9 +404,9 @@ Result<MembersSample> ProcMembers::Sample() {
   // Processes sharing one address space (vfork, CLONE_VM) have identical statm
   // lines; only those need the kcmp check.
   std::sort(samples.begin(), samples.end());
-  MembersSample out;
-  out.processes = samples.size();
-  out.data_pages_by_tgid.reserve(samples.size());
+  out->data_pages = 0;
+  out->processes = samples.size();
+  out->data_pages_by_tgid.clear();
   for (size_t i = 0; i < samples.size(); ++i) {
     bool duplicate = false;
     for (size_t j = i; j-- > 0 && samples[j].first == samples[i].first;) {
@@ -405,11 +415,11 @@ Result<MembersSample> ProcMembers::Sample() {
         break;
       }
     }
-    out.data_pages_by_tgid.emplace_back(samples[i].second, samples[i].first.data_pages());
-    if (!duplicate) out.data_pages = SaturatingAdd(out.data_pages, samples[i].first.data_pages());
+    out->data_pages_by_tgid.emplace_back(samples[i].second, StatmDataPages(samples[i].first));
+    if (!duplicate) out->data_pages = SaturatingAdd(out->data_pages, StatmDataPages(samples[i].first));
   }
-  std::sort(out.data_pages_by_tgid.begin(), out.data_pages_by_tgid.end());
-  return out;
+  std::sort(out->data_pages_by_tgid.begin(), out->data_pages_by_tgid.end());
+  return Status::Ok();
 }
 
 void ProcMembers::ReleaseAll() { processes_.clear(); }

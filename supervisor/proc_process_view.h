@@ -71,7 +71,7 @@ class ProcMembers : public MemberReader {
   void NoteProcess(int tid);
   void ExpectNewProcess() override;
 
-  Result<MembersSample> Sample() override;
+  Status Sample(MembersSample* out) override;
   CallProgress Progress(int tid, int nr, const std::array<uint64_t, 6>& args) override;
   int ThreadGroupOf(int tid) override;
   void ReleaseAll() override;
@@ -91,8 +91,10 @@ class ProcMembers : public MemberReader {
   // rest of a decision; it is done again only when the membership may have
   // changed, and at least every kRelistInterval.
   std::atomic<bool> relist_{true};
-  std::chrono::steady_clock::time_point listed_at_;
+  std::chrono::milliseconds listed_at_{};  // CLOCK_MONOTONIC_COARSE
   std::map<int, std::unique_ptr<Process>> processes_;
+  // Scratch of Sample(), kept for its capacity. Statm is private to the .cc.
+  std::vector<std::pair<std::array<uint64_t, 7>, int>> statm_scratch_;
 };
 
 // Thread-group id of a thread (from /proc/TID/status), or -1.

@@ -3,7 +3,7 @@
  * The filter is the one ubc-hook emits (runtime-hook output, see docs/performance.md):
  * default ALLOW; NOTIFY for mmap with PROT_WRITE and MAP_PRIVATE, mmap of writable
  * MAP_SHARED|MAP_ANONYMOUS, mprotect with PROT_WRITE, brk(!=0), mremap, clone without
- * CLONE_VM, fork; ERRNO(ENOSYS) for clone3; for x86-64, x86 and x32 like runc compiles it.
+ * CLONE_VM, fork, execve, execveat; ERRNO(ENOSYS) for clone3; for x86-64, x86 and x32 like runc compiles it.
  * A NOTIFY filter needs a listener: libseccomp creates one at load and this process keeps
  * it open (nothing that is measured traps, so no responder is needed).
  *
@@ -73,6 +73,8 @@ static int install_production_filter(void) {
   rc |= seccomp_rule_add(ctx, SCMP_ACT_NOTIFY, SCMP_SYS(clone), 1,
                          SCMP_A0(SCMP_CMP_MASKED_EQ, 0x100 /* CLONE_VM */, 0));
   rc |= seccomp_rule_add(ctx, SCMP_ACT_NOTIFY, SCMP_SYS(fork), 0);
+  rc |= seccomp_rule_add(ctx, SCMP_ACT_NOTIFY, SCMP_SYS(execve), 0);
+  rc |= seccomp_rule_add(ctx, SCMP_ACT_NOTIFY, SCMP_SYS(execveat), 0);
   rc |= seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0);
   if (rc != 0) { fprintf(stderr, "rule_add failed\n"); return -1; }
   if (seccomp_load(ctx) != 0) { fprintf(stderr, "seccomp_load failed\n"); return -1; }

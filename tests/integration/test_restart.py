@@ -109,3 +109,32 @@ def test_fd_store_killed_while_ubcd_runs():
     check_eq(other + enomem, 0, "calls that failed otherwise")
     check_eq(s.ubcd.require_container(c.id)["state"], "running", "state after the restart")
     c.stop()
+
+
+def _notify_fds_of(pid):
+    n = 0
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            if os.readlink(f"/proc/{pid}/fd/{fd}") == "anon_inode:seccomp notify":
+                n += 1
+        except OSError:
+            pass
+    return n
+
+
+def test_fd_store_lets_go_of_gone_containers():
+    """The fd store holds a copy of each notify fd only while its container lives: when the
+    container's last process exits, the store closes its copy (it polls for hang-ups)."""
+    s = Session("runc")
+    a = s.supervised("16M:20M")
+    b = s.supervised("16M:20M")
+    (store,) = _fd_store_pids(s.ubcd.config_path)
+    wait_until(lambda: _notify_fds_of(store) == 2, timeout_s=10, what="both notify fds in the store")
+    a.stop()
+    wait_until(lambda: _notify_fds_of(store) == 1, timeout_s=10,
+               what="the gone container's notify fd closed by the store")
+    b.probe.ok("mmap 16")  # the other container is still decided
+    check_eq(_notify_fds_of(store), 1, "notify fds held for the live container")
+    b.stop()
+    wait_until(lambda: _notify_fds_of(store) == 0 if os.path.exists(f"/proc/{store}") else True,
+               timeout_s=10, what="no notify fd left in the store")
