@@ -529,10 +529,20 @@ class Suite:
         for cl in cs.values():
             for c in cl:
                 self.cmd(c, f"fill {target}")
-        g = "trapped mmap near the barrier (held ~94% of it: exact decisions), 1 page touched"
+        g = "trapped mmap near the barrier (held ~94% of it), 1 page touched"
         self.mmap_rows(cs, ubcd, g, f"mmap {n} 64K 1", reps, "near", 1.15, None)
-        self.proc_read_costs(ubcd, cs["ubcd"][0])
         self.strace_ubcd(ubcd, cs["ubcd"][0], "mmap near the barrier", f"mmap {n} 64K 1",
+                         n + n // 10 + 1, None)
+        # At the edge: within ubcd's 2048-page headroom every decision reads statm.
+        edge = self.barrier_pages - 1024
+        for cl in cs.values():
+            for c in cl:
+                self.cmd(c, f"fill {edge}")
+        g = ("trapped mmap at the edge (held within 2048 pages of the barrier: every decision "
+             "exact), 1 page touched")
+        self.mmap_rows(cs, ubcd, g, f"mmap {n} 64K 1", reps, "edge", 1.15, None)
+        self.proc_read_costs(ubcd, cs["ubcd"][0])
+        self.strace_ubcd(ubcd, cs["ubcd"][0], "mmap at the edge", f"mmap {n} 64K 1",
                          n + n // 10 + 1, None)
         for cl in cs.values():
             for c in cl:

@@ -99,21 +99,7 @@ Status ContainerAccounting::RefreshLocked(MemberReader& members) {
     }
     extra = SaturatingAdd(extra, outstanding_other);
   }
-  for (auto it = spaces_.begin(); it != spaces_.end();) {
-    it = sample->DataPagesOf(it->first) != nullptr ? std::next(it) : spaces_.erase(it);
-  }
-  // What is remembered of processes that are gone.
-  for (auto it = brk_by_tgid_.begin(); it != brk_by_tgid_.end();) {
-    it = sample->DataPagesOf(it->first) != nullptr ? std::next(it) : brk_by_tgid_.erase(it);
-  }
-  for (auto it = exec_pending_.begin(); it != exec_pending_.end();) {
-    it = sample->DataPagesOf(*it) != nullptr ? std::next(it) : exec_pending_.erase(it);
-  }
-  for (auto it = tgid_by_tid_.begin(); it != tgid_by_tid_.end();) {
-    const bool keep =
-        sample->DataPagesOf(it->second) != nullptr || reservations_.count(it->first) != 0;
-    it = keep ? std::next(it) : tgid_by_tid_.erase(it);
-  }
+  if (sample->generation != pruned_generation_) PruneGoneLocked();
   // Outstanding calls of threads whose process the sample did not list.
   for (const auto& [tid, r] : reservations_) {
     if (r.active && sample->DataPagesOf(r.tgid) == nullptr) extra = SaturatingAdd(extra, r.pages);
@@ -128,6 +114,27 @@ Status ContainerAccounting::RefreshLocked(MemberReader& members) {
   // Admitted charges raise it at admission (held + n, within the bound).
   counter_.ObserveHeldUpperBound(exact_held_pages_, sample->data_pages);
   return Status::Ok();
+}
+
+// Forgets what is remembered of processes the last sample did not list; run
+// when the reader says the member set may have changed.
+void ContainerAccounting::PruneGoneLocked() {
+  const MembersSample& sample = sample_;
+  pruned_generation_ = sample.generation;
+  for (auto it = spaces_.begin(); it != spaces_.end();) {
+    it = sample.DataPagesOf(it->first) != nullptr ? std::next(it) : spaces_.erase(it);
+  }
+  for (auto it = brk_by_tgid_.begin(); it != brk_by_tgid_.end();) {
+    it = sample.DataPagesOf(it->first) != nullptr ? std::next(it) : brk_by_tgid_.erase(it);
+  }
+  for (auto it = exec_pending_.begin(); it != exec_pending_.end();) {
+    it = sample.DataPagesOf(*it) != nullptr ? std::next(it) : exec_pending_.erase(it);
+  }
+  for (auto it = tgid_by_tid_.begin(); it != tgid_by_tid_.end();) {
+    const bool keep =
+        sample.DataPagesOf(it->second) != nullptr || reservations_.count(it->first) != 0;
+    it = keep ? std::next(it) : tgid_by_tid_.erase(it);
+  }
 }
 
 void ContainerAccounting::ReserveLocked(const TrappedCall& call, const ChargePlan& plan,
@@ -154,13 +161,19 @@ int ContainerAccounting::TgidOfLocked(int tid, MemberReader& members) {
   return tgid_by_tid_[tid] = members.ThreadGroupOf(tid);
 }
 
-void ContainerAccounting::ForgetImageLocked(int tid, MemberReader& members) {
+void ContainerAccounting::ForgetImageLocked(int tid) {
   // After the exec the process's only thread has tid == tgid (a non-main
-  // thread that execs takes the main thread's id). If the exec fails, the
-  // old image goes on: its next brk is planned from start_brk (too low, so
-  // charged too much, and only away from the bound) and decided exactly.
-  const int tgid = TgidOfLocked(tid, members);
-  if (tgid < 0) return;
+  // thread that execs takes the main thread's id). A thread not mapped to
+  // its process yet is taken for a main thread: most exec callers are a
+  // fresh child, and reading /proc/TID/status here would cost more than
+  // the rare miss (which leaves the estimate as stale as without the trap).
+  // If the exec fails, the old image goes on: its next brk is planned from
+  // start_brk (too low, so charged too much, and only away from the bound).
+  int tgid = tid;
+  if (spaces_.count(tid) == 0) {
+    auto cached = tgid_by_tid_.find(tid);
+    if (cached != tgid_by_tid_.end() && cached->second >= 0) tgid = cached->second;
+  }
   brk_by_tgid_[tgid] = kBreakAtStart;
   exec_pending_.insert(tgid);
 }
@@ -210,7 +223,7 @@ void ContainerAccounting::DecideLocked(const TrappedCall& call, TargetReader& ta
     context.parent_private_pages = *data;
   }
   if (d.call.kind == CallKind::kExec) {
-    ForgetImageLocked(call.tid, members);
+    ForgetImageLocked(call.tid);
     return;
   }
   // Away from the bound a brk is planned from the break its process last
@@ -259,12 +272,12 @@ void ContainerAccounting::DecideLocked(const TrappedCall& call, TargetReader& ta
   // is refreshed every max_fast_decisions calls. A request that would come
   // within the headroom of the bound is always decided exactly.
   const bool after_exec = !exec_pending_.empty() && exec_pending_.erase(call.tid) != 0;
+  const uint64_t threshold =
+      std::max(d.bound_pages / 100 * tuning_.fast_path_percent,
+               d.bound_pages > tuning_.fast_path_headroom_pages
+                   ? d.bound_pages - tuning_.fast_path_headroom_pages
+                   : 0);
   if (have_exact_ && fast_decisions_ < tuning_.max_fast_decisions && !after_exec) {
-    const uint64_t threshold =
-        std::max(d.bound_pages / 100 * tuning_.fast_path_percent,
-                 d.bound_pages > tuning_.fast_path_headroom_pages
-                     ? d.bound_pages - tuning_.fast_path_headroom_pages
-                     : 0);
     const uint64_t estimate = EstimateLocked();
     if (SaturatingAdd(estimate, d.plan.pages) <= threshold) {
       ++fast_decisions_;
@@ -284,7 +297,9 @@ void ContainerAccounting::DecideLocked(const TrappedCall& call, TargetReader& ta
     return;
   }
   d.exact = true;
-  if (brk_from_cache) {
+  // Read only to refresh held (the estimate was stale), a remembered break
+  // still plans the call; where the bound is close the real one is read.
+  if (brk_from_cache && SaturatingAdd(EstimateLocked(), d.plan.pages) > threshold) {
     Result<uint64_t> brk = CurrentBrkLocked(target);
     if (!brk.ok()) {
       d.note = "caller vanished: " + brk.status().message();

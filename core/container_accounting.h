@@ -65,6 +65,9 @@ struct MembersSample {
   // address space each show the shared value). A flat vector, refilled in
   // place on every exact decision: its capacity is kept.
   std::vector<std::pair<int, uint64_t>> data_pages_by_tgid;
+  // Advanced by the reader whenever the member set may have changed (a
+  // listing, an exit); what is remembered of gone processes is pruned then.
+  uint64_t generation = 0;
   const uint64_t* DataPagesOf(int tgid) const;
 };
 
@@ -183,8 +186,9 @@ class ContainerAccounting {
   // Thread-group id of a calling thread (-1 when it is gone); a /proc read the
   // first time for a thread that is not a process's main thread.
   int TgidOfLocked(int tid, MemberReader& members);
-  void ForgetImageLocked(int tid, MemberReader& members);
+  void ForgetImageLocked(int tid);
   Status RefreshLocked(MemberReader& members);
+  void PruneGoneLocked();
   Result<uint64_t> CurrentBrkLocked(TargetReader& target);
   void DecideLocked(const TrappedCall& call, TargetReader& target, MemberReader& members,
                     Decision& d);
@@ -200,6 +204,7 @@ class ContainerAccounting {
   uint32_t fast_decisions_ = 0;
   uint64_t processes_ = 0;
   MembersSample sample_;  // scratch of RefreshLocked, kept for its capacity
+  uint64_t pruned_generation_ = ~uint64_t{0};
   std::map<int, Reservation> reservations_;  // by thread id
   std::map<int, AddressSpace> spaces_;       // by tgid, as of the last exact read
   std::map<int, int> tgid_by_tid_;           // cache; pruned with dead reservations

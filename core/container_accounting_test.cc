@@ -43,6 +43,7 @@ class FakeMembers : public MemberReader {
     if (fail) return Status::Error("/proc unreadable");
     out->data_pages = data_pages;
     out->processes = 1;
+    ++out->generation;  // the fake's members may change between any two samples
     out->data_pages_by_tgid.assign(by_tgid.begin(), by_tgid.end());
     if (out->data_pages_by_tgid.empty()) out->data_pages_by_tgid.emplace_back(kTgid, data_pages);
     return Status::Ok();
@@ -269,7 +270,9 @@ TEST(ContainerAccountingTest, BrkFarBelowTheBoundReadsNoMaps) {
 }
 
 TEST(ContainerAccountingTest, BrkShrinksAndRegrowthsAwayFromTheBoundReadNoMaps) {
-  ContainerAccounting acc(100000, 100000, Bc2006Profile());
+  ContainerAccounting::Tuning tuning;
+  tuning.max_fast_decisions = 2;  // exact reads for staleness read no maps either
+  ContainerAccounting acc(100000, 100000, Bc2006Profile(), tuning);
   FakeTarget target;
   FakeMembers members;
   const uint64_t start = target.start_brk;
@@ -286,6 +289,7 @@ TEST(ContainerAccountingTest, BrkShrinksAndRegrowthsAwayFromTheBoundReadNoMaps) 
   EXPECT_EQ(brk(2, start + 30 * kPage).plan.pages, 20u);
   EXPECT_EQ(brk(1, start + 40 * kPage).plan.pages, 10u);
   EXPECT_EQ(target.maps_reads, first);
+  EXPECT_GE(members.samples, 3);
 }
 
 TEST(ContainerAccountingTest, AnExecForgetsTheBreakAndItsNextCallIsExact) {

@@ -371,17 +371,26 @@ ProcMembers::Process* ProcMembers::Open(int tgid) {
 }
 
 Status ProcMembers::Sample(MembersSample* out) {
-  // Processes that appear unannounced (a child spawned with vfork that never
-  // makes a trapped call) are found by the periodic listing.
+  // Processes that appear unannounced (moved into the cgroup from outside)
+  // are found by the periodic listing. Forks, execs and new threads are
+  // announced. The clock is looked at every 16th sample only: near the
+  // bound every decision samples, and even a coarse clock read is a cache
+  // miss on the vDSO page after the context switch.
   constexpr auto kRelistInterval = std::chrono::milliseconds(100);
-  const auto now = CoarseNow();
-  if (relist_.exchange(false) || now - listed_at_ >= kRelistInterval) {
+  bool due = relist_.exchange(false);
+  if (!due && ++samples_since_clock_ >= 16) {
+    samples_since_clock_ = 0;
+    due = CoarseNow() - listed_at_ >= kRelistInterval;
+  }
+  if (due) {
     Result<std::set<int>> tgids = ListTgids();
     if (!tgids.ok()) {
       relist_ = true;
       return tgids.status();
     }
-    listed_at_ = now;
+    listed_at_ = CoarseNow();
+    samples_since_clock_ = 0;
+    ++out->generation;
     for (auto it = processes_.begin(); it != processes_.end();) {
       it = tgids->count(it->first) ? std::next(it) : processes_.erase(it);
     }
@@ -396,6 +405,7 @@ Status ProcMembers::Sample(MembersSample* out) {
     if (n <= 0 || !ParseStatm(std::string_view(buf, static_cast<size_t>(n)), &s)) {
       it = processes_.erase(it);  // exited: its memory is released
       relist_ = true;             // and its children may have been reparented
+      ++out->generation;
       continue;
     }
     samples.emplace_back(s, it->first);

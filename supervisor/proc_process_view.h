@@ -92,6 +92,7 @@ class ProcMembers : public MemberReader {
   // changed, and at least every kRelistInterval.
   std::atomic<bool> relist_{true};
   std::chrono::milliseconds listed_at_{};  // CLOCK_MONOTONIC_COARSE
+  uint32_t samples_since_clock_ = 0;
   std::map<int, std::unique_ptr<Process>> processes_;
   // Scratch of Sample(), kept for its capacity. Statm is private to the .cc.
   std::vector<std::pair<std::array<uint64_t, 7>, int>> statm_scratch_;

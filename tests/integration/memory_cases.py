@@ -36,6 +36,7 @@ CASES = [
     "threads_race_no_spurious_refusal",
     "exec_counted_in_same_beancounter",
     "exec_replacing_image_releases_pages",
+    "exec_resets_the_remembered_break",
     "unannotated_left_unchanged",
 ]
 
@@ -485,6 +486,27 @@ def exec_replacing_image_releases_pages(rt):
     check(fresh < 1000, f"statm data {fresh} after exec")
     c.probe.ok(f"mmap {pages(barrier - fresh)}")
     c.probe.err("mmap 1P")
+    c.stop()
+
+
+def exec_resets_the_remembered_break(rt):
+    """ubcd remembers each process's break to plan brk without reading /proc/PID/maps, and
+    an exec (trapped, never charged) resets it. After a large heap and an exec, the new
+    image's heap growth is charged: with a barrier large enough for the estimate to decide
+    up to 2048 pages below it, an allocation one page past the barrier is still refused and
+    one up to it admitted."""
+    s = Session(rt)
+    barrier = 65536  # 256 MiB: the estimate decides up to 2048 pages below the barrier
+    c = s.supervised(f"{barrier}:{barrier}")
+    c.probe.ok("sbrk 200M")
+    c.probe.send("exec /bin/ubc-probe")  # no reply: the image is replaced
+    check(c.probe.statm() < 1000, "statm data after exec")
+    c.probe.ok("sbrk 100M")
+    data = c.probe.statm()
+    check(data >= 25600, f"statm data {data} after the new heap grew by 100 MiB")
+    c.probe.err(f"mmap {pages(barrier - data + 1)}")
+    c.probe.ok(f"mmap {pages(barrier - data)}")
+    check_eq(s.ubcd.privvm(c.id)["failcnt"], 1, "failcnt")
     c.stop()
 
 
