@@ -11,6 +11,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <linux/seccomp.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
@@ -40,8 +41,14 @@ static void *serve(void *arg) {
     if (ioctl(fd, SECCOMP_IOCTL_NOTIF_RECV, &req) != 0) {
       if (errno == EINTR) continue;
       if (errno == ENOENT) {
-        /* target died, or (>= 6.6) the filter lost its last task */
-        break;
+        /* The notification was withdrawn (its caller died or a signal interrupted it:
+         * Go's preemption signals hit runc init's trapped execve), or (>= 6.6) the
+         * filter lost its last task: only the latter ends the service, as in ubcd. */
+        struct pollfd p = {fd, POLLIN, 0};
+        if (poll(&p, 1, 0) > 0 && (p.revents & (POLLHUP | POLLERR | POLLNVAL)) &&
+            !(p.revents & POLLIN))
+          break;
+        continue;
       }
       break;
     }

@@ -1,5 +1,6 @@
 """Hostile and odd processes inside a container: lengths near 2^64, a process stacking its
-own seccomp filter, a fork bomb, threads exiting while their calls are decided. ubcd
+own seccomp filter, a fork bomb, threads exiting while their calls are decided, a thread
+signalled while its calls wait on ubcd. ubcd
 answers every call, charges nothing wrong, and held settles to the kernel's truth."""
 
 from harness import Session, check, check_eq, pages, wait_until
@@ -34,6 +35,15 @@ def _hostile(runtime):
     check(s.ubcd.alive(), "ubcd died")
     pv = s.ubcd.privvm(c.id)
     check(pv["maxheld"] <= pv["limit"], f"maxheld {pv['maxheld']} above the limit {pv['limit']}")
+    _settles_to_statm(s, c)
+
+    # A thread signalled without pause: its trapped calls are withdrawn while ubcd decides
+    # (RECV or SEND then find them gone) and restarted. ubcd keeps serving the fd.
+    calls, enomem, enosys, other, signals = (int(x) for x in c.probe.ok("mmap-signals 1000 64K"))
+    check(calls > 100 and signals > 100, f"{calls} calls, {signals} signals")
+    check_eq((enomem, enosys, other), (0, 0, 0), "failed calls (ENOMEM, ENOSYS, other)")
+    check(s.ubcd.alive(), "ubcd died")
+    c.probe.ok("mmap 64K")
     _settles_to_statm(s, c)
 
     # Its own filter stacked on ubc's changes nothing.

@@ -33,6 +33,9 @@
  *                               exist, before any maps)
  *   mmap-for MS SIZE         mmap + touch + munmap in a loop for MS milliseconds
  *                            -> ok CALLS ENOMEM ENOSYS OTHER (counts of each outcome)
+ *   mmap-signals MS SIZE     mmap-for while another thread signals this one (SA_RESTART)
+ *                            without pause: trapped calls are interrupted while ubcd decides
+ *                            -> ok CALLS ENOMEM ENOSYS OTHER SIGNALS
  *   mmap-len HEXLEN          raw anon private RW mmap of any length (e.g. near 2^64)
  *                            -> ok ADDR | err ERRNO (nothing touched)
  *   seccomp-allow            installs an extra allow-all seccomp filter of its own -> ok
@@ -60,6 +63,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -530,29 +534,76 @@ static void cmd_threads(long n, size_t len_bytes) {
 
 /* Keeps allocating for a while: a supervisor restart in the middle must not
  * make a single call fail. */
-static void cmd_mmap_for(long ms, size_t len_bytes) {
+struct mmap_counts {
+  long calls, enomem, enosys, other;
+};
+
+static struct mmap_counts mmap_loop(long ms, size_t len_bytes) {
+  struct mmap_counts c = {0, 0, 0, 0};
   struct timespec start, now;
   clock_gettime(CLOCK_MONOTONIC, &start);
-  long calls = 0, enomem = 0, enosys = 0, other = 0;
   for (;;) {
     clock_gettime(CLOCK_MONOTONIC, &now);
     long elapsed_ms = (now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000;
     if (elapsed_ms >= ms) break;
     char *p = mmap(NULL, len_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    calls++;
+    c.calls++;
     if (p == MAP_FAILED) {
       if (errno == ENOMEM)
-        enomem++;
+        c.enomem++;
       else if (errno == ENOSYS)
-        enosys++;
+        c.enosys++;
       else
-        other++;
+        c.other++;
       continue;
     }
     touch_write(p, len_bytes);
     munmap(p, len_bytes);
   }
-  reply("ok %ld %ld %ld %ld", calls, enomem, enosys, other);
+  return c;
+}
+
+static volatile sig_atomic_t signals_seen;
+static atomic_int signaller_stop;
+
+static void count_signal(int sig) {
+  (void)sig;
+  signals_seen++;
+}
+
+static void *signaller(void *arg) {
+  pthread_t target = *(pthread_t *)arg;
+  while (!atomic_load(&signaller_stop)) {
+    pthread_kill(target, SIGUSR1);
+    struct timespec ts = {0, 20000};
+    nanosleep(&ts, NULL);
+  }
+  return NULL;
+}
+
+static void cmd_mmap_signals(long ms, size_t len_bytes) {
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = count_signal;
+  sa.sa_flags = SA_RESTART;
+  sigaction(SIGUSR1, &sa, NULL);
+  signals_seen = 0;
+  atomic_store(&signaller_stop, 0);
+  pthread_t self = pthread_self(), t;
+  if (pthread_create(&t, NULL, signaller, &self) != 0) {
+    reply_err(EAGAIN);
+    return;
+  }
+  struct mmap_counts c = mmap_loop(ms, len_bytes);
+  atomic_store(&signaller_stop, 1);
+  pthread_join(t, NULL);
+  signal(SIGUSR1, SIG_DFL);
+  reply("ok %ld %ld %ld %ld %ld", c.calls, c.enomem, c.enosys, c.other, (long)signals_seen);
+}
+
+static void cmd_mmap_for(long ms, size_t len_bytes) {
+  struct mmap_counts c = mmap_loop(ms, len_bytes);
+  reply("ok %ld %ld %ld %ld", c.calls, c.enomem, c.enosys, c.other);
 }
 
 static void cmd_mmap_len(const char *hex) {
@@ -676,7 +727,7 @@ static const struct command_info commands[] = {
     {"malloc", 1},       {"malloc-small-loop", 2}, {"fork", 0},            {"fork-hold", 0},
     {"kill-children", 0}, {"threads", 2},         {"statm", 0},            {"pid", 0},
     {"mmap-for", 2},     {"mmap-len", 1},         {"seccomp-allow", 0},    {"fork-bomb", 2},
-    {"threads-exit", 1},
+    {"threads-exit", 1}, {"mmap-signals", 2},
     {"sleep", 1},        {"exec", -1},            {"echo", -1},            {"exit", 0},
 };
 
@@ -779,6 +830,9 @@ static int run_command(int argc, char **argv) {
   } else if (strcmp(c, "fork-bomb") == 0) {
     if (need_long(argc, argv, 1, &n) == 0 && need_size(argc, argv, 2, &sz) == 0)
       cmd_fork_bomb(n, sz);
+  } else if (strcmp(c, "mmap-signals") == 0) {
+    if (need_long(argc, argv, 1, &n) == 0 && need_size(argc, argv, 2, &sz) == 0)
+      cmd_mmap_signals(n, sz);
   } else if (strcmp(c, "threads-exit") == 0) {
     if (need_long(argc, argv, 1, &n) == 0) cmd_threads_exit(n);
   } else if (strcmp(c, "mmap-for") == 0) {
