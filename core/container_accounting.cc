@@ -271,13 +271,29 @@ void ContainerAccounting::DecideLocked(const TrappedCall& call, TargetReader& ta
   // behind the truth by what the kernel did unasked (stack growth), and it
   // is refreshed every max_fast_decisions calls. A request that would come
   // within the headroom of the bound is always decided exactly.
-  const bool after_exec = !exec_pending_.empty() && exec_pending_.erase(call.tid) != 0;
+  // The first charged call after an exec adds the new image's data (what
+  // the kernel mapped unasked: data, bss, stack) to the estimate. The old
+  // image's pages stay in it until the next exact read, so it errs high.
+  // One statm read of the caller costs far less than an exact read of every
+  // member at each program start; if it fails the call is decided exactly.
+  bool stale = false;
+  if (!exec_pending_.empty() && exec_pending_.erase(call.tid) != 0) {
+    // After an exec the caller is its process's main thread: no /proc read
+    // is needed to find its address space.
+    if (spaces_.count(call.tid) == 0) tgid_by_tid_[call.tid] = call.tid;
+    Result<uint64_t> image = target.DataPages();
+    if (image.ok()) {
+      admitted_since_exact_pages_ = SaturatingAdd(admitted_since_exact_pages_, *image);
+    } else {
+      stale = true;
+    }
+  }
   const uint64_t threshold =
       std::max(d.bound_pages / 100 * tuning_.fast_path_percent,
                d.bound_pages > tuning_.fast_path_headroom_pages
                    ? d.bound_pages - tuning_.fast_path_headroom_pages
                    : 0);
-  if (have_exact_ && fast_decisions_ < tuning_.max_fast_decisions && !after_exec) {
+  if (have_exact_ && fast_decisions_ < tuning_.max_fast_decisions && !stale) {
     const uint64_t estimate = EstimateLocked();
     if (SaturatingAdd(estimate, d.plan.pages) <= threshold) {
       ++fast_decisions_;

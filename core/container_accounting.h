@@ -214,8 +214,8 @@ class ContainerAccounting {
   // resets the entry to kBreakAtStart (the new image's break is its start_brk).
   static constexpr uint64_t kBreakAtStart = ~uint64_t{0};
   std::map<int, uint64_t> brk_by_tgid_;
-  // Processes whose image an exec is replacing: their next charged call is
-  // decided exactly (the new image's data shows only in statm).
+  // Processes whose image an exec is replacing: their next charged call
+  // adds the new image's statm data to the estimate.
   std::set<int> exec_pending_;
 };
 

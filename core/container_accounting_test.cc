@@ -292,7 +292,7 @@ TEST(ContainerAccountingTest, BrkShrinksAndRegrowthsAwayFromTheBoundReadNoMaps) 
   EXPECT_GE(members.samples, 3);
 }
 
-TEST(ContainerAccountingTest, AnExecForgetsTheBreakAndItsNextCallIsExact) {
+TEST(ContainerAccountingTest, AnExecForgetsTheBreakAndAddsTheNewImageToTheEstimate) {
   ContainerAccounting acc(100000, 100000, Bc2006Profile());
   FakeTarget target;
   FakeMembers members;
@@ -306,13 +306,15 @@ TEST(ContainerAccountingTest, AnExecForgetsTheBreakAndItsNextCallIsExact) {
   // The new image's heap starts lower (randomised): its first brk grows it
   // by 5 pages, which the old break would have taken for a shrink.
   target.start_brk = old_start - 1000 * kPage;
-  const int samples = members.samples;
+  target.data_pages = 700;  // the new image's data, bss and stack, mapped unasked
+  const uint64_t before = acc.Peek().privvmpages.held_pages;
   Decision d = acc.Decide(
       Syscall(1, x86_64_nr::kBrk, {target.start_brk + 5 * kPage, 0, 0, 0, 0, 0}), target, members);
   EXPECT_EQ(d.plan.pages, 5u);
-  EXPECT_TRUE(d.exact);
-  EXPECT_EQ(members.samples, samples + 1);
-  // And the estimate decides again afterwards, from the new break.
+  EXPECT_FALSE(d.exact);
+  EXPECT_EQ(d.held_pages, before + 700);  // decided with the image in the estimate
+  EXPECT_EQ(acc.Peek().privvmpages.held_pages, before + 705);
+  // Only that call reads the image; the estimate decides on, from the new break.
   const int maps = target.maps_reads;
   Decision next = acc.Decide(
       Syscall(1, x86_64_nr::kBrk, {target.start_brk + 8 * kPage, 0, 0, 0, 0, 0}), target, members);
@@ -327,12 +329,41 @@ TEST(ContainerAccountingTest, AfterAnExecTheFirstBrkAwayFromTheBoundReadsStartBr
   FakeMembers members;
   acc.Decide(Mmap(1, 10), target, members);
   acc.Decide(Syscall(1, x86_64_nr::kExecveat, {0, 0, 0, 0, 0, 0}), target, members);
-  EXPECT_TRUE(acc.Decide(Mmap(1, 10), target, members).exact);  // ld.so's first mapping
+  EXPECT_FALSE(acc.Decide(Mmap(1, 10), target, members).exact);  // ld.so's first mapping
   Decision d = acc.Decide(
       Syscall(1, x86_64_nr::kBrk, {target.start_brk + 7 * kPage, 0, 0, 0, 0, 0}), target, members);
   EXPECT_EQ(d.plan.pages, 7u);
   EXPECT_FALSE(d.exact);
   EXPECT_EQ(target.maps_reads, 0);
+}
+
+TEST(ContainerAccountingTest, ALargeNewImageNearTheBoundIsDecidedExactly) {
+  ContainerAccounting acc(10000, 10000, Bc2006Profile());
+  FakeTarget target;
+  FakeMembers members;
+  members.data_pages = 1000;
+  acc.Decide(Mmap(1, 10), target, members);
+  acc.Decide(Syscall(1, x86_64_nr::kExecve, {0, 0, 0, 0, 0, 0}), target, members);
+  // The new image brought 8500 pages of bss: 1010 + 8500 + 10 is past 90%.
+  target.data_pages = 8500;
+  members.data_pages = 8500;
+  const int samples = members.samples;
+  Decision d = acc.Decide(Mmap(1, 10), target, members);
+  EXPECT_TRUE(d.exact);
+  EXPECT_EQ(members.samples, samples + 1);
+  EXPECT_EQ(d.held_pages, 8500u);
+  // Had the image stayed out of the estimate, 1010 + 1000 would have passed.
+  EXPECT_TRUE(acc.Decide(Mmap(1, 1600), target, members).refused);
+}
+
+TEST(ContainerAccountingTest, TheFirstCallAfterAnExecIsExactWhenTheImageCannotBeRead) {
+  ContainerAccounting acc(100000, 100000, Bc2006Profile());
+  FakeTarget target;
+  FakeMembers members;
+  acc.Decide(Mmap(1, 10), target, members);
+  acc.Decide(Syscall(1, x86_64_nr::kExecve, {0, 0, 0, 0, 0, 0}), target, members);
+  target.vanished = true;  // statm unreadable for a moment
+  EXPECT_TRUE(acc.Decide(Mmap(1, 10), target, members).exact);
 }
 
 TEST(ContainerAccountingTest, BrkNearTheBoundUsesTheRealBreak) {
