@@ -7,7 +7,7 @@
 // other than syscalls and listenerPath, and merging it again returns it
 // unchanged. Where the test-only libseccomp model (core/seccomp_profile_model.h)
 // can read the input, the merge changes decisions only as promised: denials stay,
-// accountable memory calls the profile allowed now notify, clone3 gets ENOSYS,
+// accountable memory calls and execs the profile allowed now notify, clone3 gets ENOSYS,
 // other memory calls keep their decision or notify, every other syscall keeps its
 // decision. No exception escapes.
 #include <array>
@@ -37,8 +37,10 @@ constexpr uint64_t kMapPrivate = 0x02;
 constexpr uint64_t kMapAnonymous = 0x20;
 constexpr uint64_t kCloneVm = 0x100;
 
-const std::set<std::string> kMemorySyscalls = {"mmap",  "mprotect", "brk",   "mremap",
-                                               "clone", "fork",     "clone3"};
+// What ubc-hook traps: the memory calls, and execve/execveat (never charged,
+// so that ubcd learns of image changes).
+const std::set<std::string> kMemorySyscalls = {"mmap", "mprotect", "brk",    "mremap",  "clone",
+                                               "fork", "clone3",   "execve", "execveat"};
 
 // Whether ubcd must see the call: the bit tests the notify cells use (as in
 // core/seccomp_profile_merge_test.cc).
@@ -47,7 +49,8 @@ bool Accountable(const std::string& syscall, const Args& a) {
     return (a[2] & kProtWrite) && ((a[3] & kMapPrivate) || (a[3] & kMapAnonymous));
   if (syscall == "mprotect") return (a[2] & kProtWrite) != 0;
   if (syscall == "brk") return a[0] != 0;
-  if (syscall == "mremap" || syscall == "fork") return true;
+  if (syscall == "mremap" || syscall == "fork" || syscall == "execve" || syscall == "execveat")
+    return true;
   if (syscall == "clone") return (a[0] & kCloneVm) == 0;
   return false;
 }
