@@ -182,7 +182,9 @@ Result<uint64_t> ContainerAccounting::CurrentBrkLocked(TargetReader& target) {
   Result<std::vector<MapEntry>> maps = target.Maps();
   if (!maps.ok()) return maps.status();
   if (std::optional<uint64_t> end = HeapEnd(*maps)) return *end;
-  return target.StartBrk();
+  Result<ImageFacts> image = target.Image();
+  if (!image.ok()) return image.status();
+  return image->start_brk;
 }
 
 Decision ContainerAccounting::Decide(const TrappedCall& call, TargetReader& target,
@@ -212,6 +214,28 @@ void ContainerAccounting::DecideLocked(const TrappedCall& call, TargetReader& ta
     return;
   }
   d.call = ClassifySyscall(call.nr, call.args);
+  if (d.call.kind == CallKind::kExec) {
+    ForgetImageLocked(call.tid);
+    return;
+  }
+  // The first call after an exec adds the new image (what the kernel mapped
+  // unasked: data, bss, stack) to the estimate, bounded by its vsize: one
+  // read of /proc/PID/stat, which also gives the new break. The old image's
+  // pages stay in the estimate until the next exact read, so it errs high.
+  // If the read fails the call is decided exactly.
+  bool image_unknown = false;
+  if (!exec_pending_.empty() && exec_pending_.erase(call.tid) != 0) {
+    // The caller is now its process's main thread: its tid is the tgid.
+    if (spaces_.count(call.tid) == 0) tgid_by_tid_[call.tid] = call.tid;
+    Result<ImageFacts> image = target.Image();
+    if (image.ok()) {
+      admitted_since_exact_pages_ = SaturatingAdd(admitted_since_exact_pages_, image->vm_pages);
+      auto brk = brk_by_tgid_.find(call.tid);
+      if (brk != brk_by_tgid_.end() && brk->second == kBreakAtStart) brk->second = image->start_brk;
+    } else {
+      image_unknown = true;
+    }
+  }
 
   ChargeContext context;
   if (d.call.kind == CallKind::kFork) {
@@ -221,10 +245,6 @@ void ContainerAccounting::DecideLocked(const TrappedCall& call, TargetReader& ta
       return;
     }
     context.parent_private_pages = *data;
-  }
-  if (d.call.kind == CallKind::kExec) {
-    ForgetImageLocked(call.tid);
-    return;
   }
   // Away from the bound a brk is planned from the break its process last
   // set (or start_brk right after an exec); the exact path reads the real
@@ -237,7 +257,7 @@ void ContainerAccounting::DecideLocked(const TrappedCall& call, TargetReader& ta
     auto cached = brk_tgid < 0 ? brk_by_tgid_.end() : brk_by_tgid_.find(brk_tgid);
     brk_from_cache = cached != brk_by_tgid_.end();
     Result<uint64_t> brk = !brk_from_cache                      ? CurrentBrkLocked(target)
-                           : cached->second == kBreakAtStart ? target.StartBrk()
+                           : cached->second == kBreakAtStart ? CurrentBrkLocked(target)
                                                              : Result<uint64_t>(cached->second);
     if (!brk.ok()) {
       d.note = "caller vanished: " + brk.status().message();
@@ -271,29 +291,12 @@ void ContainerAccounting::DecideLocked(const TrappedCall& call, TargetReader& ta
   // behind the truth by what the kernel did unasked (stack growth), and it
   // is refreshed every max_fast_decisions calls. A request that would come
   // within the headroom of the bound is always decided exactly.
-  // The first charged call after an exec adds the new image's data (what
-  // the kernel mapped unasked: data, bss, stack) to the estimate. The old
-  // image's pages stay in it until the next exact read, so it errs high.
-  // One statm read of the caller costs far less than an exact read of every
-  // member at each program start; if it fails the call is decided exactly.
-  bool stale = false;
-  if (!exec_pending_.empty() && exec_pending_.erase(call.tid) != 0) {
-    // After an exec the caller is its process's main thread: no /proc read
-    // is needed to find its address space.
-    if (spaces_.count(call.tid) == 0) tgid_by_tid_[call.tid] = call.tid;
-    Result<uint64_t> image = target.DataPages();
-    if (image.ok()) {
-      admitted_since_exact_pages_ = SaturatingAdd(admitted_since_exact_pages_, *image);
-    } else {
-      stale = true;
-    }
-  }
   const uint64_t threshold =
       std::max(d.bound_pages / 100 * tuning_.fast_path_percent,
                d.bound_pages > tuning_.fast_path_headroom_pages
                    ? d.bound_pages - tuning_.fast_path_headroom_pages
                    : 0);
-  if (have_exact_ && fast_decisions_ < tuning_.max_fast_decisions && !stale) {
+  if (have_exact_ && fast_decisions_ < tuning_.max_fast_decisions && !image_unknown) {
     const uint64_t estimate = EstimateLocked();
     if (SaturatingAdd(estimate, d.plan.pages) <= threshold) {
       ++fast_decisions_;

@@ -44,6 +44,12 @@ struct TrappedCall {
   std::array<uint64_t, 6> args{};
 };
 
+// What /proc/PID/stat says about the caller's image.
+struct ImageFacts {
+  uint64_t vm_pages = 0;   // vsize: every mapping, so an upper bound of statm data
+  uint64_t start_brk = 0;  // mm->start_brk: the break while there is no heap
+};
+
 // Facts about the thread that made the call. Implementations check that the
 // notification is still valid after opening any /proc file of the target, so a
 // recycled pid is never read.
@@ -53,8 +59,8 @@ class TargetReader {
   // statm "data" of the caller's address space, in pages.
   virtual Result<uint64_t> DataPages() = 0;
   virtual Result<std::vector<MapEntry>> Maps() = 0;
-  // mm->start_brk (/proc/PID/stat field 47): the break when there is no heap.
-  virtual Result<uint64_t> StartBrk() = 0;
+  // /proc/PID/stat fields 23 (vsize) and 47 (start_brk).
+  virtual Result<ImageFacts> Image() = 0;
 };
 
 // Facts about the whole container.
@@ -214,8 +220,8 @@ class ContainerAccounting {
   // resets the entry to kBreakAtStart (the new image's break is its start_brk).
   static constexpr uint64_t kBreakAtStart = ~uint64_t{0};
   std::map<int, uint64_t> brk_by_tgid_;
-  // Processes whose image an exec is replacing: their next charged call
-  // adds the new image's statm data to the estimate.
+  // Processes whose image an exec is replacing: their next trapped call
+  // adds the new image's size to the estimate and sets its break.
   std::set<int> exec_pending_;
 };
 

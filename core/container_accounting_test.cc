@@ -25,15 +25,18 @@ class FakeTarget : public TargetReader {
     if (vanished) return Status::Error("gone");
     return maps;
   }
-  Result<uint64_t> StartBrk() override {
+  Result<ImageFacts> Image() override {
+    ++image_reads;
     if (vanished) return Status::Error("gone");
-    return start_brk;
+    return ImageFacts{vm_pages, start_brk};
   }
   uint64_t data_pages = 0;
   std::vector<MapEntry> maps;
   uint64_t start_brk = 0x555555000000;
+  uint64_t vm_pages = 0;  // vsize after an exec
   bool vanished = false;
   int maps_reads = 0;
+  int image_reads = 0;
 };
 
 class FakeMembers : public MemberReader {
@@ -306,7 +309,7 @@ TEST(ContainerAccountingTest, AnExecForgetsTheBreakAndAddsTheNewImageToTheEstima
   // The new image's heap starts lower (randomised): its first brk grows it
   // by 5 pages, which the old break would have taken for a shrink.
   target.start_brk = old_start - 1000 * kPage;
-  target.data_pages = 700;  // the new image's data, bss and stack, mapped unasked
+  target.vm_pages = 700;  // the new image's vsize: data, bss, stack and the rest
   const uint64_t before = acc.Peek().privvmpages.held_pages;
   Decision d = acc.Decide(
       Syscall(1, x86_64_nr::kBrk, {target.start_brk + 5 * kPage, 0, 0, 0, 0, 0}), target, members);
@@ -323,7 +326,7 @@ TEST(ContainerAccountingTest, AnExecForgetsTheBreakAndAddsTheNewImageToTheEstima
   EXPECT_EQ(target.maps_reads, maps);
 }
 
-TEST(ContainerAccountingTest, AfterAnExecTheFirstBrkAwayFromTheBoundReadsStartBrk) {
+TEST(ContainerAccountingTest, AfterAnExecOneStatReadGivesTheImageAndTheBreak) {
   ContainerAccounting acc(100000, 100000, Bc2006Profile());
   FakeTarget target;
   FakeMembers members;
@@ -335,6 +338,7 @@ TEST(ContainerAccountingTest, AfterAnExecTheFirstBrkAwayFromTheBoundReadsStartBr
   EXPECT_EQ(d.plan.pages, 7u);
   EXPECT_FALSE(d.exact);
   EXPECT_EQ(target.maps_reads, 0);
+  EXPECT_EQ(target.image_reads, 1);
 }
 
 TEST(ContainerAccountingTest, ALargeNewImageNearTheBoundIsDecidedExactly) {
@@ -345,7 +349,7 @@ TEST(ContainerAccountingTest, ALargeNewImageNearTheBoundIsDecidedExactly) {
   acc.Decide(Mmap(1, 10), target, members);
   acc.Decide(Syscall(1, x86_64_nr::kExecve, {0, 0, 0, 0, 0, 0}), target, members);
   // The new image brought 8500 pages of bss: 1010 + 8500 + 10 is past 90%.
-  target.data_pages = 8500;
+  target.vm_pages = 8600;
   members.data_pages = 8500;
   const int samples = members.samples;
   Decision d = acc.Decide(Mmap(1, 10), target, members);

@@ -8,15 +8,17 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <charconv>
-#include <ctime>
-#include <string_view>
 #include <cerrno>
+#include <charconv>
 #include <cstdlib>
 #include <cstring>
+#include <ctime>
 #include <sstream>
+#include <string_view>
 #include <tuple>
 #include <vector>
+
+#include "core/units.h"
 
 namespace ubc {
 namespace {
@@ -186,7 +188,7 @@ Result<std::vector<MapEntry>> ProcTarget::Maps() {
   return ParseProcMaps(*text);
 }
 
-Result<uint64_t> ProcTarget::StartBrk() {
+Result<ImageFacts> ProcTarget::Image() {
   Result<std::string> text = ReadVerified("stat");
   if (!text.ok()) return text.status();
   // comm may contain spaces and parentheses: fields restart after the last ')'.
@@ -194,8 +196,14 @@ Result<uint64_t> ProcTarget::StartBrk() {
   if (close == std::string::npos) return Status::Error("unparsable stat");
   std::istringstream in(text->substr(close + 1));
   std::string field;
+  ImageFacts facts;
   for (int n = 3; in >> field; ++n) {
-    if (n == 47) return static_cast<uint64_t>(std::strtoull(field.c_str(), nullptr, 10));
+    if (n == 23) {
+      facts.vm_pages = PagesForBytes(std::strtoull(field.c_str(), nullptr, 10));
+    } else if (n == 47) {
+      facts.start_brk = std::strtoull(field.c_str(), nullptr, 10);
+      return facts;
+    }
   }
   return Status::Error("stat has no start_brk field");
 }

@@ -35,7 +35,7 @@ class ProcTarget : public TargetReader {
   ProcTarget(const SeccompNotifier& notifier, uint64_t notification_id, int tid);
   Result<uint64_t> DataPages() override;
   Result<std::vector<MapEntry>> Maps() override;
-  Result<uint64_t> StartBrk() override;
+  Result<ImageFacts> Image() override;
   // The thread's command name, for refusal logs ("?" when unreadable).
   std::string Comm();
 
