@@ -73,6 +73,13 @@ TrappedCall Mmap(int tid, uint64_t pages, uint64_t flags = kMapPrivateAnon, uint
   return c;
 }
 
+TrappedCall Execve(int tid) {
+  TrappedCall c;
+  c.tid = tid;
+  c.nr = x86_64_nr::kExecve;
+  return c;
+}
+
 TrappedCall Syscall(int tid, int nr, std::array<uint64_t, 6> args) {
   TrappedCall c;
   c.tid = tid;
@@ -302,7 +309,7 @@ TEST(ContainerAccountingTest, AnExecForgetsTheBreakAndAddsTheNewImageToTheEstima
   const uint64_t old_start = target.start_brk;
   acc.Decide(Syscall(1, x86_64_nr::kBrk, {old_start + 100 * kPage, 0, 0, 0, 0, 0}), target,
              members);
-  Decision exec = acc.Decide(Syscall(1, x86_64_nr::kExecve, {0, 0, 0, 0, 0, 0}), target, members);
+  Decision exec = acc.Decide(Execve(1), target, members);
   EXPECT_EQ(exec.call.kind, CallKind::kExec);
   EXPECT_EQ(exec.plan.check, ChargeCheck::kNone);
   EXPECT_EQ(exec.action, Decision::Action::kContinue);
@@ -347,8 +354,8 @@ TEST(ContainerAccountingTest, ALargeNewImageNearTheBoundIsDecidedExactly) {
   FakeMembers members;
   members.data_pages = 1000;
   acc.Decide(Mmap(1, 10), target, members);
-  acc.Decide(Syscall(1, x86_64_nr::kExecve, {0, 0, 0, 0, 0, 0}), target, members);
-  // The new image brought 8500 pages of bss: 1010 + 8500 + 10 is past 90%.
+  acc.Decide(Execve(1), target, members);
+  // The new image brought 8500 pages of bss (vsize 8600): 1010 + 8600 + 10 is past 90%.
   target.vm_pages = 8600;
   members.data_pages = 8500;
   const int samples = members.samples;
@@ -365,8 +372,8 @@ TEST(ContainerAccountingTest, TheFirstCallAfterAnExecIsExactWhenTheImageCannotBe
   FakeTarget target;
   FakeMembers members;
   acc.Decide(Mmap(1, 10), target, members);
-  acc.Decide(Syscall(1, x86_64_nr::kExecve, {0, 0, 0, 0, 0, 0}), target, members);
-  target.vanished = true;  // statm unreadable for a moment
+  acc.Decide(Execve(1), target, members);
+  target.vanished = true;  // /proc/PID/stat unreadable for a moment
   EXPECT_TRUE(acc.Decide(Mmap(1, 10), target, members).exact);
 }
 
