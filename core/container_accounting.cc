@@ -256,9 +256,10 @@ void ContainerAccounting::DecideLocked(const TrappedCall& call, TargetReader& ta
     brk_tgid = TgidOfLocked(call.tid, members);
     auto cached = brk_tgid < 0 ? brk_by_tgid_.end() : brk_by_tgid_.find(brk_tgid);
     brk_from_cache = cached != brk_by_tgid_.end();
-    Result<uint64_t> brk = !brk_from_cache                      ? CurrentBrkLocked(target)
-                           : cached->second == kBreakAtStart ? CurrentBrkLocked(target)
-                                                             : Result<uint64_t>(cached->second);
+    // kBreakAtStart here: the image read after the exec failed; read the break.
+    Result<uint64_t> brk = !brk_from_cache || cached->second == kBreakAtStart
+                               ? CurrentBrkLocked(target)
+                               : Result<uint64_t>(cached->second);
     if (!brk.ok()) {
       d.note = "caller vanished: " + brk.status().message();
       return;
@@ -291,11 +292,10 @@ void ContainerAccounting::DecideLocked(const TrappedCall& call, TargetReader& ta
   // behind the truth by what the kernel did unasked (stack growth), and it
   // is refreshed every max_fast_decisions calls. A request that would come
   // within the headroom of the bound is always decided exactly.
-  const uint64_t threshold =
-      std::max(d.bound_pages / 100 * tuning_.fast_path_percent,
-               d.bound_pages > tuning_.fast_path_headroom_pages
-                   ? d.bound_pages - tuning_.fast_path_headroom_pages
-                   : 0);
+  const uint64_t threshold = std::max(d.bound_pages / 100 * tuning_.fast_path_percent,
+                                      d.bound_pages > tuning_.fast_path_headroom_pages
+                                          ? d.bound_pages - tuning_.fast_path_headroom_pages
+                                          : 0);
   if (have_exact_ && fast_decisions_ < tuning_.max_fast_decisions && !image_unknown) {
     const uint64_t estimate = EstimateLocked();
     if (SaturatingAdd(estimate, d.plan.pages) <= threshold) {

@@ -12,7 +12,8 @@ std::string_view MetricSyscallName(MetricSyscall s) {
     case MetricSyscall::kMremap: return "mremap";
     case MetricSyscall::kClone: return "clone";
     case MetricSyscall::kFork: return "fork";
-    case MetricSyscall::kExec: return "exec";
+    case MetricSyscall::kExec:
+      return "exec";
     case MetricSyscall::kOther:
     case MetricSyscall::kCount: break;
   }
@@ -38,7 +39,8 @@ MetricSyscall MetricSyscallFor(int nr) {
     case x86_64_nr::kClone: return MetricSyscall::kClone;
     case x86_64_nr::kFork: return MetricSyscall::kFork;
     case x86_64_nr::kExecve:
-    case x86_64_nr::kExecveat: return MetricSyscall::kExec;
+    case x86_64_nr::kExecveat:
+      return MetricSyscall::kExec;
     default: return MetricSyscall::kOther;
   }
 }

@@ -80,7 +80,7 @@ constexpr uint64_t kCloneVm = 0x100;
 
 // The calls ubc-hook traps (plus vfork, which it leaves alone); execve and
 // execveat are trapped whole so that ubcd learns of every image change.
-const std::set<std::string> kMemorySyscalls = {"mmap", "mprotect", "brk",    "mremap",   "clone",
+const std::set<std::string> kMemorySyscalls = {"mmap", "mprotect", "brk",    "mremap", "clone",
                                                "fork", "vfork",    "clone3", "execve", "execveat"};
 
 // Whether ubcd must see the call (ubc-reference.md §2, §3): the bit tests the
@@ -338,8 +338,9 @@ TEST(SeccompProfileMergeTest, RealProfileRuleShapes) {
       std::vector<json>{json::parse(R"({"names": ["mremap"], "action": "SCMP_ACT_NOTIFY"})")});
   EXPECT_EQ(RulesFor(merged, "fork"),
             std::vector<json>{json::parse(R"({"names": ["fork"], "action": "SCMP_ACT_NOTIFY"})")});
-  EXPECT_EQ(RulesFor(merged, "execve"), std::vector<json>{json::parse(
-                                            R"({"names": ["execve"], "action": "SCMP_ACT_NOTIFY"})")});
+  EXPECT_EQ(
+      RulesFor(merged, "execve"),
+      std::vector<json>{json::parse(R"({"names": ["execve"], "action": "SCMP_ACT_NOTIFY"})")});
   // clone3 ERRNO(38) is podman's default (defaultErrnoRet 38): no rule needed.
   EXPECT_TRUE(RulesFor(merged, "clone3").empty());
   // vfork and munmap stay in the big rule.

@@ -33,23 +33,23 @@ inline constexpr int kClone3 = 435;
 }  // namespace x86_64_nr
 
 enum class CallKind {
-  kMmapPrivateWritable,   // PROT_WRITE and (MAP_PRIVATE or anonymous), not shared anon
-  kMmapSharedAnonWritable,// MAP_SHARED|MAP_ANONYMOUS with PROT_WRITE
-  kMmapUncharged,         // read-only, PROT_NONE, MAP_SHARED file
-  kBrk,                   // brk(addr != 0): grow or shrink against the current break
-  kBrkQuery,              // brk(0)
-  kMremap,                // grow, shrink or move
-  kMprotectWrite,         // prot includes PROT_WRITE
-  kMprotectNoWrite,       // removing write never charges
-  kFork,                  // fork, clone without CLONE_VM
-  kThreadOrVfork,         // clone with CLONE_VM, vfork: no new address space
-  kClone3,                // flags live in user memory; see docs/accounting.md
-  kMunmap,                // releases only
-  kExec,                  // execve, execveat: never charged; the image is replaced
-                          // unasked, so what ubcd remembers of the caller is stale
-  kInvalid,               // arguments the kernel rejects before mapping anything (EINVAL,
-                          // or ENOMEM for lengths beyond the user address space)
-  kNotMemory,             // any other syscall
+  kMmapPrivateWritable,     // PROT_WRITE and (MAP_PRIVATE or anonymous), not shared anon
+  kMmapSharedAnonWritable,  // MAP_SHARED|MAP_ANONYMOUS with PROT_WRITE
+  kMmapUncharged,           // read-only, PROT_NONE, MAP_SHARED file
+  kBrk,                     // brk(addr != 0): grow or shrink against the current break
+  kBrkQuery,                // brk(0)
+  kMremap,                  // grow, shrink or move
+  kMprotectWrite,           // prot includes PROT_WRITE
+  kMprotectNoWrite,         // removing write never charges
+  kFork,                    // fork, clone without CLONE_VM
+  kThreadOrVfork,           // clone with CLONE_VM, vfork: no new address space
+  kClone3,                  // flags live in user memory; see docs/accounting.md
+  kMunmap,                  // releases only
+  kExec,                    // execve, execveat: never charged; the image is replaced
+                            // unasked, so what ubcd remembers of the caller is stale
+  kInvalid,                 // arguments the kernel rejects before mapping anything (EINVAL,
+                            // or ENOMEM for lengths beyond the user address space)
+  kNotMemory,               // any other syscall
 };
 
 const char* CallKindName(CallKind kind);

@@ -434,7 +434,8 @@ Status ProcMembers::Sample(MembersSample* out) {
       }
     }
     out->data_pages_by_tgid.emplace_back(samples[i].second, StatmDataPages(samples[i].first));
-    if (!duplicate) out->data_pages = SaturatingAdd(out->data_pages, StatmDataPages(samples[i].first));
+    if (!duplicate)
+      out->data_pages = SaturatingAdd(out->data_pages, StatmDataPages(samples[i].first));
   }
   std::sort(out->data_pages_by_tgid.begin(), out->data_pages_by_tgid.end());
   return Status::Ok();

@@ -278,13 +278,14 @@ void Supervisor::Answer(Container& c, SeccompNotifier& notifier,
   // Recorded before answering: with SYNC_WAKE_UP the caller runs when this
   // thread next sleeps, so work after the answer delays it.
   metrics_.Record(MetricSyscallFor(call.nr),
-                  d.refused ? MetricVerdict::kRefused
-                            : (d.note.empty() ? MetricVerdict::kAllowed : MetricVerdict::kUndecided));
+                  d.refused
+                      ? MetricVerdict::kRefused
+                      : (d.note.empty() ? MetricVerdict::kAllowed : MetricVerdict::kUndecided));
   if (timed) {
-    metrics_.RecordLatency(static_cast<uint64_t>(
-        std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() -
-                                                             received)
-            .count()));
+    metrics_.RecordLatency(
+        static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                  std::chrono::steady_clock::now() - received)
+                                  .count()));
   }
   if (Status s = notifier.Respond(response); !s.ok()) {
     Log(LogLevel::kError, "container " + c.id + ": " + s.message());
