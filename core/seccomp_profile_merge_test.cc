@@ -14,6 +14,7 @@
 #include <gtest/gtest.h>
 
 #include "core/seccomp_profile_model.h"
+#include "core/trap_expectation.h"
 
 namespace ubc {
 namespace {
@@ -73,30 +74,6 @@ json ContainersCommonProfileAsPodmanGivesIt(const std::set<std::string>& caps) {
 
 // ---- the equivalence check ----
 
-constexpr uint64_t kProtWrite = 0x2;
-constexpr uint64_t kMapPrivate = 0x02;
-constexpr uint64_t kMapAnonymous = 0x20;
-constexpr uint64_t kCloneVm = 0x100;
-
-// The calls ubc-hook traps (plus vfork, which it leaves alone); execve and
-// execveat are trapped whole so that ubcd learns of every image change.
-const std::set<std::string> kMemorySyscalls = {"mmap", "mprotect", "brk",    "mremap", "clone",
-                                               "fork", "vfork",    "clone3", "execve", "execveat"};
-
-// Whether ubcd must see the call (ubc-reference.md §2, §3): the bit tests the
-// cells use, so MAP_SHARED_VALIDATE (0x03) counts as private here and ubcd
-// sorts it out.
-bool Accountable(const std::string& syscall, const Args& a) {
-  if (syscall == "mmap")
-    return (a[2] & kProtWrite) && ((a[3] & kMapPrivate) || (a[3] & kMapAnonymous));
-  if (syscall == "mprotect") return (a[2] & kProtWrite) != 0;
-  if (syscall == "brk") return a[0] != 0;
-  if (syscall == "mremap" || syscall == "fork" || syscall == "execve" || syscall == "execveat")
-    return true;
-  if (syscall == "clone") return (a[0] & kCloneVm) == 0;
-  return false;
-}
-
 std::vector<Args> MemoryGrid(const std::string& syscall) {
   std::vector<Args> grid;
   if (syscall == "mmap" || syscall == "mprotect") {
@@ -145,12 +122,13 @@ void ExpectSameDecisionsPlusNotify(const json& original, const json& merged,
   SeccompProfileModel after = MustModel(merged);
   std::set<std::string> names;
   for (const std::string& n : before.NamedSyscalls()) names.insert(n);
-  for (const std::string& n : kMemorySyscalls) names.insert(n);
+  for (const std::string& n : TrappedSyscallNames()) names.insert(n);
+  names.insert("vfork");
   names.insert("munmap");
   names.insert("not_a_syscall");
   int checked = 0;
   for (const std::string& name : names) {
-    const bool memory = kMemorySyscalls.count(name) && name != "vfork";
+    const bool memory = TrappedSyscallNames().count(name) != 0;
     const std::vector<Args> grid = memory || name == "vfork" ? MemoryGrid(name) : GeneralGrid();
     for (const Args& args : grid) {
       ++checked;
@@ -171,7 +149,7 @@ void ExpectSameDecisionsPlusNotify(const json& original, const json& merged,
         EXPECT_EQ(is, was) << where.str();
       } else if (name == "clone3") {
         EXPECT_EQ(is, (SeccompDecision{"SCMP_ACT_ERRNO", 38})) << where.str();
-      } else if (Accountable(name, args)) {
+      } else if (MustNotify(name, args)) {
         EXPECT_EQ(is.action, "SCMP_ACT_NOTIFY") << where.str();
       } else if (coarse.count(name) && is.action == "SCMP_ACT_NOTIFY") {
         // allowed: ubcd continues it

@@ -22,6 +22,7 @@
 
 #include "core/seccomp_profile_merge.h"
 #include "core/seccomp_profile_model.h"
+#include "core/trap_expectation.h"
 #include "core/json_depth.h"
 #include "fuzz/fuzz_check.h"
 
@@ -31,29 +32,6 @@ using nlohmann::json;
 using Args = std::array<uint64_t, 6>;
 
 constexpr char kListener[] = "/run/ubc/ubcd.sock";
-
-constexpr uint64_t kProtWrite = 0x2;
-constexpr uint64_t kMapPrivate = 0x02;
-constexpr uint64_t kMapAnonymous = 0x20;
-constexpr uint64_t kCloneVm = 0x100;
-
-// What ubc-hook traps: the memory calls, and execve/execveat (never charged,
-// so that ubcd learns of image changes).
-const std::set<std::string> kMemorySyscalls = {"mmap", "mprotect", "brk",    "mremap",  "clone",
-                                               "fork", "clone3",   "execve", "execveat"};
-
-// Whether ubcd must see the call: the bit tests the notify cells use (as in
-// core/seccomp_profile_merge_test.cc).
-bool Accountable(const std::string& syscall, const Args& a) {
-  if (syscall == "mmap")
-    return (a[2] & kProtWrite) && ((a[3] & kMapPrivate) || (a[3] & kMapAnonymous));
-  if (syscall == "mprotect") return (a[2] & kProtWrite) != 0;
-  if (syscall == "brk") return a[0] != 0;
-  if (syscall == "mremap" || syscall == "fork" || syscall == "execve" || syscall == "execveat")
-    return true;
-  if (syscall == "clone") return (a[0] & kCloneVm) == 0;
-  return false;
-}
 
 // Arguments to try: a small fixed grid, plus each value the profile compares
 // against (and its neighbours) at the index it compares, since decisions change there.
@@ -115,7 +93,7 @@ void CheckDecisions(const json& original, const json& merged) {
   const ubc::Result<ubc::SeccompProfileModel> after = ubc::SeccompProfileModel::Create(merged);
   FUZZ_CHECK(after.ok(), "the model cannot read the merged profile: " + after.status().message());
 
-  std::set<std::string> names(kMemorySyscalls.begin(), kMemorySyscalls.end());
+  std::set<std::string> names(ubc::TrappedSyscallNames().begin(), ubc::TrappedSyscallNames().end());
   for (const std::string& n : before->NamedSyscalls()) {
     names.insert(n);
     if (names.size() > 40) break;
@@ -125,7 +103,7 @@ void CheckDecisions(const json& original, const json& merged) {
   names.insert("read");
   const std::vector<Args> grid = ArgGrid(original);
   for (const std::string& name : names) {
-    const bool memory = kMemorySyscalls.count(name) != 0;
+    const bool memory = ubc::TrappedSyscallNames().count(name) != 0;
     for (const Args& args : grid) {
       const ubc::SeccompDecision was = before->Evaluate(name, args);
       const ubc::SeccompDecision is = after->Evaluate(name, args);
@@ -135,7 +113,7 @@ void CheckDecisions(const json& original, const json& merged) {
         FUZZ_CHECK(is == was, Where(name, args, was, is));
       } else if (name == "clone3") {
         FUZZ_CHECK(is == (ubc::SeccompDecision{"SCMP_ACT_ERRNO", 38}), Where(name, args, was, is));
-      } else if (Accountable(name, args)) {
+      } else if (ubc::MustNotify(name, args)) {
         FUZZ_CHECK(is.action == "SCMP_ACT_NOTIFY", Where(name, args, was, is));
       } else {
         // A whole allowing rule may notify (ubcd continues the call).

@@ -1,0 +1,40 @@
+// Trap expectation (test-only): which calls the rules ubc-hook adds must hand
+// to ubcd, written out from ubc-reference.md apart from the rule tables in
+// core/seccomp_profile_merge.cc. The merge's unit test and its fuzzer check the
+// merged profiles against this one statement. Header only; pure functions.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <set>
+#include <string>
+
+namespace ubc {
+
+// The syscalls ubc traps: the memory calls, execve and execveat (never
+// charged, so that ubcd learns of every image change), and clone3 (answered
+// ENOSYS instead). vfork is not among them.
+inline const std::set<std::string>& TrappedSyscallNames() {
+  static const std::set<std::string> kNames = {"mmap", "mprotect", "brk",    "mremap",  "clone",
+                                               "fork", "clone3",   "execve", "execveat"};
+  return kNames;
+}
+
+// Whether ubcd must see the call: the bit tests the notify cells use, so
+// MAP_SHARED_VALIDATE (0x03) counts as private here and ubcd sorts it out.
+inline bool MustNotify(const std::string& syscall, const std::array<uint64_t, 6>& args) {
+  constexpr uint64_t kProtWrite = 0x2, kMapPrivate = 0x02, kMapAnonymous = 0x20,
+                     kCloneVm = 0x100;
+  if (syscall == "mmap") {
+    return (args[2] & kProtWrite) && ((args[3] & kMapPrivate) || (args[3] & kMapAnonymous));
+  }
+  if (syscall == "mprotect") return (args[2] & kProtWrite) != 0;
+  if (syscall == "brk") return args[0] != 0;
+  if (syscall == "mremap" || syscall == "fork" || syscall == "execve" || syscall == "execveat") {
+    return true;
+  }
+  if (syscall == "clone") return (args[0] & kCloneVm) == 0;
+  return false;
+}
+
+}  // namespace ubc
