@@ -152,12 +152,17 @@ void ContainerAccounting::ReserveLocked(const TrappedCall& call, const ChargePla
   }
 }
 
-int ContainerAccounting::TgidOfLocked(int tid, MemberReader& members) {
+std::optional<int> ContainerAccounting::KnownTgidLocked(int tid) const {
   // Most callers are single-threaded (tid == tgid); other threads are looked
   // up once and remembered while they keep calling.
   if (spaces_.count(tid) != 0) return tid;
   auto cached = tgid_by_tid_.find(tid);
   if (cached != tgid_by_tid_.end()) return cached->second;
+  return std::nullopt;
+}
+
+int ContainerAccounting::TgidOfLocked(int tid, MemberReader& members) {
+  if (std::optional<int> known = KnownTgidLocked(tid)) return *known;
   return tgid_by_tid_[tid] = members.ThreadGroupOf(tid);
 }
 
@@ -169,11 +174,8 @@ void ContainerAccounting::ForgetImageLocked(int tid) {
   // the rare miss (which leaves the estimate as stale as without the trap).
   // If the exec fails, the old image goes on: its next brk is planned from
   // start_brk (too low, so charged too much, and only away from the bound).
-  int tgid = tid;
-  if (spaces_.count(tid) == 0) {
-    auto cached = tgid_by_tid_.find(tid);
-    if (cached != tgid_by_tid_.end() && cached->second >= 0) tgid = cached->second;
-  }
+  int tgid = KnownTgidLocked(tid).value_or(tid);
+  if (tgid < 0) tgid = tid;  // remembered as gone; the exec says otherwise
   brk_by_tgid_[tgid] = kBreakAtStart;
   exec_pending_.insert(tgid);
 }

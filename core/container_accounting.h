@@ -192,6 +192,8 @@ class ContainerAccounting {
   // Thread-group id of a calling thread (-1 when it is gone); a /proc read the
   // first time for a thread that is not a process's main thread.
   int TgidOfLocked(int tid, MemberReader& members);
+  // The same without reading /proc: nullopt for a thread not mapped yet.
+  std::optional<int> KnownTgidLocked(int tid) const;
   void ForgetImageLocked(int tid);
   Status RefreshLocked(MemberReader& members);
   void PruneGoneLocked();
