@@ -17,6 +17,7 @@ constexpr uint64_t kMapFixed = 0x10;
 class FakeTarget : public TargetReader {
  public:
   Result<uint64_t> DataPages() override {
+    ++statm_reads;
     if (vanished) return Status::Error("gone");
     return data_pages;
   }
@@ -37,6 +38,7 @@ class FakeTarget : public TargetReader {
   bool vanished = false;
   int maps_reads = 0;
   int image_reads = 0;
+  int statm_reads = 0;
 };
 
 class FakeMembers : public MemberReader {
@@ -56,7 +58,13 @@ class FakeMembers : public MemberReader {
     return in_flight.count(tid) ? CallProgress::kInside : CallProgress::kDone;
   }
   int ThreadGroupOf(int) override { return kTgid; }
+  Result<uint64_t> ListedDataPages(int tgid) override {
+    auto it = listed.find(tgid);
+    if (it == listed.end()) return Status::Error("not listed");
+    return it->second;
+  }
   static constexpr int kTgid = 1;
+  std::map<int, uint64_t> listed;  // what ListedDataPages() finds kept open
   uint64_t data_pages = 0;
   std::map<int, uint64_t> by_tgid;  // default: everything in one process kTgid
   std::set<int> in_flight;
@@ -411,6 +419,30 @@ TEST(ContainerAccountingTest, ForkIsCheckedAgainstTheLimitUnderBc2006) {
   EXPECT_TRUE(o.refused);
   EXPECT_EQ(o.plan.check, ChargeCheck::kBarrier);
   EXPECT_EQ(o.error_number, ENOMEM);
+}
+
+TEST(ContainerAccountingTest, AForkOfAListedProcessReadsThroughTheMemberList) {
+  ContainerAccounting acc(10000, 10000, Bc2006Profile());
+  FakeTarget target;
+  target.data_pages = 1;  // what opening the caller's statm would say
+  FakeMembers members;
+  members.data_pages = 600;
+  members.listed[1] = 600;
+  Decision d = acc.Decide(Syscall(1, x86_64_nr::kFork, {}), target, members);
+  EXPECT_EQ(d.plan.pages, 600u);
+  EXPECT_EQ(target.statm_reads, 0);
+}
+
+TEST(ContainerAccountingTest, AForkOfAProcessNotListedOpensTheCallersStatm) {
+  ContainerAccounting acc(10000, 10000, Bc2006Profile());
+  FakeTarget target;
+  target.data_pages = 700;
+  FakeMembers members;
+  members.data_pages = 700;
+  members.listed[1] = 600;  // another process; the caller 7 is a new one
+  Decision d = acc.Decide(Syscall(7, x86_64_nr::kFork, {}), target, members);
+  EXPECT_EQ(d.plan.pages, 700u);
+  EXPECT_EQ(target.statm_reads, 1);
 }
 
 TEST(ContainerAccountingTest, MprotectChargesOnlyPagesBecomingPrivateWritable) {

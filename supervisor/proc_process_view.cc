@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <linux/kcmp.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -23,29 +24,46 @@
 namespace ubc {
 namespace {
 
+// statfs f_type of cgroup2 (linux/magic.h CGROUP2_SUPER_MAGIC).
+constexpr uint64_t kCgroup2Magic = 0x63677270;
+
 // Generous for maps of large processes, but bounded.
 constexpr size_t kMaxProcFileBytes = 64 << 20;
 
-Result<std::string> ReadFd(int fd) {
+// How a /proc file is produced, which says when a read has seen all of it.
+enum class Records {
+  // One record made whole before the first byte is read (stat, statm,
+  // status, syscall, cgroup: the kernel's single_open): a read shorter than
+  // the buffer is the end, and the read for EOF is saved. The reads made
+  // for a rare event (a fork, an exec) find everything cold, where each
+  // system call costs tens of µs.
+  kOne,
+  kMany,  // a listing (maps, mountinfo, cgroup.procs): read until EOF
+};
+
+// From offset 0 whatever the fd's position: a kept fd (cgroup.procs) is read
+// again this way, and seq_file restarts its listing at 0.
+Result<std::string> ReadFd(int fd, Records records) {
   std::string out;
   char buf[16384];
   for (;;) {
-    ssize_t n = ::read(fd, buf, sizeof buf);
+    ssize_t n = ::pread(fd, buf, sizeof buf, static_cast<off_t>(out.size()));
     if (n < 0) {
       if (errno == EINTR) continue;
       return Status::Error(std::string("read: ") + std::strerror(errno));
     }
     if (n == 0) break;
     out.append(buf, static_cast<size_t>(n));
+    if (records == Records::kOne && static_cast<size_t>(n) < sizeof buf) break;
     if (out.size() > kMaxProcFileBytes) return Status::Error("file too large");
   }
   return out;
 }
 
-Result<std::string> ReadPath(const std::string& path) {
+Result<std::string> ReadPath(const std::string& path, Records records) {
   UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (!fd) return Status::Error(path + ": " + std::strerror(errno));
-  return ReadFd(fd.get());
+  return ReadFd(fd.get(), records);
 }
 
 // The seven statm fields; compared whole to spot processes sharing one
@@ -100,7 +118,7 @@ struct CgroupLine {
 
 std::vector<CgroupLine> ReadCgroups(int pid) {
   std::vector<CgroupLine> out;
-  Result<std::string> text = ReadPath("/proc/" + std::to_string(pid) + "/cgroup");
+  Result<std::string> text = ReadPath("/proc/" + std::to_string(pid) + "/cgroup", Records::kOne);
   if (!text.ok()) return out;
   std::istringstream in(*text);
   std::string line;
@@ -116,7 +134,7 @@ std::vector<CgroupLine> ReadCgroups(int pid) {
 // Mount point of the cgroup hierarchy with these controllers ("" = cgroup2),
 // mounted at its root.
 std::string CgroupMountPoint(const std::string& controllers) {
-  Result<std::string> text = ReadPath("/proc/self/mountinfo");
+  Result<std::string> text = ReadPath("/proc/self/mountinfo", Records::kMany);
   if (!text.ok()) return "";
   std::istringstream in(*text);
   std::string line;
@@ -149,6 +167,19 @@ std::string CgroupMountPoint(const std::string& controllers) {
   return "";
 }
 
+// The pids of a cgroup.procs listing, one per line.
+void AddPids(std::string_view text, std::set<int>* out) {
+  const char* p = text.data();
+  const char* const end = p + text.size();
+  while (p < end) {
+    int pid = 0;
+    auto [next, ec] = std::from_chars(p, end, pid);
+    if (ec == std::errc() && pid > 0) out->insert(pid);
+    p = next == p ? p + 1 : next;
+    while (p < end && (*p == '\n' || *p == ' ')) ++p;
+  }
+}
+
 bool StatNs(const std::string& path, dev_t* dev, ino_t* ino) {
   struct stat st{};
   if (::stat(path.c_str(), &st) != 0) return false;
@@ -171,7 +202,7 @@ Result<std::string> ProcTarget::ReadVerified(const char* file) {
   // Only now is it certain that `fd` belongs to the thread that is waiting:
   // had it died and its pid been reused, the notification would be gone.
   if (!notifier_.IdValid(id_)) return Status::Error(path + ": notification no longer valid");
-  return ReadFd(fd.get());
+  return ReadFd(fd.get(), std::strcmp(file, "maps") == 0 ? Records::kMany : Records::kOne);
 }
 
 Result<uint64_t> ProcTarget::DataPages() {
@@ -267,7 +298,7 @@ Membership DetermineMembership(int init_pid, int runtime_pid) {
 }
 
 int ReadThreadGroupId(int tid) {
-  Result<std::string> text = ReadPath("/proc/" + std::to_string(tid) + "/status");
+  Result<std::string> text = ReadPath("/proc/" + std::to_string(tid) + "/status", Records::kOne);
   if (!text.ok()) return -1;
   size_t pos = text->find("\nTgid:");
   if (pos == std::string::npos) return -1;
@@ -299,17 +330,52 @@ Result<std::set<int>> ProcMembers::ListTgids() {
   std::set<int> out;
   switch (membership_.kind) {
     case Membership::Kind::kCgroup: {
-      // The container's cgroup and any it created below it.
+      // A listing follows every fork, and a path lookup in cgroupfs costs
+      // tens of µs when its dentries have gone cold (they have, between
+      // forks): the container's cgroup directory is kept open, and on
+      // cgroup2 its cgroup.procs too (read again from offset 0, the kernel
+      // lists afresh). cgroup v1 serves a kept fd a cached pid list for as
+      // long as it keeps being read, so there it is opened for each listing.
+      const std::string path = membership_.cgroup_dir + "/cgroup.procs";
+      if (!cgroup_dir_) {
+        cgroup_dir_ =
+            UniqueFd(::open(membership_.cgroup_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+        if (!cgroup_dir_)
+          return Status::Error(membership_.cgroup_dir + ": " + std::strerror(errno));
+        struct statfs fs {};
+        cgroup2_ = ::fstatfs(cgroup_dir_.get(), &fs) == 0 &&
+                   static_cast<uint64_t>(fs.f_type) == kCgroup2Magic;
+      }
+      UniqueFd fresh;
+      int procs_fd = cgroup_procs_.get();
+      if (procs_fd < 0) {
+        fresh = UniqueFd(::openat(cgroup_dir_.get(), "cgroup.procs", O_RDONLY | O_CLOEXEC));
+        if (!fresh) {
+          cgroup_dir_.reset();  // removed and made again? looked up afresh next time
+          return Status::Error(path + ": " + std::strerror(errno));
+        }
+        procs_fd = fresh.get();
+        if (cgroup2_) cgroup_procs_ = std::move(fresh);
+      }
+      Result<std::string> own = ReadFd(procs_fd, Records::kMany);
+      if (!own.ok()) {
+        cgroup_procs_.reset();
+        cgroup_dir_.reset();
+        return Status::Error(path + ": " + own.status().message());
+      }
+      AddPids(*own, &out);
+      // A cgroup directory's link count is 2 + its subdirectories: without
+      // any, there is nothing below to walk.
+      struct stat st {};
+      if (cgroup_dir_ && ::fstat(cgroup_dir_.get(), &st) == 0 && st.st_nlink <= 2) break;
+      // Cgroups the container created below its own.
       std::vector<std::string> dirs{membership_.cgroup_dir};
       for (size_t i = 0; i < dirs.size() && i < 4096; ++i) {
-        Result<std::string> procs = ReadPath(dirs[i] + "/cgroup.procs");
-        if (!procs.ok()) {
-          if (i == 0) return procs.status();
-          continue;
+        if (i > 0) {
+          Result<std::string> procs = ReadPath(dirs[i] + "/cgroup.procs", Records::kMany);
+          if (!procs.ok()) continue;
+          AddPids(*procs, &out);
         }
-        std::istringstream in(*procs);
-        int pid;
-        while (in >> pid) out.insert(pid);
         if (DIR* d = ::opendir(dirs[i].c_str())) {
           while (dirent* e = ::readdir(d)) {
             if (e->d_type == DT_DIR && e->d_name[0] != '.') dirs.push_back(dirs[i] + "/" + e->d_name);
@@ -441,12 +507,30 @@ Status ProcMembers::Sample(MembersSample* out) {
   return Status::Ok();
 }
 
-void ProcMembers::ReleaseAll() { processes_.clear(); }
+Result<uint64_t> ProcMembers::ListedDataPages(int tgid) {
+  auto it = processes_.find(tgid);
+  if (it == processes_.end()) return Status::Error("not a listed member");
+  char buf[256];
+  ssize_t n = ::pread(it->second->statm.get(), buf, sizeof buf, 0);
+  Statm s;
+  if (n <= 0 || !ParseStatm(std::string_view(buf, static_cast<size_t>(n)), &s)) {
+    processes_.erase(it);  // exited: Sample() would have found the same
+    relist_ = true;
+    return Status::Error("listed member " + std::to_string(tgid) + " is gone");
+  }
+  return StatmDataPages(s);
+}
+
+void ProcMembers::ReleaseAll() {
+  processes_.clear();
+  cgroup_procs_.reset();
+  cgroup_dir_.reset();
+}
 
 int ProcMembers::ThreadGroupOf(int tid) { return ReadThreadGroupId(tid); }
 
 CallProgress ProcMembers::Progress(int tid, int nr, const std::array<uint64_t, 6>& args) {
-  Result<std::string> text = ReadPath("/proc/" + std::to_string(tid) + "/syscall");
+  Result<std::string> text = ReadPath("/proc/" + std::to_string(tid) + "/syscall", Records::kOne);
   if (!text.ok()) return CallProgress::kDone;  // the thread is gone
   if (text->rfind("running", 0) == 0) return CallProgress::kUnknown;
   std::istringstream in(*text);

@@ -72,6 +72,7 @@ class ProcMembers : public MemberReader {
   void ExpectNewProcess() override;
 
   Status Sample(MembersSample* out) override;
+  Result<uint64_t> ListedDataPages(int tgid) override;
   CallProgress Progress(int tid, int nr, const std::array<uint64_t, 6>& args) override;
   int ThreadGroupOf(int tid) override;
   void ReleaseAll() override;
@@ -94,6 +95,11 @@ class ProcMembers : public MemberReader {
   std::chrono::milliseconds listed_at_{};  // CLOCK_MONOTONIC_COARSE
   uint32_t samples_since_clock_ = 0;
   std::map<int, std::unique_ptr<Process>> processes_;
+  // kCgroup: the container's cgroup directory, opened at the first listing
+  // and kept; on cgroup2 its cgroup.procs too.
+  UniqueFd cgroup_dir_;
+  UniqueFd cgroup_procs_;
+  bool cgroup2_ = false;
   // Scratch of Sample(), kept for its capacity. Statm is private to the .cc.
   std::vector<std::pair<std::array<uint64_t, 7>, int>> statm_scratch_;
 };
