@@ -240,19 +240,22 @@ void ContainerAccounting::DecideLocked(const TrappedCall& call, TargetReader& ta
   }
 
   ChargeContext context;
+  int fork_tgid = -1;
   if (d.call.kind == CallKind::kFork) {
-    // Forks are far apart, so whatever is read for them is cold: a pread of
-    // the member list's kept statm fd costs a fraction of opening the
-    // caller's statm by path. A thread that is not its process's main thread
-    // (or a process not listed yet) has its statm opened.
-    Result<uint64_t> data = members.ListedDataPages(call.tid);
-    if (!data.ok()) data = target.DataPages();
-    if (!data.ok()) {
-      d.note = "caller vanished: " + data.status().message();
-      return;
+    // The child's charge is the parent's private pages. Away from the bound
+    // the parent's estimate (its statm at the last exact read plus what was
+    // admitted for it since) plans it without reading anything; otherwise
+    // the exact read below gives it. Forks are far apart, so whatever is
+    // read for one finds the kernel's data cold: each read costs tens of µs.
+    fork_tgid = TgidOfLocked(call.tid, members);
+    auto space = fork_tgid < 0 ? spaces_.end() : spaces_.find(fork_tgid);
+    if (space != spaces_.end() && space->second.has_base) {
+      context.parent_private_pages =
+          SaturatingAdd(space->second.base_data_pages, space->second.admitted_pages);
     }
-    context.parent_private_pages = *data;
   }
+  const bool parent_unknown =
+      d.call.kind == CallKind::kFork && !context.parent_private_pages.has_value();
   // Away from the bound a brk is planned from the break its process last
   // set (or start_brk right after an exec); the exact path reads the real
   // one from /proc/PID/maps. An exec resets what is remembered, so the old
@@ -303,7 +306,8 @@ void ContainerAccounting::DecideLocked(const TrappedCall& call, TargetReader& ta
                                       d.bound_pages > tuning_.fast_path_headroom_pages
                                           ? d.bound_pages - tuning_.fast_path_headroom_pages
                                           : 0);
-  if (have_exact_ && fast_decisions_ < tuning_.max_fast_decisions && !image_unknown) {
+  if (have_exact_ && fast_decisions_ < tuning_.max_fast_decisions && !image_unknown &&
+      !parent_unknown) {
     const uint64_t estimate = EstimateLocked();
     if (SaturatingAdd(estimate, d.plan.pages) <= threshold) {
       ++fast_decisions_;
@@ -323,6 +327,19 @@ void ContainerAccounting::DecideLocked(const TrappedCall& call, TargetReader& ta
     return;
   }
   d.exact = true;
+  if (d.call.kind == CallKind::kFork) {
+    // The parent's statm from the read just made; a process the listing
+    // does not show yet has its own statm opened.
+    const uint64_t* listed = fork_tgid < 0 ? nullptr : sample_.DataPagesOf(fork_tgid);
+    Result<uint64_t> data = listed != nullptr ? Result<uint64_t>(*listed) : target.DataPages();
+    if (!data.ok()) {
+      d.note = "caller vanished: " + data.status().message();
+      return;
+    }
+    context.parent_private_pages = *data;
+    d.plan = PlanCharge(d.call, *profile_, context);
+    d.bound_pages = BoundFor(d.plan.check, v);
+  }
   // Read only to refresh held (the estimate was stale), a remembered break
   // still plans the call; where the bound is close the real one is read.
   if (brk_from_cache && SaturatingAdd(EstimateLocked(), d.plan.pages) > threshold) {

@@ -92,11 +92,6 @@ class MemberReader {
   virtual CallProgress Progress(int tid, int nr, const std::array<uint64_t, 6>& args) = 0;
   // Thread-group id of a thread, or -1 when it is gone.
   virtual int ThreadGroupOf(int tid) = 0;
-  // statm data of a process the last listing found, read through what the
-  // reader keeps open for it; an error when it was not listed or is gone.
-  // A listed process cannot be a recycled pid (its kept fd stops reading),
-  // so a thread whose tid is listed here is that process's main thread.
-  virtual Result<uint64_t> ListedDataPages(int /*tgid*/) { return Status::Error("not kept"); }
   // A new process may have appeared (a fork was admitted or completed):
   // the next Sample() must list the members afresh.
   virtual void ExpectNewProcess() {}

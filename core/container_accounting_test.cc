@@ -57,14 +57,12 @@ class FakeMembers : public MemberReader {
     if (running.count(tid)) return CallProgress::kUnknown;
     return in_flight.count(tid) ? CallProgress::kInside : CallProgress::kDone;
   }
-  int ThreadGroupOf(int) override { return kTgid; }
-  Result<uint64_t> ListedDataPages(int tgid) override {
-    auto it = listed.find(tgid);
-    if (it == listed.end()) return Status::Error("not listed");
-    return it->second;
+  int ThreadGroupOf(int tid) override {
+    auto it = tgid_of.find(tid);
+    return it == tgid_of.end() ? kTgid : it->second;
   }
   static constexpr int kTgid = 1;
-  std::map<int, uint64_t> listed;  // what ListedDataPages() finds kept open
+  std::map<int, int> tgid_of;  // threads of other processes than kTgid
   uint64_t data_pages = 0;
   std::map<int, uint64_t> by_tgid;  // default: everything in one process kTgid
   std::set<int> in_flight;
@@ -421,26 +419,44 @@ TEST(ContainerAccountingTest, ForkIsCheckedAgainstTheLimitUnderBc2006) {
   EXPECT_EQ(o.error_number, ENOMEM);
 }
 
-TEST(ContainerAccountingTest, AForkOfAListedProcessReadsThroughTheMemberList) {
+TEST(ContainerAccountingTest, AForkAwayFromTheBoundIsPlannedFromTheParentsEstimate) {
   ContainerAccounting acc(10000, 10000, Bc2006Profile());
   FakeTarget target;
-  target.data_pages = 1;  // what opening the caller's statm would say
   FakeMembers members;
   members.data_pages = 600;
-  members.listed[1] = 600;
+  ASSERT_FALSE(acc.Decide(Mmap(1, 10), target, members).refused);  // the first read
   Decision d = acc.Decide(Syscall(1, x86_64_nr::kFork, {}), target, members);
-  EXPECT_EQ(d.plan.pages, 600u);
+  EXPECT_FALSE(d.exact);
+  EXPECT_EQ(d.plan.pages, 610u);  // statm at the read + the mmap admitted since
+  EXPECT_EQ(members.samples, 1);
   EXPECT_EQ(target.statm_reads, 0);
 }
 
-TEST(ContainerAccountingTest, AForkOfAProcessNotListedOpensTheCallersStatm) {
+TEST(ContainerAccountingTest, AForkNearTheBoundTakesTheParentFromTheExactRead) {
+  ContainerAccounting acc(1300, 1300, Bc2006Profile());
+  FakeTarget target;
+  FakeMembers members;
+  members.data_pages = 600;
+  ASSERT_FALSE(acc.Decide(Mmap(1, 10), target, members).refused);
+  members.data_pages = 605;  // the kernel shows the mapping, and a page went
+  Decision d = acc.Decide(Syscall(1, x86_64_nr::kFork, {}), target, members);
+  EXPECT_TRUE(d.exact);  // 610 + 610 is past 90% of 1300
+  EXPECT_EQ(d.plan.pages, 605u);
+  EXPECT_FALSE(d.refused);
+  EXPECT_EQ(members.samples, 2);
+  EXPECT_EQ(target.statm_reads, 0);
+}
+
+TEST(ContainerAccountingTest, AForkOfAProcessNotListedYetOpensTheCallersStatm) {
   ContainerAccounting acc(10000, 10000, Bc2006Profile());
   FakeTarget target;
   target.data_pages = 700;
   FakeMembers members;
-  members.data_pages = 700;
-  members.listed[1] = 600;  // another process; the caller 7 is a new one
+  members.data_pages = 600;
+  members.tgid_of[7] = 7;  // a new process, not in the sample
+  ASSERT_FALSE(acc.Decide(Mmap(1, 10), target, members).refused);
   Decision d = acc.Decide(Syscall(7, x86_64_nr::kFork, {}), target, members);
+  EXPECT_TRUE(d.exact);
   EXPECT_EQ(d.plan.pages, 700u);
   EXPECT_EQ(target.statm_reads, 1);
 }

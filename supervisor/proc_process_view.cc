@@ -507,20 +507,6 @@ Status ProcMembers::Sample(MembersSample* out) {
   return Status::Ok();
 }
 
-Result<uint64_t> ProcMembers::ListedDataPages(int tgid) {
-  auto it = processes_.find(tgid);
-  if (it == processes_.end()) return Status::Error("not a listed member");
-  char buf[256];
-  ssize_t n = ::pread(it->second->statm.get(), buf, sizeof buf, 0);
-  Statm s;
-  if (n <= 0 || !ParseStatm(std::string_view(buf, static_cast<size_t>(n)), &s)) {
-    processes_.erase(it);  // exited: Sample() would have found the same
-    relist_ = true;
-    return Status::Error("listed member " + std::to_string(tgid) + " is gone");
-  }
-  return StatmDataPages(s);
-}
-
 void ProcMembers::ReleaseAll() {
   processes_.clear();
   cgroup_procs_.reset();

@@ -72,7 +72,6 @@ class ProcMembers : public MemberReader {
   void ExpectNewProcess() override;
 
   Status Sample(MembersSample* out) override;
-  Result<uint64_t> ListedDataPages(int tgid) override;
   CallProgress Progress(int tid, int nr, const std::array<uint64_t, 6>& args) override;
   int ThreadGroupOf(int tid) override;
   void ReleaseAll() override;
