@@ -249,12 +249,15 @@ class Listener:
         self.containers_dir = containers_dir
 
 
-def start_responder(binary, workdir):
-    sock = os.path.join(workdir, "responder.sock")
-    logf = open(os.path.join(workdir, "responder.log"), "ab")  # noqa: SIM115
+def start_responder(binary, workdir, read_statm=False):
+    """The CONTINUE responder; with read_statm the floor of an exact decision (one pread of
+    the caller's kept statm fd before each answer)."""
+    name = "responder-statm" if read_statm else "responder"
+    sock = os.path.join(workdir, name + ".sock")
+    logf = open(os.path.join(workdir, name + ".log"), "ab")  # noqa: SIM115
     try:
-        proc = subprocess.Popen([binary, sock], stdin=subprocess.DEVNULL, stdout=logf,
-                                stderr=logf)
+        proc = subprocess.Popen([binary] + (["--read-statm"] if read_statm else []) + [sock],
+                                stdin=subprocess.DEVNULL, stdout=logf, stderr=logf)
     finally:
         logf.close()
     h.add_cleanup(f"stop responder {proc.pid}", lambda: h.stop_process(proc))
@@ -439,7 +442,7 @@ class Suite:
         self.rows.append(row)
         return row
 
-    def bench_containers(self, ubcd, resp_settings, ubcd_settings):
+    def bench_containers(self, ubcd, resp_settings, ubcd_settings, respx_settings):
         log("containers: none / responder / ubcd")
         per = self.args.per_kind or (2 if self.quick else 3)
         cs = {"none": [], "resp": [], "ubcd": []}
@@ -501,15 +504,22 @@ class Suite:
             self.cmp(g, f"mmap per allocation, {threads}T: ubcd / responder", ml, "ubcd",
                      "resp", f)
 
-        # fork of a process with 100 MiB touched
-        g = "fork (100 MiB private, touched) + child exit + waitpid"
-        nfork = 10 if self.quick else 20
+        # fork of a process with 100 MiB touched. The target row times the fork call (until
+        # it returns in the parent): that is where a supervisor sits. The child's exit and
+        # its reaping run wherever the scheduler puts the child and are shown apart.
+        g = "fork of a 100 MiB touched process (fork() returning in the parent)"
+        nfork = 10 if self.quick else 30
         fk = self.interleave(cs, f"fork {nfork} 100M", reps)
         raw["fork_100m"] = fk
-        f = lambda x: x["ns_median"]  # noqa: E731
+        f = lambda x: x["call_ns"]["p50"]  # noqa: E731
         self.cmp(g, "fork: ubcd / no filter", fk, "ubcd", "none", f, 1.05)
         self.cmp(g, "fork: responder / no filter", fk, "resp", "none", f)
         self.cmp(g, "fork: ubcd / responder", fk, "ubcd", "resp", f)
+        g = "fork (100 MiB private, touched) + child exit + waitpid"
+        f = lambda x: x["ns_median"]  # noqa: E731
+        self.cmp(g, "fork+exit+wait: ubcd / no filter", fk, "ubcd", "none", f)
+        self.cmp(g, "fork+exit+wait: responder / no filter", fk, "resp", "none", f)
+        self.cmp(g, "fork+exit+wait: ubcd / responder", fk, "ubcd", "resp", f)
 
         # start-up of a dynamic program inside the container
         g = "start-up of a dynamic program (fork + exec ld.so + libstdc++ + wait), in container"
@@ -533,8 +543,11 @@ class Suite:
         self.mmap_rows(cs, ubcd, g, f"mmap {n} 64K 1", reps, "near", 1.15, None)
         self.strace_ubcd(ubcd, cs["ubcd"][0], "mmap near the barrier", f"mmap {n} 64K 1",
                          n + n // 10 + 1, None)
-        # At the edge: within ubcd's 2048-page headroom every decision reads statm.
+        # At the edge: within ubcd's 2048-page headroom every decision reads statm. Its floor
+        # is the responder that preads a kept statm fd before each answer ("respx"), in
+        # containers of its own that take part in this row only.
         edge = self.barrier_pages - 1024
+        cs["respx"] = [self.container("respx", respx_settings) for _ in range(per)]
         for cl in cs.values():
             for c in cl:
                 self.cmd(c, f"fill {edge}")
@@ -565,6 +578,11 @@ class Suite:
                  target_bare)
         self.cmp(g, "mmap+touch+munmap loop: responder / no filter (floor)", mm, "resp", "none",
                  loop)
+        if "respx" in mm:
+            self.cmp(g, "mmap call p50: responder reading statm / CONTINUE responder (floor of "
+                     "an exact decision)", mm, "respx", "resp", p50)
+            self.cmp(g, "mmap call p50: ubcd / responder reading statm (what ubcd adds to the "
+                     "read)", mm, "ubcd", "respx", p50)
 
     def proc_read_costs(self, ubcd, c):
         """Diagnosis: the cost of each kernel read on ubcd's paths, against this container."""
@@ -868,7 +886,12 @@ class Suite:
                 os.path.join(self.workdir, "hook-resp.json"),
                 Listener(rsock, ubcd.containers_dir), runtime=self.runtime.binary)
             if want("containers"):
-                self.bench_containers(ubcd, resp_settings, ubcd_settings)
+                _, xsock = start_responder(self.bins["ubc-bench-responder"], self.workdir,
+                                           read_statm=True)
+                respx_settings = h.write_hook_settings(
+                    os.path.join(self.workdir, "hook-respx.json"),
+                    Listener(xsock, ubcd.containers_dir), runtime=self.runtime.binary)
+                self.bench_containers(ubcd, resp_settings, ubcd_settings, respx_settings)
             if want("startup"):
                 self.bench_container_startup(ubcd_settings)
             ubcd.stop()

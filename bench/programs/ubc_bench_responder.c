@@ -6,10 +6,15 @@
  * Same wait method as ubcd: one thread per notify fd blocking in SECCOMP_IOCTL_NOTIF_RECV,
  * with SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP set through SECCOMP_IOCTL_NOTIF_SET_FLAGS.
  *
- * usage: ubc-bench-responder SOCKET_PATH     (runs until SIGTERM/SIGINT)
+ * With --read-statm it is the floor of an exact decision instead: before each answer it
+ * preads /proc/PID/statm of the caller through an fd kept open per caller (the cheapest
+ * exact read there is, as ubcd makes near the barrier), and nothing else.
+ *
+ * usage: ubc-bench-responder [--read-statm] SOCKET_PATH     (runs until SIGTERM/SIGINT)
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <linux/seccomp.h>
 #include <poll.h>
 #include <pthread.h>
@@ -30,8 +35,11 @@
 #define SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP (1UL << 0)
 #endif
 
+static int read_statm;
+
 static void *serve(void *arg) {
   int fd = (int)(intptr_t)arg;
+  int statm = -1, statm_pid = 0;
   if (ioctl(fd, SECCOMP_IOCTL_NOTIF_SET_FLAGS, SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP, 0) != 0)
     fprintf(stderr, "responder: SET_FLAGS SYNC_WAKE_UP failed: %s\n", strerror(errno));
   struct seccomp_notif req;
@@ -52,19 +60,36 @@ static void *serve(void *arg) {
       }
       break;
     }
+    if (read_statm) {
+      if ((int)req.pid != statm_pid) {
+        char path[64];
+        if (statm >= 0) close(statm);
+        snprintf(path, sizeof path, "/proc/%u/statm", req.pid);
+        statm = open(path, O_RDONLY | O_CLOEXEC);
+        statm_pid = (int)req.pid;
+      }
+      char buf[256];
+      if (statm < 0 || pread(statm, buf, sizeof buf, 0) <= 0) statm_pid = 0; /* reopen next */
+    }
     memset(&resp, 0, sizeof resp);
     resp.id = req.id;
     resp.flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
     if (ioctl(fd, SECCOMP_IOCTL_NOTIF_SEND, &resp) != 0 && errno != ENOENT)
       fprintf(stderr, "responder: SEND: %s\n", strerror(errno));
   }
+  if (statm >= 0) close(statm);
   close(fd);
   return NULL;
 }
 
 int main(int argc, char **argv) {
+  if (argc == 3 && strcmp(argv[1], "--read-statm") == 0) {
+    read_statm = 1;
+    argv[1] = argv[2];
+    argc = 2;
+  }
   if (argc != 2) {
-    fprintf(stderr, "usage: ubc-bench-responder SOCKET_PATH\n");
+    fprintf(stderr, "usage: ubc-bench-responder [--read-statm] SOCKET_PATH\n");
     return 2;
   }
   signal(SIGPIPE, SIG_IGN);
