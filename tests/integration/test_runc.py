@@ -1,8 +1,13 @@
 """Memory accounting under ubcd with runc driven directly (`runc run --bundle`), the bundle
 patched by `ubc-hook patch`. The cases live in memory_cases.py; each is one meson test
-named runc_<case>."""
+named runc_<case>. Cases that need the container's own cgroup are here."""
+
+import os
 
 import memory_cases
+from harness import (Session, add_cleanup, check, check_eq, kill_pid, log, pages, unique_id,
+                     wait_until)
+from memory_cases import _grow_to, _held_is
 
 RUNTIME = "runc"
 
@@ -20,3 +25,53 @@ def _bind(name):
 
 for _name in memory_cases.CASES:
     globals()["test_" + _name] = _bind(_name)
+
+
+def test_nested_cgroup_member_counted():
+    """A process the container moved into a cgroup below its own still counts: ubcd walks
+    nested cgroups (it skips the walk only while the directory's link count says it has
+    no subdirectory). runc only: crun runs here without a cgroup of the container's own."""
+    s = Session(RUNTIME)
+    barrier, limit = 12288, 16384
+    c = s.supervised(f"{barrier}:{limit}")
+    membership = s.ubcd.require_container(c.id)["membership"]
+    check(membership.startswith("cgroup "), f"membership by cgroup, got {membership!r}")
+    cgroup = membership[len("cgroup "):]
+    _grow_to(c, 3000)
+    c.probe.ok("fork-hold")
+    wait_until(lambda: s.ubcd.require_container(c.id)["processes"] == 2, timeout_s=5,
+               what="processes == 2")
+    init = c.host_pid()
+    with open(os.path.join(cgroup, "cgroup.procs")) as f:
+        children = [int(p) for p in f.read().split() if int(p) != init]
+    check_eq(len(children), 1, "children in the container's cgroup")
+    child = children[0]
+
+    nested = os.path.join(cgroup, unique_id("ubct-nested"))
+    os.mkdir(nested)
+
+    def remove_nested():
+        kill_pid(child)  # the container's stop kills it too; this cleanup may run first
+        try:
+            os.rmdir(nested)
+        except FileNotFoundError:
+            pass
+        except OSError as exc:
+            log(f"could not remove {nested}: {exc}")
+
+    add_cleanup(f"rmdir {nested}", remove_nested)
+    with open(os.path.join(nested, "cgroup.procs"), "w") as f:
+        f.write(str(child))
+    with open(os.path.join(cgroup, "cgroup.procs")) as f:
+        check(str(child) not in f.read().split(), "the child left the container's own cgroup")
+
+    # A second child makes ubcd list the members again: both children and the init count.
+    c.probe.ok("fork-hold")
+    wait_until(lambda: s.ubcd.require_container(c.id)["processes"] == 3, timeout_s=5,
+               what="processes == 3")
+    _held_is(s, c, 9000)
+    room = barrier - 9000
+    c.probe.err(f"mmap {pages(room + 1)}")
+    c.probe.ok(f"mmap {pages(room)}")
+    c.probe.ok("kill-children")
+    c.stop()
