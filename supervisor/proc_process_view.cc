@@ -38,8 +38,14 @@ enum class Records {
   // for a rare event (a fork, an exec) find everything cold, where each
   // system call costs tens of µs.
   kOne,
-  kMany,  // a listing (maps, mountinfo, cgroup.procs): read until EOF
+  // cgroup.procs: a listing of lines of at most 8 bytes ("4194304\n"). seq_file
+  // ends a read early only at the end of the listing, at the reader's buffer
+  // size, or when the next record does not fit its own buffer (a page at
+  // least): a read that left room for one more line was the end.
+  kPids,
+  kMany,  // other listings (maps, mountinfo): read until EOF
 };
+constexpr size_t kPidsWholeBelowBytes = 4096 - 16;
 
 // From offset 0 whatever the fd's position: a kept fd (cgroup.procs) is read
 // again this way, and seq_file restarts its listing at 0.
@@ -55,6 +61,7 @@ Result<std::string> ReadFd(int fd, Records records) {
     if (n == 0) break;
     out.append(buf, static_cast<size_t>(n));
     if (records == Records::kOne && static_cast<size_t>(n) < sizeof buf) break;
+    if (records == Records::kPids && out.size() < kPidsWholeBelowBytes) break;
     if (out.size() > kMaxProcFileBytes) return Status::Error("file too large");
   }
   return out;
@@ -357,7 +364,7 @@ Result<std::set<int>> ProcMembers::ListTgids() {
         procs_fd = fresh.get();
         if (cgroup2_) cgroup_procs_ = std::move(fresh);
       }
-      Result<std::string> own = ReadFd(procs_fd, Records::kMany);
+      Result<std::string> own = ReadFd(procs_fd, Records::kPids);
       if (!own.ok()) {
         cgroup_procs_.reset();
         cgroup_dir_.reset();
@@ -372,7 +379,7 @@ Result<std::set<int>> ProcMembers::ListTgids() {
       std::vector<std::string> dirs{membership_.cgroup_dir};
       for (size_t i = 0; i < dirs.size() && i < 4096; ++i) {
         if (i > 0) {
-          Result<std::string> procs = ReadPath(dirs[i] + "/cgroup.procs", Records::kMany);
+          Result<std::string> procs = ReadPath(dirs[i] + "/cgroup.procs", Records::kPids);
           if (!procs.ok()) continue;
           AddPids(*procs, &out);
         }
