@@ -703,8 +703,9 @@ def pages(n):
 
 CRUN_WRAPPER = """#!/bin/sh
 # crun refuses the hybrid cgroup layout of this host: run every crun command in a private
-# mount namespace where /sys/fs/cgroup is a plain cgroup2 mount, without a cgroup manager.
-exec unshare -m sh -c 'umount -l /sys/fs/cgroup && mount -t cgroup2 none /sys/fs/cgroup && exec {crun} --cgroup-manager=disabled "$@"' crun "$@"
+# mount namespace where /sys/fs/cgroup is a plain cgroup2 mount (the host's unified
+# hierarchy), by default without a cgroup manager.
+exec unshare -m sh -c 'umount -l /sys/fs/cgroup && mount -t cgroup2 none /sys/fs/cgroup && exec {crun} --cgroup-manager={manager} "$@"' crun "$@"
 """
 
 
@@ -735,7 +736,10 @@ class Runtime:
         run(self.cmd("delete", "-f", container_id), check_rc=False, timeout_s=30)
 
 
-def make_runtime(name, workdir):
+def make_runtime(name, workdir, cgroup_manager="disabled"):
+    """cgroup_manager (crun only): "cgroupfs" gives the container a cgroup of its own in
+    the cgroup2 hierarchy; its bundle must then have no linux.resources (crun's device
+    filter needs a RLIMIT_MEMLOCK root cannot raise here)."""
     state_root = os.path.join(workdir, f"{name}-state")
     os.makedirs(state_root, exist_ok=True)
     if name == "runc":
@@ -744,9 +748,9 @@ def make_runtime(name, workdir):
     if name == "crun":
         crun = require_tool("crun")
         require_tool("unshare")
-        wrapper = os.path.join(workdir, "crun-wrapper.sh")
+        wrapper = os.path.join(workdir, f"crun-wrapper-{cgroup_manager}.sh")
         with open(wrapper, "w", encoding="utf-8") as f:
-            f.write(CRUN_WRAPPER.format(crun=crun))
+            f.write(CRUN_WRAPPER.format(crun=crun, manager=cgroup_manager))
         os.chmod(wrapper, 0o755)
         return Runtime("crun", [wrapper, "--root", state_root], crun, crun)
     raise ValueError(f"unknown runtime {name}")

@@ -1,8 +1,13 @@
 """Memory accounting under ubcd with crun driven directly (`crun run --bundle`), the bundle
 patched by `ubc-hook patch`. The cases live in memory_cases.py; each is one meson test
-named crun_<case>."""
+named crun_<case>. Cases that need crun's own setup are here."""
+
+import os
 
 import memory_cases
+from harness import (Container, Session, check, hook_patch, make_runtime, pages, read_json,
+                     ubc_annotations, unique_id, wait_until, write_json)
+from memory_cases import _grow_to, _held_is
 
 RUNTIME = "crun"
 
@@ -20,3 +25,43 @@ def _bind(name):
 
 for _name in memory_cases.CASES:
     globals()["test_" + _name] = _bind(_name)
+
+
+def test_cgroup2_membership_lists_afresh():
+    """With a cgroup of its own in the cgroup2 hierarchy (crun's cgroupfs manager), ubcd
+    keeps that cgroup's cgroup.procs open and reads it again from offset 0 at each listing:
+    every fork's child must appear in the listing after it, and every exit leave it."""
+    s = Session(RUNTIME)
+    runtime = make_runtime(RUNTIME, s.workdir, cgroup_manager="cgroupfs")
+    barrier, limit = 12288, 16384
+    cid = unique_id()
+    bundle = s.new_bundle(cid, annotations=ubc_annotations(f"{barrier}:{limit}"))
+    config_path = os.path.join(bundle, "config.json")
+    config = read_json(config_path)
+    config["linux"].pop("resources", None)
+    config["linux"]["cgroupsPath"] = "/" + cid
+    write_json(config_path, config)
+    hook_patch(s.hook_path, bundle, s.settings_path, cid)
+    c = Container(runtime, bundle, cid, s.workdir).start()
+    c.wait_ready()
+    info = s.ubcd.wait_container(cid)
+    check(info["membership"].startswith("cgroup ") and info["membership"].endswith("/" + cid),
+          f"membership by the container's cgroup2 cgroup, got {info['membership']!r}")
+    cgroup = info["membership"][len("cgroup "):]
+    check(os.path.exists(os.path.join(cgroup, "cgroup.controllers")),
+          f"{cgroup} is in a cgroup2 hierarchy")
+
+    def processes():
+        return s.ubcd.require_container(cid)["processes"]
+
+    _grow_to(c, 3000)
+    for round_ in range(3):
+        c.probe.ok("fork-hold")
+        wait_until(lambda: processes() == 2, timeout_s=5, what=f"processes == 2 (round {round_})")
+        _held_is(s, c, 6000)
+        room = barrier - 6000
+        c.probe.err(f"mmap {pages(room + 1)}")
+        c.probe.ok("kill-children")
+        wait_until(lambda: processes() == 1, timeout_s=5, what=f"processes == 1 (round {round_})")
+        _held_is(s, c, 3000)
+    c.stop()
