@@ -353,20 +353,16 @@ Result<std::set<int>> ProcMembers::ListTgids() {
         cgroup2_ = ::fstatfs(cgroup_dir_.get(), &fs) == 0 &&
                    static_cast<uint64_t>(fs.f_type) == kCgroup2Magic;
       }
-      UniqueFd fresh;
-      int procs_fd = cgroup_procs_.get();
-      if (procs_fd < 0) {
-        fresh = UniqueFd(::openat(cgroup_dir_.get(), "cgroup.procs", O_RDONLY | O_CLOEXEC));
-        if (!fresh) {
+      if (!cgroup_procs_) {
+        cgroup_procs_ = UniqueFd(::openat(cgroup_dir_.get(), "cgroup.procs", O_RDONLY | O_CLOEXEC));
+        if (!cgroup_procs_) {
           cgroup_dir_.reset();  // removed and made again? looked up afresh next time
           return Status::Error(path + ": " + std::strerror(errno));
         }
-        procs_fd = fresh.get();
-        if (cgroup2_) cgroup_procs_ = std::move(fresh);
       }
-      Result<std::string> own = ReadFd(procs_fd, Records::kPids);
+      Result<std::string> own = ReadFd(cgroup_procs_.get(), Records::kPids);
+      if (!own.ok() || !cgroup2_) cgroup_procs_.reset();
       if (!own.ok()) {
-        cgroup_procs_.reset();
         cgroup_dir_.reset();
         return Status::Error(path + ": " + own.status().message());
       }

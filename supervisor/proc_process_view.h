@@ -95,7 +95,7 @@ class ProcMembers : public MemberReader {
   uint32_t samples_since_clock_ = 0;
   std::map<int, std::unique_ptr<Process>> processes_;
   // kCgroup: the container's cgroup directory, opened at the first listing
-  // and kept; on cgroup2 its cgroup.procs too.
+  // and kept; on cgroup2 its cgroup.procs too (on v1 closed after each read).
   UniqueFd cgroup_dir_;
   UniqueFd cgroup_procs_;
   bool cgroup2_ = false;
