@@ -261,11 +261,6 @@ uint64_t FdStoreClient::generation() {
   return generation_;
 }
 
-bool FdStoreClient::Available() {
-  std::lock_guard<std::mutex> lock(mu_);
-  return ConnectLocked().ok();
-}
-
 Status FdStoreClient::Put(const std::string& key, const nlohmann::json& meta, int fd) {
   std::lock_guard<std::mutex> lock(mu_);
   nlohmann::json request = {{"op", "put"}, {"key", key}, {"meta", meta}};

@@ -39,10 +39,8 @@ class FdStoreClient {
  public:
   explicit FdStoreClient(std::string socket_path);
 
-  // True when a store answers at the socket path (connects lazily).
-  bool Available();
-  // Like Available(), but checks that the connected store still answers,
-  // reconnecting once when it does not.
+  // True when a store answers at the socket path: connects lazily, checks
+  // that the connected store still answers, reconnecting once when not.
   bool Alive();
   // Counts connections made: a change means a store that may hold nothing of
   // ours (it was restarted).

@@ -432,7 +432,8 @@ void Supervisor::Unlist(const std::string& key) {
 
 void Supervisor::KeepFdStore() {
   if (store_ == nullptr) return;
-  if (!store_->Alive() && !(ensure_store_ && ensure_store_())) {
+  // The starter pings the store first and starts one only when it is gone.
+  if (!(ensure_store_ ? ensure_store_() : store_->Alive())) {
     Log(LogLevel::kWarning, "fd store gone and not restartable: a restart of ubcd would fail "
                             "trapped calls with ENOSYS");
     return;
