@@ -119,22 +119,13 @@ Status ContainerAccounting::RefreshLocked(MemberReader& members) {
 // Forgets what is remembered of processes the last sample did not list; run
 // when the reader says the member set may have changed.
 void ContainerAccounting::PruneGoneLocked() {
-  const MembersSample& sample = sample_;
-  pruned_generation_ = sample.generation;
-  for (auto it = spaces_.begin(); it != spaces_.end();) {
-    it = sample.DataPagesOf(it->first) != nullptr ? std::next(it) : spaces_.erase(it);
-  }
-  for (auto it = brk_by_tgid_.begin(); it != brk_by_tgid_.end();) {
-    it = sample.DataPagesOf(it->first) != nullptr ? std::next(it) : brk_by_tgid_.erase(it);
-  }
-  for (auto it = exec_pending_.begin(); it != exec_pending_.end();) {
-    it = sample.DataPagesOf(*it) != nullptr ? std::next(it) : exec_pending_.erase(it);
-  }
-  for (auto it = tgid_by_tid_.begin(); it != tgid_by_tid_.end();) {
-    const bool keep =
-        sample.DataPagesOf(it->second) != nullptr || reservations_.count(it->first) != 0;
-    it = keep ? std::next(it) : tgid_by_tid_.erase(it);
-  }
+  pruned_generation_ = sample_.generation;
+  auto gone = [this](int tgid) { return sample_.DataPagesOf(tgid) == nullptr; };
+  std::erase_if(spaces_, [&](const auto& e) { return gone(e.first); });
+  std::erase_if(brk_by_tgid_, [&](const auto& e) { return gone(e.first); });
+  std::erase_if(exec_pending_, gone);
+  std::erase_if(tgid_by_tid_,
+                [&](const auto& e) { return gone(e.second) && reservations_.count(e.first) == 0; });
 }
 
 void ContainerAccounting::ReserveLocked(const TrappedCall& call, const ChargePlan& plan,
