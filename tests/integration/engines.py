@@ -16,7 +16,8 @@ import signal
 import subprocess
 
 from harness import (CGROUP_ROOT, ProbeChannel, SkipTest, add_cleanup, add_debug_dump,
-                     kill_pid, log, read_text, remove_cgroup_dirs, require_built, require_tool, run,
+                     kill_pid, log, pids_where, read_text, remove_cgroup_dirs, require_built,
+                     require_tool, run,
                      stop_process, tail, unique_id, unix_socket_exists, wait_until,
                      which, write_json)
 
@@ -274,19 +275,9 @@ class Containerd:
 
     def _shim_pids(self):
         """Shims of our containerd: their command line names our private socket."""
-        pids = []
-        for entry in os.listdir("/proc"):
-            if not entry.isdigit():
-                continue
-            try:
-                with open(f"/proc/{entry}/cmdline", "rb") as f:
-                    argv = f.read().split(b"\0")
-            except OSError:
-                continue
-            if argv and argv[0].endswith(b"containerd-shim-runc-v2") \
-                    and self.sock.encode() in argv:
-                pids.append(int(entry))
-        return pids
+        sock = self.sock.encode()
+        return pids_where(lambda argv: argv[0].endswith(b"containerd-shim-runc-v2")
+                          and sock in argv)
 
     def _stop(self):
         if self.proc is not None and self.proc.poll() is None:

@@ -291,6 +291,22 @@ def cgroup_dirs(relative):
     return out
 
 
+def pids_where(match):
+    """Pids of the running processes whose argv (a list of bytes) satisfies match(argv)."""
+    pids = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                argv = f.read().split(b"\0")
+        except OSError:
+            continue
+        if match(argv):
+            pids.append(int(entry))
+    return pids
+
+
 def kill_pid(pid, sig=signal.SIGKILL):
     try:
         os.kill(pid, sig)

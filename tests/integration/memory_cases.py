@@ -41,6 +41,13 @@ CASES = [
 ]
 
 
+def _processes_are(session, container, expected, what="processes"):
+    """Waits until ubcd counts `expected` processes in the container (a member list it
+    re-reads when a fork, an exec or an exit announces a change)."""
+    wait_until(lambda: session.ubcd.require_container(container.id)["processes"] == expected,
+               timeout_s=5, what=f"{what} == {expected}")
+
+
 def _held_is(session, container, expected_pages, what="held"):
     """Waits until ubcd's status shows held == expected. held must converge to the kernel's
     own count (statm data of the container's processes) once nothing is in flight; up to
@@ -354,16 +361,14 @@ def fork_child_counted(rt):
     c = s.supervised(f"{barrier}:{limit}")
     _grow_to(c, 3000)
     c.probe.ok("fork-hold")
-    wait_until(lambda: s.ubcd.require_container(c.id)["processes"] == 2, timeout_s=5,
-               what="processes == 2")
+    _processes_are(s, c, 2)
     _held_is(s, c, 6000)
     room = barrier - 6000
     c.probe.err(f"mmap {pages(room + 1)}")
     c.probe.ok(f"mmap {pages(room)}")
     c.probe.ok("kill-children")
     _held_is(s, c, 3000 + room)
-    wait_until(lambda: s.ubcd.require_container(c.id)["processes"] == 1, timeout_s=5,
-               what="processes == 1")
+    _processes_are(s, c, 1)
     c.stop()
 
 
@@ -457,8 +462,7 @@ def exec_counted_in_same_beancounter(rt):
     d2 = e.statm()
     wait_until(lambda: s.ubcd.require_container(c.id)["notify_fds"] == 2, timeout_s=5,
                what="notify_fds == 2")
-    wait_until(lambda: s.ubcd.require_container(c.id)["processes"] == 2, timeout_s=5,
-               what="processes == 2")
+    _processes_are(s, c, 2)
     _held_is(s, c, d1 + d2)
     room = barrier - d1 - d2
     e.err(f"mmap {pages(room + 1)}")

@@ -6,8 +6,8 @@ import os
 
 import memory_cases
 from harness import (Container, Session, check, hook_patch, make_runtime, pages, read_json,
-                     ubc_annotations, unique_id, wait_until, write_json)
-from memory_cases import _grow_to, _held_is
+                     ubc_annotations, unique_id, write_json)
+from memory_cases import _grow_to, _held_is, _processes_are
 
 RUNTIME = "crun"
 
@@ -51,17 +51,14 @@ def test_cgroup2_membership_lists_afresh():
     check(os.path.exists(os.path.join(cgroup, "cgroup.controllers")),
           f"{cgroup} is in a cgroup2 hierarchy")
 
-    def processes():
-        return s.ubcd.require_container(cid)["processes"]
-
     _grow_to(c, 3000)
     for round_ in range(3):
         c.probe.ok("fork-hold")
-        wait_until(lambda: processes() == 2, timeout_s=5, what=f"processes == 2 (round {round_})")
+        _processes_are(s, c, 2, what=f"processes (round {round_})")
         _held_is(s, c, 6000)
         room = barrier - 6000
         c.probe.err(f"mmap {pages(room + 1)}")
         c.probe.ok("kill-children")
-        wait_until(lambda: processes() == 1, timeout_s=5, what=f"processes == 1 (round {round_})")
+        _processes_are(s, c, 1, what=f"processes (round {round_})")
         _held_is(s, c, 3000)
     c.stop()

@@ -4,8 +4,8 @@ it refuses to start with a config file or directory others can write."""
 
 import os
 
-from harness import (Session, Ubcd, check, check_eq, make_temp_dir, require_built,
-                     require_root, run, wait_until)
+from harness import (Session, Ubcd, check, check_eq, make_temp_dir, pids_where,
+                     require_built, require_root, run, wait_until)
 
 CAP_SYS_PTRACE = 1 << 19
 
@@ -52,17 +52,8 @@ def test_keeps_only_cap_sys_ptrace():
 def test_fd_store_keeps_no_capability():
     s = Session("runc")
     c = s.supervised("16M:20M")
-    pids = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/cmdline", "rb") as f:
-                argv = f.read().split(b"\0")
-        except OSError:
-            continue
-        if b"--fd-store" in argv and s.ubcd.config_path.encode() in argv:
-            pids.append(int(entry))
+    config = s.ubcd.config_path.encode()
+    pids = pids_where(lambda argv: b"--fd-store" in argv and config in argv)
     check_eq(len(pids), 1, "fd store processes for this ubcd")
     check_eq(int(_status_field(pids[0], "CapEff"), 16), 0, "fd store CapEff")
     check_eq(int(_status_field(pids[0], "CapBnd"), 16), 0, "fd store CapBnd")

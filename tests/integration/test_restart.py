@@ -7,7 +7,7 @@ import os
 import signal
 import time
 
-from harness import Session, check, check_eq, pages, wait_until
+from harness import Session, check, check_eq, pages, pids_where, wait_until
 
 
 def _restart(s, sig):
@@ -75,18 +75,7 @@ def test_sigterm_runc():
 
 
 def _fd_store_pids(config_path):
-    pids = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/cmdline", "rb") as f:
-                argv = f.read().split(b"\0")
-        except OSError:
-            continue
-        if b"--fd-store" in argv and config_path.encode() in argv:
-            pids.append(int(entry))
-    return pids
+    return pids_where(lambda argv: b"--fd-store" in argv and config_path.encode() in argv)
 
 
 def test_fd_store_killed_while_ubcd_runs():

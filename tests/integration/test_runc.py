@@ -5,9 +5,8 @@ named runc_<case>. Cases that need the container's own cgroup are here."""
 import os
 
 import memory_cases
-from harness import (Session, add_cleanup, check, check_eq, kill_pid, log, pages, unique_id,
-                     wait_until)
-from memory_cases import _grow_to, _held_is
+from harness import Session, add_cleanup, check, check_eq, kill_pid, log, pages, unique_id
+from memory_cases import _grow_to, _held_is, _processes_are
 
 RUNTIME = "runc"
 
@@ -39,8 +38,7 @@ def test_nested_cgroup_member_counted():
     cgroup = membership[len("cgroup "):]
     _grow_to(c, 3000)
     c.probe.ok("fork-hold")
-    wait_until(lambda: s.ubcd.require_container(c.id)["processes"] == 2, timeout_s=5,
-               what="processes == 2")
+    _processes_are(s, c, 2)
     init = c.host_pid()
     with open(os.path.join(cgroup, "cgroup.procs")) as f:
         children = [int(p) for p in f.read().split() if int(p) != init]
@@ -67,8 +65,7 @@ def test_nested_cgroup_member_counted():
 
     # A second child makes ubcd list the members again: both children and the init count.
     c.probe.ok("fork-hold")
-    wait_until(lambda: s.ubcd.require_container(c.id)["processes"] == 3, timeout_s=5,
-               what="processes == 3")
+    _processes_are(s, c, 3)
     _held_is(s, c, 9000)
     room = barrier - 9000
     c.probe.err(f"mmap {pages(room + 1)}")
