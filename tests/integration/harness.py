@@ -96,7 +96,10 @@ def check_eq(actual, expected, what):
 
 
 def wait_until(fn, timeout_s=10.0, interval_s=0.05, what="condition"):
-    """Polls fn() until it returns a truthy value; returns it or raises AssertionError."""
+    """Polls fn() until it returns a truthy value; returns it or raises AssertionError.
+
+    `what` may be a callable: it is then called only on timeout, so a description that reads
+    live state (an fd listing) does not race the condition being waited for."""
     deadline = time.monotonic() + timeout_s
     last_exc = None
     while True:
@@ -108,6 +111,8 @@ def wait_until(fn, timeout_s=10.0, interval_s=0.05, what="condition"):
             last_exc = exc
         if time.monotonic() >= deadline:
             detail = f" (last error: {last_exc})" if last_exc else ""
+            if callable(what):
+                what = what()
             raise AssertionError(f"timed out after {timeout_s}s waiting for {what}{detail}")
         time.sleep(interval_s)
 

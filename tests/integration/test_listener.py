@@ -130,9 +130,15 @@ def test_bad_messages_each_logged_nothing_else_affected():
         os.close(fd)
     def fds():
         d = f"/proc/{s.ubcd.proc.pid}/fd"
-        return sorted(os.readlink(f"{d}/{n}") for n in os.listdir(d))
+        targets = []
+        for n in os.listdir(d):
+            try:
+                targets.append(os.readlink(f"{d}/{n}"))
+            except FileNotFoundError:
+                pass  # closed between the listing and the readlink
+        return sorted(targets)
     wait_until(lambda: _ubcd_fd_count(s.ubcd) <= fds_before, timeout_s=15,
-               what=f"ubcd back to {fds_before} fds (has {fds()})")
+               what=lambda: f"ubcd back to {fds_before} fds (has {fds()})")
 
 
 _HOLDER = """
@@ -163,4 +169,4 @@ def test_thousands_of_connections():
         holder.stdin.close()
         holder.wait(timeout=30)
     wait_until(lambda: _ubcd_fd_count(s.ubcd) <= fds_before, timeout_s=15,
-               what=f"ubcd back to {fds_before} fds (has {_ubcd_fd_count(s.ubcd)})")
+               what=lambda: f"ubcd back to {fds_before} fds (has {_ubcd_fd_count(s.ubcd)})")

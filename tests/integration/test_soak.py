@@ -50,7 +50,7 @@ def test_soak_runc():
                    timeout_s=30, what="every container of the wave retired")
         rss.append(_rss_kib(pid))
     wait_until(lambda: _fds(pid) <= fds_start, timeout_s=15,
-               what=f"ubcd fds back to {fds_start} (now {_fds(pid)})")
+               what=lambda: f"ubcd fds back to {fds_start} (now {_fds(pid)})")
     # The first wave sizes ubcd's allocator and thread stacks; later ones reuse them.
     check(rss[-1] - rss[1] <= 4096,
           f"ubcd RSS grew from {rss[1]} KiB after wave 2 to {rss[-1]} KiB after wave {WAVES}")
