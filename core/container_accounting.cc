@@ -19,6 +19,9 @@ uint64_t BoundFor(ChargeCheck check, const BeancounterValues& v) {
   return kUnlimitedPages;
 }
 
+// The thread whose children a fork's new process is among, for the reader.
+int ForkerOf(int tid, const ClassifiedCall& call) { return call.sibling ? -1 : tid; }
+
 // The range whose current mappings decide the exact charge of a call.
 std::pair<uint64_t, uint64_t> ResolvedRange(const ClassifiedCall& call) {
   return {call.addr, call.length_bytes};  // mmap MAP_FIXED, mprotect, mremap's old range
@@ -58,9 +61,7 @@ Status ContainerAccounting::RefreshLocked(MemberReader& members) {
       ++it;
     } else if (members.Progress(it->first, it->second.nr, it->second.args) ==
                CallProgress::kDone) {
-      // A completed fork has a child to be listed.
-      if (!it->second.grows_caller_data) members.ExpectNewProcess();
-      it->second.active = false;
+      ReleaseLocked(it->second, members);
       ++it;
     } else {
       ++it;
@@ -128,12 +129,13 @@ void ContainerAccounting::PruneGoneLocked() {
                 [&](const auto& e) { return gone(e.second) && reservations_.count(e.first) == 0; });
 }
 
-void ContainerAccounting::ReserveLocked(const TrappedCall& call, const ChargePlan& plan,
-                                        MemberReader& members) {
+void ContainerAccounting::ReserveLocked(const TrappedCall& call, const ClassifiedCall& classified,
+                                        const ChargePlan& plan, MemberReader& members) {
   admitted_since_exact_pages_ = SaturatingAdd(admitted_since_exact_pages_, plan.pages);
   const bool grows = plan.grows_caller_data;
   Reservation& r = reservations_[call.tid];
-  r = Reservation{true, false, call.nr, call.args, plan.pages, call.tid, grows};
+  r = Reservation{true, false, call.nr, call.args, plan.pages, call.tid, grows, 0};
+  if (classified.kind == CallKind::kFork) r.forker_tid = ForkerOf(call.tid, classified);
   r.tgid = TgidOfLocked(call.tid, members);
   if (grows) {
     auto space = spaces_.find(r.tgid);
@@ -141,6 +143,12 @@ void ContainerAccounting::ReserveLocked(const TrappedCall& call, const ChargePla
       space->second.admitted_pages = SaturatingAdd(space->second.admitted_pages, plan.pages);
     }
   }
+}
+
+void ContainerAccounting::ReleaseLocked(Reservation& r, MemberReader& members) {
+  // A completed fork has a child to be found.
+  if (r.forker_tid != 0) members.ExpectNewProcess(r.forker_tid);
+  r.active = false;
 }
 
 std::optional<int> ContainerAccounting::KnownTgidLocked(int tid) const {
@@ -197,8 +205,7 @@ void ContainerAccounting::DecideLocked(const TrappedCall& call, TargetReader& ta
   // exact read and in its address space's admitted pages until that space is
   // quiescent.
   if (auto it = reservations_.find(call.tid); it != reservations_.end() && it->second.active) {
-    if (!it->second.grows_caller_data) members.ExpectNewProcess();
-    it->second.active = false;
+    ReleaseLocked(it->second, members);
   }
   if (call.arch != kAuditArchX86_64) {
     // The filter's rules are written for x86-64 numbers and argument layouts;
@@ -283,9 +290,9 @@ void ContainerAccounting::DecideLocked(const TrappedCall& call, TargetReader& ta
   auto admit = [&](uint64_t held) {
     d.held_pages = held;
     counter_.RecordCharge(held, d.plan.pages);
-    if (d.plan.persistent && d.plan.pages > 0) ReserveLocked(call, d.plan, members);
+    if (d.plan.persistent && d.plan.pages > 0) ReserveLocked(call, d.call, d.plan, members);
     if (d.call.kind == CallKind::kBrk) remember_brk(d.call.addr);
-    if (d.call.kind == CallKind::kFork) members.ExpectNewProcess();
+    if (d.call.kind == CallKind::kFork) members.ExpectNewProcess(ForkerOf(call.tid, d.call));
   };
 
   // Away from the bound, the estimate decides without reading /proc. It is

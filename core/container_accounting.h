@@ -92,9 +92,12 @@ class MemberReader {
   virtual CallProgress Progress(int tid, int nr, const std::array<uint64_t, 6>& args) = 0;
   // Thread-group id of a thread, or -1 when it is gone.
   virtual int ThreadGroupOf(int tid) = 0;
-  // A new process may have appeared (a fork was admitted or completed):
-  // the next Sample() must list the members afresh.
-  virtual void ExpectNewProcess() {}
+  // A new process may have appeared (a fork was admitted or completed): the
+  // next Sample() must include it. `forker_tid` is the thread that forked,
+  // whose children the new process is among; -1 when it may be elsewhere
+  // (CLONE_PARENT makes it the forker's sibling): then the members are
+  // listed afresh.
+  virtual void ExpectNewProcess(int forker_tid) = 0;
   // The container is gone: drop anything kept open for it.
   virtual void ReleaseAll() {}
 };
@@ -176,6 +179,9 @@ class ContainerAccounting {
     // The call grows the caller's own statm data (mmap, brk, mremap,
     // mprotect); fork and shared anonymous charges show up elsewhere.
     bool grows_caller_data;
+    // A fork: the thread whose children the new process is among (-1 for
+    // CLONE_PARENT), told to the reader when the call completes. 0: no fork.
+    int forker_tid;
   };
   // What is known about one address space (by tgid) between exact reads: its
   // statm data when it last had no call outstanding, and the pages admitted
@@ -188,10 +194,13 @@ class ContainerAccounting {
   };
 
   uint64_t EstimateLocked() const;
-  void ReserveLocked(const TrappedCall& call, const ChargePlan& plan, MemberReader& members);
+  void ReserveLocked(const TrappedCall& call, const ClassifiedCall& classified,
+                     const ChargePlan& plan, MemberReader& members);
   // Thread-group id of a calling thread (-1 when it is gone); a /proc read the
   // first time for a thread that is not a process's main thread.
   int TgidOfLocked(int tid, MemberReader& members);
+  // The completed call of a reservation may have made a process.
+  static void ReleaseLocked(Reservation& r, MemberReader& members);
   // The same without reading /proc: nullopt for a thread not mapped yet.
   std::optional<int> KnownTgidLocked(int tid) const;
   void ForgetImageLocked(int tid);

@@ -61,7 +61,9 @@ class FakeMembers : public MemberReader {
     auto it = tgid_of.find(tid);
     return it == tgid_of.end() ? kTgid : it->second;
   }
+  void ExpectNewProcess(int forker_tid) override { forkers.push_back(forker_tid); }
   static constexpr int kTgid = 1;
+  std::vector<int> forkers;    // every ExpectNewProcess, in order
   std::map<int, int> tgid_of;  // threads of other processes than kTgid
   uint64_t data_pages = 0;
   std::map<int, uint64_t> by_tgid;  // default: everything in one process kTgid
@@ -621,6 +623,46 @@ TEST(ContainerAccountingTest, ForkChargeCountsUntilTheParentMovesOn) {
   members.by_tgid = {{1, 300}, {2, 300}};
   members.data_pages = 600;
   EXPECT_EQ(acc.Refresh(members).privvmpages.held_pages, 600u);
+}
+
+TEST(ContainerAccountingTest, TheReaderIsToldWhichThreadForkedAtAdmissionAndCompletion) {
+  ContainerAccounting acc(10000, 10000, Bc2006Profile());
+  FakeTarget target;
+  FakeMembers members;
+  members.data_pages = 300;
+  ASSERT_FALSE(acc.Decide(Syscall(4, x86_64_nr::kFork, {}), target, members).refused);
+  EXPECT_EQ(members.forkers, std::vector<int>{4});  // admitted: the child may appear
+  ASSERT_FALSE(acc.Decide(Mmap(4, 1), target, members).refused);
+  EXPECT_EQ(members.forkers, (std::vector<int>{4, 4}));  // thread 4 moved on: the fork is done
+  ASSERT_FALSE(acc.Decide(Mmap(4, 1), target, members).refused);
+  EXPECT_EQ(members.forkers.size(), 2u);  // an mmap's completion makes no process
+}
+
+TEST(ContainerAccountingTest, AForkCompletedWhileOthersDecideIsToldOnTheNextExactRead) {
+  ContainerAccounting acc(10000, 10000, Bc2006Profile());
+  FakeTarget target;
+  FakeMembers members;
+  members.data_pages = 300;
+  ASSERT_FALSE(acc.Decide(Syscall(4, x86_64_nr::kFork, {}), target, members).refused);
+  members.forkers.clear();
+  members.in_flight = {4};
+  acc.Refresh(members);
+  EXPECT_TRUE(members.forkers.empty());  // still copying: no child yet
+  members.in_flight.clear();
+  acc.Refresh(members);
+  EXPECT_EQ(members.forkers, std::vector<int>{4});
+}
+
+TEST(ContainerAccountingTest, ACloneParentChildIsLookedForAmongAllMembers) {
+  ContainerAccounting acc(10000, 10000, Bc2006Profile());
+  FakeTarget target;
+  FakeMembers members;
+  members.data_pages = 300;
+  constexpr uint64_t kCloneParent = 0x8000, kSigchld = 17;
+  ASSERT_FALSE(acc.Decide(Syscall(4, x86_64_nr::kClone, {kCloneParent | kSigchld}), target, members)
+                   .refused);
+  ASSERT_FALSE(acc.Decide(Mmap(4, 1), target, members).refused);
+  EXPECT_EQ(members.forkers, (std::vector<int>{-1, -1}));  // not among thread 4's children
 }
 
 TEST(ContainerAccountingTest, ARunningThreadStillInsideItsCallStaysReserved) {

@@ -39,6 +39,7 @@ constexpr uint64_t kMremapDontUnmap = 4;
 constexpr uint64_t kMremapKnownFlags = kMremapMayMove | kMremapFixed | kMremapDontUnmap;
 
 constexpr uint64_t kCloneVm = 0x100;
+constexpr uint64_t kCloneParent = 0x8000;
 
 // x86-64 user space ends below 2^47 (4-level paging); a longer mapping can
 // never be placed, and the kernel fails it with ENOMEM before charging.
@@ -309,6 +310,7 @@ ClassifiedCall ClassifySyscall(int nr, const std::array<uint64_t, 6>& args) {
       // CLONE_VM shares the address space (threads, posix_spawn's vfork-style
       // clone): nothing new to charge. CLONE_VFORK alone still copies the mm.
       call.kind = (args[0] & kCloneVm) != 0 ? CallKind::kThreadOrVfork : CallKind::kFork;
+      call.sibling = (args[0] & kCloneParent) != 0;
       return call;
     case x86_64_nr::kFork:
       call.kind = CallKind::kFork;

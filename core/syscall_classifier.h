@@ -66,6 +66,7 @@ struct ClassifiedCall {
   bool fixed = false;             // MAP_FIXED (replaces) or MREMAP_FIXED
   bool may_move = false;          // MREMAP_MAYMOVE
   bool dont_unmap = false;        // MREMAP_DONTUNMAP: the old range stays mapped
+  bool sibling = false;           // clone CLONE_PARENT: the child is the caller's sibling
 };
 
 ClassifiedCall ClassifySyscall(int nr, const std::array<uint64_t, 6>& args);

@@ -577,6 +577,15 @@ TEST(ClassifySyscall, MprotectBrkMunmapFields) {
   EXPECT_EQ(u.length_bytes, 7 * P);
 }
 
+TEST(ClassifySyscall, CloneParentMakesTheChildASibling) {
+  constexpr uint64_t kCloneParent = 0x8000;
+  ClassifiedCall sibling = ClassifySyscall(nr::kClone, {kCloneParent | kSigchld});
+  EXPECT_EQ(sibling.kind, CallKind::kFork);
+  EXPECT_TRUE(sibling.sibling);
+  EXPECT_FALSE(ClassifySyscall(nr::kClone, {kSigchld}).sibling);
+  EXPECT_FALSE(ClassifySyscall(nr::kFork, {}).sibling);
+}
+
 TEST(ClassifySyscall, ExecIsNeverCharged) {
   for (int n : {nr::kExecve, nr::kExecveat}) {
     const ClassifiedCall e = ClassifySyscall(n, {kAddr, 0, 0, 0, 0, 0});

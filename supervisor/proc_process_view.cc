@@ -317,6 +317,7 @@ int ReadThreadGroupId(int tid) {
 struct ProcMembers::Process {
   UniqueFd dir;
   UniqueFd statm;
+  UniqueFd children;  // the main thread's, opened at its first fork
 };
 
 ProcMembers::ProcMembers(Membership membership) : membership_(std::move(membership)) {}
@@ -331,7 +332,58 @@ void ProcMembers::NoteProcess(int tid) {
   }
 }
 
-void ProcMembers::ExpectNewProcess() { relist_ = true; }
+void ProcMembers::ExpectNewProcess(int forker_tid) {
+  // Observed membership is made of trapping threads: a child joins it by
+  // trapping, not by being forked.
+  if (forker_tid <= 0 || membership_.kind == Membership::Kind::kObserved) {
+    relist_ = true;
+    return;
+  }
+  if (std::find(forkers_.begin(), forkers_.end(), forker_tid) != forkers_.end()) return;
+  if (forkers_.size() >= 16) {
+    relist_ = true;
+    return;
+  }
+  forkers_.push_back(forker_tid);
+}
+
+Result<std::string> ProcMembers::ReadChildren(int tid) {
+  // The children file lists pids like cgroup.procs (space-separated) and is
+  // produced afresh on every read from offset 0, so a member's main thread
+  // keeps its fd: forking is what main threads of members do.
+  const std::string name = "task/" + std::to_string(tid) + "/children";
+  auto member = processes_.find(tid);
+  if (member == processes_.end())
+    return ReadPath("/proc/" + std::to_string(tid) + "/" + name, Records::kPids);
+  Process& p = *member->second;
+  if (!p.children) {
+    p.children = UniqueFd(::openat(p.dir.get(), name.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!p.children) return Status::Error(name + ": " + std::strerror(errno));
+  }
+  return ReadFd(p.children.get(), Records::kPids);
+}
+
+bool ProcMembers::OpenChildrenOfForkers(MembersSample* out) {
+  bool added = false;
+  std::set<int> children;
+  for (int tid : forkers_) {
+    Result<std::string> text = ReadChildren(tid);
+    if (!text.ok()) {
+      forkers_.clear();
+      return false;
+    }
+    AddPids(*text, &children);
+  }
+  forkers_.clear();
+  // A child of a member is in the container's cgroup (it was forked there)
+  // or pid namespace (checked as it opens); one moved out since is dropped
+  // at the next listing.
+  for (int pid : children) {
+    if (processes_.count(pid) == 0 && Open(pid) != nullptr) added = true;
+  }
+  if (added) ++out->generation;
+  return true;
+}
 
 Result<std::set<int>> ProcMembers::ListTgids() {
   std::set<int> out;
@@ -459,7 +511,9 @@ Status ProcMembers::Sample(MembersSample* out) {
     samples_since_clock_ = 0;
     due = CoarseNow() - listed_at_ >= kRelistInterval;
   }
+  if (!due && !forkers_.empty()) due = !OpenChildrenOfForkers(out);
   if (due) {
+    forkers_.clear();
     Result<std::set<int>> tgids = ListTgids();
     if (!tgids.ok()) {
       relist_ = true;
@@ -512,6 +566,7 @@ Status ProcMembers::Sample(MembersSample* out) {
 
 void ProcMembers::ReleaseAll() {
   processes_.clear();
+  forkers_.clear();
   cgroup_procs_.reset();
   cgroup_dir_.reset();
 }

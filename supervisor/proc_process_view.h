@@ -10,8 +10,13 @@
 // pid namespace, else from the processes seen trapping. It keeps one
 // /proc/PID directory fd and statm fd open per member: an open /proc fd stays
 // bound to its process, so a reused pid can never be misread, and pread of a
-// kept statm fd is far cheaper than open/read/close. Not thread-safe: its
-// container's accounting mutex serialises every use.
+// kept statm fd is far cheaper than open/read/close. A process forked by a
+// member is looked for among the forking thread's children
+// (/proc/PID/task/TID/children) rather than by listing the whole membership
+// again: forks are far apart, the kernel's data is cold by then, and a cold
+// cgroup v1 listing costs several times a cold children read. Not
+// thread-safe (except NoteProcess): its container's accounting mutex
+// serialises every use.
 #pragma once
 
 #include <sys/types.h>
@@ -69,7 +74,7 @@ class ProcMembers : public MemberReader {
   // lists the members afresh. kObserved membership is made of these.
   // Thread-safe.
   void NoteProcess(int tid);
-  void ExpectNewProcess() override;
+  void ExpectNewProcess(int forker_tid) override;
 
   Status Sample(MembersSample* out) override;
   CallProgress Progress(int tid, int nr, const std::array<uint64_t, 6>& args) override;
@@ -82,6 +87,11 @@ class ProcMembers : public MemberReader {
   struct Process;
   Result<std::set<int>> ListTgids();
   Process* Open(int tgid);
+  // Opens the children of every thread that forked since the last sample;
+  // false when one could not be read (it exited and its children went to
+  // another parent): then the members must be listed afresh.
+  bool OpenChildrenOfForkers(MembersSample* out);
+  Result<std::string> ReadChildren(int tid);
 
   Membership membership_;
   std::mutex observed_mu_;  // NoteProcess runs outside the accounting lock
@@ -91,6 +101,9 @@ class ProcMembers : public MemberReader {
   // rest of a decision; it is done again only when the membership may have
   // changed, and at least every kRelistInterval.
   std::atomic<bool> relist_{true};
+  // Threads that forked since the last sample (cgroup and pid-namespace
+  // membership; bounded, past it a relist is cheaper).
+  std::vector<int> forkers_;
   std::chrono::milliseconds listed_at_{};  // CLOCK_MONOTONIC_COARSE
   uint32_t samples_since_clock_ = 0;
   std::map<int, std::unique_ptr<Process>> processes_;

@@ -361,10 +361,13 @@ def fork_child_counted(rt):
     c = s.supervised(f"{barrier}:{limit}")
     _grow_to(c, 3000)
     c.probe.ok("fork-hold")
+    room = barrier - 6000
+    # At once, before any status read lists the members: the parent's next call is decided
+    # exactly (6000 + room + 1 is inside the headroom) and must find the silent child among
+    # the forking thread's children.
+    c.probe.err(f"mmap {pages(room + 1)}")
     _processes_are(s, c, 2)
     _held_is(s, c, 6000)
-    room = barrier - 6000
-    c.probe.err(f"mmap {pages(room + 1)}")
     c.probe.ok(f"mmap {pages(room)}")
     c.probe.ok("kill-children")
     _held_is(s, c, 3000 + room)
