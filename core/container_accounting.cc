@@ -107,6 +107,7 @@ Status ContainerAccounting::RefreshLocked(MemberReader& members) {
   }
   exact_held_pages_ = SaturatingAdd(sample->data_pages, extra);
   admitted_since_exact_pages_ = 0;
+  forks_since_exact_.clear();
   processes_ = sample->processes;
   fast_decisions_ = 0;
   have_exact_ = true;
@@ -135,7 +136,14 @@ void ContainerAccounting::ReserveLocked(const TrappedCall& call, const Classifie
   const bool grows = plan.grows_caller_data;
   Reservation& r = reservations_[call.tid];
   r = Reservation{true, false, call.nr, call.args, plan.pages, call.tid, grows, 0};
-  if (classified.kind == CallKind::kFork) r.forker_tid = ForkerOf(call.tid, classified);
+  if (classified.kind == CallKind::kFork) {
+    r.forker_tid = ForkerOf(call.tid, classified);
+    // A CLONE_PARENT child is not among the forker's children: its charge
+    // stays until the next exact read.
+    if (r.forker_tid > 0 && forks_since_exact_.size() < 64) {
+      forks_since_exact_.push_back({r.forker_tid, plan.pages, false});
+    }
+  }
   r.tgid = TgidOfLocked(call.tid, members);
   if (grows) {
     auto space = spaces_.find(r.tgid);
@@ -148,7 +156,36 @@ void ContainerAccounting::ReserveLocked(const TrappedCall& call, const Classifie
 void ContainerAccounting::ReleaseLocked(Reservation& r, MemberReader& members) {
   // A completed fork has a child to be found.
   if (r.forker_tid != 0) members.ExpectNewProcess(r.forker_tid);
+  for (ForkCharge& f : forks_since_exact_) {
+    if (f.forker_tid == r.forker_tid) f.completed = true;
+  }
   r.active = false;
+}
+
+bool ContainerAccounting::DropReapedForksLocked(MemberReader& members) {
+  bool dropped = false;
+  int asked_tid = 0;  // one read per forker: entries of one thread are adjacent or few
+  bool reaped = false;
+  for (auto it = forks_since_exact_.begin(); it != forks_since_exact_.end();) {
+    // Only a completed fork: while it runs the child may not be listed yet.
+    if (!it->completed) {
+      ++it;
+      continue;
+    }
+    if (it->forker_tid != asked_tid) {
+      asked_tid = it->forker_tid;
+      reaped = members.ChildrenReaped(asked_tid);
+    }
+    if (!reaped) {
+      ++it;
+      continue;
+    }
+    admitted_since_exact_pages_ =
+        admitted_since_exact_pages_ > it->pages ? admitted_since_exact_pages_ - it->pages : 0;
+    it = forks_since_exact_.erase(it);
+    dropped = true;
+  }
+  return dropped;
 }
 
 std::optional<int> ContainerAccounting::KnownTgidLocked(int tid) const {
@@ -306,10 +343,13 @@ void ContainerAccounting::DecideLocked(const TrappedCall& call, TargetReader& ta
                                           : 0);
   if (have_exact_ && fast_decisions_ < tuning_.max_fast_decisions && !image_unknown &&
       !parent_unknown) {
-    const uint64_t estimate = EstimateLocked();
-    if (SaturatingAdd(estimate, d.plan.pages) <= threshold) {
+    bool fits = SaturatingAdd(EstimateLocked(), d.plan.pages) <= threshold;
+    if (!fits && !forks_since_exact_.empty() && DropReapedForksLocked(members)) {
+      fits = SaturatingAdd(EstimateLocked(), d.plan.pages) <= threshold;
+    }
+    if (fits) {
       ++fast_decisions_;
-      admit(estimate);
+      admit(EstimateLocked());
       return;
     }
   }
@@ -435,6 +475,7 @@ void ContainerAccounting::Retire(MemberReader& members) {
   exec_pending_.clear();
   exact_held_pages_ = 0;
   admitted_since_exact_pages_ = 0;
+  forks_since_exact_.clear();
   processes_ = 0;
   counter_.ObserveHeld(0);
 }

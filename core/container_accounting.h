@@ -98,6 +98,10 @@ class MemberReader {
   // (CLONE_PARENT makes it the forker's sibling): then the members are
   // listed afresh.
   virtual void ExpectNewProcess(int forker_tid) = 0;
+  // True only when it is certain that thread `tid` has no child left: every
+  // process it forked has exited and been reaped (its pages are released).
+  // False when it has one, or when that cannot be told cheaply and surely.
+  virtual bool ChildrenReaped(int tid) = 0;
   // The container is gone: drop anything kept open for it.
   virtual void ReleaseAll() {}
 };
@@ -200,7 +204,10 @@ class ContainerAccounting {
   // first time for a thread that is not a process's main thread.
   int TgidOfLocked(int tid, MemberReader& members);
   // The completed call of a reservation may have made a process.
-  static void ReleaseLocked(Reservation& r, MemberReader& members);
+  void ReleaseLocked(Reservation& r, MemberReader& members);
+  // Takes out of the estimate the charges of completed forks whose forker
+  // has no child left; true when anything was taken out.
+  bool DropReapedForksLocked(MemberReader& members);
   // The same without reading /proc: nullopt for a thread not mapped yet.
   std::optional<int> KnownTgidLocked(int tid) const;
   void ForgetImageLocked(int tid);
@@ -234,6 +241,18 @@ class ContainerAccounting {
   // Processes whose image an exec is replacing: their next trapped call
   // adds the new image's size to the estimate and sets its break.
   std::set<int> exec_pending_;
+  // Fork charges in the estimate since the last exact read. The charge
+  // stands for the child; once the fork has completed and its forker has no
+  // child left, the child is gone and the charge can leave the estimate.
+  // Without this, a process forking and waiting for children (a shell, a
+  // pre-fork server restarting workers) that is over a third of the bound
+  // would have each fork decided exactly because of the previous, dead child.
+  struct ForkCharge {
+    int forker_tid;
+    uint64_t pages;
+    bool completed;
+  };
+  std::vector<ForkCharge> forks_since_exact_;
 };
 
 }  // namespace ubc

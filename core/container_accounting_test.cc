@@ -62,6 +62,12 @@ class FakeMembers : public MemberReader {
     return it == tgid_of.end() ? kTgid : it->second;
   }
   void ExpectNewProcess(int forker_tid) override { forkers.push_back(forker_tid); }
+  bool ChildrenReaped(int tid) override {
+    ++children_reads;
+    return reaped.count(tid) != 0;
+  }
+  std::set<int> reaped;  // threads whose children are all gone
+  int children_reads = 0;
   static constexpr int kTgid = 1;
   std::vector<int> forkers;    // every ExpectNewProcess, in order
   std::map<int, int> tgid_of;  // threads of other processes than kTgid
@@ -663,6 +669,56 @@ TEST(ContainerAccountingTest, ACloneParentChildIsLookedForAmongAllMembers) {
                    .refused);
   ASSERT_FALSE(acc.Decide(Mmap(4, 1), target, members).refused);
   EXPECT_EQ(members.forkers, (std::vector<int>{-1, -1}));  // not among thread 4's children
+}
+
+// A 3000-page process forking in a 10000-page container: two copies fit in the
+// estimate's reach (9000 <= 90%), a third does not.
+TEST(ContainerAccountingTest, AReapedChildsForkChargeLeavesTheEstimate) {
+  ContainerAccounting acc(10000, 10000, Bc2006Profile());
+  FakeTarget target;
+  FakeMembers members;
+  members.data_pages = 3000;
+  ASSERT_FALSE(acc.Decide(Mmap(1, 1), target, members).refused);  // the first read
+  members.data_pages = 3001;
+  ASSERT_FALSE(acc.Decide(Syscall(1, x86_64_nr::kFork, {}), target, members).refused);
+  members.reaped = {1};  // the child exited and was waited for
+  Decision d = acc.Decide(Syscall(1, x86_64_nr::kFork, {}), target, members);
+  EXPECT_FALSE(d.refused);
+  EXPECT_FALSE(d.exact);  // 3001 + 3001: the first child's charge is gone
+  EXPECT_EQ(d.held_pages, 3001u);
+  EXPECT_EQ(members.samples, 1);
+  EXPECT_EQ(members.children_reads, 1);
+}
+
+TEST(ContainerAccountingTest, ALivingChildsForkChargeStaysUntilTheExactRead) {
+  ContainerAccounting acc(10000, 10000, Bc2006Profile());
+  FakeTarget target;
+  FakeMembers members;
+  members.data_pages = 3000;
+  ASSERT_FALSE(acc.Decide(Mmap(1, 1), target, members).refused);
+  ASSERT_FALSE(acc.Decide(Syscall(1, x86_64_nr::kFork, {}), target, members).refused);
+  members.by_tgid = {{1, 3001}, {2, 3001}};  // the child lives
+  members.data_pages = 6002;
+  Decision d = acc.Decide(Syscall(1, x86_64_nr::kFork, {}), target, members);
+  EXPECT_TRUE(d.exact);
+  EXPECT_EQ(d.held_pages, 6002u);
+  EXPECT_EQ(members.children_reads, 1);
+}
+
+TEST(ContainerAccountingTest, AForkStillRunningKeepsItsChargeWhateverTheChildrenList) {
+  ContainerAccounting acc(10000, 10000, Bc2006Profile());
+  FakeTarget target;
+  FakeMembers members;
+  members.data_pages = 3000;
+  ASSERT_FALSE(acc.Decide(Mmap(1, 1), target, members).refused);
+  ASSERT_FALSE(acc.Decide(Syscall(1, x86_64_nr::kFork, {}), target, members).refused);
+  members.reaped = {1};  // no child listed yet: it is still being made
+  members.in_flight = {1};
+  members.data_pages = 3001;                                // the kernel shows the mmap
+  Decision d = acc.Decide(Mmap(2, 3500), target, members);  // another thread
+  EXPECT_TRUE(d.exact);
+  EXPECT_EQ(members.children_reads, 0);
+  EXPECT_EQ(d.held_pages, 6002u);  // 3001 + the fork still on its way
 }
 
 TEST(ContainerAccountingTest, ARunningThreadStillInsideItsCallStaysReserved) {

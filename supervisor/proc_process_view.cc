@@ -363,6 +363,14 @@ Result<std::string> ProcMembers::ReadChildren(int tid) {
   return ReadFd(p.children.get(), Records::kPids);
 }
 
+bool ProcMembers::ChildrenReaped(int tid) {
+  if (processes_.count(tid) == 0) return false;
+  Result<std::string> text = ReadChildren(tid);
+  // A child leaves this list only when reaped (a zombie stays listed), or
+  // when the thread itself exits (then the read fails).
+  return text.ok() && text->find_first_of("0123456789") == std::string::npos;
+}
+
 bool ProcMembers::OpenChildrenOfForkers(MembersSample* out) {
   bool added = false;
   std::set<int> children;

@@ -75,6 +75,9 @@ class ProcMembers : public MemberReader {
   // Thread-safe.
   void NoteProcess(int tid);
   void ExpectNewProcess(int forker_tid) override;
+  // Told only for a member's main thread, read through its kept fds: a
+  // recycled tid is never read.
+  bool ChildrenReaped(int tid) override;
 
   Status Sample(MembersSample* out) override;
   CallProgress Progress(int tid, int nr, const std::array<uint64_t, 6>& args) override;

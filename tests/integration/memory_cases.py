@@ -30,6 +30,7 @@ CASES = [
     "fork_bc2006_checks_limit",
     "fork_openvz_checks_barrier",
     "fork_child_counted",
+    "fork_charge_stays_while_the_child_lives",
     "shared_and_readonly_not_charged",
     "munmap_then_remap",
     "threads_race",
@@ -372,6 +373,26 @@ def fork_child_counted(rt):
     c.probe.ok("kill-children")
     _held_is(s, c, 3000 + room)
     _processes_are(s, c, 1)
+    c.stop()
+
+
+def fork_charge_stays_while_the_child_lives(rt):
+    """Between exact reads a fork's charge stands for its child. ubcd takes it out of its
+    estimate once the forker has no child left (exited and reaped), and only then: with the
+    forked child still alive the next fork must see both copies."""
+    s = Session(rt)
+    barrier, limit = 8192, 12288  # bc2006: fork is checked against the limit
+    c = s.supervised(f"{barrier}:{limit}")
+    _grow_to(c, 4500)
+    c.probe.ok("fork")  # 9000: the child exits and is reaped at once
+    # 4500 + the first child's charge + 4500 is past the limit: admitted only because the
+    # first child is known to be gone.
+    c.probe.ok("fork-hold")
+    c.probe.err("fork")  # 4500 + a living 4500 + 4500 > limit
+    check_eq(s.ubcd.privvm(c.id)["failcnt"], 1, "failcnt")
+    c.probe.ok("kill-children")
+    c.probe.ok("fork")
+    _held_is(s, c, 4500)
     c.stop()
 
 
