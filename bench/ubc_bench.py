@@ -404,6 +404,17 @@ class Suite:
         for key, label, _ in labels:
             self.cmp(g, label, {"s": as_rounds(key, "allow_only"), "b": as_rounds(key, "bare")},
                      "s", "b", f)
+        # A filter whose only rule is an argument check on mmap: the kernel must run it on
+        # every mmap (the action cache skips only calls whose verdict ignores the arguments).
+        mmap_keys = [x for x in labels if x[0].startswith("mmap")]
+        g = "untrapped calls, one argument rule on mmap / no filter (fixed cost of a BPF run)"
+        for key, label, _ in mmap_keys:
+            self.cmp(g, label, {"s": as_rounds(key, "one_rule"), "b": as_rounds(key, "bare")},
+                     "s", "b", f)
+        g = "untrapped calls, production filter / one argument rule on mmap (the rules' length)"
+        for key, label, _ in mmap_keys:
+            self.cmp(g, label, {"s": as_rounds(key, "filtered"), "b": as_rounds(key, "one_rule")},
+                     "s", "b", f)
 
     # -- B: containers ---------------------------------------------------------
 
