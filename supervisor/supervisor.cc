@@ -129,58 +129,68 @@ void Supervisor::Attach(const ContainerProcessState& state, UniqueFd notify_fd,
 void Supervisor::AttachFd(const ContainerProcessState& state, UniqueFd notify_fd,
                           int runtime_pid, const Attachment& attachment) {
   std::shared_ptr<Container> c;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
+  // A new container's membership is worked out from /proc (its cgroups, the
+  // mount table: thousands of lines on a busy host) without holding the
+  // registry lock, which status, REST, persistence and every other attach
+  // wait on. Then the registry is looked at again: another fd of the same
+  // container may have registered it meanwhile.
+  std::optional<Membership> membership;
+  std::unique_lock<std::mutex> lock(mu_);
+  for (;;) {
     DropExpiredLocked();
     auto it = containers_.find(state.id);
     if (it != containers_.end() && !it->second->retired) {
       c = it->second;
+      break;
+    }
+    if (!membership) {
+      lock.unlock();
+      const int init_pid = state.state_pid > 0 ? state.state_pid : state.pid;
+      membership = init_pid > 0 ? DetermineMembership(init_pid, runtime_pid) : Membership{};
+      lock.lock();
+      continue;
+    }
+    c = std::make_shared<Container>();
+    c->id = state.id;
+    UbcAnnotations annotations;
+    if (Result<UbcAnnotations> parsed = ParseUbcAnnotations(state.annotations); parsed.ok()) {
+      annotations = *parsed;
     } else {
-      c = std::make_shared<Container>();
-      c->id = state.id;
-      UbcAnnotations annotations;
-      if (Result<UbcAnnotations> parsed = ParseUbcAnnotations(state.annotations); parsed.ok()) {
-        annotations = *parsed;
-      } else {
-        // ubc-hook rejects these before create; a config that bypassed it
-        // still gets a beancounter, from the config files and defaults.
-        Log(LogLevel::kError, "container " + state.id + ": " + parsed.status().message() +
-                                  "; using config files and defaults");
-      }
-      const ContainerConfig* file = MatchContainerConfig(
-          container_configs_, state.id, ContainerNameFromAnnotations(state.annotations));
-      c->limits = ResolveLimits(annotations, file, config_);
-      c->accounting = std::make_unique<ContainerAccounting>(
-          c->limits.privvmpages.barrier_pages, c->limits.privvmpages.limit_pages,
-          *c->limits.profile);
-      c->accounting->SetFailClosed(c->limits.on_error == OnError::kEnomem);
-      int init_pid = state.state_pid > 0 ? state.state_pid : state.pid;
-      Membership membership =
-          init_pid > 0 ? DetermineMembership(init_pid, runtime_pid) : Membership{};
-      c->members = std::make_unique<ProcMembers>(membership);
-      if (attachment.recovered) {
-        auto kept = restored_.find(state.id);
-        if (kept != restored_.end()) {
-          c->accounting->Restore(kept->second.maxheld_pages, kept->second.failcnt);
-          if (kept->second.api_privvmpages) {
-            c->limits.privvmpages = *kept->second.api_privvmpages;
-            c->limits.privvmpages_source = LimitsSource::kApi;
-            c->limits.privvmpages_source_detail = "api";
-            c->accounting->SetLimits(c->limits.privvmpages.barrier_pages,
-                                     c->limits.privvmpages.limit_pages);
-          }
+      // ubc-hook rejects these before create; a config that bypassed it
+      // still gets a beancounter, from the config files and defaults.
+      Log(LogLevel::kError, "container " + state.id + ": " + parsed.status().message() +
+                                "; using config files and defaults");
+    }
+    const ContainerConfig* file = MatchContainerConfig(
+        container_configs_, state.id, ContainerNameFromAnnotations(state.annotations));
+    c->limits = ResolveLimits(annotations, file, config_);
+    c->accounting = std::make_unique<ContainerAccounting>(
+        c->limits.privvmpages.barrier_pages, c->limits.privvmpages.limit_pages, *c->limits.profile);
+    c->accounting->SetFailClosed(c->limits.on_error == OnError::kEnomem);
+    c->members = std::make_unique<ProcMembers>(*membership);
+    if (attachment.recovered) {
+      auto kept = restored_.find(state.id);
+      if (kept != restored_.end()) {
+        c->accounting->Restore(kept->second.maxheld_pages, kept->second.failcnt);
+        if (kept->second.api_privvmpages) {
+          c->limits.privvmpages = *kept->second.api_privvmpages;
+          c->limits.privvmpages_source = LimitsSource::kApi;
+          c->limits.privvmpages_source_detail = "api";
+          c->accounting->SetLimits(c->limits.privvmpages.barrier_pages,
+                                   c->limits.privvmpages.limit_pages);
         }
       }
-      containers_[state.id] = c;
-      Log(LogLevel::kInfo,
-          "container " + state.id + ": privvmpages " + FormatVzBarrierLimit(c->limits.privvmpages) +
-              " (" + LimitsSourceName(c->limits.privvmpages_source) + " " +
-              c->limits.privvmpages_source_detail + "), profile " +
-              std::string(c->limits.profile->name) + ", on_error " +
-              OnErrorName(c->limits.on_error) + ", membership by " +
-              membership.Describe());
     }
+    containers_[state.id] = c;
+    Log(LogLevel::kInfo,
+        "container " + state.id + ": privvmpages " + FormatVzBarrierLimit(c->limits.privvmpages) +
+            " (" + LimitsSourceName(c->limits.privvmpages_source) + " " +
+            c->limits.privvmpages_source_detail + "), profile " +
+            std::string(c->limits.profile->name) + ", on_error " + OnErrorName(c->limits.on_error) +
+            ", membership by " + membership->Describe());
+    break;
   }
+  lock.unlock();
   if (store_ != nullptr && !attachment.key.empty()) {
     std::lock_guard<std::mutex> lock(deposit_mu_);
     deposits_[attachment.key] = Deposit{attachment.meta, notify_fd.get()};
