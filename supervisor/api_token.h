@@ -6,8 +6,8 @@
 // 32 random bytes from getrandom(2), hex-encoded, mode 0600, and missing
 // parent directories are created 0755. An existing file must be a regular
 // file owned by ubcd's user and not accessible by group or others; anything
-// else is refused rather than trusted. Called once at start-up from main;
-// thread-safe (no shared state).
+// else is refused rather than trusted. Called from main at start-up and on
+// SIGHUP (rotation); thread-safe (no shared state).
 #pragma once
 
 #include <string>

@@ -176,6 +176,18 @@ int main(int argc, char** argv) {
       ubc::Log(s.ok() ? ubc::LogLevel::kInfo : ubc::LogLevel::kError,
                s.ok() ? "reloaded " + config->containers_dir
                       : "reload failed, previous container configs kept: " + s.message());
+      if (rest_server) {
+        // A rotated token file takes effect without a restart; one that is
+        // refused (owner, mode) leaves the previous token in force.
+        ubc::Result<std::string> token = ubc::LoadOrCreateApiToken(config->rest.token_file);
+        if (token.ok()) {
+          rest_server->SetToken(*token);
+          ubc::Log(ubc::LogLevel::kInfo, "reloaded the api token from " + config->rest.token_file);
+        } else {
+          ubc::Log(ubc::LogLevel::kError,
+                   "api token reload failed, previous token kept: " + token.status().message());
+        }
+      }
       continue;
     }
     ubc::Log(ubc::LogLevel::kInfo, std::string("stopping on ") + strsignal(sig));

@@ -102,12 +102,18 @@ void Reply(http::http_request request, const RestResponse& r) {
 
 struct RestServer::Impl {
   std::string url;
+  std::mutex token_mu;  // SetToken from main, reads from the HTTP threads
   std::string token;
   SupervisorBackend backend;
   std::unique_ptr<http_listener> listener;
 
   Impl(std::string u, std::string t, Supervisor& s)
       : url(std::move(u)), token(std::move(t)), backend(s) {}
+
+  std::string Token() {
+    std::lock_guard<std::mutex> lock(token_mu);
+    return token;
+  }
 
   void Handle(http::http_request request) {
     try {
@@ -126,7 +132,7 @@ struct RestServer::Impl {
           done.get();
           rest.body = std::move(reader->data);
           rest.body_too_large = reader->too_large;
-          Reply(request, HandleRestRequest(rest, backend, token));
+          Reply(request, HandleRestRequest(rest, backend, Token()));
         } catch (const std::exception& e) {
           Log(LogLevel::kWarning, std::string("rest: ") + rest.method + " " +
                                       rest.path.substr(0, 200) + ": " + e.what());
@@ -160,6 +166,11 @@ RestServer::~RestServer() {
 }
 
 const std::string& RestServer::url() const { return impl_->url; }
+
+void RestServer::SetToken(std::string token) {
+  std::lock_guard<std::mutex> lock(impl_->token_mu);
+  impl_->token = std::move(token);
+}
 
 Result<std::unique_ptr<RestServer>> RestServer::Start(const RestConfig& config, std::string token,
                                                       Supervisor& supervisor) {

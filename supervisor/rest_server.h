@@ -32,6 +32,9 @@ class RestServer {
 
   // "http://127.0.0.1:8765".
   const std::string& url() const;
+  // Replaces the token (SIGHUP after the file was rotated); requests already
+  // being handled finish with the one they started with. Thread-safe.
+  void SetToken(std::string token);
 
  private:
   struct Impl;

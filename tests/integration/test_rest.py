@@ -7,6 +7,7 @@ Each ubcd gets its own port and token file (harness.Ubcd)."""
 
 import json
 import os
+import signal
 import socket
 import stat
 import subprocess
@@ -295,6 +296,36 @@ def test_mutation_needs_the_token():
     check_eq((stat.S_IMODE(st.st_mode), st.st_uid), (0o600, 0), "token file mode and owner")
     tok = token_of(s.ubcd)
     check(len(tok) == 64 and all(ch in "0123456789abcdef" for ch in tok), f"token {tok!r}")
+    c.stop()
+
+
+def test_token_rotated_by_sighup():
+    """An operator rotates the token by rewriting the file and sending SIGHUP: the old token
+    stops working, the new one works, no restart. A file that is then made unsafe (others
+    can read it) is refused and the token in force stays."""
+    s = session()
+    c = s.supervised("16M:20M")
+    path = f"/v1/containers/{c.id}"
+    old = token_of(s.ubcd)
+    new = "a" * 64
+    with open(s.ubcd.token_path, "w", encoding="utf-8") as f:
+        f.write(new + "\n")
+    s.ubcd.proc.send_signal(signal.SIGHUP)
+    wait_until(lambda: "reloaded the api token" in s.ubcd.log(), timeout_s=5,
+               what="token reload logged")
+    expect_error(s.ubcd, "PATCH", path, 401, '{"privvmpages": "8192:8192"}', old,
+                 contains="wrong bearer token")
+    code, _, text = http("PATCH", s.ubcd.rest_url + path, '{"privvmpages": "8192:8192"}', new)
+    check_eq(code, 200, f"PATCH with the new token: {text}")
+    check_eq(privvm(s.ubcd, c.id)["barrier"]["pages"], 8192, "barrier after the PATCH")
+
+    os.chmod(s.ubcd.token_path, 0o644)
+    s.ubcd.proc.send_signal(signal.SIGHUP)
+    wait_until(lambda: "api token reload failed, previous token kept" in s.ubcd.log(),
+               timeout_s=5, what="refused token file logged")
+    code, _, text = http("PATCH", s.ubcd.rest_url + path, '{"privvmpages": "4096:8192"}', new)
+    check_eq(code, 200, f"PATCH with the token still in force: {text}")
+    check(s.ubcd.alive(), "ubcd still runs")
     c.stop()
 
 
