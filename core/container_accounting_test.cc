@@ -671,16 +671,20 @@ TEST(ContainerAccountingTest, ACloneParentChildIsLookedForAmongAllMembers) {
   EXPECT_EQ(members.forkers, (std::vector<int>{-1, -1}));  // not among thread 4's children
 }
 
-// A 3000-page process forking in a 10000-page container: two copies fit in the
-// estimate's reach (9000 <= 90%), a third does not.
+// A 3000-page process (thread 1) maps a page and forks in a 10000-page
+// container: two copies fit in the estimate's reach (90%), a third does not.
+void MapAPageThenFork(ContainerAccounting& acc, FakeTarget& target, FakeMembers& members) {
+  members.data_pages = 3000;
+  ASSERT_FALSE(acc.Decide(Mmap(1, 1), target, members).refused);  // the first read
+  members.data_pages = 3001;                                      // the kernel shows the page
+  ASSERT_FALSE(acc.Decide(Syscall(1, x86_64_nr::kFork, {}), target, members).refused);
+}
+
 TEST(ContainerAccountingTest, AReapedChildsForkChargeLeavesTheEstimate) {
   ContainerAccounting acc(10000, 10000, Bc2006Profile());
   FakeTarget target;
   FakeMembers members;
-  members.data_pages = 3000;
-  ASSERT_FALSE(acc.Decide(Mmap(1, 1), target, members).refused);  // the first read
-  members.data_pages = 3001;
-  ASSERT_FALSE(acc.Decide(Syscall(1, x86_64_nr::kFork, {}), target, members).refused);
+  MapAPageThenFork(acc, target, members);
   members.reaped = {1};  // the child exited and was waited for
   Decision d = acc.Decide(Syscall(1, x86_64_nr::kFork, {}), target, members);
   EXPECT_FALSE(d.refused);
@@ -694,9 +698,7 @@ TEST(ContainerAccountingTest, ALivingChildsForkChargeStaysUntilTheExactRead) {
   ContainerAccounting acc(10000, 10000, Bc2006Profile());
   FakeTarget target;
   FakeMembers members;
-  members.data_pages = 3000;
-  ASSERT_FALSE(acc.Decide(Mmap(1, 1), target, members).refused);
-  ASSERT_FALSE(acc.Decide(Syscall(1, x86_64_nr::kFork, {}), target, members).refused);
+  MapAPageThenFork(acc, target, members);
   members.by_tgid = {{1, 3001}, {2, 3001}};  // the child lives
   members.data_pages = 6002;
   Decision d = acc.Decide(Syscall(1, x86_64_nr::kFork, {}), target, members);
@@ -709,12 +711,9 @@ TEST(ContainerAccountingTest, AForkStillRunningKeepsItsChargeWhateverTheChildren
   ContainerAccounting acc(10000, 10000, Bc2006Profile());
   FakeTarget target;
   FakeMembers members;
-  members.data_pages = 3000;
-  ASSERT_FALSE(acc.Decide(Mmap(1, 1), target, members).refused);
-  ASSERT_FALSE(acc.Decide(Syscall(1, x86_64_nr::kFork, {}), target, members).refused);
+  MapAPageThenFork(acc, target, members);
   members.reaped = {1};  // no child listed yet: it is still being made
   members.in_flight = {1};
-  members.data_pages = 3001;                                // the kernel shows the mmap
   Decision d = acc.Decide(Mmap(2, 3500), target, members);  // another thread
   EXPECT_TRUE(d.exact);
   EXPECT_EQ(members.children_reads, 0);
