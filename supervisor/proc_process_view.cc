@@ -348,13 +348,15 @@ void ProcMembers::ExpectNewProcess(int forker_tid) {
 }
 
 Result<std::string> ProcMembers::ReadChildren(int tid) {
-  // The children file lists pids like cgroup.procs (space-separated) and is
-  // produced afresh on every read from offset 0, so a member's main thread
-  // keeps its fd: forking is what main threads of members do.
+  // Only a member's main thread, through the member's directory fd: a thread
+  // known by its id alone may have exited and its id gone to a process
+  // outside the container, whose children would then be counted. The file
+  // lists pids like cgroup.procs (space-separated) and is produced afresh on
+  // every read from offset 0, so its fd is kept.
   const std::string name = "task/" + std::to_string(tid) + "/children";
   auto member = processes_.find(tid);
   if (member == processes_.end())
-    return ReadPath("/proc/" + std::to_string(tid) + "/" + name, Records::kPids);
+    return Status::Error("thread " + std::to_string(tid) + " is not a member's main thread");
   Process& p = *member->second;
   if (!p.children) {
     p.children = UniqueFd(::openat(p.dir.get(), name.c_str(), O_RDONLY | O_CLOEXEC));
@@ -364,7 +366,6 @@ Result<std::string> ProcMembers::ReadChildren(int tid) {
 }
 
 bool ProcMembers::ChildrenReaped(int tid) {
-  if (processes_.count(tid) == 0) return false;
   Result<std::string> text = ReadChildren(tid);
   // A child leaves this list only when reaped (a zombie stays listed), or
   // when the thread itself exits (then the read fails).

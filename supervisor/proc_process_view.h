@@ -91,8 +91,9 @@ class ProcMembers : public MemberReader {
   Result<std::set<int>> ListTgids();
   Process* Open(int tgid);
   // Opens the children of every thread that forked since the last sample;
-  // false when one could not be read (it exited and its children went to
-  // another parent): then the members must be listed afresh.
+  // false when one could not be read (not a member's main thread, or it
+  // exited and its children went to another parent): then the members must
+  // be listed afresh.
   bool OpenChildrenOfForkers(MembersSample* out);
   Result<std::string> ReadChildren(int tid);
 
