@@ -208,8 +208,10 @@ class ContainerAccounting {
   // Takes out of the estimate the charges of completed forks whose forker
   // has no child left; true when anything was taken out.
   bool DropReapedForksLocked(MemberReader& members);
-  // The same without reading /proc: nullopt for a thread not mapped yet.
-  std::optional<int> KnownTgidLocked(int tid) const;
+  // The same without reading /proc: false for a thread not mapped yet. (Not
+  // an optional<int>: GCC returns one through memory, and reading it back
+  // whole stalls on store forwarding on every decision.)
+  bool KnownTgidLocked(int tid, int* tgid) const;
   void ForgetImageLocked(int tid);
   Status RefreshLocked(MemberReader& members);
   void PruneGoneLocked();

@@ -73,16 +73,16 @@ static_assert(CLONE_VM == kCloneVm);
 
 bool PageAligned(uint64_t addr) { return addr % kPageBytes == 0; }
 
-ClassifiedCall ClassifyMmap(ClassifiedCall call, const std::array<uint64_t, 6>& args) {
+void ClassifyMmap(const std::array<uint64_t, 6>& args, ClassifiedCall* call) {
   const uint64_t addr = args[0], len = args[1], prot = args[2], flags = args[3], off = args[5];
-  call.addr = addr;
-  call.length_bytes = len;
-  call.kind = CallKind::kInvalid;
-  if (!PageAligned(off)) return call;  // arch/x86 sys_mmap: EINVAL before anything else
-  if (len == 0) return call;           // EINVAL
-  if (PagesForBytes(len) > kUserAddressSpacePages) return call;  // ENOMEM
+  call->addr = addr;
+  call->length_bytes = len;
+  call->kind = CallKind::kInvalid;
+  if (!PageAligned(off)) return;  // arch/x86 sys_mmap: EINVAL before anything else
+  if (len == 0) return;           // EINVAL
+  if (PagesForBytes(len) > kUserAddressSpacePages) return;  // ENOMEM
   // An exact address that is not page aligned fails in get_unmapped_area (EINVAL).
-  if ((flags & (kMapFixed | kMapFixedNoReplace)) != 0 && !PageAligned(addr)) return call;
+  if ((flags & (kMapFixed | kMapFixedNoReplace)) != 0 && !PageAligned(addr)) return;
 
   // do_mmap's two switches on MAP_TYPE: one for files, one for anonymous
   // memory. MAP_ANONYMOUS|MAP_HUGETLB is backed by a hugetlbfs file, so it
@@ -95,7 +95,7 @@ ClassifiedCall ClassifyMmap(ClassifiedCall call, const std::array<uint64_t, 6>& 
       shared = true;
       break;
     case kMapSharedValidate:
-      if (!file_backed) return call;  // anonymous: default case, EINVAL
+      if (!file_backed) return;  // anonymous: default case, EINVAL
       shared = true;
       break;
     case kMapPrivate:
@@ -104,65 +104,62 @@ ClassifiedCall ClassifyMmap(ClassifiedCall call, const std::array<uint64_t, 6>& 
       // Linux >= 6.11: anonymous, private, writable, counted in data_vm like
       // any private mapping. Older kernels reject it (EINVAL); charging it
       // there costs at most a spurious refusal, never an escape.
-      if (file_backed) return call;  // EINVAL
+      if (file_backed) return;  // EINVAL
       break;
     default:
-      return call;  // EINVAL
+      return;  // EINVAL
   }
   // Only MAP_FIXED replaces existing mappings; MAP_FIXED_NOREPLACE fails with
   // EEXIST instead, so nothing is released first.
-  call.fixed = (flags & kMapFixed) != 0;
+  call->fixed = (flags & kMapFixed) != 0;
   // MAP_NORESERVE is deliberately ignored: such mappings are charged too.
   if ((prot & kProtWrite) == 0) {
-    call.kind = CallKind::kMmapUncharged;
+    call->kind = CallKind::kMmapUncharged;
   } else if (!shared) {
-    call.kind = CallKind::kMmapPrivateWritable;
+    call->kind = CallKind::kMmapPrivateWritable;
   } else if (anonymous && !file_backed) {
-    call.kind = CallKind::kMmapSharedAnonWritable;
+    call->kind = CallKind::kMmapSharedAnonWritable;
   } else {
-    call.kind = CallKind::kMmapUncharged;  // MAP_SHARED file (hugetlbfs included)
+    call->kind = CallKind::kMmapUncharged;  // MAP_SHARED file (hugetlbfs included)
   }
-  return call;
 }
 
-ClassifiedCall ClassifyMprotect(ClassifiedCall call, const std::array<uint64_t, 6>& args) {
+void ClassifyMprotect(const std::array<uint64_t, 6>& args, ClassifiedCall* call) {
   const uint64_t addr = args[0], len = args[1], prot = args[2];
-  call.addr = addr;
-  call.length_bytes = len;
-  call.kind = CallKind::kInvalid;
+  call->addr = addr;
+  call->length_bytes = len;
+  call->kind = CallKind::kInvalid;
   // Same order of checks as do_mprotect_pkey().
-  if ((prot & kProtGrowsDown) != 0 && (prot & kProtGrowsUp) != 0) return call;  // EINVAL
-  if (!PageAligned(addr)) return call;                                          // EINVAL
+  if ((prot & kProtGrowsDown) != 0 && (prot & kProtGrowsUp) != 0) return;  // EINVAL
+  if (!PageAligned(addr)) return;                                          // EINVAL
   if (len == 0) {
     // The kernel returns 0 without touching anything: nothing to charge.
-    call.kind = CallKind::kMprotectNoWrite;
-    return call;
+    call->kind = CallKind::kMprotectNoWrite;
+    return;
   }
   // end = start + PAGE_ALIGN(len) must not wrap (ENOMEM).
-  if (PagesForBytes(len) > (UINT64_MAX - addr) / kPageBytes) return call;
+  if (PagesForBytes(len) > (UINT64_MAX - addr) / kPageBytes) return;
   const uint64_t known =
       kProtRead | kProtWrite | kProtExec | kProtSem | kProtGrowsDown | kProtGrowsUp;
-  if ((prot & ~known) != 0) return call;  // arch_validate_prot: EINVAL
-  call.kind = (prot & kProtWrite) != 0 ? CallKind::kMprotectWrite : CallKind::kMprotectNoWrite;
-  return call;
+  if ((prot & ~known) != 0) return;  // arch_validate_prot: EINVAL
+  call->kind = (prot & kProtWrite) != 0 ? CallKind::kMprotectWrite : CallKind::kMprotectNoWrite;
 }
 
-ClassifiedCall ClassifyMremap(ClassifiedCall call, const std::array<uint64_t, 6>& args) {
+void ClassifyMremap(const std::array<uint64_t, 6>& args, ClassifiedCall* call) {
   const uint64_t old_addr = args[0], old_len = args[1], new_len = args[2], flags = args[3];
-  call.addr = old_addr;
-  call.length_bytes = old_len;
-  call.new_length_bytes = new_len;
-  call.may_move = (flags & kMremapMayMove) != 0;
-  call.fixed = (flags & kMremapFixed) != 0;
-  call.dont_unmap = (flags & kMremapDontUnmap) != 0;
-  call.kind = CallKind::kInvalid;
-  if ((flags & ~kMremapKnownFlags) != 0) return call;  // EINVAL
+  call->addr = old_addr;
+  call->length_bytes = old_len;
+  call->new_length_bytes = new_len;
+  call->may_move = (flags & kMremapMayMove) != 0;
+  call->fixed = (flags & kMremapFixed) != 0;
+  call->dont_unmap = (flags & kMremapDontUnmap) != 0;
+  call->kind = CallKind::kInvalid;
+  if ((flags & ~kMremapKnownFlags) != 0) return;  // EINVAL
   // MREMAP_FIXED and MREMAP_DONTUNMAP both require MREMAP_MAYMOVE (EINVAL).
-  if ((call.fixed || call.dont_unmap) && !call.may_move) return call;
-  if (!PageAligned(old_addr)) return call;  // EINVAL
-  if (new_len == 0) return call;            // EINVAL (PAGE_ALIGN(new_len) == 0)
-  call.kind = CallKind::kMremap;
-  return call;
+  if ((call->fixed || call->dont_unmap) && !call->may_move) return;
+  if (!PageAligned(old_addr)) return;  // EINVAL
+  if (new_len == 0) return;            // EINVAL (PAGE_ALIGN(new_len) == 0)
+  call->kind = CallKind::kMremap;
 }
 
 uint64_t SaturatingSub(uint64_t a, uint64_t b) { return a > b ? a - b : 0; }
@@ -287,16 +284,22 @@ const char* SyscallName(int nr) {
   return slot->c_str();
 }
 
+// One named result, filled in place: copying a struct right after it was
+// written field by field stalls on store forwarding (a fast decision's largest
+// cost, measured), so no helper returns one.
 ClassifiedCall ClassifySyscall(int nr, const std::array<uint64_t, 6>& args) {
   ClassifiedCall call;
   call.nr = nr;
   switch (nr) {
     case x86_64_nr::kMmap:
-      return ClassifyMmap(call, args);
+      ClassifyMmap(args, &call);
+      return call;
     case x86_64_nr::kMprotect:
-      return ClassifyMprotect(call, args);
+      ClassifyMprotect(args, &call);
+      return call;
     case x86_64_nr::kMremap:
-      return ClassifyMremap(call, args);
+      ClassifyMremap(args, &call);
+      return call;
     case x86_64_nr::kBrk:
       call.addr = args[0];
       call.kind = args[0] == 0 ? CallKind::kBrkQuery : CallKind::kBrk;

@@ -236,19 +236,23 @@ void Supervisor::Answer(Container& c, SeccompNotifier& notifier,
     last_tid = call.tid;
   }
 
-  Decision d;
-  try {
-    d = c.accounting->Decide(call, target, *c.members);
-  } catch (const std::exception& e) {
-    // Never leave the caller waiting: an internal failure is answered as the
-    // container's on_error says (fail open by default).
-    d = Decision{};
-    d.note = std::string("internal error: ") + e.what();
-    if (c.limits.on_error == OnError::kEnomem) {
-      d.action = Decision::Action::kFail;
-      d.error_number = ENOMEM;
+  // Built in place (returned, not assigned): moving a Decision just written
+  // field by field would stall on store forwarding.
+  const Decision d = [&] {
+    try {
+      return c.accounting->Decide(call, target, *c.members);
+    } catch (const std::exception& e) {
+      // Never leave the caller waiting: an internal failure is answered as the
+      // container's on_error says (fail open by default).
+      Decision failed;
+      failed.note = std::string("internal error: ") + e.what();
+      if (c.limits.on_error == OnError::kEnomem) {
+        failed.action = Decision::Action::kFail;
+        failed.error_number = ENOMEM;
+      }
+      return failed;
     }
-  }
+  }();
   seccomp_notif_resp response{};
   response.id = request.id;
   switch (d.action) {
