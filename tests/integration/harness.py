@@ -296,6 +296,19 @@ def cgroup_dirs(relative):
     return out
 
 
+def fd_targets(pid):
+    """What each open fd of a process points to (readlink of /proc/PID/fd/*). An fd closed
+    between the listing and its readlink is left out."""
+    d = f"/proc/{pid}/fd"
+    targets = []
+    for n in os.listdir(d):
+        try:
+            targets.append(os.readlink(f"{d}/{n}"))
+        except OSError:
+            pass
+    return targets
+
+
 def pids_where(match):
     """Pids of the running processes whose argv (a list of bytes) satisfies match(argv)."""
     pids = []

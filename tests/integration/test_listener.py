@@ -9,7 +9,7 @@ import socket
 import subprocess
 import time
 
-from harness import Session, check, check_eq, pages, wait_until
+from harness import Session, check, check_eq, fd_targets, pages, wait_until
 
 
 def _ubcd_fd_count(ubcd):
@@ -128,17 +128,9 @@ def test_bad_messages_each_logged_nothing_else_affected():
         sock.close()
     for fd in (r, w, r2, w2):
         os.close(fd)
-    def fds():
-        d = f"/proc/{s.ubcd.proc.pid}/fd"
-        targets = []
-        for n in os.listdir(d):
-            try:
-                targets.append(os.readlink(f"{d}/{n}"))
-            except FileNotFoundError:
-                pass  # closed between the listing and the readlink
-        return sorted(targets)
     wait_until(lambda: _ubcd_fd_count(s.ubcd) <= fds_before, timeout_s=15,
-               what=lambda: f"ubcd back to {fds_before} fds (has {fds()})")
+               what=lambda: f"ubcd back to {fds_before} fds "
+                            f"(has {sorted(fd_targets(s.ubcd.proc.pid))})")
 
 
 _HOLDER = """

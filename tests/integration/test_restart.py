@@ -7,7 +7,7 @@ import os
 import signal
 import time
 
-from harness import Session, check, check_eq, pages, pids_where, wait_until
+from harness import Session, check, check_eq, fd_targets, pages, pids_where, wait_until
 
 
 def _restart(s, sig):
@@ -101,14 +101,7 @@ def test_fd_store_killed_while_ubcd_runs():
 
 
 def _notify_fds_of(pid):
-    n = 0
-    for fd in os.listdir(f"/proc/{pid}/fd"):
-        try:
-            if os.readlink(f"/proc/{pid}/fd/{fd}") == "anon_inode:seccomp notify":
-                n += 1
-        except OSError:
-            pass
-    return n
+    return fd_targets(pid).count("anon_inode:seccomp notify")
 
 
 def test_fd_store_lets_go_of_gone_containers():
