@@ -46,42 +46,49 @@ static uint64_t now_ns(void) {
   return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-/* A filter that allows everything: the fixed cost of having any seccomp filter. */
-static int install_allow_filter(void) {
+/* Default ALLOW, for x86-64, x86 and x32 like runc compiles a profile. */
+static scmp_filter_ctx new_filter(void) {
   scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
-  if (!ctx) return -1;
+  if (!ctx) return NULL;
   seccomp_arch_add(ctx, SCMP_ARCH_X86);
   seccomp_arch_add(ctx, SCMP_ARCH_X32);
+  return ctx;
+}
+
+/* The production filter's first rule: NOTIFY for mmap with PROT_WRITE and MAP_PRIVATE. */
+static int add_mmap_private_rule(scmp_filter_ctx ctx) {
+  return seccomp_rule_add(ctx, SCMP_ACT_NOTIFY, SCMP_SYS(mmap), 2,
+                          SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_WRITE, PROT_WRITE),
+                          SCMP_A3(SCMP_CMP_MASKED_EQ, MAP_PRIVATE, MAP_PRIVATE));
+}
+
+/* A NOTIFY filter needs a listener: ctx and its fd stay open for the life of the process. */
+static int load_with_listener(scmp_filter_ctx ctx) {
+  if (seccomp_load(ctx) != 0) { fprintf(stderr, "seccomp_load failed\n"); return -1; }
+  if (seccomp_notify_fd(ctx) < 0) { fprintf(stderr, "no notify fd\n"); return -1; }
+  return 0;
+}
+
+/* A filter that allows everything: the fixed cost of having any seccomp filter. */
+static int install_allow_filter(void) {
+  scmp_filter_ctx ctx = new_filter();
+  if (!ctx) return -1;
   /* one rule so that libseccomp emits a real program (never matches here) */
   if (seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0) != 0) return -1;
   return seccomp_load(ctx) == 0 ? 0 : -1;
 }
 
-/* NOTIFY for mmap with PROT_WRITE and MAP_PRIVATE, nothing else: the production filter's
- * first rule alone. No measured call matches it. */
+/* The production filter's first rule alone. No measured call matches it. */
 static int install_one_rule_filter(void) {
-  scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
-  if (!ctx) return -1;
-  seccomp_arch_add(ctx, SCMP_ARCH_X86);
-  seccomp_arch_add(ctx, SCMP_ARCH_X32);
-  if (seccomp_rule_add(ctx, SCMP_ACT_NOTIFY, SCMP_SYS(mmap), 2,
-                       SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_WRITE, PROT_WRITE),
-                       SCMP_A3(SCMP_CMP_MASKED_EQ, MAP_PRIVATE, MAP_PRIVATE)) != 0) {
-    return -1;
-  }
-  if (seccomp_load(ctx) != 0 || seccomp_notify_fd(ctx) < 0) return -1;
-  return 0; /* ctx and its listener stay open for the life of the process */
+  scmp_filter_ctx ctx = new_filter();
+  if (!ctx || add_mmap_private_rule(ctx) != 0) return -1;
+  return load_with_listener(ctx);
 }
 
 static int install_production_filter(void) {
-  scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
+  scmp_filter_ctx ctx = new_filter();
   if (!ctx) return -1;
-  seccomp_arch_add(ctx, SCMP_ARCH_X86);
-  seccomp_arch_add(ctx, SCMP_ARCH_X32);
-  int rc = 0;
-  rc |= seccomp_rule_add(ctx, SCMP_ACT_NOTIFY, SCMP_SYS(mmap), 2,
-                         SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_WRITE, PROT_WRITE),
-                         SCMP_A3(SCMP_CMP_MASKED_EQ, MAP_PRIVATE, MAP_PRIVATE));
+  int rc = add_mmap_private_rule(ctx);
   rc |= seccomp_rule_add(ctx, SCMP_ACT_NOTIFY, SCMP_SYS(mmap), 2,
                          SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_WRITE, PROT_WRITE),
                          SCMP_A3(SCMP_CMP_MASKED_EQ, MAP_PRIVATE | MAP_ANONYMOUS, MAP_ANONYMOUS));
@@ -96,11 +103,7 @@ static int install_production_filter(void) {
   rc |= seccomp_rule_add(ctx, SCMP_ACT_NOTIFY, SCMP_SYS(execveat), 0);
   rc |= seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0);
   if (rc != 0) { fprintf(stderr, "rule_add failed\n"); return -1; }
-  if (seccomp_load(ctx) != 0) { fprintf(stderr, "seccomp_load failed\n"); return -1; }
-  int nfd = seccomp_notify_fd(ctx);
-  if (nfd < 0) { fprintf(stderr, "no notify fd\n"); return -1; }
-  /* keep ctx and nfd open for the life of the process */
-  return 0;
+  return load_with_listener(ctx);
 }
 
 static double run_workload(int w, long n, int fd) {
