@@ -9,8 +9,8 @@ if [ "$(id -u)" != 0 ]; then echo "bench/run.sh: needs root" >&2; exit 1; fi
 missing=()
 command -v runc >/dev/null || missing+=(runc)
 command -v strace >/dev/null || missing+=(strace)
-python3 -c 'import sys; sys.path.insert(0, "tests/integration"); import harness
-harness.find_static_busybox()' 2>/dev/null || missing+=(busybox-static)
+python3 -c 'import sys; sys.path.insert(0, "tests/integration"); import bundles
+bundles.find_static_busybox()' 2>/dev/null || missing+=(busybox-static)
 [ -e /usr/include/seccomp.h ] || missing+=(libseccomp-dev)
 if [ "${#missing[@]}" -gt 0 ]; then
   echo "bench/run.sh: installing ${missing[*]}" >&2

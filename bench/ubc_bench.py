@@ -9,7 +9,7 @@ rotate the order of the containers) and reduced to medians over rounds. Results 
 as a table and written as JSON (default bench/results/<UTC timestamp>.json).
 
 Cleanup: everything (temp dir, ubcd and responder processes, containers, cgroups) is
-registered in tests/integration/harness.py's cleanup stack the moment it exists and undone
+registered in tests/integration/cleanup.py's cleanup stack the moment it exists and undone
 at exit or on SIGINT/SIGTERM/SIGHUP; nothing is killed or deleted by name, only by the
 ids and pids created here.
 """
@@ -29,16 +29,18 @@ import time
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(REPO, "tests", "integration"))
 
-import harness as h  # noqa: E402
+from bundles import build_rootfs, hook_patch, make_bundle, write_hook_settings  # noqa: E402
+from cleanup import (Interrupted, add_cleanup, install_handlers, make_temp_dir,  # noqa: E402
+                     remove_cgroup_dirs, remove_cleanup, run_cleanups, unique_id)
+from files import read_json, read_text, tail, write_json  # noqa: E402
+from outcome import log, wait_until, which  # noqa: E402
+from procs import kill_pid, run, stop_process, unix_socket_exists  # noqa: E402
+from runtimes import Container, make_runtime  # noqa: E402
 
 PROGRAMS = os.path.join(REPO, "bench", "programs")
 MIB = 1 << 20
 PAGE = 4096
 CLK_TCK = os.sysconf("SC_CLK_TCK")
-
-
-def log(msg):
-    h.log(msg)
 
 
 # ---------------------------------------------------------------------------
@@ -65,7 +67,7 @@ def compile_programs(outdir):
          f"{PROGRAMS}/ubc_bench_hello.cc"],
     ]
     for argv in jobs:
-        h.run(argv, timeout_s=120)
+        run(argv, timeout_s=120)
     return {name: os.path.join(outdir, name) for name in
             ("ubc-bench-work", "ubc-bench-responder", "ubc-bench-filter", "ubc-bench-hello",
              "ubc-bench-procread")}
@@ -84,7 +86,7 @@ def snapshot_binary(path, outdir, tries=30):
         if os.access(path, os.X_OK):
             try:
                 shutil.copy2(path, dest)
-                if h.run([dest, "--help"], check_rc=False, timeout_s=10).returncode in (0, 1, 2):
+                if run([dest, "--help"], check_rc=False, timeout_s=10).returncode in (0, 1, 2):
                     return dest
             except (OSError, subprocess.SubprocessError):
                 pass
@@ -98,7 +100,7 @@ def add_dynamic_program(rootfs, binary, dest_rel):
     dest = os.path.join(rootfs, dest_rel.lstrip("/"))
     os.makedirs(os.path.dirname(dest), exist_ok=True)
     shutil.copy2(binary, dest)
-    out = h.run(["ldd", binary]).stdout
+    out = run(["ldd", binary]).stdout
     libs = []
     for line in out.splitlines():
         parts = line.split()
@@ -180,7 +182,7 @@ def count_fds(pid):
 
 class BenchUbcd:
     """ubcd in the foreground with a temp config (listener, status, state and containers.d
-    in workdir). Kept here rather than using harness.Ubcd so that the suite only relies on
+    in workdir). Kept here rather than using the tests' ubcd.Ubcd so that the suite only relies on
     the config keys every ubcd knows."""
 
     def __init__(self, binary, workdir, env=None):
@@ -195,7 +197,7 @@ class BenchUbcd:
         self.env = env
         os.makedirs(self.state_dir, exist_ok=True)
         os.makedirs(self.containers_dir, exist_ok=True)
-        h.write_json(self.config_path, {
+        write_json(self.config_path, {
             "listener_path": self.listener_path, "status_path": self.status_path,
             "state_dir": self.state_dir, "containers_dir": self.containers_dir,
             "defaults": {"privvmpages": "65536:69632", "profile": "bc2006"},
@@ -210,19 +212,19 @@ class BenchUbcd:
                                          stdin=subprocess.DEVNULL, stdout=logf, stderr=logf,
                                          env=env)
         proc = self.proc
-        self._token = h.add_cleanup(f"stop ubcd {proc.pid}", lambda: h.stop_process(proc))
-        h.wait_until(lambda: proc.poll() is not None or h.unix_socket_exists(self.listener_path),
+        self._token = add_cleanup(f"stop ubcd {proc.pid}", lambda: stop_process(proc))
+        wait_until(lambda: proc.poll() is not None or unix_socket_exists(self.listener_path),
                      15, 0.02, "ubcd listener socket")
         if proc.poll() is not None:
-            raise AssertionError(f"ubcd exited: {h.tail(h.read_text(self.log_path))}")
+            raise AssertionError(f"ubcd exited: {tail(read_text(self.log_path))}")
         return self
 
     def stop(self):
-        h.stop_process(self.proc)
-        h.remove_cleanup(self._token)
+        stop_process(self.proc)
+        remove_cleanup(self._token)
 
     def status_json(self):
-        res = h.run([self.binary, "--status", "--json", "--config", self.config_path],
+        res = run([self.binary, "--status", "--json", "--config", self.config_path],
                     timeout_s=30)
         return json.loads(res.stdout)
 
@@ -236,7 +238,7 @@ class BenchUbcd:
         return self.require_container(cid)["privvmpages"]
 
     def wait_container(self, cid):
-        h.wait_until(lambda: any(c.get("id") == cid for c in
+        wait_until(lambda: any(c.get("id") == cid for c in
                                  self.status_json().get("containers", [])),
                      15, 0.1, f"{cid} in ubcd status")
 
@@ -260,8 +262,8 @@ def start_responder(binary, workdir, read_statm=False):
                                 stdin=subprocess.DEVNULL, stdout=logf, stderr=logf)
     finally:
         logf.close()
-    h.add_cleanup(f"stop responder {proc.pid}", lambda: h.stop_process(proc))
-    h.wait_until(lambda: h.unix_socket_exists(sock), 10, what="responder socket")
+    add_cleanup(f"stop responder {proc.pid}", lambda: stop_process(proc))
+    wait_until(lambda: unix_socket_exists(sock), 10, what="responder socket")
     return proc, sock
 
 
@@ -335,15 +337,15 @@ class Suite:
         self.rows = []
         self.extras = []
         self.raw = {}
-        self.workdir = h.make_temp_dir("ubcb")
+        self.workdir = make_temp_dir("ubcb")
         self.bins = compile_programs(os.path.join(self.workdir, "bin"))
         # Snapshots of ubcd and ubc-hook: the build dir may be rebuilt while the suite runs.
         self.ubcd_bin = snapshot_binary(os.path.abspath(args.ubcd),
                                         os.path.join(self.workdir, "bin"))
         self.hook_bin = snapshot_binary(os.path.abspath(args.hook),
                                         os.path.join(self.workdir, "bin"))
-        self.runtime = h.make_runtime("runc", self.workdir)
-        self.rootfs = h.build_rootfs(os.path.join(self.workdir, "rootfs"),
+        self.runtime = make_runtime("runc", self.workdir)
+        self.rootfs = build_rootfs(os.path.join(self.workdir, "rootfs"),
                                      self.bins["ubc-bench-work"])
         shutil.copy2(self.bins["ubc-bench-work"], os.path.join(self.rootfs, "bin/ubc-bench-work"))
         self.hello_libs = add_dynamic_program(self.rootfs, self.bins["ubc-bench-hello"],
@@ -358,15 +360,15 @@ class Suite:
         ann = {"ubc.privvmpages": self.privvm}
         if annotations:
             ann.update(annotations)
-        h.make_bundle(bdir, self.rootfs, args, annotations=ann, spec_tool=self.runtime.binary)
+        make_bundle(bdir, self.rootfs, args, annotations=ann, spec_tool=self.runtime.binary)
         if settings is not None:
-            h.hook_patch(self.hook_bin, bdir, settings, cid)
+            hook_patch(self.hook_bin, bdir, settings, cid)
         return bdir
 
     def container(self, label, settings):
-        cid = h.unique_id(f"ubcb-{label}")
+        cid = unique_id(f"ubcb-{label}")
         bdir = self.bundle(cid, ["/bin/ubc-bench-work"], settings)
-        c = h.Container(self.runtime, bdir, cid, self.workdir).start()
+        c = Container(self.runtime, bdir, cid, self.workdir).start()
         c.wait_ready()
         return c
 
@@ -381,7 +383,7 @@ class Suite:
         log("untrapped memory calls: production filter vs none (outside containers)")
         rounds = 6 if self.quick else 10
         n = 2000 if self.quick else 4000
-        out = h.run([self.bins["ubc-bench-filter"], str(rounds), str(n)], timeout_s=600).stdout
+        out = run([self.bins["ubc-bench-filter"], str(rounds), str(n)], timeout_s=600).stdout
         data = json.loads(out)
         self.raw["filter"] = data
         w = data["workloads"]
@@ -608,7 +610,7 @@ class Suite:
         if not membership.startswith("cgroup ") or not pid:
             self.extras.append(("cost of ubcd's kernel reads", [f"not measured ({membership})"]))
             return
-        out = h.run([self.bins["ubc-bench-procread"], membership[len("cgroup "):], str(pid),
+        out = run([self.bins["ubc-bench-procread"], membership[len("cgroup "):], str(pid),
                      "2000"]).stdout
         costs = json.loads(out)
         self.raw["proc_read_costs_ns"] = costs
@@ -618,7 +620,7 @@ class Suite:
 
     def strace_ubcd(self, ubcd, c, label, line, calls, target):
         """Counts ubcd's opens (every thread) while the container runs `line`."""
-        strace = h.which("strace")
+        strace = which("strace")
         if strace is None:
             self.extras.append(("proc reads", [f"{label}: strace missing, not checked"]))
             return
@@ -626,12 +628,12 @@ class Suite:
         proc = subprocess.Popen([strace, "-f", "-qq", "-e", "trace=openat,open", "-o", out,
                                  "-p", str(ubcd.proc.pid)], stdout=subprocess.DEVNULL,
                                 stderr=subprocess.DEVNULL)
-        h.add_cleanup(f"stop strace {proc.pid}", lambda: h.stop_process(proc, signal.SIGINT))
+        add_cleanup(f"stop strace {proc.pid}", lambda: stop_process(proc, signal.SIGINT))
         time.sleep(1.0)  # attach to every thread
         self.cmd(c, line)
         time.sleep(0.2)
-        h.stop_process(proc, signal.SIGINT)
-        lines = h.read_text(out, 50_000_000).splitlines()
+        stop_process(proc, signal.SIGINT)
+        lines = read_text(out, 50_000_000).splitlines()
         paths = {}
         for ln in lines:
             m = re.search(r'"([^"]*)"', ln)
@@ -661,13 +663,13 @@ class Suite:
         times = {"none": [], "ubcd": []}
         for r in range(reps):
             for k in (("none", "ubcd") if r % 2 == 0 else ("ubcd", "none")):
-                cid = h.unique_id(f"ubcb-st{k}")
+                cid = unique_id(f"ubcb-st{k}")
                 bdir = self.bundle(cid, ["/bin/ubc-bench-hello"],
                                    ubcd_settings if k == "ubcd" else None)
-                h.add_cleanup(f"delete {cid}", lambda cid=cid: (self.runtime.delete(cid),
-                                                                h.remove_cgroup_dirs(cid)))
+                add_cleanup(f"delete {cid}", lambda cid=cid: (self.runtime.delete(cid),
+                                                                remove_cgroup_dirs(cid)))
                 t0 = time.monotonic()
-                res = h.run(self.runtime.cmd("run", "--bundle", bdir, cid), timeout_s=60,
+                res = run(self.runtime.cmd("run", "--bundle", bdir, cid), timeout_s=60,
                             stdin=subprocess.DEVNULL)
                 times[k].append(time.monotonic() - t0)
                 if "hello" not in res.stdout:
@@ -723,7 +725,7 @@ class Suite:
         os.makedirs(sdir)
         if sup == "ubcd":
             ubcd = BenchUbcd(self.ubcd_bin, os.path.join(sdir, "ubcd")).start()
-            settings = h.write_hook_settings(os.path.join(sdir, "hook.json"), ubcd,
+            settings = write_hook_settings(os.path.join(sdir, "hook.json"), ubcd,
                                              runtime=self.runtime.binary)
             proc = ubcd.proc
             stop = ubcd.stop
@@ -731,29 +733,29 @@ class Suite:
             proc, rsock = start_responder(self.bins["ubc-bench-responder"], sdir)
             empty = os.path.join(sdir, "containers.d")
             os.makedirs(empty)
-            settings = h.write_hook_settings(os.path.join(sdir, "hook.json"),
+            settings = write_hook_settings(os.path.join(sdir, "hook.json"),
                                              Listener(rsock, empty), runtime=self.runtime.binary)
-            stop = lambda: h.stop_process(proc)  # noqa: E731
+            stop = lambda: stop_process(proc)  # noqa: E731
         go_rel = f"tmp/go-{os.getpid()}-{sup}-{m}"
         go = os.path.join(self.rootfs, go_rel)
-        h.add_cleanup(f"rm {go}", lambda: os.path.exists(go) and os.unlink(go))
+        add_cleanup(f"rm {go}", lambda: os.path.exists(go) and os.unlink(go))
         stop_rel = go_rel + "-stop"
         stopf = os.path.join(self.rootfs, stop_rel)
-        h.add_cleanup(f"rm {stopf}", lambda: os.path.exists(stopf) and os.unlink(stopf))
+        add_cleanup(f"rm {stopf}", lambda: os.path.exists(stopf) and os.unlink(stopf))
         # Containers stay alive after their run until the stop file exists, so that the
         # supervisor's threads (and their CPU time) are still there to be read.
         args = ["/bin/ubc-bench-work", "echo ready", f"waitfile /{go_rel}",
                 f"lat {k_calls} 64K 1", f"waitfile /{stop_rel}", "exit"]
         # one patched template, copied per container (the patch does not depend on the id)
-        tmpl = self.bundle(h.unique_id("ubcb-tmpl"), args, settings)
-        cfg = h.read_json(os.path.join(tmpl, "config.json"))
+        tmpl = self.bundle(unique_id("ubcb-tmpl"), args, settings)
+        cfg = read_json(os.path.join(tmpl, "config.json"))
         time.sleep(0.5)
         pid = proc.pid
         rss0 = proc_status_kib(pid, "VmRSS")
         procs = []
 
         def out_lines(p):
-            return h.read_text(p[2]).splitlines()
+            return read_text(p[2]).splitlines()
 
         def ready(p):
             ls = out_lines(p)
@@ -762,25 +764,25 @@ class Suite:
         def cleanup_all():
             for cid, rp, _ in procs:
                 if rp.poll() is None:
-                    h.kill_pid(rp.pid, signal.SIGKILL)
+                    kill_pid(rp.pid, signal.SIGKILL)
             for cid, rp, _ in procs:
                 self.runtime.delete(cid)
                 try:
                     rp.wait(timeout=10)
                 except subprocess.TimeoutExpired:
                     pass
-                h.remove_cgroup_dirs(cid)
+                remove_cgroup_dirs(cid)
             procs.clear()
 
-        h.add_cleanup(f"scale-{sup}-{m} containers", cleanup_all)
+        add_cleanup(f"scale-{sup}-{m} containers", cleanup_all)
 
         def launch(count, parallel=4):
             pending = []
             for _ in range(count):
-                cid = h.unique_id(f"ubcb-s{m}")
+                cid = unique_id(f"ubcb-s{m}")
                 bdir = os.path.join(sdir, "b", cid)
                 os.makedirs(bdir)
-                h.write_json(os.path.join(bdir, "config.json"), cfg)
+                write_json(os.path.join(bdir, "config.json"), cfg)
                 outp = os.path.join(sdir, f"{cid}.out")
                 with open(outp, "wb") as o, open(os.path.join(sdir, f"{cid}.err"), "wb") as e:
                     rp = subprocess.Popen(self.runtime.cmd("run", "--bundle", bdir, cid),
@@ -794,10 +796,10 @@ class Suite:
                         if q[1].poll() is not None:
                             raise AssertionError(
                                 f"container {q[0]} exited early: "
-                                f"{h.read_text(os.path.join(sdir, q[0] + '.err'))}")
+                                f"{read_text(os.path.join(sdir, q[0] + '.err'))}")
                     if len(pending) >= parallel:
                         time.sleep(0.01)
-            h.wait_until(lambda: all(ready(p) for p in procs), 120, 0.05,
+            wait_until(lambda: all(ready(p) for p in procs), 120, 0.05,
                          "all containers ready")
 
         t_start = time.monotonic()
@@ -821,7 +823,7 @@ class Suite:
             return any(ln.startswith("ok {\"ns_per_op\"") or ln.startswith("err")
                        for ln in out_lines(p))
 
-        h.wait_until(lambda: all(done(p) for p in procs), 600, 0.05, "all containers done")
+        wait_until(lambda: all(done(p) for p in procs), 600, 0.05, "all containers done")
         wall = time.monotonic() - t0
         cpu1 = proc_cpu_s(pid)
         sched1 = proc_sched_ns(pid)
@@ -872,11 +874,11 @@ class Suite:
             "uname": " ".join(platform.uname()), "nproc": os.cpu_count(),
             "mode": "quick" if self.quick else "full", "reps": self.reps,
             "mmap_calls_per_run": self.n_mmap,
-            "runc": h.run([self.runtime.binary, "--version"]).stdout.splitlines()[0],
+            "runc": run([self.runtime.binary, "--version"]).stdout.splitlines()[0],
             "ubcd": os.path.abspath(self.args.ubcd),
             "ubcd_sha256": sha256_file(self.ubcd_bin),
-            "git_head": h.run(["git", "-C", REPO, "rev-parse", "HEAD"], check_rc=False).stdout.strip(),
-            "git_dirty_files": len(h.run(["git", "-C", REPO, "status", "--porcelain"],
+            "git_head": run(["git", "-C", REPO, "rev-parse", "HEAD"], check_rc=False).stdout.strip(),
+            "git_dirty_files": len(run(["git", "-C", REPO, "status", "--porcelain"],
                                          check_rc=False).stdout.splitlines()),
         }
         if self.args.wait_idle:
@@ -895,16 +897,16 @@ class Suite:
             self.bench_filter()
         if want("containers") or want("startup"):
             ubcd = BenchUbcd(self.ubcd_bin, os.path.join(self.workdir, "ubcd")).start()
-            ubcd_settings = h.write_hook_settings(os.path.join(self.workdir, "hook-ubcd.json"),
+            ubcd_settings = write_hook_settings(os.path.join(self.workdir, "hook-ubcd.json"),
                                                   ubcd, runtime=self.runtime.binary)
             _, rsock = start_responder(self.bins["ubc-bench-responder"], self.workdir)
-            resp_settings = h.write_hook_settings(
+            resp_settings = write_hook_settings(
                 os.path.join(self.workdir, "hook-resp.json"),
                 Listener(rsock, ubcd.containers_dir), runtime=self.runtime.binary)
             if want("containers"):
                 _, xsock = start_responder(self.bins["ubc-bench-responder"], self.workdir,
                                            read_statm=True)
-                respx_settings = h.write_hook_settings(
+                respx_settings = write_hook_settings(
                     os.path.join(self.workdir, "hook-respx.json"),
                     Listener(xsock, ubcd.containers_dir), runtime=self.runtime.binary)
                 self.bench_containers(ubcd, resp_settings, ubcd_settings, respx_settings)
@@ -923,7 +925,7 @@ class Suite:
         out = self.args.out or os.path.join(
             REPO, "bench", "results", time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + ".json")
         os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
-        h.write_json(out, result)
+        write_json(out, result)
         missed = [r for r in self.rows if r.verdict() == "FAIL"]
         print(f"load average at start {meta['loadavg_start']}, at end {meta['loadavg_end']}")
         print(f"results: {out}")
@@ -948,13 +950,13 @@ def main():
     args = ap.parse_args()
     if os.geteuid() != 0:
         raise SystemExit("the benchmark needs root (runc containers, seccomp listeners)")
-    h.install_handlers()
+    install_handlers()
     try:
         return Suite(args).run()
-    except h._Interrupted:  # noqa: SLF001 - the harness's signal exception
+    except Interrupted:  # the cleanup stack's signal exception
         return 130
     finally:
-        h.run_cleanups()
+        run_cleanups()
 
 
 if __name__ == "__main__":

@@ -15,11 +15,11 @@ import shutil
 import signal
 import subprocess
 
-from harness import (CGROUP_ROOT, ProbeChannel, SkipTest, add_cleanup, add_debug_dump,
-                     kill_pid, log, pids_where, read_text, remove_cgroup_dirs, require_built,
-                     require_tool, run,
-                     stop_process, tail, unique_id, unix_socket_exists, wait_until,
-                     which, write_json)
+from cleanup import CGROUP_ROOT, add_cleanup, add_debug_dump, remove_cgroup_dirs, unique_id
+from files import read_text, tail, write_json
+from outcome import SkipTest, log, require_built, require_tool, wait_until, which
+from probe import ProbeChannel
+from procs import kill_pid, pids_where, run, stop_process, unix_socket_exists
 
 PODMAN_ULIMITS = ["--ulimit", "nofile=20000:20000", "--ulimit", "nproc=32768:32768"]
 

@@ -12,7 +12,12 @@ test_runc.py and test_crun.py bind these cases to a runtime.
 
 import re
 
-from harness import Container, Session, check, check_eq, hook_patch, pages, unique_id, wait_until
+from bundles import hook_patch
+from cleanup import unique_id
+from outcome import check, check_eq, wait_until
+from probe import pages
+from runtimes import Container
+from session import Session
 
 # Names of cases, in the order the test modules bind them.
 CASES = [

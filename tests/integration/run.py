@@ -21,7 +21,8 @@ import traceback
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
-import harness  # noqa: E402
+from cleanup import dump_debug, install_handlers, run_cleanups  # noqa: E402
+from outcome import SKIP_EXIT_CODE, SkipTest, in_ci, log  # noqa: E402
 
 
 def test_modules():
@@ -40,36 +41,36 @@ def list_tests():
 
 
 def run_test(mod_name, short):
-    harness.install_handlers()
+    install_handlers()
     try:
         try:
             mod = importlib.import_module(mod_name)
             fn = getattr(mod, "test_" + short)
-            harness.log(f"=== {mod_name}.test_{short}")
+            log(f"=== {mod_name}.test_{short}")
             try:
                 fn()
-            except harness.SkipTest:
+            except SkipTest:
                 raise
             except BaseException:
-                harness.dump_debug()
+                dump_debug()
                 raise
         finally:
-            harness.run_cleanups()
-    except harness.SkipTest as exc:
-        if harness.in_ci():
-            harness.log(f"FAIL (CI=true, a missing precondition is a failure): {exc}")
+            run_cleanups()
+    except SkipTest as exc:
+        if in_ci():
+            log(f"FAIL (CI=true, a missing precondition is a failure): {exc}")
             return 1
-        harness.log(f"SKIP: {exc}")
-        return harness.SKIP_EXIT_CODE
+        log(f"SKIP: {exc}")
+        return SKIP_EXIT_CODE
     except AssertionError as exc:
         traceback.print_exc()
-        harness.log(f"FAIL: {exc}")
+        log(f"FAIL: {exc}")
         return 1
     except BaseException as exc:  # noqa: BLE001 - signals and crashes are failures too
         traceback.print_exc()
-        harness.log(f"ERROR: {exc!r}")
+        log(f"ERROR: {exc!r}")
         return 1
-    harness.log("PASS")
+    log("PASS")
     return 0
 
 

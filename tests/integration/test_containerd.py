@@ -5,7 +5,9 @@ Non-parallel in meson."""
 import os
 
 from engines import Containerd, install_runtime_wrapper, runtime_settings
-from harness import Session, check, check_eq, pages, which
+from outcome import check, check_eq, which
+from probe import pages
+from session import Session
 
 SERIAL = True
 BARRIER = 4096

@@ -5,9 +5,14 @@ named crun_<case>. Cases that need crun's own setup are here."""
 import os
 
 import memory_cases
-from harness import (Container, Session, check, hook_patch, make_runtime, pages, read_json,
-                     ubc_annotations, unique_id, write_json)
+from bundles import hook_patch, ubc_annotations
+from cleanup import unique_id
+from files import read_json, write_json
 from memory_cases import _grow_to, _held_is, _processes_are
+from outcome import check
+from probe import pages
+from runtimes import Container, make_runtime
+from session import Session
 
 RUNTIME = "crun"
 

@@ -4,8 +4,11 @@ rules and listenerPath to annotated ones; `precreate` does the same on stdin/std
 import json
 import os
 
-from harness import (build_rootfs, check, check_eq, hook_patch, make_bundle, make_temp_dir,
-                     read_json, require_built, require_root, require_tool, run, write_json)
+from bundles import build_rootfs, hook_patch, make_bundle
+from cleanup import make_temp_dir
+from files import read_json, write_json
+from outcome import check, check_eq, require_built, require_root, require_tool
+from procs import run
 
 MEMORY_SYSCALLS = ("mmap", "brk", "mprotect", "mremap")
 

@@ -3,7 +3,9 @@ own seccomp filter, a fork bomb, threads exiting while their calls are decided, 
 signalled while its calls wait on ubcd. ubcd
 answers every call, charges nothing wrong, and held settles to the kernel's truth."""
 
-from harness import Session, check, check_eq, pages, wait_until
+from outcome import check, check_eq, wait_until
+from probe import pages
+from session import Session
 
 
 def _settles_to_statm(s, c):

@@ -9,7 +9,10 @@ import socket
 import subprocess
 import time
 
-from harness import Session, check, check_eq, fd_targets, pages, wait_until
+from outcome import check, check_eq, wait_until
+from probe import pages
+from procs import fd_targets
+from session import Session
 
 
 def _ubcd_fd_count(ubcd):

@@ -5,7 +5,9 @@ test's temp dir; non-parallel in meson (podman shares /sys/fs/cgroup/*/libpod_pa
 import os
 
 from engines import Podman, install_runtime_wrapper, runtime_settings, write_precreate_hook
-from harness import Session, check, check_eq, pages, require_tool, which
+from outcome import check, check_eq, require_tool, which
+from probe import pages
+from session import Session
 
 SERIAL = True
 BARRIER = 4096

@@ -4,8 +4,11 @@ it refuses to start with a config file or directory others can write."""
 
 import os
 
-from harness import (Session, Ubcd, check, check_eq, make_temp_dir, pids_where,
-                     require_built, require_root, run, wait_until)
+from cleanup import make_temp_dir
+from outcome import check, check_eq, require_built, require_root, wait_until
+from procs import pids_where, run
+from session import Session
+from ubcd import Ubcd
 
 CAP_SYS_PTRACE = 1 << 19
 

@@ -3,7 +3,7 @@ endpoint over real HTTP (urllib and curl), each response checked against its sch
 schemas/ (tests/tools/validate_json, the validator the binaries ship), the UBC text parsed
 back, a live PATCH that makes the next allocation fail, the bearer token, promtool on
 /metrics, garbage bodies and methods, and a slow client that must not hold up decisions.
-Each ubcd gets its own port and token file (harness.Ubcd)."""
+Each ubcd gets its own port and token file (ubcd.Ubcd)."""
 
 import json
 import os
@@ -15,8 +15,13 @@ import time
 import urllib.error
 import urllib.request
 
-from harness import (Session, Ubcd, check, check_eq, free_port, make_temp_dir, pages,
-                     parse_ubc_table, require_built, require_root, require_tool, run, wait_until)
+from cleanup import make_temp_dir
+from outcome import check, check_eq, require_built, require_root, require_tool, wait_until
+from probe import pages
+from procs import free_port, run
+from session import Session
+from ubcd import Ubcd
+from vzformat import parse_ubc_table
 
 LONG_MAX = 9223372036854775807
 

@@ -7,7 +7,10 @@ import os
 import signal
 import time
 
-from harness import Session, check, check_eq, fd_targets, pages, pids_where, wait_until
+from outcome import check, check_eq, wait_until
+from probe import pages
+from procs import fd_targets, pids_where
+from session import Session
 
 
 def _restart(s, sig):

@@ -5,8 +5,12 @@ named runc_<case>. Cases that need the container's own cgroup are here."""
 import os
 
 import memory_cases
-from harness import Session, add_cleanup, check, check_eq, kill_pid, log, pages, unique_id
+from cleanup import add_cleanup, unique_id
 from memory_cases import _grow_to, _held_is, _processes_are
+from outcome import check, check_eq, log
+from probe import pages
+from procs import kill_pid
+from session import Session
 
 RUNTIME = "runc"
 

@@ -5,7 +5,8 @@ of its processes' statm data."""
 
 import os
 
-from harness import Session, check, check_eq, wait_until
+from outcome import check, check_eq, wait_until
+from session import Session
 
 CONTAINERS_PER_WAVE = 24
 WAVES = 3

@@ -4,8 +4,13 @@ Containers run with runc."""
 
 import signal
 
-from harness import (Session, Ubcd, check, check_eq, make_temp_dir, pages, parse_ubc_table,
-                     parse_vz_pages, require_built, require_root, run)
+from cleanup import make_temp_dir
+from outcome import check, check_eq, require_built, require_root
+from probe import pages
+from procs import run
+from session import Session
+from ubcd import Ubcd
+from vzformat import parse_ubc_table, parse_vz_pages
 
 LONG_MAX = 9223372036854775807
 RESOURCES = ["kmemsize", "lockedpages", "privvmpages", "shmpages", "dummy", "numproc",
