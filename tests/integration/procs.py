@@ -2,13 +2,17 @@
 
 What it owns: running a command with its output captured (`run`), stopping or killing a
 process by the pid this test started (`stop_process`, `kill_pid`; never by name), finding
-pids by their argv (`pids_where`) and a pid's open fds (`fd_targets`), and the two socket
-checks tests wait on (a unix socket exists, a free TCP port on 127.0.0.1).
+pids by their argv (`pids_where`), a process and its descendants (`process_tree`), whether
+two processes share one address space (`same_address_space`, kcmp) and a pid's open fds
+(`fd_targets`), and the two socket checks tests wait on (a unix socket exists, a free TCP
+port on 127.0.0.1).
 
 Python 3.11 standard library only.
 """
 
+import ctypes
 import os
+import platform
 import signal
 import socket
 import stat
@@ -60,6 +64,53 @@ def pids_where(match):
         if match(argv):
             pids.append(int(entry))
     return pids
+
+
+def _ppid(pid):
+    with open(f"/proc/{pid}/status", encoding="utf-8") as f:
+        for line in f:
+            if line.startswith("PPid:"):
+                return int(line.split()[1])
+    return None
+
+
+def process_tree(pid):
+    """pid and every live descendant of it, from the parent links in /proc/PID/status (this
+    kernel has no /proc/PID/task/TID/children). A process gone between the listing and its
+    read is left out."""
+    children = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            children.setdefault(_ppid(int(entry)), []).append(int(entry))
+        except OSError:
+            continue
+    tree, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        tree.append(p)
+        todo.extend(children.get(p, []))
+    return tree
+
+
+_SYS_KCMP = {"x86_64": 312, "aarch64": 272}
+_KCMP_VM = 1
+
+
+def same_address_space(pid1, pid2):
+    """True if two processes share one mm (CLONE_VM, vfork): kcmp(KCMP_VM)."""
+    nr = _SYS_KCMP.get(platform.machine())
+    if nr is None:
+        raise AssertionError(f"kcmp syscall number unknown on {platform.machine()}")
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.syscall.restype = ctypes.c_long
+    res = libc.syscall(ctypes.c_long(nr), ctypes.c_long(pid1), ctypes.c_long(pid2),
+                       ctypes.c_long(_KCMP_VM), ctypes.c_long(0), ctypes.c_long(0))
+    if res < 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"kcmp({pid1}, {pid2}, KCMP_VM): {os.strerror(err)}")
+    return res == 0
 
 
 def fd_targets(pid):
