@@ -102,6 +102,10 @@ struct Held {
   UniqueFd fd;
 };
 
+// An answer the client may not be there to read: a client that went away
+// has nothing left to be told, and the store carries on.
+void Reply(int client, const char* text) { (void)SendPacket(client, text, -1); }
+
 void ServeClient(int client, std::map<std::string, Held>& held) {
   Result<std::pair<std::string, UniqueFd>> packet = ReceivePacket(client);
   if (!packet.ok()) return;
@@ -110,21 +114,21 @@ void ServeClient(int client, std::map<std::string, Held>& held) {
   if (op == "put") {
     const std::string key = StringField(request, "key");
     if (!packet->second || key.empty()) {
-      SendPacket(client, R"({"ok":false,"error":"put needs a key and one fd"})", -1);
+      Reply(client, R"({"ok":false,"error":"put needs a key and one fd"})");
       return;
     }
     held[key] = Held{ObjectField(request, "meta"), std::move(packet->second)};
-    SendPacket(client, R"({"ok":true})", -1);
+    Reply(client, R"({"ok":true})");
   } else if (op == "ping") {
-    SendPacket(client, R"({"ok":true})", -1);
+    Reply(client, R"({"ok":true})");
   } else if (op == "list") {
     for (const auto& [key, h] : held) {
       nlohmann::json entry = {{"key", key}, {"meta", h.meta}};
       if (!SendPacket(client, entry.dump(), h.fd.get()).ok()) return;
     }
-    SendPacket(client, R"({"op":"end"})", -1);
+    Reply(client, R"({"op":"end"})");
   } else {
-    SendPacket(client, R"({"ok":false,"error":"unknown op"})", -1);
+    Reply(client, R"({"ok":false,"error":"unknown op"})");
   }
 }
 

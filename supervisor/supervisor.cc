@@ -192,7 +192,7 @@ void Supervisor::AttachFd(const ContainerProcessState& state, UniqueFd notify_fd
   }
   lock.unlock();
   if (store_ != nullptr && !attachment.key.empty()) {
-    std::lock_guard<std::mutex> lock(deposit_mu_);
+    std::lock_guard<std::mutex> deposit_lock(deposit_mu_);
     deposits_[attachment.key] = Deposit{attachment.meta, notify_fd.get()};
   }
   int fds = ++c->notify_fds;
