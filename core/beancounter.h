@@ -1,4 +1,4 @@
-// Beancounter: the per-container, per-resource counter of ubc-reference.md §1.
+// Beancounter: the per-container, per-resource counter of docs/ubc-semantics.md §1.
 //
 // Holds held, maxheld, barrier, limit and failcnt for one resource. Held is not
 // a ledger of guesses: the supervisor computes it from the kernel's truth and
@@ -12,7 +12,7 @@
 
 namespace ubc {
 
-// Which bound a charge is checked against (ubc-reference.md §1).
+// Which bound a charge is checked against (docs/ubc-semantics.md §1).
 enum class ChargeCheck { kNone, kBarrier, kLimit };
 
 const char* ChargeCheckName(ChargeCheck check);  // "none", "barrier", "limit"

@@ -1,5 +1,5 @@
 // ContainerAccounting: one container's privvmpages beancounter and the decision
-// for each trapped memory syscall (ubc-reference.md §1-§5).
+// for each trapped memory syscall (docs/ubc-semantics.md §1-§5).
 //
 // Held is the kernel's truth (the sum of statm "data" over the container's
 // distinct address spaces, read through MemberReader) plus reservations for

@@ -7,7 +7,7 @@
 // receiving it (message_framer.h) and the fd belong to the supervisor. A
 // parsed state is a plain value; parsing is pure and thread-safe.
 //
-// What the runtimes actually send (see runtimes-here.md): runc sends compact
+// What the runtimes actually send (docs/runtimes.md §1): runc sends compact
 // JSON with ociVersion "1.0.2-dev", status "creating" for the init process and
 // "running" with pid = the exec'd process for `runc exec`; crun sends
 // pretty-printed JSON with ociVersion "0.2.0" and, for `crun exec`, pid 0,

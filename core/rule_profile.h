@@ -1,4 +1,4 @@
-// RuleProfile: the call-site table of ubc-reference.md §3, kept as data.
+// RuleProfile: the call-site table of docs/ubc-semantics.md §3, kept as data.
 //
 // One immutable table per profile: `bc2006` (default) and `openvz`. Each row
 // says which bound a charging operation is checked against and the few

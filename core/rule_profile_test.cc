@@ -11,7 +11,7 @@ namespace {
 constexpr ChargeCheck kB = ChargeCheck::kBarrier;
 constexpr ChargeCheck kL = ChargeCheck::kLimit;
 
-// One row per charging line of the call-site table, ubc-reference.md §3.
+// One row per charging line of the call-site table, docs/ubc-semantics.md §3.
 struct ProfileRow {
   const char* operation;
   ChargeCheck RuleProfile::*field;

@@ -366,7 +366,7 @@ class Merger {
       if (rules_[i].Names(sys.name) && !(rules_[i].action == default_)) deciding.push_back(i);
     }
     // libseccomp lets the first unconditional rule of a syscall override all
-    // its conditional rules (runtimes-here.md: an ALLOW-all rule silences a
+    // its conditional rules (docs/runtimes.md §2: an ALLOW-all rule silences a
     // NOTIFY rule for the same syscall).
     auto unconditional = std::find_if(deciding.begin(), deciding.end(),
                                       [&](size_t i) { return rules_[i].args.empty(); });

@@ -103,7 +103,7 @@ TEST_P(CallSiteTable, ClassifyAndPlan) {
   ExpectPlan(PlanCharge(call, OpenvzProfile(), row.context), row.openvz, "openvz");
 }
 
-// One row (or a few) per line of the call-site table in ubc-reference.md §3,
+// One row (or a few) per line of the call-site table in docs/ubc-semantics.md §3,
 // with the bc2006 and openvz columns side by side.
 INSTANTIATE_TEST_SUITE_P(
     ReferenceTable, CallSiteTable,

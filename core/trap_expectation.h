@@ -1,7 +1,7 @@
 // Trap expectation (test-only): which calls the rules ubc-hook adds must hand
-// to ubcd, written out from ubc-reference.md apart from the rule tables in
-// core/seccomp_profile_merge.cc. The merge's unit test and its fuzzer check the
-// merged profiles against this one statement. Header only; pure functions.
+// to ubcd, written out from docs/ubc-semantics.md §2, §3 and §5 apart from the
+// rule tables in core/seccomp_profile_merge.cc. The merge's unit test and its
+// fuzzer check the merged profiles against this one statement. Header only; pure functions.
 #pragma once
 
 #include <array>

@@ -55,7 +55,7 @@ std::string RenderUserBeancounters(const std::vector<ContainerCounters>& contain
                 "held", "maxheld", "barrier", "limit", "failcnt");
   out += header;
 
-  // Untracked resources: nothing held, unlimited bounds (ubc-reference.md §6).
+  // Untracked resources: nothing held, unlimited bounds (docs/ubc-semantics.md §6).
   const BeancounterValues untracked{0, 0, kUnlimitedPages, kUnlimitedPages, 0};
   for (const ContainerCounters& c : containers) {
     const std::string uid = c.ctid + ":";

@@ -1,4 +1,4 @@
-// UBC text rendering: the /proc/user_beancounters layout of ubc-reference.md §6.
+// UBC text rendering: the /proc/user_beancounters layout of docs/ubc-semantics.md §6.
 //
 // Renders "Version: 2.5", the header row and the 24 resource rows per
 // container, in OpenVZ's order, with the exact printf widths existing scripts

@@ -12,7 +12,7 @@
 namespace ubc {
 namespace {
 
-// Golden files are written by hand from ubc-reference.md §6, not by this code.
+// Golden files are written by hand from docs/ubc-semantics.md §6, not by this code.
 std::string ReadGolden(const std::string& name) {
   const std::string path = std::string(UBC_SOURCE_ROOT) + "/tests/golden/" + name;
   std::ifstream in(path, std::ios::binary);
@@ -58,7 +58,7 @@ TEST(RenderUserBeancounters, HeaderLinesExactly) {
 }
 
 TEST(RenderUserBeancounters, ReferenceSampleRows) {
-  // The three rows shown in ubc-reference.md §6, for container 101. The
+  // The three rows shown in docs/ubc-semantics.md §6, for container 101. The
   // sample's lockedpages bounds come from a config ubc does not track yet, so
   // only the layout of that row is compared.
   ContainerCounters c;

@@ -136,7 +136,7 @@ TEST(ParseVzBarrierLimit, UnlimitedLimit) {
 }
 
 TEST(ParseVzBarrierLimit, BarrierAboveLimitIsAccepted) {
-  // vzctl never checks barrier <= limit (ubc-reference.md §1).
+  // vzctl never checks barrier <= limit (docs/ubc-semantics.md §1).
   Result<BarrierLimit> r = ParseVzBarrierLimit("100:50");
   ASSERT_TRUE(r.ok()) << r.status().message();
   EXPECT_EQ(*r, (BarrierLimit{100, 50}));

@@ -2,7 +2,7 @@
 //
 // Owns the fd (closed on destruction). Receive() blocks in
 // SECCOMP_IOCTL_NOTIF_RECV, which with SYNC_WAKE_UP is the fastest wait the
-// kernel offers (see ../shared/performance-anchors.md); on kernels that wake a
+// kernel offers (docs/performance.md, "The floor"); on kernels that wake a
 // blocked RECV when the filter loses its last task (>= 6.6) hang-up is noticed
 // there, elsewhere a poll() before RECV notices it. One thread uses a notifier
 // at a time; IdValid() and Respond() are safe from that thread only.

@@ -3,7 +3,7 @@
 Each case takes the runtime name and runs one container whose only process is the probe
 (plus an exec'd probe where stated), so that the container's privvmpages held equals the
 probe's own statm "data" (field 6). Barriers are in pages; sizes sent to the probe use its
-"NP" (pages) form. Every number asserted follows ubc-reference.md section 1 and 3:
+"NP" (pages) form. Every number asserted follows docs/ubc-semantics.md §1 and §3:
 barrier-checked charges succeed iff held + n <= barrier (and <= limit), limit-checked iff
 held + n <= limit, a refusal leaves held unchanged and adds exactly 1 to failcnt.
 
