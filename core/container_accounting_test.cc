@@ -552,11 +552,12 @@ TEST(ContainerAccountingTest, VanishedTargetOrUnreadableProcLetsTheCallRun) {
 
 TEST(ContainerAccountingTest, FailClosedRefusesWhatCannotBeDecided) {
   ContainerAccounting acc(10, 10, Bc2006Profile());
-  acc.SetFailClosed(true);
   FakeTarget target;
   FakeMembers members;
   members.fail = true;
   Decision d = acc.Decide(Mmap(1, 1), target, members);
+  EXPECT_TRUE(d.undecidable);
+  ApplyOnError(OnError::kEnomem, d);  // the container's on_error, as ubcd applies it
   EXPECT_EQ(d.action, Decision::Action::kFail);
   EXPECT_EQ(d.error_number, ENOMEM);
   EXPECT_FALSE(d.refused);  // not a beancounter refusal

@@ -166,7 +166,6 @@ void Supervisor::AttachFd(const ContainerProcessState& state, UniqueFd notify_fd
     c->limits = ResolveLimits(annotations, file, config_);
     c->accounting = std::make_unique<ContainerAccounting>(
         c->limits.privvmpages.barrier_pages, c->limits.privvmpages.limit_pages, *c->limits.profile);
-    c->accounting->SetFailClosed(c->limits.on_error == OnError::kEnomem);
     c->members = std::make_unique<ProcMembers>(*membership);
     if (attachment.recovered) {
       auto kept = restored_.find(state.id);
@@ -238,21 +237,16 @@ void Supervisor::Answer(Container& c, SeccompNotifier& notifier,
 
   // Built in place (returned, not assigned): moving a Decision just written
   // field by field would stall on store forwarding.
-  const Decision d = [&] {
+  Decision d = [&] {
     try {
       return c.accounting->Decide(call, target, *c.members);
     } catch (const std::exception& e) {
       // Never leave the caller waiting: an internal failure is answered as the
       // container's on_error says (fail open by default).
-      Decision failed;
-      failed.note = std::string("internal error: ") + e.what();
-      if (c.limits.on_error == OnError::kEnomem) {
-        failed.action = Decision::Action::kFail;
-        failed.error_number = ENOMEM;
-      }
-      return failed;
+      return UndecidableDecision(c.limits.on_error, std::string("internal error: ") + e.what());
     }
   }();
+  ApplyOnError(c.limits.on_error, d);
   seccomp_notif_resp response{};
   response.id = request.id;
   switch (d.action) {

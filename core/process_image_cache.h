@@ -1,0 +1,69 @@
+// ProcessImageCache: what a container's accounting remembers of each process
+// image between exact reads, so that most calls are planned without /proc.
+//
+//  - tgid by tid, for threads that are not a process's main thread (looked up
+//    once in /proc, remembered while they keep calling);
+//  - the break each process's heap was last moved to (by tgid: any thread may
+//    move the one break), so that a brk away from the bound is planned
+//    without reading /proc/PID/maps; an exec resets it to kBreakAtStart;
+//  - the processes whose image an exec is replacing: their next trapped call
+//    adds the new image's size to the estimate and sets its break.
+// Entries of processes the member reader no longer lists are pruned when the
+// member set changes (PruneGone). Not thread-safe: the owning
+// ContainerAccounting serialises every call.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <set>
+
+#include "core/accounting_readers.h"
+
+namespace ubc {
+
+class ProcessImageCache {
+ public:
+  // The break right after an exec: the new image's start_brk, not read yet.
+  static constexpr uint64_t kBreakAtStart = ~uint64_t{0};
+
+  // ---- Threads
+  // False for a thread not mapped yet. (Not an optional<int>: GCC returns one
+  // through memory, and reading it back whole stalls on store forwarding on
+  // every decision.)
+  bool TgidOf(int tid, int* tgid) const {
+    auto cached = tgid_by_tid_.find(tid);
+    if (cached == tgid_by_tid_.end()) return false;
+    *tgid = cached->second;
+    return true;
+  }
+  void SetTgid(int tid, int tgid) { tgid_by_tid_[tid] = tgid; }
+  void ForgetThread(int tid) { tgid_by_tid_.erase(tid); }
+
+  // ---- Breaks
+  // The remembered break of `tgid` (kBreakAtStart right after an exec), or
+  // null when none is remembered.
+  const uint64_t* Break(int tgid) const {
+    auto it = brk_by_tgid_.find(tgid);
+    return it == brk_by_tgid_.end() ? nullptr : &it->second;
+  }
+  void SetBreak(int tgid, uint64_t brk) { brk_by_tgid_[tgid] = brk; }
+
+  // ---- Execs
+  // `tgid`'s image is being replaced: what is remembered of it is stale.
+  void ExecStarted(int tgid);
+  // True (once) when `tgid` had an exec pending: its new image is to be read.
+  bool TakePendingExec(int tgid) { return !exec_pending_.empty() && exec_pending_.erase(tgid) != 0; }
+
+  // Forgets processes `sample` does not list; a thread's tgid is kept while
+  // `keep_thread(tid)` says its id is still of interest.
+  void PruneGone(const MembersSample& sample, const std::function<bool(int tid)>& keep_thread);
+  void Clear();
+
+ private:
+  std::map<int, int> tgid_by_tid_;
+  std::map<int, uint64_t> brk_by_tgid_;
+  std::set<int> exec_pending_;
+};
+
+}  // namespace ubc
