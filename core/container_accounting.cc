@@ -1,5 +1,7 @@
 #include "core/container_accounting.h"
 
+#include <time.h>
+
 #include <algorithm>
 #include <cerrno>
 #include <new>
@@ -34,6 +36,14 @@ void BuildInPlace(T& target, Make make) {
   ::new (static_cast<void*>(&target)) T(make());
 }
 
+// Coarse (jiffy resolution, from the vDSO without the TSC): when status
+// readers last saw an exact value, not a latency.
+int64_t CoarseNowMs() {
+  timespec ts{};
+  ::clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+  return int64_t{ts.tv_sec} * 1000 + ts.tv_nsec / 1000000;
+}
+
 }  // namespace
 
 ContainerAccounting::ContainerAccounting(uint64_t barrier_pages, uint64_t limit_pages,
@@ -60,6 +70,7 @@ Status ContainerAccounting::RefreshLocked(MemberReader& members) {
     images_.PruneGone(sample_, [this](int tid) { return ledger_.KnowsThread(tid); });
   }
   processes_ = sample_.processes;
+  exact_at_ms_ = CoarseNowMs();
   // Outstanding calls may be counted twice here (a fork whose child already
   // shows in the sample); maxheld records only what the kernel reported.
   // Admitted charges raise it at admission (held + n, within the bound).
@@ -116,6 +127,7 @@ Decision ContainerAccounting::Decide(const TrappedCall& call, TargetReader& targ
   Decision d;
   std::lock_guard<std::mutex> lock(mu_);
   DecideLocked(call, target, members, d);
+  PublishLocked();
   return d;
 }
 
@@ -319,31 +331,37 @@ void ContainerAccounting::DecideLocked(const TrappedCall& call, TargetReader& ta
 AccountingSnapshot ContainerAccounting::Refresh(MemberReader& members) {
   std::lock_guard<std::mutex> lock(mu_);
   (void)RefreshLocked(members);  // on failure the last known values stand
-  AccountingSnapshot s;
-  s.privvmpages = counter_.values();
-  s.processes = processes_;
-  s.reservations = ledger_.ActiveReservations();
+  PublishLocked();
+  AccountingSnapshot s = SnapshotLocked();
+  s.privvmpages.held_pages = counter_.values().held_pages;
   return s;
 }
 
-AccountingSnapshot ContainerAccounting::Peek() const {
-  std::lock_guard<std::mutex> lock(mu_);
+AccountingSnapshot ContainerAccounting::SnapshotLocked() const {
   AccountingSnapshot s;
   s.privvmpages = counter_.values();
   s.privvmpages.held_pages = ledger_.Estimate();
   s.processes = processes_;
   s.reservations = ledger_.ActiveReservations();
+  s.exact_at_ms = exact_at_ms_;
   return s;
+}
+
+AccountingSnapshot ContainerAccounting::Peek() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return SnapshotLocked();
 }
 
 void ContainerAccounting::SetLimits(uint64_t barrier_pages, uint64_t limit_pages) {
   std::lock_guard<std::mutex> lock(mu_);
   counter_.SetLimits(barrier_pages, limit_pages);
+  PublishLocked();
 }
 
 void ContainerAccounting::Restore(uint64_t maxheld_pages, uint64_t failcnt) {
   std::lock_guard<std::mutex> lock(mu_);
   counter_.Restore(maxheld_pages, failcnt);
+  PublishLocked();
 }
 
 void ContainerAccounting::Retire(MemberReader& members) {
@@ -353,6 +371,7 @@ void ContainerAccounting::Retire(MemberReader& members) {
   images_.Clear();
   processes_ = 0;
   counter_.ObserveHeld(0);
+  PublishLocked();
 }
 
 }  // namespace ubc

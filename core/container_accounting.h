@@ -28,6 +28,7 @@
 #include "core/beancounter.h"
 #include "core/decision.h"
 #include "core/process_image_cache.h"
+#include "core/published_value.h"
 #include "core/reservation_ledger.h"
 #include "core/rule_profile.h"
 #include "core/syscall_classifier.h"
@@ -38,6 +39,8 @@ struct AccountingSnapshot {
   BeancounterValues privvmpages;
   uint64_t processes = 0;
   uint64_t reservations = 0;
+  // CLOCK_MONOTONIC_COARSE (ms) of the exact read held comes from; 0: none yet.
+  int64_t exact_at_ms = 0;
 };
 
 class ContainerAccounting {
@@ -65,6 +68,10 @@ class ContainerAccounting {
   AccountingSnapshot Refresh(MemberReader& members);
   // Counters as last known, without reading anything.
   AccountingSnapshot Peek() const;
+  // The same as the decision path last published it: never takes the
+  // decision mutex, so status readers cannot delay a decision (held is the
+  // estimate: the last exact read plus what was admitted since).
+  AccountingSnapshot Published() const { return published_.Read(); }
 
   void SetLimits(uint64_t barrier_pages, uint64_t limit_pages);
   // maxheld and failcnt kept across a supervisor restart.
@@ -113,6 +120,8 @@ class ContainerAccounting {
                    uint64_t held, Decision& d);
   void RememberBrkLocked(const Planning& p, uint64_t brk);
   Result<uint64_t> CurrentBrkLocked(TargetReader& target);
+  AccountingSnapshot SnapshotLocked() const;
+  void PublishLocked() { published_.Publish(SnapshotLocked()); }
 
   mutable std::mutex mu_;
   const RuleProfile* profile_;
@@ -122,8 +131,10 @@ class ContainerAccounting {
   MembersSample sample_;  // scratch of RefreshLocked, kept for its capacity
   uint64_t pruned_generation_ = ~uint64_t{0};
   std::vector<int> forgotten_tids_;  // scratch of RefreshLocked
+  int64_t exact_at_ms_ = 0;
   ReservationLedger ledger_;
   ProcessImageCache images_;
+  PublishedValue<AccountingSnapshot> published_;  // written under mu_
 };
 
 }  // namespace ubc

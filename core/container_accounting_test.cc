@@ -748,3 +748,30 @@ TEST(ContainerAccountingTest, RetireReleasesHeldAndKeepsTheRecord) {
 
 }  // namespace
 }  // namespace ubc
+
+namespace ubc {
+namespace {
+
+TEST(ContainerAccountingTest, PublishesItsCountersAfterEveryDecisionAndRefresh) {
+  ContainerAccounting acc(1000, 1100, Bc2006Profile());
+  FakeTarget target;
+  FakeMembers members;
+  members.data_pages = 100;
+  EXPECT_EQ(acc.Published().exact_at_ms, 0);
+  ASSERT_FALSE(acc.Decide(Mmap(1, 200), target, members).refused);
+  AccountingSnapshot after_admit = acc.Published();
+  EXPECT_EQ(after_admit.privvmpages.held_pages, 300u);  // the estimate: 100 read + 200 admitted
+  EXPECT_GT(after_admit.exact_at_ms, 0);
+  EXPECT_EQ(after_admit.reservations, 1u);
+  members.data_pages = 1050;
+  ASSERT_TRUE(acc.Decide(Mmap(1, 700), target, members).refused);
+  EXPECT_EQ(acc.Published().privvmpages.failcnt, 1u);
+  members.data_pages = 250;
+  (void)acc.Refresh(members);
+  EXPECT_EQ(acc.Published().privvmpages.held_pages, 250u);
+  acc.SetLimits(500, 600);
+  EXPECT_EQ(acc.Published().privvmpages.barrier_pages, 500u);
+}
+
+}  // namespace
+}  // namespace ubc

@@ -14,6 +14,7 @@ void ReservationLedger::Release(Reservation& r, MemberReader& members) {
   for (ForkCharge& f : forks_since_exact_) {
     if (f.forker_tid == r.forker_tid) f.completed = true;
   }
+  if (r.active) --active_;
   r.active = false;
 }
 
@@ -30,6 +31,7 @@ void ReservationLedger::Reserve(const TrappedCall& call, const ClassifiedCall& c
   admitted_since_exact_pages_ = SaturatingAdd(admitted_since_exact_pages_, plan.pages);
   const bool grows = plan.grows_caller_data;
   Reservation& r = reservations_[call.tid];
+  if (!r.active) ++active_;  // (a new entry is value-initialised: inactive)
   r = Reservation{true, false, call.nr, call.args, plan.pages, tgid, grows, 0};
   if (classified.kind == CallKind::kFork) {
     r.forker_tid = classified.sibling ? -1 : call.tid;
@@ -45,11 +47,6 @@ void ReservationLedger::Reserve(const TrappedCall& call, const ClassifiedCall& c
       space->second.admitted_pages = SaturatingAdd(space->second.admitted_pages, plan.pages);
     }
   }
-}
-
-uint64_t ReservationLedger::ActiveReservations() const {
-  return static_cast<uint64_t>(std::count_if(reservations_.begin(), reservations_.end(),
-                                             [](const auto& e) { return e.second.active; }));
 }
 
 bool ReservationLedger::SpaceEstimate(int tgid, uint64_t* pages) const {
@@ -153,6 +150,7 @@ uint64_t ReservationLedger::ApplySample(const MembersSample& sample, bool prune)
 
 void ReservationLedger::Clear() {
   reservations_.clear();
+  active_ = 0;
   spaces_.clear();
   forks_since_exact_.clear();
   exact_held_pages_ = 0;

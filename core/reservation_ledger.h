@@ -51,7 +51,7 @@ class ReservationLedger {
                int tgid);
   // Threads with an entry (active or not): their tgid is still of interest.
   bool KnowsThread(int tid) const { return reservations_.count(tid) != 0; }
-  uint64_t ActiveReservations() const;
+  uint64_t ActiveReservations() const { return active_; }
 
   // ---- Address spaces
   // Whether `tgid` was listed at the last exact read (so it is a process's
@@ -119,6 +119,7 @@ class ReservationLedger {
   uint64_t exact_held_pages_ = 0;            // held at the last exact read
   uint64_t admitted_since_exact_pages_ = 0;  // charges admitted since then
   uint32_t fast_decisions_ = 0;
+  uint64_t active_ = 0;  // reservations with `active` set, kept for status readers
   std::map<int, Reservation> reservations_;  // by thread id
   std::map<int, AddressSpace> spaces_;       // by tgid, as of the last exact read
   std::vector<ForkCharge> forks_since_exact_;
