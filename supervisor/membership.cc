@@ -1,0 +1,97 @@
+#include "supervisor/membership.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <optional>
+#include <string_view>
+#include <vector>
+
+#include "core/proc_text.h"
+#include "supervisor/proc_read.h"
+
+namespace ubc {
+namespace {
+
+// The lines of /proc/PID/cgroup, viewing *text; none when it cannot be read.
+std::vector<CgroupLine> ReadCgroups(int pid, std::string* text) {
+  Result<std::string> read =
+      ReadProcFile("/proc/" + std::to_string(pid) + "/cgroup", ProcRecords::kOne);
+  if (!read.ok()) return {};
+  *text = std::move(read).value();
+  Result<std::vector<CgroupLine>> lines = ParseProcCgroup(*text);
+  if (!lines.ok()) return {};
+  return std::move(lines).value();
+}
+
+// Mount point of the cgroup hierarchy with these controllers ("" = cgroup2),
+// mounted at its root; "" when there is none.
+std::string MountPointOf(std::string_view controllers) {
+  Result<std::string> text = ReadProcFile("/proc/self/mountinfo", ProcRecords::kMany);
+  if (!text.ok()) return "";
+  const std::optional<std::string_view> mount = CgroupMountPoint(*text, controllers);
+  return mount ? std::string(*mount) : "";
+}
+
+}  // namespace
+
+std::string Membership::Describe() const {
+  switch (kind) {
+    case Kind::kCgroup:
+      return "cgroup " + cgroup_dir;
+    case Kind::kPidNamespace:
+      return "pid namespace " + std::to_string(pidns_ino);
+    case Kind::kObserved:
+      break;
+  }
+  return "observed processes";
+}
+
+bool PidNamespaceOf(const std::string& ns_path, dev_t* dev, ino_t* ino) {
+  struct stat st {};
+  if (::stat(ns_path.c_str(), &st) != 0) return false;
+  *dev = st.st_dev;
+  *ino = st.st_ino;
+  return true;
+}
+
+Membership DetermineMembership(int init_pid, int runtime_pid) {
+  Membership m;
+  // A cgroup of the container's own: the init is in a different cgroup than
+  // the runtime that started it (runc with cgroups, podman, containerd).
+  std::string init_text, runtime_text;
+  const std::vector<CgroupLine> init_cg = ReadCgroups(init_pid, &init_text);
+  const std::vector<CgroupLine> runtime_cg =
+      runtime_pid > 0 ? ReadCgroups(runtime_pid, &runtime_text) : std::vector<CgroupLine>{};
+  for (const CgroupLine& line : init_cg) {
+    // Prefer hierarchies every process is attached to; named ones like
+    // name=systemd are not always managed by the runtime.
+    if (line.controllers.substr(0, 5) == "name=") continue;
+    auto same = std::find_if(runtime_cg.begin(), runtime_cg.end(), [&](const CgroupLine& r) {
+      return r.controllers == line.controllers;
+    });
+    if (same == runtime_cg.end() || same->path == line.path || line.path == "/") continue;
+    std::string mount = MountPointOf(line.controllers);
+    if (mount.empty()) continue;
+    std::string dir = mount + std::string(line.path);
+    if (::access((dir + "/cgroup.procs").c_str(), R_OK) != 0) continue;
+    m.kind = Membership::Kind::kCgroup;
+    m.cgroup_dir = dir;
+    return m;
+  }
+  dev_t dev = 0, own_dev = 0;
+  ino_t ino = 0, own_ino = 0;
+  if (PidNamespaceOf("/proc/" + std::to_string(init_pid) + "/ns/pid", &dev, &ino) &&
+      PidNamespaceOf("/proc/self/ns/pid", &own_dev, &own_ino) &&
+      (dev != own_dev || ino != own_ino)) {
+    m.kind = Membership::Kind::kPidNamespace;
+    m.pidns_dev = dev;
+    m.pidns_ino = ino;
+    return m;
+  }
+  m.kind = Membership::Kind::kObserved;
+  return m;
+}
+
+}  // namespace ubc

@@ -1,0 +1,326 @@
+#include "supervisor/proc_members.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <linux/kcmp.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <ctime>
+#include <optional>
+#include <string_view>
+
+#include "core/units.h"
+#include "supervisor/proc_read.h"
+
+namespace ubc {
+namespace {
+
+// statfs f_type of cgroup2 (linux/magic.h CGROUP2_SUPER_MAGIC).
+constexpr uint64_t kCgroup2Magic = 0x63677270;
+
+// Coarse (jiffy resolution) and read from the vDSO without touching the
+// TSC: enough for a 100 ms re-listing interval, cheaper on every decision.
+std::chrono::milliseconds CoarseNow() {
+  timespec ts{};
+  ::clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+  return std::chrono::milliseconds(int64_t{ts.tv_sec} * 1000 + ts.tv_nsec / 1000000);
+}
+
+bool SameAddressSpace(int pid1, int pid2) {
+  return ::syscall(SYS_kcmp, pid1, pid2, KCMP_VM, 0, 0) == 0;
+}
+
+}  // namespace
+
+int ReadThreadGroupId(int tid) {
+  Result<std::string> text =
+      ReadProcFile("/proc/" + std::to_string(tid) + "/status", ProcRecords::kOne);
+  if (!text.ok()) return -1;
+  return StatusTgid(*text).value_or(-1);
+}
+
+struct ProcMembers::Process {
+  UniqueFd dir;
+  UniqueFd statm;
+  UniqueFd children;  // the main thread's, opened at its first fork
+};
+
+ProcMembers::ProcMembers(Membership membership) : membership_(std::move(membership)) {}
+ProcMembers::~ProcMembers() = default;
+
+void ProcMembers::NoteProcess(int tid) {
+  std::lock_guard<std::mutex> lock(observed_mu_);
+  if (membership_.kind == Membership::Kind::kObserved) observed_tids_.insert(tid);
+  if (seen_tids_.insert(tid).second) {
+    relist_ = true;
+    if (seen_tids_.size() > 65536) seen_tids_.clear();  // bounded; costs one relist
+  }
+}
+
+void ProcMembers::ExpectNewProcess(int forker_tid) {
+  // Observed membership is made of trapping threads: a child joins it by
+  // trapping, not by being forked.
+  if (forker_tid <= 0 || membership_.kind == Membership::Kind::kObserved) {
+    relist_ = true;
+    return;
+  }
+  if (std::find(forkers_.begin(), forkers_.end(), forker_tid) != forkers_.end()) return;
+  if (forkers_.size() >= 16) {
+    relist_ = true;
+    return;
+  }
+  forkers_.push_back(forker_tid);
+}
+
+Result<std::string> ProcMembers::ReadChildren(int tid) {
+  // Only a member's main thread, through the member's directory fd: a thread
+  // known by its id alone may have exited and its id gone to a process
+  // outside the container, whose children would then be counted. The file
+  // lists pids like cgroup.procs (space-separated) and is produced afresh on
+  // every read from offset 0, so its fd is kept.
+  const std::string name = "task/" + std::to_string(tid) + "/children";
+  auto member = processes_.find(tid);
+  if (member == processes_.end())
+    return Status::Error("thread " + std::to_string(tid) + " is not a member's main thread");
+  Process& p = *member->second;
+  if (!p.children) {
+    p.children = UniqueFd(::openat(p.dir.get(), name.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!p.children) return Status::Error(name + ": " + std::strerror(errno));
+  }
+  return ReadProcFd(p.children.get(), ProcRecords::kPids);
+}
+
+bool ProcMembers::ChildrenReaped(int tid) {
+  Result<std::string> text = ReadChildren(tid);
+  // A child leaves this list only when reaped (a zombie stays listed), or
+  // when the thread itself exits (then the read fails).
+  return text.ok() && PidListEmpty(*text);
+}
+
+bool ProcMembers::OpenChildrenOfForkers(MembersSample* out) {
+  bool added = false;
+  std::set<int> children;
+  for (int tid : forkers_) {
+    Result<std::string> text = ReadChildren(tid);
+    if (!text.ok()) {
+      forkers_.clear();
+      return false;
+    }
+    AddPids(*text, &children);
+  }
+  forkers_.clear();
+  // A child of a member is in the container's cgroup (it was forked there)
+  // or pid namespace (checked as it opens); one moved out since is dropped
+  // at the next listing.
+  for (int pid : children) {
+    if (processes_.count(pid) == 0 && Open(pid) != nullptr) added = true;
+  }
+  if (added) ++out->generation;
+  return true;
+}
+
+Result<std::set<int>> ProcMembers::ListTgids() {
+  std::set<int> out;
+  switch (membership_.kind) {
+    case Membership::Kind::kCgroup: {
+      // A listing follows every fork, and a path lookup in cgroupfs costs
+      // tens of µs when its dentries have gone cold (they have, between
+      // forks): the container's cgroup directory is kept open, and on
+      // cgroup2 its cgroup.procs too (read again from offset 0, the kernel
+      // lists afresh). cgroup v1 serves a kept fd a cached pid list for as
+      // long as it keeps being read, so there it is opened for each listing.
+      const std::string path = membership_.cgroup_dir + "/cgroup.procs";
+      if (!cgroup_dir_) {
+        cgroup_dir_ =
+            UniqueFd(::open(membership_.cgroup_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+        if (!cgroup_dir_)
+          return Status::Error(membership_.cgroup_dir + ": " + std::strerror(errno));
+        struct statfs fs {};
+        cgroup2_ = ::fstatfs(cgroup_dir_.get(), &fs) == 0 &&
+                   static_cast<uint64_t>(fs.f_type) == kCgroup2Magic;
+      }
+      if (!cgroup_procs_) {
+        cgroup_procs_ = UniqueFd(::openat(cgroup_dir_.get(), "cgroup.procs", O_RDONLY | O_CLOEXEC));
+        if (!cgroup_procs_) {
+          cgroup_dir_.reset();  // removed and made again? looked up afresh next time
+          return Status::Error(path + ": " + std::strerror(errno));
+        }
+      }
+      Result<std::string> own = ReadProcFd(cgroup_procs_.get(), ProcRecords::kPids);
+      if (!own.ok() || !cgroup2_) cgroup_procs_.reset();
+      if (!own.ok()) {
+        cgroup_dir_.reset();
+        return Status::Error(path + ": " + own.status().message());
+      }
+      AddPids(*own, &out);
+      // A cgroup directory's link count is 2 + its subdirectories: without
+      // any, there is nothing below to walk.
+      struct stat st {};
+      if (cgroup_dir_ && ::fstat(cgroup_dir_.get(), &st) == 0 && st.st_nlink <= 2) break;
+      // Cgroups the container created below its own.
+      std::vector<std::string> dirs{membership_.cgroup_dir};
+      for (size_t i = 0; i < dirs.size() && i < 4096; ++i) {
+        if (i > 0) {
+          Result<std::string> procs = ReadProcFile(dirs[i] + "/cgroup.procs", ProcRecords::kPids);
+          if (!procs.ok()) continue;
+          AddPids(*procs, &out);
+        }
+        if (DIR* d = ::opendir(dirs[i].c_str())) {
+          while (dirent* e = ::readdir(d)) {
+            if (e->d_type == DT_DIR && e->d_name[0] != '.')
+              dirs.push_back(dirs[i] + "/" + e->d_name);
+          }
+          ::closedir(d);
+        }
+      }
+      break;
+    }
+    case Membership::Kind::kPidNamespace: {
+      DIR* d = ::opendir("/proc");
+      if (d == nullptr) return Status::Error(std::string("/proc: ") + std::strerror(errno));
+      while (dirent* e = ::readdir(d)) {
+        const std::optional<int> entry_pid = ProcEntryPid(e->d_name);
+        if (!entry_pid) continue;
+        const int pid = *entry_pid;
+        if (processes_.count(pid) != 0) {
+          out.insert(pid);  // verified when opened; its dir fd keeps it honest
+          continue;
+        }
+        dev_t dev;
+        ino_t ino;
+        if (PidNamespaceOf(std::string("/proc/") + e->d_name + "/ns/pid", &dev, &ino) &&
+            dev == membership_.pidns_dev && ino == membership_.pidns_ino) {
+          out.insert(pid);
+        }
+      }
+      ::closedir(d);
+      break;
+    }
+    case Membership::Kind::kObserved: {
+      std::lock_guard<std::mutex> lock(observed_mu_);
+      for (auto it = observed_tids_.begin(); it != observed_tids_.end();) {
+        int tgid = ReadThreadGroupId(*it);
+        if (tgid <= 0) {
+          it = observed_tids_.erase(it);
+          continue;
+        }
+        out.insert(tgid);
+        ++it;
+      }
+      break;
+    }
+  }
+  return out;
+}
+
+ProcMembers::Process* ProcMembers::Open(int tgid) {
+  auto it = processes_.find(tgid);
+  if (it != processes_.end()) return it->second.get();
+  auto p = std::make_unique<Process>();
+  std::string path = "/proc/" + std::to_string(tgid);
+  p->dir = UniqueFd(::open(path.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+  if (!p->dir) return nullptr;
+  if (membership_.kind == Membership::Kind::kPidNamespace) {
+    // Checked through the directory fd: the same process the statm fd reads.
+    struct stat st {};
+    if (::fstatat(p->dir.get(), "ns/pid", &st, 0) != 0 || st.st_dev != membership_.pidns_dev ||
+        st.st_ino != membership_.pidns_ino) {
+      return nullptr;
+    }
+  }
+  p->statm = UniqueFd(::openat(p->dir.get(), "statm", O_RDONLY | O_CLOEXEC));
+  if (!p->statm) return nullptr;
+  Process* raw = p.get();
+  processes_[tgid] = std::move(p);
+  return raw;
+}
+
+Status ProcMembers::Sample(MembersSample* out) {
+  // Processes that appear unannounced (moved into the cgroup from outside)
+  // are found by the periodic listing. Forks, execs and new threads are
+  // announced. The clock is looked at every 16th sample only: near the
+  // bound every decision samples, and even a coarse clock read is a cache
+  // miss on the vDSO page after the context switch.
+  constexpr auto kRelistInterval = std::chrono::milliseconds(100);
+  bool due = relist_.exchange(false);
+  if (!due && ++samples_since_clock_ >= 16) {
+    samples_since_clock_ = 0;
+    due = CoarseNow() - listed_at_ >= kRelistInterval;
+  }
+  if (!due && !forkers_.empty()) due = !OpenChildrenOfForkers(out);
+  if (due) {
+    forkers_.clear();
+    Result<std::set<int>> tgids = ListTgids();
+    if (!tgids.ok()) {
+      relist_ = true;
+      return tgids.status();
+    }
+    listed_at_ = CoarseNow();
+    samples_since_clock_ = 0;
+    ++out->generation;
+    for (auto it = processes_.begin(); it != processes_.end();) {
+      it = tgids->count(it->first) ? std::next(it) : processes_.erase(it);
+    }
+    for (int tgid : *tgids) Open(tgid);  // new members; verified as they open
+  }
+  std::vector<std::pair<Statm, int>>& samples = statm_scratch_;
+  samples.clear();
+  for (auto it = processes_.begin(); it != processes_.end();) {
+    char buf[256];
+    ssize_t n = ::pread(it->second->statm.get(), buf, sizeof buf, 0);
+    const std::optional<Statm> s =
+        n <= 0 ? std::nullopt : ParseStatm(std::string_view(buf, static_cast<size_t>(n)));
+    if (!s) {
+      it = processes_.erase(it);  // exited: its memory is released
+      relist_ = true;             // and its children may have been reparented
+      ++out->generation;
+      continue;
+    }
+    samples.emplace_back(*s, it->first);
+    ++it;
+  }
+  // Processes sharing one address space (vfork, CLONE_VM) have identical statm
+  // lines; only those need the kcmp check.
+  std::sort(samples.begin(), samples.end());
+  out->data_pages = 0;
+  out->processes = samples.size();
+  out->data_pages_by_tgid.clear();
+  for (size_t i = 0; i < samples.size(); ++i) {
+    bool duplicate = false;
+    for (size_t j = i; j-- > 0 && samples[j].first == samples[i].first;) {
+      if (SameAddressSpace(samples[j].second, samples[i].second)) {
+        duplicate = true;
+        break;
+      }
+    }
+    out->data_pages_by_tgid.emplace_back(samples[i].second, StatmDataPages(samples[i].first));
+    if (!duplicate)
+      out->data_pages = SaturatingAdd(out->data_pages, StatmDataPages(samples[i].first));
+  }
+  std::sort(out->data_pages_by_tgid.begin(), out->data_pages_by_tgid.end());
+  return Status::Ok();
+}
+
+void ProcMembers::ReleaseAll() {
+  processes_.clear();
+  forkers_.clear();
+  cgroup_procs_.reset();
+  cgroup_dir_.reset();
+}
+
+int ProcMembers::ThreadGroupOf(int tid) { return ReadThreadGroupId(tid); }
+
+CallProgress ProcMembers::Progress(int tid, int nr, const std::array<uint64_t, 6>& args) {
+  Result<std::string> text =
+      ReadProcFile("/proc/" + std::to_string(tid) + "/syscall", ProcRecords::kOne);
+  if (!text.ok()) return CallProgress::kDone;  // the thread is gone
+  return ProgressFromSyscall(*text, nr, args);
+}
+
+}  // namespace ubc

@@ -1,0 +1,94 @@
+// ProcMembers: the /proc MemberReader (core/accounting_readers.h) of one
+// container.
+//
+// It enumerates the container's processes as its Membership says
+// (supervisor/membership.h) and sums statm "data" over their distinct
+// address spaces. It keeps one /proc/PID directory fd and statm fd open per
+// member: an open /proc fd stays bound to its process, so a reused pid can
+// never be misread, and pread of a kept statm fd is far cheaper than
+// open/read/close. A process forked by a member is looked for among the
+// forking thread's children (/proc/PID/task/TID/children) rather than by
+// listing the whole membership again: forks are far apart, the kernel's data
+// is cold by then, and a cold cgroup v1 listing costs several times a cold
+// children read. Parsing is core/proc_text.h. Not thread-safe (except
+// NoteProcess): its container's accounting mutex serialises every use.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "core/accounting_readers.h"
+#include "core/proc_text.h"
+#include "core/unique_fd.h"
+#include "supervisor/membership.h"
+
+namespace ubc {
+
+class ProcMembers : public MemberReader {
+ public:
+  explicit ProcMembers(Membership membership);
+  ~ProcMembers() override;
+
+  // Every trapped call's thread. A thread not seen before may belong to a
+  // process not listed yet (an exec, a spawned child): the next Sample()
+  // lists the members afresh. kObserved membership is made of these.
+  // Thread-safe.
+  void NoteProcess(int tid);
+  void ExpectNewProcess(int forker_tid) override;
+  // Told only for a member's main thread, read through its kept fds: a
+  // recycled tid is never read.
+  bool ChildrenReaped(int tid) override;
+
+  Status Sample(MembersSample* out) override;
+  CallProgress Progress(int tid, int nr, const std::array<uint64_t, 6>& args) override;
+  int ThreadGroupOf(int tid) override;
+  void ReleaseAll() override;
+
+  const Membership& membership() const { return membership_; }
+
+ private:
+  struct Process;
+  Result<std::set<int>> ListTgids();
+  Process* Open(int tgid);
+  // Opens the children of every thread that forked since the last sample;
+  // false when one could not be read (not a member's main thread, or it
+  // exited and its children went to another parent): then the members must
+  // be listed afresh.
+  bool OpenChildrenOfForkers(MembersSample* out);
+  Result<std::string> ReadChildren(int tid);
+
+  Membership membership_;
+  std::mutex observed_mu_;  // NoteProcess runs outside the accounting lock
+  std::set<int> observed_tids_;
+  std::set<int> seen_tids_;
+  // Listing the members (cgroup.procs, or a /proc scan) costs more than the
+  // rest of a decision; it is done again only when the membership may have
+  // changed, and at least every kRelistInterval.
+  std::atomic<bool> relist_{true};
+  // Threads that forked since the last sample (cgroup and pid-namespace
+  // membership; bounded, past it a relist is cheaper).
+  std::vector<int> forkers_;
+  std::chrono::milliseconds listed_at_{};  // CLOCK_MONOTONIC_COARSE
+  uint32_t samples_since_clock_ = 0;
+  std::map<int, std::unique_ptr<Process>> processes_;
+  // kCgroup: the container's cgroup directory, opened at the first listing
+  // and kept; on cgroup2 its cgroup.procs too (on v1 closed after each read).
+  UniqueFd cgroup_dir_;
+  UniqueFd cgroup_procs_;
+  bool cgroup2_ = false;
+  // Scratch of Sample(), kept for its capacity.
+  std::vector<std::pair<Statm, int>> statm_scratch_;
+};
+
+// Thread-group id of a thread (from /proc/TID/status), or -1.
+int ReadThreadGroupId(int tid);
+
+}  // namespace ubc
