@@ -14,6 +14,7 @@ from cleanup import add_cleanup, remove_cleanup
 from files import read_text, tail, write_json
 from outcome import wait_until
 from procs import run, stop_process, unix_socket_exists
+from ubcd import flat_entry
 
 
 class BenchUbcd:
@@ -67,7 +68,7 @@ class BenchUbcd:
     def require_container(self, cid):
         for c in self.status_json().get("containers", []):
             if c.get("id") == cid:
-                return c
+                return flat_entry(c)
         raise AssertionError(f"{cid} not in ubcd status")
 
     def privvm(self, cid):

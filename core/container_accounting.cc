@@ -330,7 +330,7 @@ void ContainerAccounting::DecideLocked(const TrappedCall& call, TargetReader& ta
 
 AccountingSnapshot ContainerAccounting::Refresh(MemberReader& members) {
   std::lock_guard<std::mutex> lock(mu_);
-  (void)RefreshLocked(members);  // on failure the last known values stand
+  if (!retired_) (void)RefreshLocked(members);  // on failure the last known values stand
   PublishLocked();
   AccountingSnapshot s = SnapshotLocked();
   s.privvmpages.held_pages = counter_.values().held_pages;
@@ -367,6 +367,7 @@ void ContainerAccounting::Restore(uint64_t maxheld_pages, uint64_t failcnt) {
 void ContainerAccounting::Retire(MemberReader& members) {
   std::lock_guard<std::mutex> lock(mu_);
   members.ReleaseAll();
+  retired_ = true;
   ledger_.Clear();
   images_.Clear();
   processes_ = 0;

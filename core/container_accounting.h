@@ -64,7 +64,8 @@ class ContainerAccounting {
 
   Decision Decide(const TrappedCall& call, TargetReader& target, MemberReader& members);
 
-  // Reads the exact held value now (for status) and returns the counters.
+  // Reads the exact held value now (for status) and returns the counters;
+  // after Retire() it reads nothing.
   AccountingSnapshot Refresh(MemberReader& members);
   // Counters as last known, without reading anything.
   AccountingSnapshot Peek() const;
@@ -132,6 +133,7 @@ class ContainerAccounting {
   uint64_t pruned_generation_ = ~uint64_t{0};
   std::vector<int> forgotten_tids_;  // scratch of RefreshLocked
   int64_t exact_at_ms_ = 0;
+  bool retired_ = false;  // Refresh() reads nothing any more
   ReservationLedger ledger_;
   ProcessImageCache images_;
   PublishedValue<AccountingSnapshot> published_;  // written under mu_

@@ -6,6 +6,7 @@
 // container from the fd store. Pure serialisation; thread-safe.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -27,6 +28,10 @@ struct PersistedContainer {
 };
 
 using PersistedState = std::map<std::string, PersistedContainer>;  // by container id
+
+// A state file is about 100 bytes per container; anything larger than this is
+// not ubcd's.
+inline constexpr size_t kMaxStateFileBytes = 64 << 20;
 
 std::string SerializePersistedState(const PersistedState& state);
 // Errors name the source and the offending field.

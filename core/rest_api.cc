@@ -1,6 +1,8 @@
 #include "core/json_depth.h"
 #include "core/rest_api.h"
 
+#include "core/container_report.h"
+
 #include <cerrno>
 #include <cstdio>
 #include <ctime>
@@ -26,14 +28,6 @@ int HexDigit(char c) {
   if (c >= 'a' && c <= 'f') return c - 'a' + 10;
   if (c >= 'A' && c <= 'F') return c - 'A' + 10;
   return -1;
-}
-
-// Pages and bytes of one amount; bytes is null when it does not fit (the
-// unlimited LONG_MAX pages are 2^75 bytes).
-ojson Amount(uint64_t pages) {
-  ojson bytes = nullptr;
-  if (pages != kUnlimitedPages && pages <= UINT64_MAX / kPageBytes) bytes = pages * kPageBytes;
-  return {{"pages", pages}, {"bytes", bytes}};
 }
 
 std::string ErrnoName(int error_number) {
@@ -147,9 +141,9 @@ RestResponse HandleMutation(const RestRequest& request, const RestTarget& target
   if (change->privvmpages && !backend.SetLimits(target.container_id, *change->privvmpages)) {
     return NotFoundContainer(target.container_id);
   }
-  std::optional<RestContainer> c = backend.GetContainer(target.container_id);
+  std::optional<ContainerReport> c = backend.GetContainer(target.container_id);
   if (!c) return NotFoundContainer(target.container_id);
-  return JsonResponse(200, RestContainerJson(*c));
+  return JsonResponse(200, ContainerReportJson(*c));
 }
 
 }  // namespace
@@ -285,35 +279,6 @@ Result<LimitsChange> ParseLimitsChange(std::string_view body, bool whole) {
   return change;
 }
 
-ojson RestContainerJson(const RestContainer& c) {
-  const BeancounterValues& p = c.privvmpages;
-  return {
-      {"id", c.id},
-      {"state", c.retired ? "retired" : "running"},
-      {"processes", c.processes},
-      {"notify_fds", c.notify_fds},
-      {"profile", c.profile},
-      {"profile_source", LimitsSourceName(c.limits.profile_source)},
-      {"profile_source_detail", c.limits.profile_source_detail},
-      {"membership", c.membership},
-      {"beancounters",
-       {{"privvmpages",
-         {{"held", Amount(p.held_pages)},
-          {"maxheld", Amount(p.maxheld_pages)},
-          {"barrier", Amount(p.barrier_pages)},
-          {"limit", Amount(p.limit_pages)},
-          {"failcnt", p.failcnt},
-          {"source", LimitsSourceName(c.limits.privvmpages_source)},
-          {"source_detail", c.limits.privvmpages_source_detail}}}}},
-  };
-}
-
-ojson RestContainersJson(const std::vector<RestContainer>& containers) {
-  ojson list = ojson::array();
-  for (const RestContainer& c : containers) list.push_back(RestContainerJson(c));
-  return {{"containers", std::move(list)}};
-}
-
 std::string FormatRfc3339Nanos(int64_t time_unix_ns) {
   if (time_unix_ns < 0) time_unix_ns = 0;
   const time_t seconds = static_cast<time_t>(time_unix_ns / 1000000000);
@@ -387,7 +352,7 @@ RestResponse HandleRestRequest(const RestRequest& request, RestBackend& backend,
     }
     case RestRoute::kMetrics: {
       std::vector<MetricsContainer> metrics;
-      for (const RestContainer& c : backend.ListContainers()) {
+      for (const ContainerReport& c : backend.ListContainers()) {
         metrics.push_back({c.id, c.retired, c.notify_fds, c.processes, c.privvmpages});
       }
       RestResponse r;
@@ -397,7 +362,7 @@ RestResponse HandleRestRequest(const RestRequest& request, RestBackend& backend,
     }
     case RestRoute::kUserBeancounters: {
       std::vector<ContainerCounters> counters;
-      for (const RestContainer& c : backend.ListContainers()) {
+      for (const ContainerReport& c : backend.ListContainers()) {
         counters.push_back({c.id, c.privvmpages});
       }
       RestResponse r;
@@ -406,11 +371,11 @@ RestResponse HandleRestRequest(const RestRequest& request, RestBackend& backend,
       return r;
     }
     case RestRoute::kContainers:
-      return JsonResponse(200, RestContainersJson(backend.ListContainers()));
+      return JsonResponse(200, ContainerReportsJson(backend.ListContainers()));
     case RestRoute::kContainer: {
-      std::optional<RestContainer> c = backend.GetContainer(target.container_id);
+      std::optional<ContainerReport> c = backend.GetContainer(target.container_id);
       if (!c) return NotFoundContainer(target.container_id);
-      return JsonResponse(200, RestContainerJson(*c));
+      return JsonResponse(200, ContainerReportJson(*c));
     }
     case RestRoute::kContainerEvents: {
       std::optional<std::vector<RefusalEvent>> events = backend.Events(target.container_id);

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "core/beancounter.h"
+#include "core/container_report.h"
 #include "core/decision_metrics.h"
 #include "core/limits_resolver.h"
 #include "core/refusal_events.h"
@@ -30,25 +31,12 @@ namespace ubc {
 // Request bodies larger than this get 413: a limits change is under 100 bytes.
 inline constexpr size_t kMaxRestBodyBytes = 64 * 1024;
 
-// One container as the API shows it; a plain copy of the supervisor's view
-// (core cannot see supervisor/).
-struct RestContainer {
-  std::string id;
-  bool retired = false;
-  int notify_fds = 0;
-  uint64_t processes = 0;
-  std::string profile;
-  std::string membership;
-  ResolvedLimits limits;
-  BeancounterValues privvmpages;
-};
-
 // What the handler asks of ubcd. Implementations must be thread-safe.
 class RestBackend {
  public:
   virtual ~RestBackend() = default;
-  virtual std::vector<RestContainer> ListContainers() = 0;
-  virtual std::optional<RestContainer> GetContainer(const std::string& id) = 0;
+  virtual std::vector<ContainerReport> ListContainers() = 0;
+  virtual std::optional<ContainerReport> GetContainer(const std::string& id) = 0;
   // False when no container has this id.
   virtual bool SetLimits(const std::string& id, const BarrierLimit& privvmpages) = 0;
   // Oldest first; nullopt for an unknown container.
@@ -116,8 +104,6 @@ Result<LimitsChange> ParseLimitsChange(std::string_view body, bool whole);
 
 // Response documents (schemas/rest-*.schema.json); ordered so the id comes
 // first and the fields read in the order the schemas list them.
-nlohmann::ordered_json RestContainerJson(const RestContainer& container);
-nlohmann::ordered_json RestContainersJson(const std::vector<RestContainer>& containers);
 nlohmann::ordered_json RestEventsJson(const std::string& id,
                                       const std::vector<RefusalEvent>& events);
 nlohmann::ordered_json RestErrorJson(std::string_view message);

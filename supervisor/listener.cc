@@ -210,7 +210,14 @@ bool Listener::Deliver(Connection& c, const std::string& message) {
                                 ": seccompFd is not a seccomp notify listener");
     return false;
   }
-  on_fd_(*state, std::move(seccomp_fd), c.peer);
+  try {
+    on_fd_(*state, std::move(seccomp_fd), c.peer);
+  } catch (const std::exception& e) {
+    // Out of memory or threads while attaching: this container is logged and
+    // the listener goes on serving the others (the fd store's copy, when it
+    // took one, keeps the container's calls waiting for a restart).
+    Log(LogLevel::kError, "listener: attaching container " + state->id + " failed: " + e.what());
+  }
   return true;
 }
 

@@ -19,6 +19,7 @@
 #include "supervisor/fd_store.h"
 #include "supervisor/listener.h"
 #include "supervisor/privileges.h"
+#include "supervisor/proc_process_view.h"
 #include "supervisor/log.h"
 #include "supervisor/rest_server.h"
 #include "supervisor/status_server.h"
@@ -120,23 +121,29 @@ int main(int argc, char** argv) {
   if (ubc::Status s = ubc::DropPrivileges(); !s.ok()) {
     ubc::Log(ubc::LogLevel::kWarning, "keeping start-up privileges: " + s.message());
   }
-  ubc::Supervisor supervisor(*config, custody.store.get(), custody.slots.get(),
-                             custody.state_path);
-  if (ubc::Status s = supervisor.LoadContainerConfigs(); !s.ok()) return Fail(s.message());
+  ubc::ProcProcessView view;
+  ubc::Supervisor::Parts parts;
+  parts.view = &view;
+  parts.store = custody.store.get();
   if (custody.store) {
     // The fd store may die while ubcd runs: a new one is started and stocked.
-    supervisor.SetFdStoreStarter(
-        [&custody, &config_path] { return ubc::EnsureFdStore(*custody.store, config_path); });
+    parts.ensure_store = [&custody, &config_path] {
+      return ubc::EnsureFdStore(*custody.store, config_path);
+    };
   }
+  parts.slots = custody.slots.get();
+  parts.state_path = custody.state_path;
+  ubc::Supervisor supervisor(*config, std::move(parts));
+  if (ubc::Status s = supervisor.LoadContainerConfigs(); !s.ok()) return Fail(s.message());
+  supervisor.Start();
   if (size_t n = supervisor.RecoverFromStore(); n > 0) {
     ubc::Log(ubc::LogLevel::kInfo, "recovered " + std::to_string(n) + " notify fds from the fd store");
   }
-  std::thread(&ubc::Supervisor::RunPersister, &supervisor).detach();
 
   auto listener = ubc::Listener::Create(
       config->listener_path,
       [&supervisor](const ubc::ContainerProcessState& state, ubc::UniqueFd fd,
-                    const ubc::PeerInfo& peer) { supervisor.Attach(state, std::move(fd), peer); });
+                    const ubc::PeerInfo& peer) { supervisor.Attach(state, std::move(fd), peer.pid); });
   if (!listener.ok()) return Fail(listener.status().message());
   auto status_server = ubc::StatusServer::Create(
       config->status_path, [&supervisor](const std::string& request) {
@@ -146,8 +153,8 @@ int main(int argc, char** argv) {
     ::unlink(config->listener_path.c_str());
     return Fail(status_server.status().message());
   }
-  std::thread([&] { (*status_server)->Run(); }).detach();
-  std::thread([&] { (*listener)->Run(); }).detach();
+  std::thread status_thread([&] { (*status_server)->Run(); });
+  std::thread listener_thread([&] { (*listener)->Run(); });
   ubc::Log(ubc::LogLevel::kInfo, "listening on " + config->listener_path + ", status on " +
                                      config->status_path);
 
@@ -168,8 +175,8 @@ int main(int argc, char** argv) {
     }
   }
 
+  int sig = 0;
   for (;;) {
-    int sig = 0;
     if (sigwait(&signals, &sig) != 0) continue;
     if (sig == SIGHUP) {
       ubc::Status s = supervisor.LoadContainerConfigs();
@@ -190,13 +197,21 @@ int main(int argc, char** argv) {
       }
       continue;
     }
-    ubc::Log(ubc::LogLevel::kInfo, std::string("stopping on ") + strsignal(sig));
-    supervisor.PersistIfChanged();
-    ::unlink(config->listener_path.c_str());
-    ::unlink(config->status_path.c_str());
-    // Notify threads are blocked in the kernel; the process exit closes
-    // their fds.
-    std::fflush(stdout);
-    std::_Exit(0);
+    break;
   }
+  // Stopping: no new runtime is accepted, status and REST go quiet, every
+  // notify thread finishes the call it is deciding and is joined, and the
+  // state file is written. The notify fds stay in the fd store: calls made
+  // meanwhile wait for the next ubcd.
+  ubc::Log(ubc::LogLevel::kInfo, std::string("stopping on ") + strsignal(sig));
+  (*listener)->Stop();
+  listener_thread.join();
+  ::unlink(config->listener_path.c_str());
+  rest_server.reset();
+  (*status_server)->Stop();
+  status_thread.join();
+  ::unlink(config->status_path.c_str());
+  supervisor.Stop();
+  ubc::Log(ubc::LogLevel::kInfo, "stopped");
+  return 0;
 }

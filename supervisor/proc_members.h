@@ -29,10 +29,11 @@
 #include "core/proc_text.h"
 #include "core/unique_fd.h"
 #include "supervisor/membership.h"
+#include "supervisor/process_view.h"
 
 namespace ubc {
 
-class ProcMembers : public MemberReader {
+class ProcMembers : public ContainerMembers {
  public:
   explicit ProcMembers(Membership membership);
   ~ProcMembers() override;
@@ -41,7 +42,7 @@ class ProcMembers : public MemberReader {
   // process not listed yet (an exec, a spawned child): the next Sample()
   // lists the members afresh. kObserved membership is made of these.
   // Thread-safe.
-  void NoteProcess(int tid);
+  void NoteProcess(int tid) override;
   void ExpectNewProcess(int forker_tid) override;
   // Told only for a member's main thread, read through its kept fds: a
   // recycled tid is never read.
@@ -53,6 +54,7 @@ class ProcMembers : public MemberReader {
   void ReleaseAll() override;
 
   const Membership& membership() const { return membership_; }
+  std::string Describe() const override { return membership_.Describe(); }
 
  private:
   struct Process;

@@ -1,10 +1,10 @@
-// The /proc process view: ubcd's /proc implementations of the accounting
-// readers of core/accounting_readers.h, one concept per header.
+// ProcProcessView: ubcd's ProcessView (supervisor/process_view.h) over /proc,
+// built from one concept per header:
 //
-// - supervisor/proc_target.h: ProcTarget reads the thread that made one
+// - supervisor/proc_target.h: ProcTarget reads the thread that made a
 //   notification; every file it opens is checked with
 //   SECCOMP_IOCTL_NOTIF_ID_VALID after opening, so a recycled pid is never
-//   read. It lives for one decision.
+//   read. One per notify thread.
 // - supervisor/membership.h: Membership and DetermineMembership(), how a
 //   container's processes are found (its cgroup, else its pid namespace, else
 //   the processes seen trapping).
@@ -16,8 +16,26 @@
 // They only read; what the text says is parsed by core/proc_text.h and
 // core/memory_map.h, pure and unit-tested. Thread-safety is stated in each
 // header.
+// ProcProcessView holds nothing; its methods are thread-safe.
 #pragma once
+
+#include <memory>
 
 #include "supervisor/membership.h"
 #include "supervisor/proc_members.h"
 #include "supervisor/proc_target.h"
+
+namespace ubc {
+
+class ProcProcessView : public ProcessView {
+ public:
+  std::unique_ptr<ContainerMembers> Members(int init_pid, int runtime_pid) override {
+    return std::make_unique<ProcMembers>(init_pid > 0 ? DetermineMembership(init_pid, runtime_pid)
+                                                      : Membership{});
+  }
+  std::unique_ptr<CallTarget> Target(const Notifier& notifier) override {
+    return std::make_unique<ProcTarget>(notifier);
+  }
+};
+
+}  // namespace ubc

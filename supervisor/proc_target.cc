@@ -12,7 +12,7 @@
 
 namespace ubc {
 
-ProcTarget::ProcTarget(const SeccompNotifier& notifier, uint64_t notification_id, int tid)
+ProcTarget::ProcTarget(const Notifier& notifier, uint64_t notification_id, int tid)
     : notifier_(notifier), id_(notification_id), tid_(tid) {}
 
 Result<std::string> ProcTarget::ReadVerified(const char* file) {

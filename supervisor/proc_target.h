@@ -3,8 +3,9 @@
 //
 // Every /proc/TID file it opens is checked with SECCOMP_IOCTL_NOTIF_ID_VALID
 // after opening and before reading, so a recycled pid is never read: had the
-// thread died and its pid been reused, the notification would be gone. It
-// lives for one decision and borrows the notifier, which must outlive it.
+// thread died and its pid been reused, the notification would be gone. One is
+// kept per notify thread and pointed at each notification with Reset(); it
+// borrows the notifier, which must outlive it.
 // Parsing is core/proc_text.h and core/memory_map.h. Used by one thread.
 #pragma once
 
@@ -12,25 +13,29 @@
 #include <string>
 #include <vector>
 
-#include "core/accounting_readers.h"
-#include "supervisor/seccomp_notifier.h"
+#include "supervisor/notifier.h"
+#include "supervisor/process_view.h"
 
 namespace ubc {
 
-class ProcTarget : public TargetReader {
+class ProcTarget : public CallTarget {
  public:
-  ProcTarget(const SeccompNotifier& notifier, uint64_t notification_id, int tid);
+  explicit ProcTarget(const Notifier& notifier) : notifier_(notifier) {}
+  ProcTarget(const Notifier& notifier, uint64_t notification_id, int tid);
+  void Reset(uint64_t notification_id, int tid) override {
+    id_ = notification_id;
+    tid_ = tid;
+  }
   Result<uint64_t> DataPages() override;
   Result<std::vector<MapEntry>> Maps() override;
   Result<ImageFacts> Image() override;
-  // The thread's command name, for refusal logs ("?" when unreadable).
-  std::string Comm();
+  std::string Comm() override;
 
  private:
   Result<std::string> ReadVerified(const char* file);
-  const SeccompNotifier& notifier_;
-  uint64_t id_;
-  int tid_;
+  const Notifier& notifier_;
+  uint64_t id_ = 0;
+  int tid_ = -1;
 };
 
 }  // namespace ubc

@@ -22,23 +22,12 @@ using http::experimental::listener::http_listener;
 constexpr size_t kHttpThreads = 4;
 constexpr size_t kReadChunkBytes = 16 * 1024;
 
-RestContainer ToRest(const ContainerView& v) {
-  return {v.id,      v.retired,    v.notify_fds, v.processes,
-          v.profile, v.membership, v.limits,     v.privvmpages};
-}
-
 class SupervisorBackend : public RestBackend {
  public:
   explicit SupervisorBackend(Supervisor& supervisor) : supervisor_(supervisor) {}
-  std::vector<RestContainer> ListContainers() override {
-    std::vector<RestContainer> out;
-    for (const ContainerView& v : supervisor_.ListContainers()) out.push_back(ToRest(v));
-    return out;
-  }
-  std::optional<RestContainer> GetContainer(const std::string& id) override {
-    std::optional<ContainerView> v = supervisor_.GetContainer(id);
-    if (!v) return std::nullopt;
-    return ToRest(*v);
+  std::vector<ContainerReport> ListContainers() override { return supervisor_.ListContainers(); }
+  std::optional<ContainerReport> GetContainer(const std::string& id) override {
+    return supervisor_.GetContainer(id);
   }
   bool SetLimits(const std::string& id, const BarrierLimit& privvmpages) override {
     return supervisor_.SetLimits(id, privvmpages);

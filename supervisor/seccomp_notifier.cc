@@ -25,7 +25,20 @@ bool PollHangup(int fd, int timeout_ms) {
   return r > 0 && (p.revents & (POLLHUP | POLLERR | POLLNVAL)) != 0 && (p.revents & POLLIN) == 0;
 }
 
+void IgnoreWake(int) {}
+
 }  // namespace
+
+void InstallWakeSignal() {
+  static const bool installed = [] {
+    struct sigaction action {};
+    action.sa_handler = IgnoreWake;
+    sigemptyset(&action.sa_mask);
+    action.sa_flags = 0;  // no SA_RESTART: the blocked RECV returns EINTR
+    return ::sigaction(kWakeSignal, &action, nullptr) == 0;
+  }();
+  (void)installed;
+}
 
 SeccompNotifier::SeccompNotifier(UniqueFd fd) : fd_(std::move(fd)) {
   // The woken supervisor then runs on the target's CPU and the target on
@@ -43,7 +56,11 @@ bool SeccompNotifier::IsListenerFd(int fd) {
   return std::strcmp(link, "anon_inode:seccomp notify") == 0;
 }
 
-SeccompNotifier::RecvResult SeccompNotifier::Receive(seccomp_notif* request) {
+Notifier::RecvResult SeccompNotifier::Receive(seccomp_notif* request) {
+  if (!has_receiver_.load(std::memory_order_relaxed)) {
+    receiver_ = ::pthread_self();
+    has_receiver_.store(true, std::memory_order_release);
+  }
   if (!sync_wake_up_) {
     // Kernels before 6.6 never wake a blocked RECV on hang-up.
     pollfd p{fd_.get(), POLLIN, 0};
@@ -64,6 +81,10 @@ SeccompNotifier::RecvResult SeccompNotifier::Receive(seccomp_notif* request) {
     default:
       return RecvResult::kError;
   }
+}
+
+void SeccompNotifier::Interrupt() {
+  if (has_receiver_.load(std::memory_order_acquire)) ::pthread_kill(receiver_, kWakeSignal);
 }
 
 bool SeccompNotifier::IdValid(uint64_t id) const {

@@ -41,9 +41,16 @@ Result<std::unique_ptr<StatusServer>> StatusServer::Create(const std::string& pa
 StatusServer::StatusServer(UniqueFd socket, Handler handler)
     : socket_(std::move(socket)), handler_(std::move(handler)) {}
 
+void StatusServer::Stop() {
+  stopping_ = true;
+  // A blocked accept() returns (EINVAL) once the socket is shut down.
+  ::shutdown(socket_.get(), SHUT_RDWR);
+}
+
 void StatusServer::Run() {
   for (;;) {
     UniqueFd client(::accept4(socket_.get(), nullptr, nullptr, SOCK_CLOEXEC));
+    if (stopping_) return;
     if (!client) {
       if (errno == EINTR || errno == ECONNABORTED) continue;
       Log(LogLevel::kError, std::string("status accept: ") + std::strerror(errno));

@@ -6,6 +6,7 @@
 // other status readers by at most that long and never the notify threads.
 #pragma once
 
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <string>
@@ -19,12 +20,16 @@ class StatusServer {
  public:
   using Handler = std::function<std::string(const std::string& request)>;
   static Result<std::unique_ptr<StatusServer>> Create(const std::string& path, Handler handler);
+  // The body of the status thread; returns after Stop().
   void Run();
+  // Makes Run() return (from any thread).
+  void Stop();
 
  private:
   StatusServer(UniqueFd socket, Handler handler);
   UniqueFd socket_;
   Handler handler_;
+  std::atomic<bool> stopping_{false};
 };
 
 // Client side: sends `request` to the socket at `path` and returns the reply.

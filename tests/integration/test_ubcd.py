@@ -51,20 +51,22 @@ def test_status_text_matches_json():
 
 
 def test_status_json_fields():
+    """ubcd --status --json prints the REST API's /v1/containers document."""
     s = Session("runc")
     c = s.supervised("4096:8192", profile="openvz")
     doc = s.ubcd.status_json()
     entry = next(e for e in doc["containers"] if e["id"] == c.id)
-    for key in ("id", "state", "processes", "notify_fds", "profile", "privvmpages",
-                "limits_source"):
+    for key in ("id", "state", "processes", "notify_fds", "profile", "beancounters"):
         check(key in entry, f"status JSON entry lacks {key!r}: {entry}")
-    for key in ("held", "maxheld", "barrier", "limit", "failcnt"):
-        check(isinstance(entry["privvmpages"].get(key), int),
-              f"privvmpages.{key} is not an integer: {entry['privvmpages']}")
+    pv = entry["beancounters"]["privvmpages"]
+    for key in ("held", "maxheld", "barrier", "limit"):
+        check(isinstance(pv.get(key, {}).get("pages"), int),
+              f"privvmpages.{key}.pages is not an integer: {pv}")
+    check(isinstance(pv.get("failcnt"), int), f"privvmpages.failcnt is not an integer: {pv}")
+    check("source" in pv, f"privvmpages has no source: {pv}")
     check_eq(entry["state"], "running", "state")
     check_eq(entry["profile"], "openvz", "profile")
-    check_eq((entry["privvmpages"]["barrier"], entry["privvmpages"]["limit"]), (4096, 8192),
-             "barrier, limit")
+    check_eq((pv["barrier"]["pages"], pv["limit"]["pages"]), (4096, 8192), "barrier, limit")
     c.stop()
 
 

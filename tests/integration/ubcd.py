@@ -129,10 +129,12 @@ class Ubcd:
                                  f"{res.stdout}") from exc
 
     def container(self, container_id):
-        """The status JSON entry of one container, or None."""
+        """The status JSON entry of one container (the /v1/containers document's), or None.
+        For the tests' convenience it also carries `privvmpages` as plain page numbers
+        (held, maxheld, barrier, limit, failcnt) and `limits_source`."""
         for c in self.status_json().get("containers", []):
             if c.get("id") == container_id:
-                return c
+                return flat_entry(c)
         return None
 
     def require_container(self, container_id):
@@ -155,3 +157,14 @@ class Ubcd:
 
     def debug_dump(self):
         log(f"ubcd log ({self.log_path}):\n{tail(self.log(), 80)}")
+
+
+def flat_entry(entry):
+    """A status/REST container entry with `privvmpages` as page numbers beside the
+    document's own fields."""
+    pv = entry["beancounters"]["privvmpages"]
+    flat = dict(entry)
+    flat["privvmpages"] = {k: pv[k]["pages"] for k in ("held", "maxheld", "barrier", "limit")}
+    flat["privvmpages"]["failcnt"] = pv["failcnt"]
+    flat["limits_source"] = pv["source"]
+    return flat

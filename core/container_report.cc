@@ -1,0 +1,49 @@
+#include "core/container_report.h"
+
+#include <utility>
+
+#include "core/units.h"
+
+namespace ubc {
+namespace {
+
+// Pages and bytes of one amount; bytes is null when it does not fit (the
+// unlimited LONG_MAX pages are 2^75 bytes).
+nlohmann::ordered_json Amount(uint64_t pages) {
+  nlohmann::ordered_json bytes = nullptr;
+  if (pages != kUnlimitedPages && pages <= UINT64_MAX / kPageBytes) bytes = pages * kPageBytes;
+  return {{"pages", pages}, {"bytes", bytes}};
+}
+
+}  // namespace
+
+nlohmann::ordered_json ContainerReportJson(const ContainerReport& c) {
+  const BeancounterValues& p = c.privvmpages;
+  return {
+      {"id", c.id},
+      {"state", c.retired ? "retired" : "running"},
+      {"processes", c.processes},
+      {"notify_fds", c.notify_fds},
+      {"profile", c.profile},
+      {"profile_source", LimitsSourceName(c.limits.profile_source)},
+      {"profile_source_detail", c.limits.profile_source_detail},
+      {"membership", c.membership},
+      {"beancounters",
+       {{"privvmpages",
+         {{"held", Amount(p.held_pages)},
+          {"maxheld", Amount(p.maxheld_pages)},
+          {"barrier", Amount(p.barrier_pages)},
+          {"limit", Amount(p.limit_pages)},
+          {"failcnt", p.failcnt},
+          {"source", LimitsSourceName(c.limits.privvmpages_source)},
+          {"source_detail", c.limits.privvmpages_source_detail}}}}},
+  };
+}
+
+nlohmann::ordered_json ContainerReportsJson(const std::vector<ContainerReport>& containers) {
+  nlohmann::ordered_json list = nlohmann::ordered_json::array();
+  for (const ContainerReport& c : containers) list.push_back(ContainerReportJson(c));
+  return {{"containers", std::move(list)}};
+}
+
+}  // namespace ubc

@@ -1,0 +1,36 @@
+// ContainerReport: one container as ubcd reports it, and its JSON document.
+//
+// The one type behind `GET /v1/containers[/{id}]` and `ubcd --status --json`
+// (schemas/rest-container.schema.json, rest-containers.schema.json): both
+// print ContainerReportJson / ContainerReportsJson, so the two views cannot
+// drift apart. Plain values; the functions are pure and thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "core/beancounter.h"
+#include "core/limits_resolver.h"
+
+namespace ubc {
+
+struct ContainerReport {
+  std::string id;
+  bool retired = false;
+  int notify_fds = 0;
+  uint64_t processes = 0;
+  std::string profile;
+  std::string membership;
+  ResolvedLimits limits;
+  BeancounterValues privvmpages;
+};
+
+// Ordered so the id comes first and the fields read in the order the schemas
+// list them.
+nlohmann::ordered_json ContainerReportJson(const ContainerReport& container);
+nlohmann::ordered_json ContainerReportsJson(const std::vector<ContainerReport>& containers);
+
+}  // namespace ubc

@@ -1,0 +1,73 @@
+#include "core/container_report.h"
+
+#include <string>
+
+#include <gtest/gtest.h>
+
+#include "core/rule_profile.h"
+#include "core/schema_validator.h"
+#include "core/units.h"
+
+namespace ubc {
+namespace {
+
+using nlohmann::json;
+
+void ExpectValid(const std::string& schema, const nlohmann::ordered_json& ordered) {
+  const json doc = json::parse(ordered.dump());
+  auto v = SchemaValidator::Create(schema);
+  ASSERT_TRUE(v.ok()) << v.status().message();
+  Status s = (*v)->Validate(doc, schema);
+  EXPECT_TRUE(s.ok()) << s.message() << "\n" << doc.dump(2);
+}
+
+ContainerReport Sample(const std::string& id) {
+  ContainerReport c;
+  c.id = id;
+  c.notify_fds = 1;
+  c.processes = 2;
+  c.profile = "bc2006";
+  c.membership = "cgroup /sys/fs/cgroup/x";
+  c.limits.privvmpages = {4096, 5120};
+  c.limits.profile = &Bc2006Profile();
+  c.limits.privvmpages_source = LimitsSource::kAnnotation;
+  c.limits.privvmpages_source_detail = "ubc.privvmpages";
+  c.limits.profile_source = LimitsSource::kDefault;
+  c.limits.profile_source_detail = "default";
+  c.privvmpages = {100, 200, 4096, 5120, 3};
+  return c;
+}
+
+TEST(ResponseJsonTest, ContainerMatchesSchema) {
+  nlohmann::ordered_json doc = ContainerReportJson(Sample("c1"));
+  ExpectValid("rest-container.schema.json", doc);
+  const json& p = doc["beancounters"]["privvmpages"];
+  EXPECT_EQ(p["held"]["pages"], 100);
+  EXPECT_EQ(p["held"]["bytes"], 100 * 4096);
+  EXPECT_EQ(p["barrier"]["pages"], 4096);
+  EXPECT_EQ(p["limit"]["bytes"], 5120 * 4096);
+  EXPECT_EQ(p["failcnt"], 3);
+  EXPECT_EQ(p["source"], "annotation");
+  EXPECT_EQ(p["source_detail"], "ubc.privvmpages");
+  EXPECT_EQ(doc["state"], "running");
+  EXPECT_EQ(doc["profile_source"], "default");
+}
+
+TEST(ResponseJsonTest, UnlimitedHasNullBytes) {
+  ContainerReport c = Sample("c1");
+  c.privvmpages.limit_pages = kUnlimitedPages;
+  c.retired = true;
+  nlohmann::ordered_json doc = ContainerReportJson(c);
+  ExpectValid("rest-container.schema.json", doc);
+  EXPECT_EQ(doc["beancounters"]["privvmpages"]["limit"]["pages"], kUnlimitedPages);
+  EXPECT_TRUE(doc["beancounters"]["privvmpages"]["limit"]["bytes"].is_null());
+  EXPECT_EQ(doc["state"], "retired");
+}
+
+TEST(ResponseJsonTest, ListMatchesSchema) {
+  ExpectValid("rest-containers.schema.json", ContainerReportsJson({}));
+  ExpectValid("rest-containers.schema.json", ContainerReportsJson({Sample("a"), Sample("b")}));
+}
+
+}  // namespace
+}  // namespace ubc

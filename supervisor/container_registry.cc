@@ -1,0 +1,179 @@
+#include "supervisor/container_registry.h"
+
+#include <utility>
+
+#include "core/annotations.h"
+#include "core/vz_value.h"
+#include "supervisor/log.h"
+
+namespace ubc {
+
+ContainerRegistry::ContainerRegistry(SupervisorConfig config, ProcessView& view,
+                                     PersistedState restored)
+    : config_(std::move(config)), view_(view), restored_(std::move(restored)) {}
+
+Status ContainerRegistry::LoadContainerConfigs() {
+  Result<std::vector<ContainerConfig>> loaded = LoadContainerConfigDir(config_.containers_dir);
+  if (!loaded.ok()) return loaded.status();
+  std::lock_guard<std::mutex> lock(mu_);
+  container_configs_ = std::move(loaded).value();
+  return Status::Ok();
+}
+
+void ContainerRegistry::DropExpiredLocked() {
+  const auto now = std::chrono::steady_clock::now();
+  std::erase_if(containers_, [&](const auto& entry) {
+    const Container& c = *entry.second;
+    return c.retired &&
+           now - c.retired_at >= std::chrono::seconds(config_.retire_after_seconds);
+  });
+}
+
+std::shared_ptr<Container> ContainerRegistry::MakeLocked(
+    const ContainerProcessState& state, bool recovered, std::unique_ptr<ContainerMembers> members) {
+  auto c = std::make_shared<Container>();
+  c->id = state.id;
+  UbcAnnotations annotations;
+  if (Result<UbcAnnotations> parsed = ParseUbcAnnotations(state.annotations); parsed.ok()) {
+    annotations = *parsed;
+  } else {
+    // ubc-hook rejects these before create; a config that bypassed it
+    // still gets a beancounter, from the config files and defaults.
+    Log(LogLevel::kError, "container " + state.id + ": " + parsed.status().message() +
+                              "; using config files and defaults");
+  }
+  const ContainerConfig* file = MatchContainerConfig(
+      container_configs_, state.id, ContainerNameFromAnnotations(state.annotations));
+  c->limits = ResolveLimits(annotations, file, config_);
+  c->on_error = c->limits.on_error;
+  c->accounting = std::make_unique<ContainerAccounting>(
+      c->limits.privvmpages.barrier_pages, c->limits.privvmpages.limit_pages, *c->limits.profile);
+  c->members = std::move(members);
+  if (recovered) {
+    if (auto kept = restored_.find(state.id); kept != restored_.end()) {
+      c->accounting->Restore(kept->second.maxheld_pages, kept->second.failcnt);
+      if (kept->second.api_privvmpages) {
+        c->limits.privvmpages = *kept->second.api_privvmpages;
+        c->limits.privvmpages_source = LimitsSource::kApi;
+        c->limits.privvmpages_source_detail = "api";
+        c->accounting->SetLimits(c->limits.privvmpages.barrier_pages,
+                                 c->limits.privvmpages.limit_pages);
+      }
+    }
+  }
+  Log(LogLevel::kInfo,
+      "container " + state.id + ": privvmpages " + FormatVzBarrierLimit(c->limits.privvmpages) +
+          " (" + LimitsSourceName(c->limits.privvmpages_source) + " " +
+          c->limits.privvmpages_source_detail + "), profile " +
+          std::string(c->limits.profile->name) + ", on_error " + OnErrorName(c->limits.on_error) +
+          ", membership by " + c->members->Describe());
+  return c;
+}
+
+std::shared_ptr<Container> ContainerRegistry::Attach(const ContainerProcessState& state,
+                                                     int runtime_pid, bool recovered) {
+  // A new container's membership is worked out from /proc (its cgroups, the
+  // mount table: thousands of lines on a busy host) without holding the
+  // registry lock, which status, REST, persistence and every other attach
+  // wait on. Then the registry is looked at again: another fd of the same
+  // container may have registered it meanwhile.
+  std::unique_ptr<ContainerMembers> members;
+  std::unique_lock<std::mutex> lock(mu_);
+  for (;;) {
+    DropExpiredLocked();
+    auto it = containers_.find(state.id);
+    if (it != containers_.end() && !it->second->retired) {
+      ++it->second->notify_fds;
+      return it->second;
+    }
+    if (members) break;
+    lock.unlock();
+    const int init_pid = state.state_pid > 0 ? state.state_pid : state.pid;
+    members = view_.Members(init_pid, runtime_pid);
+    lock.lock();
+  }
+  std::shared_ptr<Container> c = MakeLocked(state, recovered, std::move(members));
+  ++c->notify_fds;
+  containers_[state.id] = c;
+  return c;
+}
+
+int ContainerRegistry::Detach(const std::shared_ptr<Container>& c) {
+  const int left = --c->notify_fds;
+  if (left != 0) return left;
+  std::lock_guard<std::mutex> lock(mu_);
+  // A new container of the same id may have replaced this one meanwhile.
+  auto it = containers_.find(c->id);
+  if (it != containers_.end() && it->second == c && c->notify_fds == 0) {
+    c->accounting->Retire(*c->members);
+    c->retired = true;
+    c->retired_at = std::chrono::steady_clock::now();
+    Log(LogLevel::kInfo, "container " + c->id + ": retired");
+  }
+  return left;
+}
+
+std::vector<std::shared_ptr<Container>> ContainerRegistry::All() {
+  std::lock_guard<std::mutex> lock(mu_);
+  DropExpiredLocked();
+  std::vector<std::shared_ptr<Container>> out;
+  out.reserve(containers_.size());
+  for (auto& [id, c] : containers_) out.push_back(c);
+  return out;
+}
+
+std::shared_ptr<Container> ContainerRegistry::Find(const std::string& id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  DropExpiredLocked();
+  auto it = containers_.find(id);
+  return it == containers_.end() ? nullptr : it->second;
+}
+
+ContainerReport ContainerRegistry::Report(const Container& c) {
+  ContainerReport r;
+  r.id = c.id;
+  r.notify_fds = c.notify_fds.load();
+  r.profile = std::string(c.accounting->profile().name);
+  r.membership = c.members->Describe();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    r.retired = c.retired;
+    r.limits = c.limits;
+  }
+  const AccountingSnapshot snap = c.accounting->Published();
+  r.processes = snap.processes;
+  r.privvmpages = snap.privvmpages;
+  return r;
+}
+
+bool ContainerRegistry::SetLimits(const std::string& id, const BarrierLimit& privvmpages) {
+  std::shared_ptr<Container> c = Find(id);
+  if (!c) return false;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    c->limits.privvmpages = privvmpages;
+    c->limits.privvmpages_source = LimitsSource::kApi;
+    c->limits.privvmpages_source_detail = "api";
+  }
+  c->accounting->SetLimits(privvmpages.barrier_pages, privvmpages.limit_pages);
+  Log(LogLevel::kInfo, "container " + id + ": privvmpages set to " +
+                           FormatVzBarrierLimit(privvmpages) + " through the API");
+  return true;
+}
+
+PersistedState ContainerRegistry::Persistable() {
+  PersistedState state;
+  std::lock_guard<std::mutex> lock(mu_);
+  for (const auto& [id, c] : containers_) {
+    if (c->retired) continue;  // a new container of this id starts afresh
+    const AccountingSnapshot snap = c->accounting->Published();
+    PersistedContainer p;
+    p.maxheld_pages = snap.privvmpages.maxheld_pages;
+    p.failcnt = snap.privvmpages.failcnt;
+    if (c->limits.privvmpages_source == LimitsSource::kApi) p.api_privvmpages = c->limits.privvmpages;
+    state[id] = p;
+  }
+  return state;
+}
+
+}  // namespace ubc

@@ -1,0 +1,290 @@
+#include "supervisor/notify_responder.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <system_error>
+#include <utility>
+
+#include "core/decision.h"
+#include "supervisor/log.h"
+
+namespace ubc {
+
+struct NotifyResponder::Worker {
+  std::shared_ptr<Container> container;
+  std::unique_ptr<Notifier> notifier;
+  std::unique_ptr<CallTarget> target;
+  int slot_index = -1;
+  InflightSlot* slot = nullptr;
+  bool recovered = false;
+  std::string key;
+  std::thread thread;
+  std::atomic<bool> done{false};
+  // Two clock reads cost about as much as a fast decision: 1 in
+  // kLatencySampleEvery decisions is timed.
+  uint32_t decisions = 0;
+  // Most calls on a notify fd come from the thread that made the previous
+  // one: only a change of thread can announce a new process.
+  int last_tid = -1;
+};
+
+NotifyResponder::NotifyResponder(ProcessView& view, InflightSlots* slots, Hooks hooks)
+    : view_(view), slots_(slots), hooks_(std::move(hooks)) {}
+
+NotifyResponder::~NotifyResponder() { Stop(); }
+
+void NotifyResponder::Serve(std::shared_ptr<Container> container,
+                            std::unique_ptr<Notifier> notifier, int slot, bool recovered,
+                            std::string key) {
+  auto w = std::make_unique<Worker>();
+  w->container = std::move(container);
+  w->target = view_.Target(*notifier);
+  w->notifier = std::move(notifier);
+  w->slot_index = slot;
+  w->slot = (slots_ != nullptr && slot >= 0) ? &slots_->at(slot) : nullptr;
+  w->recovered = recovered;
+  w->key = std::move(key);
+  Start(std::move(w));
+}
+
+void NotifyResponder::Start(std::unique_ptr<Worker> w) {
+  std::lock_guard<std::mutex> lock(mu_);
+  ReapLocked();
+  if (stopping_) return;  // the notifier closes; the fd store keeps the filter
+  Worker* raw = w.get();
+  try {
+    raw->thread = std::thread([this, raw] { Run(*raw); });
+  } catch (const std::system_error& e) {
+    Log(LogLevel::kError, "container " + raw->container->id + ": cannot start a notify thread (" +
+                              e.what() + "); its calls wait until one can be started");
+    parked_.push_back(std::move(w));
+    return;
+  }
+  workers_.push_back(std::move(w));
+}
+
+void NotifyResponder::ReapLocked() {
+  for (auto it = workers_.begin(); it != workers_.end();) {
+    if ((*it)->done.load(std::memory_order_acquire)) {
+      (*it)->thread.join();
+      it = workers_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
+void NotifyResponder::Tick() {
+  std::list<std::unique_ptr<Worker>> retry;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    ReapLocked();
+    retry.swap(parked_);
+  }
+  for (std::unique_ptr<Worker>& w : retry) Start(std::move(w));
+}
+
+size_t NotifyResponder::Workers() {
+  std::lock_guard<std::mutex> lock(mu_);
+  ReapLocked();
+  return workers_.size();
+}
+
+void NotifyResponder::Stop() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopping_ = true;
+    parked_.clear();
+  }
+  // No worker is added once stopping_ is set; the list is only read here.
+  for (;;) {
+    Worker* running = nullptr;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      ReapLocked();
+      if (workers_.empty()) return;
+      for (auto& w : workers_) {
+        if (!w->done.load(std::memory_order_acquire)) {
+          running = w.get();
+          break;
+        }
+      }
+      // An interrupt that arrives just before the worker blocks again is
+      // lost: ask every few milliseconds until it is out.
+      if (running != nullptr) running->notifier->Interrupt();
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(running != nullptr ? 2 : 0));
+  }
+}
+
+void NotifyResponder::Replay(Worker& w) {
+  Container& c = *w.container;
+  InflightSlot* slot = w.slot;
+  if (!w.recovered || slot == nullptr) return;
+  // Calls the previous ubcd received and did not answer are in the kernel's
+  // SENT state: no RECV returns them again. The one it was deciding is in
+  // the slot, whole; it is decided again now.
+  if (slot->deciding.load(std::memory_order_acquire) == 1 && w.notifier->IdValid(slot->id)) {
+    seccomp_notif request{};
+    request.id = slot->id;
+    request.pid = static_cast<uint32_t>(slot->tid);
+    request.data.arch = slot->arch;
+    request.data.nr = slot->nr;
+    for (int i = 0; i < 6; ++i) request.data.args[i] = slot->args[i];
+    Log(LogLevel::kInfo, "container " + c.id + ": answering the call pid " +
+                             std::to_string(slot->tid) + " was waiting on across the restart");
+    Answer(w, request);
+  }
+  // Received but not yet written to the slot when ubcd died (a window of a
+  // few instructions): the arguments are lost, so the call cannot be
+  // decided and is answered as the container's on_error says.
+  const uint64_t after = std::max(slot->id, slot->last_id);
+  for (uint64_t id = after + 1; id <= after + 64; ++id) {
+    if (!w.notifier->IdValid(id)) continue;
+    const Decision d = UndecidableDecision(c.on_error, "arguments lost in the restart");
+    seccomp_notif_resp response{};
+    response.id = id;
+    if (d.action == Decision::Action::kFail) {
+      response.error = -d.error_number;
+    } else {
+      response.flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
+    }
+    (void)w.notifier->Respond(response);  // the caller may be gone: nothing waits then
+    Log(LogLevel::kWarning, "container " + c.id + ": a call whose arguments were lost in " +
+                                "the restart was " +
+                                (d.action == Decision::Action::kFail ? "refused" : "let through") +
+                                " (notification " + std::to_string(id) + ")");
+  }
+}
+
+void NotifyResponder::Run(Worker& w) {
+  Container& c = *w.container;
+  Replay(w);
+  // Large enough for any kernel's struct: the kernel copies sizeof() of its own.
+  seccomp_notif request{};
+  for (;;) {
+    const Notifier::RecvResult r = w.notifier->Receive(&request);
+    if (r == Notifier::RecvResult::kNotification) {
+      Answer(w, request);
+      continue;
+    }
+    if (r == Notifier::RecvResult::kRetry) {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (stopping_) break;
+      continue;
+    }
+    if (r == Notifier::RecvResult::kError) {
+      Log(LogLevel::kError, "container " + c.id + ": notify fd receive failed: " +
+                                std::strerror(errno));
+    }
+    if (slots_ != nullptr && w.slot_index >= 0) slots_->Release(w.slot_index);
+    if (hooks_.on_hangup) hooks_.on_hangup(w.container, w.key);  // before the fd closes
+    break;
+  }
+  // Stopped: the fd closes, the fd store's copy keeps the filter; the slot
+  // stays claimed for the next ubcd.
+  w.target.reset();
+  w.notifier.reset();
+  w.done.store(true, std::memory_order_release);
+}
+
+void NotifyResponder::Answer(Worker& w, const seccomp_notif& request) {
+  Container& c = *w.container;
+  InflightSlot* slot = w.slot;
+  if (slot != nullptr) {
+    slot->id = request.id;
+    slot->tid = static_cast<int32_t>(request.pid);
+    slot->nr = request.data.nr;
+    slot->arch = request.data.arch;
+    for (int i = 0; i < 6; ++i) slot->args[i] = request.data.args[i];
+    slot->deciding.store(1, std::memory_order_release);
+  }
+  const bool timed = w.decisions++ % kLatencySampleEvery == 0;
+  std::chrono::steady_clock::time_point received;
+  if (timed) received = std::chrono::steady_clock::now();
+  TrappedCall call;
+  call.tid = static_cast<int>(request.pid);
+  call.arch = request.data.arch;
+  call.nr = request.data.nr;
+  for (int i = 0; i < 6; ++i) call.args[i] = request.data.args[i];
+  w.target->Reset(request.id, call.tid);
+  if (call.tid != w.last_tid) {
+    c.members->NoteProcess(call.tid);
+    w.last_tid = call.tid;
+  }
+
+  // Built in place (returned, not assigned): moving a Decision just written
+  // field by field would stall on store forwarding.
+  Decision d = [&] {
+    try {
+      return c.accounting->Decide(call, *w.target, *c.members);
+    } catch (const std::exception& e) {
+      // Never leave the caller waiting.
+      return UndecidableDecision(c.on_error, std::string("internal error: ") + e.what());
+    }
+  }();
+  ApplyOnError(c.on_error, d);
+  seccomp_notif_resp response{};
+  response.id = request.id;
+  switch (d.action) {
+    case Decision::Action::kContinue:
+      response.flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
+      break;
+    case Decision::Action::kFail:
+      response.error = -d.error_number;
+      break;
+    case Decision::Action::kReturn:
+      response.val = static_cast<int64_t>(d.return_value);
+      break;
+  }
+  if (d.refused) {
+    // Before answering: afterwards the notification (and its pid) is gone.
+    RefusalEvent e;
+    e.time_unix_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                         std::chrono::system_clock::now().time_since_epoch())
+                         .count();
+    e.pid = call.tid;
+    e.comm = w.target->Comm();
+    e.syscall = SyscallName(call.nr);
+    e.requested_pages = d.plan.pages;
+    e.held_pages = d.held_pages;
+    e.checked = d.plan.check;
+    e.bound_pages = d.bound_pages;
+    e.error_number = d.action == Decision::Action::kFail ? d.error_number : 0;
+    Log(LogLevel::kWarning,
+        "refused container=" + c.id + " pid=" + std::to_string(e.pid) + " comm=" + e.comm +
+            " syscall=" + e.syscall + " pages=" + std::to_string(e.requested_pages) +
+            " held=" + std::to_string(e.held_pages) + " " + ChargeCheckName(e.checked) + "=" +
+            std::to_string(e.bound_pages) +
+            (e.error_number != 0 ? " errno=ENOMEM" : " returned=old-break"));
+    c.events.Add(std::move(e));
+    if (hooks_.on_refusal) hooks_.on_refusal(c);
+  }
+  // Recorded before answering: with SYNC_WAKE_UP the caller runs when this
+  // thread next sleeps, so work after the answer delays it.
+  metrics_.Record(MetricSyscallFor(call.nr),
+                  d.refused
+                      ? MetricVerdict::kRefused
+                      : (d.note.empty() ? MetricVerdict::kAllowed : MetricVerdict::kUndecided));
+  if (timed) {
+    metrics_.RecordLatency(
+        static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                  std::chrono::steady_clock::now() - received)
+                                  .count()));
+  }
+  if (Status s = w.notifier->Respond(response); !s.ok()) {
+    Log(LogLevel::kError, "container " + c.id + ": " + s.message());
+  }
+  if (!d.refused && !d.note.empty()) {
+    Log(LogLevel::kDebug, "container " + c.id + ": pid " + std::to_string(call.tid) + " " +
+                              SyscallName(call.nr) + " allowed: " + d.note);
+  }
+  if (slot != nullptr) {
+    slot->last_id = request.id;
+    slot->deciding.store(0, std::memory_order_release);
+  }
+}
+
+}  // namespace ubc
