@@ -1,19 +1,13 @@
 #include "core/json_depth.h"
 #include "core/supervisor_config.h"
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
-#include <cerrno>
-#include <cstring>
 #include <exception>
 #include <memory>
 #include <nlohmann/json.hpp>
 
 #include "core/embedded_schemas.h"
+#include "core/file_reader.h"
 #include "core/schema_validator.h"
-#include "core/unique_fd.h"
 
 namespace ubc {
 namespace {
@@ -132,34 +126,8 @@ Result<SupervisorConfig> LoadSupervisorConfigFile(const std::string& path) {
 }
 
 Result<std::string> ReadConfigFileText(const std::string& path) {
-  const std::string context = "reading " + path;
-  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK));
-  if (!fd) return Status::Error(context + ": " + std::strerror(errno));
-  struct stat st = {};
-  if (::fstat(fd.get(), &st) != 0) return Status::Error(context + ": " + std::strerror(errno));
   // A FIFO or device would block or never end; a config is a regular file.
-  if (!S_ISREG(st.st_mode)) return Status::Error(context + ": not a regular file");
-  if (static_cast<uint64_t>(st.st_size) > kMaxConfigFileBytes) {
-    return Status::Error(context + ": larger than " + std::to_string(kMaxConfigFileBytes) +
-                         " bytes");
-  }
-  std::string text;
-  char buffer[16384];
-  for (;;) {
-    const ssize_t n = ::read(fd.get(), buffer, sizeof(buffer));
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return Status::Error(context + ": " + std::strerror(errno));
-    }
-    if (n == 0) break;
-    // The file may grow between fstat and read.
-    if (text.size() + static_cast<size_t>(n) > kMaxConfigFileBytes) {
-      return Status::Error(context + ": larger than " + std::to_string(kMaxConfigFileBytes) +
-                           " bytes");
-    }
-    text.append(buffer, static_cast<size_t>(n));
-  }
-  return text;
+  return ReadFileBounded(path, kMaxConfigFileBytes);
 }
 
 }  // namespace ubc

@@ -11,14 +11,13 @@
 #include <cstdio>
 #include <cstdlib>
 #include <ctime>
-#include <fstream>
 #include <nlohmann/json.hpp>
-#include <sstream>
 #include <optional>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "core/file_reader.h"
 #include "core/ubc_table.h"
 #include "core/vz_value.h"
 #include "ctl/ctl_view.h"
@@ -42,6 +41,8 @@ constexpr char kUsage[] =
     "  --token-file FILE  bearer token for `set` (default /etc/ubc/api-token)\n";
 
 constexpr auto kTimeout = std::chrono::seconds(10);
+// ubcd refuses larger token files (supervisor/api_token.cc).
+constexpr size_t kMaxTokenFileBytes = 4096;
 
 struct Options {
   std::string url = "http://127.0.0.1:8765";
@@ -74,14 +75,16 @@ ubc::Result<json> GetJson(const Options& o, const std::string& path) {
 }
 
 ubc::Result<std::string> ReadToken(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) {
-    return ubc::Status::Error("cannot read token file " + path +
+  // A pipe is fine too (--token-file <(sudo cat /etc/ubc/api-token)).
+  ubc::Result<std::string> read = ubc::ReadFileBounded(
+      path, kMaxTokenFileBytes, {.what = "token file", .regular_file_only = false});
+  if (!read.ok()) {
+    // Open and read errors (not "larger than") get the usual reason and cure.
+    if (read.status().error_number() == 0) return read.status();
+    return ubc::Status::Error(read.status().message() +
                               " (it is root-only: run as root, or pass --token-file)");
   }
-  std::stringstream ss;
-  ss << in.rdbuf();
-  std::string token = ss.str();
+  std::string token = std::move(read).value();
   const size_t begin = token.find_first_not_of(" \t\r\n");
   if (begin == std::string::npos) return ubc::Status::Error("token file " + path + " is empty");
   token = token.substr(begin, token.find_last_not_of(" \t\r\n") - begin + 1);

@@ -4,15 +4,13 @@
 
 #include <unistd.h>
 
-#include <cerrno>
-#include <cstring>
 #include <iostream>
 #include <iterator>
 #include <optional>
 #include <string>
-#include <string_view>
 #include <vector>
 
+#include "core/atomic_file.h"
 #include "core/hook_settings.h"
 #include "runtime-hook/config_patcher.h"
 #include "runtime-hook/runtime_wrapper.h"
@@ -93,18 +91,6 @@ ubc::Result<ubc::HookSettings> SettingsFor(const Options& options) {
   return ubc::LoadFirstExistingSettings({ubc::kDefaultHookSettingsPath});
 }
 
-bool WriteAll(int fd, std::string_view data) {
-  while (!data.empty()) {
-    const ssize_t n = ::write(fd, data.data(), data.size());
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return false;
-    }
-    data.remove_prefix(static_cast<size_t>(n));
-  }
-  return true;
-}
-
 int Precreate(const std::vector<std::string>& args) {
   std::string error;
   std::optional<Options> options = ParseOptions(args, /*allow_id=*/false, &error);
@@ -119,8 +105,9 @@ int Precreate(const std::vector<std::string>& args) {
   // The id is not known before the runtime is called: match by name only.
   ubc::Result<ubc::PatchOutcome> outcome = ubc::PatchConfigText(input, *settings, "");
   if (!outcome.ok()) return Fail(outcome.status().message());
-  if (!WriteAll(STDOUT_FILENO, outcome->output_text)) {
-    return Fail(std::string("writing the config to stdout: ") + std::strerror(errno));
+  if (ubc::Status s = ubc::WriteAll(STDOUT_FILENO, outcome->output_text, "the config to stdout");
+      !s.ok()) {
+    return Fail(s.message());
   }
   return 0;
 }

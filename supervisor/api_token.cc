@@ -7,8 +7,9 @@
 
 #include <cerrno>
 #include <cstdio>
-#include <cstring>
 
+#include "core/atomic_file.h"
+#include "core/file_reader.h"
 #include "core/unique_fd.h"
 
 namespace ubc {
@@ -17,15 +18,13 @@ namespace {
 constexpr size_t kTokenRandomBytes = 32;
 constexpr size_t kMaxTokenFileBytes = 4096;
 
-std::string Errno(const std::string& context) { return context + ": " + std::strerror(errno); }
-
 // mkdir -p for the directories above `path`, each 0755 (like /etc).
 Status MakeParents(const std::string& path) {
   for (size_t slash = path.find('/', 1); slash != std::string::npos;
        slash = path.find('/', slash + 1)) {
     const std::string dir = path.substr(0, slash);
     if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) {
-      return Status::Error(Errno("creating " + dir));
+      return Status::FromErrno(errno, "creating " + dir);
     }
   }
   return Status::Ok();
@@ -38,7 +37,7 @@ Result<std::string> RandomHexToken() {
     const ssize_t n = ::getrandom(bytes + got, sizeof(bytes) - got, 0);
     if (n < 0) {
       if (errno == EINTR) continue;
-      return Status::Error(Errno("getrandom"));
+      return Status::FromErrno(errno, "getrandom");
     }
     got += static_cast<size_t>(n);
   }
@@ -51,19 +50,6 @@ Result<std::string> RandomHexToken() {
   return hex;
 }
 
-Status WriteAll(int fd, const std::string& text, const std::string& path) {
-  size_t done = 0;
-  while (done < text.size()) {
-    const ssize_t n = ::write(fd, text.data() + done, text.size() - done);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return Status::Error(Errno("writing " + path));
-    }
-    done += static_cast<size_t>(n);
-  }
-  return Status::Ok();
-}
-
 // Creates the file with a fresh token; EEXIST (a concurrent creator) is
 // reported as nullopt-like empty string so the caller reads the winner's file.
 Result<std::string> CreateTokenFile(const std::string& path) {
@@ -74,23 +60,20 @@ Result<std::string> CreateTokenFile(const std::string& path) {
   UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
   if (!fd) {
     if (errno == EEXIST) return std::string();
-    return Status::Error(Errno("creating " + path));
+    return Status::FromErrno(errno, "creating " + path);
   }
-  if (::fchmod(fd.get(), 0600) != 0) return Status::Error(Errno("chmod " + path));
+  if (::fchmod(fd.get(), 0600) != 0) return Status::FromErrno(errno, "chmod " + path);
   if (Status s = WriteAll(fd.get(), *token + "\n", path); !s.ok()) {
     ::unlink(path.c_str());
     return s;
   }
-  if (::fsync(fd.get()) != 0) return Status::Error(Errno("fsync " + path));
+  if (::fsync(fd.get()) != 0) return Status::FromErrno(errno, "fsync " + path);
   return token;
 }
 
-Result<std::string> ReadTokenFile(const std::string& path) {
-  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK));
-  if (!fd) return Status::Error(Errno("reading token file " + path));
-  struct stat st = {};
-  if (::fstat(fd.get(), &st) != 0) return Status::Error(Errno("stat " + path));
-  if (!S_ISREG(st.st_mode)) return Status::Error("token file " + path + ": not a regular file");
+// Refuses a token file others could have written or can read. Checked on
+// the fd that is then read, so the file cannot be swapped in between.
+Status CheckTokenFileStat(const std::string& path, const struct stat& st) {
   if (st.st_uid != ::geteuid()) {
     return Status::Error("token file " + path + ": owned by uid " + std::to_string(st.st_uid) +
                          ", not by ubcd's uid " + std::to_string(::geteuid()));
@@ -101,21 +84,17 @@ Result<std::string> ReadTokenFile(const std::string& path) {
     return Status::Error("token file " + path + ": mode " + mode +
                          " lets group or others read it; chmod 600 it");
   }
-  std::string text;
-  char buffer[kMaxTokenFileBytes + 1];
-  for (;;) {
-    const ssize_t n = ::read(fd.get(), buffer, sizeof(buffer));
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return Status::Error(Errno("reading token file " + path));
-    }
-    if (n == 0) break;
-    text.append(buffer, static_cast<size_t>(n));
-    if (text.size() > kMaxTokenFileBytes) {
-      return Status::Error("token file " + path + ": larger than " +
-                           std::to_string(kMaxTokenFileBytes) + " bytes");
-    }
-  }
+  return Status::Ok();
+}
+
+Result<std::string> ReadTokenFile(const std::string& path) {
+  Result<std::string> read = ReadFileBounded(
+      path, kMaxTokenFileBytes,
+      {.what = "token file", .follow_symlink = false, .check = [&path](const struct stat& st) {
+         return CheckTokenFileStat(path, st);
+       }});
+  if (!read.ok()) return read.status();
+  const std::string& text = *read;
   const size_t begin = text.find_first_not_of(" \t\r\n");
   if (begin == std::string::npos) return Status::Error("token file " + path + ": empty");
   const size_t end = text.find_last_not_of(" \t\r\n");
@@ -134,7 +113,7 @@ Result<std::string> ReadTokenFile(const std::string& path) {
 Result<std::string> LoadOrCreateApiToken(const std::string& path) {
   struct stat st = {};
   if (::lstat(path.c_str(), &st) != 0) {
-    if (errno != ENOENT) return Status::Error(Errno("stat " + path));
+    if (errno != ENOENT) return Status::FromErrno(errno, "stat " + path);
     Result<std::string> created = CreateTokenFile(path);
     if (!created.ok()) return created;
     if (!created->empty()) return created;

@@ -6,15 +6,23 @@
 // Exit 0 valid, 1 invalid (the message names the JSON pointer), 2 usage or
 // unreadable input. Uses ubc::SchemaValidator, i.e. exactly the schemas and
 // validator the binaries ship.
+#include <cstddef>
 #include <cstdio>
-#include <fstream>
 #include <iostream>
 #include <iterator>
 #include <nlohmann/json.hpp>
-#include <sstream>
 #include <string>
+#include <utility>
 
+#include "core/file_reader.h"
 #include "core/schema_validator.h"
+
+namespace {
+
+// REST responses are kilobytes; this is only a bound against a runaway input.
+constexpr size_t kMaxDocumentBytes = 64 * 1024 * 1024;
+
+}  // namespace
 
 int main(int argc, char** argv) {
   if (argc < 2 || argc > 3) {
@@ -24,14 +32,15 @@ int main(int argc, char** argv) {
   std::string text;
   std::string source = argc == 3 ? argv[2] : "stdin";
   if (argc == 3) {
-    std::ifstream in(argv[2], std::ios::binary);
-    if (!in) {
-      std::fprintf(stderr, "validate_json: cannot read %s\n", argv[2]);
+    // Any readable file, a pipe included (validate_json S <(curl ...)).
+    ubc::ReadFileOptions options;
+    options.regular_file_only = false;
+    ubc::Result<std::string> read = ubc::ReadFileBounded(argv[2], kMaxDocumentBytes, options);
+    if (!read.ok()) {
+      std::fprintf(stderr, "validate_json: %s\n", read.status().message().c_str());
       return 2;
     }
-    std::stringstream ss;
-    ss << in.rdbuf();
-    text = ss.str();
+    text = std::move(read).value();
   } else {
     text.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
   }
