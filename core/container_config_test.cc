@@ -5,10 +5,10 @@
 #include <unistd.h>
 
 #include <filesystem>
-#include <fstream>
 #include <string>
 
 #include "core/units.h"
+#include "tests/unit/test_support.h"
 
 namespace ubc {
 namespace {
@@ -16,23 +16,6 @@ namespace {
 namespace fs = std::filesystem;
 
 const fs::path kRoot = UBC_SOURCE_ROOT;
-
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = (fs::temp_directory_path() / "ubc-container-config-XXXXXX").string();
-    path_ = ::mkdtemp(tmpl.data());
-  }
-  ~TempDir() { fs::remove_all(path_); }
-  const fs::path& path() const { return path_; }
-  fs::path Write(const std::string& name, const std::string& text) const {
-    std::ofstream(path_ / name, std::ios::binary) << text;
-    return path_ / name;
-  }
-
- private:
-  fs::path path_;
-};
 
 TEST(ParseContainerConfigTest, AllFields) {
   auto c = ParseContainerConfig(
@@ -101,16 +84,14 @@ TEST(ParseContainerConfigTest, EveryFixtureBehaves) {
   int valid = 0;
   int invalid = 0;
   for (const auto& entry : fs::directory_iterator(base / "valid")) {
-    std::ifstream in(entry.path());
-    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    const std::string text = ReadFileForTest(entry.path());
     auto c = ParseContainerConfig(text, entry.path().string());
     EXPECT_TRUE(c.ok()) << c.status().message();
     ++valid;
   }
   for (const auto& entry : fs::directory_iterator(base / "invalid")) {
     if (entry.path().extension() != ".json") continue;
-    std::ifstream in(entry.path());
-    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    const std::string text = ReadFileForTest(entry.path());
     auto c = ParseContainerConfig(text, entry.path().string());
     ASSERT_FALSE(c.ok()) << entry.path();
     EXPECT_EQ(c.status().message().rfind(entry.path().string() + ": /", 0), 0u)
@@ -134,14 +115,14 @@ TEST(LoadContainerConfigDirTest, ShippedExamplesLoadInFileNameOrder) {
 }
 
 TEST(LoadContainerConfigDirTest, MissingDirIsEmpty) {
-  TempDir tmp;
+  TempDir tmp("ubc-container-config");
   auto r = LoadContainerConfigDir((tmp.path() / "nope").string());
   ASSERT_TRUE(r.ok()) << r.status().message();
   EXPECT_TRUE(r->empty());
 }
 
 TEST(LoadContainerConfigDirTest, OnlyVisibleJsonFilesSortedByName) {
-  TempDir tmp;
+  TempDir tmp("ubc-container-config");
   tmp.Write("b.json", R"({"match": {"ids": ["b"]}})");
   tmp.Write("a.json", R"({"match": {"ids": ["a"]}})");
   tmp.Write("10.json", R"({"match": {"ids": ["10"]}})");
@@ -160,7 +141,7 @@ TEST(LoadContainerConfigDirTest, OnlyVisibleJsonFilesSortedByName) {
 }
 
 TEST(LoadContainerConfigDirTest, TrailingSlashOnDirDoesNotDoubleIt) {
-  TempDir tmp;
+  TempDir tmp("ubc-container-config");
   tmp.Write("a.json", R"({"match": {"ids": ["a"]}})");
   auto r = LoadContainerConfigDir(tmp.path().string() + "/");
   ASSERT_TRUE(r.ok()) << r.status().message();
@@ -169,7 +150,7 @@ TEST(LoadContainerConfigDirTest, TrailingSlashOnDirDoesNotDoubleIt) {
 }
 
 TEST(LoadContainerConfigDirTest, OneBadFileFailsTheLoadAndIsNamed) {
-  TempDir tmp;
+  TempDir tmp("ubc-container-config");
   tmp.Write("a.json", R"({"match": {"ids": ["a"]}})");
   const fs::path bad = tmp.Write("b.json", R"({"match": {"ids": ["b"]}, "profile": "x"})");
   auto r = LoadContainerConfigDir(tmp.path().string());
@@ -179,7 +160,7 @@ TEST(LoadContainerConfigDirTest, OneBadFileFailsTheLoadAndIsNamed) {
 }
 
 TEST(LoadContainerConfigDirTest, DirectoryNamedJsonIsAnError) {
-  TempDir tmp;
+  TempDir tmp("ubc-container-config");
   fs::create_directory(tmp.path() / "d.json");
   auto r = LoadContainerConfigDir(tmp.path().string());
   ASSERT_FALSE(r.ok());
@@ -188,7 +169,7 @@ TEST(LoadContainerConfigDirTest, DirectoryNamedJsonIsAnError) {
 }
 
 TEST(LoadContainerConfigDirTest, DirPathThatIsAFileIsAnError) {
-  TempDir tmp;
+  TempDir tmp("ubc-container-config");
   const fs::path file = tmp.Write("f", "");
   auto r = LoadContainerConfigDir(file.string());
   ASSERT_FALSE(r.ok());

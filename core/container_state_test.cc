@@ -3,9 +3,9 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 #include <string>
+
+#include "tests/unit/test_support.h"
 
 namespace ubc {
 namespace {
@@ -14,13 +14,8 @@ namespace fs = std::filesystem;
 
 const fs::path kMessages = fs::path(UBC_SOURCE_ROOT) / "tests/fixtures/messages";
 
-std::string ReadFixture(const std::string& name) {
-  std::ifstream in(kMessages / name, std::ios::binary);
-  EXPECT_TRUE(in.good()) << name;
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+// A missing fixture is a failure naming it (ReadFileForTest).
+std::string ReadFixture(const std::string& name) { return ReadFileForTest(kMessages / name); }
 
 Result<ContainerProcessState> ParseFixture(const std::string& name) {
   return ParseContainerProcessState(ReadFixture(name));

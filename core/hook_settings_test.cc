@@ -4,8 +4,6 @@
 
 #include <algorithm>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -13,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/schema_validator.h"
+#include "tests/unit/test_support.h"
 
 namespace ubc {
 namespace {
@@ -21,13 +20,6 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 
 const fs::path kRoot = UBC_SOURCE_ROOT;
-
-std::string ReadFile(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 std::vector<fs::path> JsonFilesIn(const fs::path& dir) {
   std::vector<fs::path> out;
@@ -89,12 +81,9 @@ TEST(HookSettingsTest, LoadMissingFileIsAnErrorNamingIt) {
 }
 
 TEST(HookSettingsTest, LoadReadsTheFile) {
-  char dir_template[] = "/tmp/ubc-hook-settings-XXXXXX";
-  ASSERT_NE(mkdtemp(dir_template), nullptr);
-  const fs::path path = fs::path(dir_template) / "hook.json";
-  std::ofstream(path) << R"({"listener_path": "/tmp/x.sock"})";
+  TempDir dir("ubc-hook-settings");
+  const fs::path path = dir.Write("hook.json", R"({"listener_path": "/tmp/x.sock"})");
   Result<HookSettings> s = LoadHookSettings(path.string());
-  fs::remove_all(dir_template);
   ASSERT_TRUE(s.ok()) << s.status().message();
   EXPECT_EQ(s->listener_path, "/tmp/x.sock");
 }
@@ -112,7 +101,8 @@ TEST(HookSettingsTest, ShippedExamplesParse) {
 // podman's hooks.d format (oci-hooks(5), version 1.0.0): the shipped file must
 // run ubc-hook in precreate mode at the precreate stage.
 TEST(HookSettingsTest, ShippedHooksDFileIsAPrecreateHook) {
-  const json hook = json::parse(ReadFile(kRoot / "examples/hooks.d/ubc-hook.json"), nullptr, false);
+  const json hook =
+      json::parse(ReadFileForTest(kRoot / "examples/hooks.d/ubc-hook.json"), nullptr, false);
   ASSERT_TRUE(hook.is_object());
   EXPECT_EQ(hook.value("version", ""), "1.0.0");
   EXPECT_EQ(hook["stages"], json::array({"precreate"}));
@@ -138,7 +128,7 @@ TEST(HookSettingsTest, SchemaFixtures) {
     fs::path pointer_file = path;
     pointer_file += ".pointer";
     ASSERT_TRUE(fs::exists(pointer_file)) << pointer_file;
-    std::string pointer = ReadFile(pointer_file);
+    std::string pointer = ReadFileForTest(pointer_file);
     while (!pointer.empty() && (pointer.back() == '\n' || pointer.back() == ' '))
       pointer.pop_back();
     Result<HookSettings> s = LoadHookSettings(path.string());

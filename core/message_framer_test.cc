@@ -3,24 +3,20 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 #include <string>
 #include <vector>
 
 #include "core/container_state.h"
+#include "tests/unit/test_support.h"
 
 namespace ubc {
 namespace {
 
 namespace fs = std::filesystem;
 
+// A missing fixture is a failure naming it (ReadFileForTest).
 std::string ReadFixture(const std::string& name) {
-  std::ifstream in(fs::path(UBC_SOURCE_ROOT) / "tests/fixtures/messages" / name, std::ios::binary);
-  EXPECT_TRUE(in.good()) << name;
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
+  return ReadFileForTest(fs::path(UBC_SOURCE_ROOT) / "tests/fixtures/messages" / name);
 }
 
 std::vector<std::string> Drain(MessageFramer& f) {

@@ -1,8 +1,6 @@
 #include "core/oci_config_patch.h"
 
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -11,6 +9,7 @@
 
 #include "core/rule_profile.h"
 #include "core/seccomp_profile_model.h"
+#include "tests/unit/test_support.h"
 
 namespace ubc {
 namespace {
@@ -20,15 +19,10 @@ using nlohmann::json;
 
 const fs::path kRoot = UBC_SOURCE_ROOT;
 
-std::string ReadFile(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 // `runc spec` of runc 1.1.5, tabs and all: no seccomp profile, no annotations.
-std::string RuncSpec() { return ReadFile(kRoot / "tests/fixtures/hook/config/runc_spec.json"); }
+std::string RuncSpec() {
+  return ReadFileForTest(kRoot / "tests/fixtures/hook/config/runc_spec.json");
+}
 
 std::string WithAnnotations(const json& annotations) {
   json doc = json::parse(RuncSpec());
@@ -97,7 +91,7 @@ TEST(OciConfigPatchTest, AnnotatedContainerGetsNotifyRulesAndListener) {
 TEST(OciConfigPatchTest, ExistingProfileIsMerged) {
   json doc = json::parse(WithAnnotations({{"ubc.profile", "openvz"}}));
   doc["linux"]["seccomp"] =
-      json::parse(ReadFile(kRoot / "tests/fixtures/hook/seccomp/docker_style.json"));
+      json::parse(ReadFileForTest(kRoot / "tests/fixtures/hook/seccomp/docker_style.json"));
   PatchOutcome out = MustPatch(doc.dump());
   ASSERT_TRUE(out.patched);
   const json patched = json::parse(out.output_text);
@@ -114,7 +108,7 @@ TEST(OciConfigPatchTest, ExistingProfileIsMerged) {
 TEST(OciConfigPatchTest, PatchingAPatchedConfigChangesNothing) {
   json doc = json::parse(WithAnnotations({{"ubc.privvmpages", "1000"}}));
   doc["linux"]["seccomp"] =
-      json::parse(ReadFile(kRoot / "tests/fixtures/hook/seccomp/docker_style.json"));
+      json::parse(ReadFileForTest(kRoot / "tests/fixtures/hook/seccomp/docker_style.json"));
   PatchOutcome once = MustPatch(doc.dump());
   PatchOutcome twice = MustPatch(once.output_text);
   EXPECT_TRUE(twice.patched);

@@ -4,16 +4,15 @@
 
 #include <cerrno>
 #include <filesystem>
-#include <fstream>
 #include <functional>
 #include <map>
-#include <sstream>
 #include <string>
 
 #include "core/embedded_schemas.h"
 #include "core/rule_profile.h"
 #include "core/schema_validator.h"
 #include "core/units.h"
+#include "tests/unit/test_support.h"
 
 namespace ubc {
 namespace {
@@ -22,13 +21,6 @@ using nlohmann::json;
 namespace fs = std::filesystem;
 
 const fs::path kRoot = UBC_SOURCE_ROOT;
-
-std::string ReadFile(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 void ExpectValid(const std::string& schema, const nlohmann::ordered_json& ordered) {
   const json doc = json::parse(ordered.dump());
@@ -394,7 +386,7 @@ void CheckFixtures(const std::string& schema,
   for (const std::string kind : {"valid", "invalid"}) {
     for (const auto& entry : fs::directory_iterator(base / kind)) {
       if (entry.path().extension() != ".json") continue;
-      Status s = check(ReadFile(entry.path()));
+      Status s = check(ReadFileForTest(entry.path()));
       if (kind == "valid") {
         ++valid;
         EXPECT_TRUE(s.ok()) << entry.path() << ": " << s.message();
@@ -404,7 +396,7 @@ void CheckFixtures(const std::string& schema,
       ASSERT_FALSE(s.ok()) << entry.path();
       fs::path pointer_file = entry.path();
       pointer_file += ".pointer";
-      const std::string pointer = Trim(ReadFile(pointer_file));
+      const std::string pointer = Trim(ReadFileForTest(pointer_file));
       ASSERT_FALSE(pointer.empty()) << pointer_file;
       const bool names_pointer = s.message().find(": " + pointer + ": ") != std::string::npos ||
                                  s.message().find(": " + pointer + " (") != std::string::npos;

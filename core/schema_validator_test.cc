@@ -4,11 +4,11 @@
 
 #include <algorithm>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
+
+#include "tests/unit/test_support.h"
 
 namespace ubc {
 namespace {
@@ -17,13 +17,6 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 
 const fs::path kRoot = UBC_SOURCE_ROOT;
-
-std::string ReadFile(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 std::string Trim(std::string s) {
   while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
@@ -195,18 +188,18 @@ void CheckFixtures(const std::string& schema) {
   EXPECT_GE(valid.size(), 3u);
   EXPECT_GE(invalid.size(), 5u);
   for (const fs::path& path : valid) {
-    json doc = json::parse(ReadFile(path), nullptr, false);
+    json doc = json::parse(ReadFileForTest(path), nullptr, false);
     ASSERT_FALSE(doc.is_discarded()) << path;
     Status s = v->Validate(doc, path.string());
     EXPECT_TRUE(s.ok()) << s.message();
   }
   for (const fs::path& path : invalid) {
-    json doc = json::parse(ReadFile(path), nullptr, false);
+    json doc = json::parse(ReadFileForTest(path), nullptr, false);
     ASSERT_FALSE(doc.is_discarded()) << path;
     fs::path pointer_file = path;
     pointer_file += ".pointer";
     ASSERT_TRUE(fs::exists(pointer_file)) << pointer_file;
-    const std::string pointer = Trim(ReadFile(pointer_file));
+    const std::string pointer = Trim(ReadFileForTest(pointer_file));
     Status s = v->Validate(doc, path.string());
     ASSERT_FALSE(s.ok()) << path;
     const std::string prefix = path.string() + ": ";
@@ -235,7 +228,7 @@ TEST(SchemaExamplesTest, EveryShippedExampleValidates) {
   EXPECT_GE(examples.size(), 4u);
   for (const auto& [path, validator] : examples) {
     ASSERT_TRUE(fs::exists(path)) << path;
-    json doc = json::parse(ReadFile(path), nullptr, false);
+    json doc = json::parse(ReadFileForTest(path), nullptr, false);
     ASSERT_FALSE(doc.is_discarded()) << path;
     Status s = validator->Validate(doc, path.string());
     EXPECT_TRUE(s.ok()) << s.message();

@@ -4,7 +4,6 @@
 #include <array>
 #include <cstdint>
 #include <filesystem>
-#include <fstream>
 #include <set>
 #include <sstream>
 #include <string>
@@ -15,6 +14,7 @@
 
 #include "core/seccomp_profile_model.h"
 #include "core/trap_expectation.h"
+#include "tests/unit/test_support.h"
 
 namespace ubc {
 namespace {
@@ -27,15 +27,8 @@ const fs::path kRoot = UBC_SOURCE_ROOT;
 constexpr char kListener[] = "/run/ubc/ubcd.sock";
 constexpr char kContainersCommonProfile[] = "/usr/share/containers/seccomp.json";
 
-std::string ReadFile(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 json ReadJson(const fs::path& path) {
-  json doc = json::parse(ReadFile(path), nullptr, false);
+  json doc = json::parse(ReadFileForTest(path), nullptr, false);
   EXPECT_FALSE(doc.is_discarded()) << path;
   return doc;
 }

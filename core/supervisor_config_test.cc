@@ -5,13 +5,12 @@
 
 #include <cstdlib>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "core/embedded_schemas.h"
+#include "tests/unit/test_support.h"
 
 namespace ubc {
 namespace {
@@ -19,30 +18,6 @@ namespace {
 namespace fs = std::filesystem;
 
 const fs::path kRoot = UBC_SOURCE_ROOT;
-
-std::string ReadFile(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = (fs::temp_directory_path() / "ubc-supervisor-config-XXXXXX").string();
-    path_ = ::mkdtemp(tmpl.data());
-  }
-  ~TempDir() { fs::remove_all(path_); }
-  const fs::path& path() const { return path_; }
-  fs::path Write(const std::string& name, const std::string& text) const {
-    std::ofstream(path_ / name, std::ios::binary) << text;
-    return path_ / name;
-  }
-
- private:
-  fs::path path_;
-};
 
 void ExpectIsBuiltInDefault(const SupervisorConfig& c) {
   EXPECT_EQ(c.listener_path, "/run/ubc/ubcd.sock");
@@ -64,7 +39,8 @@ TEST(SupervisorConfigTest, DefaultIsTheEmbeddedExample) {
   ASSERT_TRUE(c.ok()) << c.status().message();
   ExpectIsBuiltInDefault(*c);
   // The compiled-in copy is the file in the repository, byte for byte.
-  EXPECT_EQ(EmbeddedFile("ubcd.default.json"), ReadFile(kRoot / "examples/ubcd.default.json"));
+  EXPECT_EQ(EmbeddedFile("ubcd.default.json"),
+            ReadFileForTest(kRoot / "examples/ubcd.default.json"));
 }
 
 TEST(SupervisorConfigTest, EmptyObjectIsTheDefault) {
@@ -203,7 +179,7 @@ TEST(SupervisorConfigTest, EveryFixtureBehaves) {
 }
 
 TEST(SupervisorConfigTest, LoadMissingFileNamesPath) {
-  TempDir dir;
+  TempDir dir("ubc-supervisor-config");
   const std::string path = (dir.path() / "missing.json").string();
   auto c = LoadSupervisorConfigFile(path);
   ASSERT_FALSE(c.ok());
@@ -211,14 +187,14 @@ TEST(SupervisorConfigTest, LoadMissingFileNamesPath) {
 }
 
 TEST(SupervisorConfigTest, LoadDirectoryIsRefused) {
-  TempDir dir;
+  TempDir dir("ubc-supervisor-config");
   auto c = LoadSupervisorConfigFile(dir.path().string());
   ASSERT_FALSE(c.ok());
   EXPECT_EQ(c.status().message(), "reading " + dir.path().string() + ": not a regular file");
 }
 
 TEST(SupervisorConfigTest, LoadRefusesFilesOverOneMebibyte) {
-  TempDir dir;
+  TempDir dir("ubc-supervisor-config");
   // Valid JSON, only too large: whitespace padding.
   const fs::path big = dir.Write("big.json", "{}" + std::string(kMaxConfigFileBytes - 1, ' '));
   auto c = LoadSupervisorConfigFile(big.string());
@@ -231,7 +207,7 @@ TEST(SupervisorConfigTest, LoadRefusesFilesOverOneMebibyte) {
 }
 
 TEST(SupervisorConfigTest, LoadErrorsNameThePath) {
-  TempDir dir;
+  TempDir dir("ubc-supervisor-config");
   const fs::path path = dir.Write("ubcd.json", R"({"log_level": "loud"})");
   auto c = LoadSupervisorConfigFile(path.string());
   ASSERT_FALSE(c.ok());
@@ -241,7 +217,7 @@ TEST(SupervisorConfigTest, LoadErrorsNameThePath) {
 }
 
 TEST(ReadConfigFileTextTest, ReadsWholeFile) {
-  TempDir dir;
+  TempDir dir("ubc-supervisor-config");
   const std::string text = "{\"a\": \"" + std::string(100000, 'x') + "\"}";
   const fs::path path = dir.Write("a.json", text);
   auto r = ReadConfigFileText(path.string());

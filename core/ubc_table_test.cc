@@ -2,24 +2,20 @@
 
 #include <gtest/gtest.h>
 
-#include <fstream>
 #include <sstream>
 #include <string>
 #include <vector>
 
 #include "core/units.h"
+#include "tests/unit/test_support.h"
 
 namespace ubc {
 namespace {
 
 // Golden files are written by hand from docs/ubc-semantics.md §6, not by this code.
+// A missing golden file is a failure naming it (ReadFileForTest).
 std::string ReadGolden(const std::string& name) {
-  const std::string path = std::string(UBC_SOURCE_ROOT) + "/tests/golden/" + name;
-  std::ifstream in(path, std::ios::binary);
-  EXPECT_TRUE(in.good()) << "cannot open " << path;
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
+  return ReadFileForTest(std::string(UBC_SOURCE_ROOT) + "/tests/golden/" + name);
 }
 
 std::vector<std::string> Lines(const std::string& text) {

@@ -15,10 +15,8 @@
 #include <array>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <map>
 #include <set>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -29,6 +27,7 @@
 #include "core/seccomp_profile_model.h"
 #include "core/status.h"
 #include "core/unique_fd.h"
+#include "tests/unit/test_support.h"
 
 namespace ubc {
 namespace {
@@ -38,13 +37,6 @@ using nlohmann::json;
 using Args = std::array<uint64_t, 6>;
 
 const fs::path kRoot = UBC_SOURCE_ROOT;
-
-std::string ReadFile(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 uint32_t ActionOf(const std::string& name, const json& errno_ret) {
   const uint16_t e = errno_ret.is_number_unsigned() ? errno_ret.get<uint16_t>() : 1;  // EPERM
@@ -335,7 +327,7 @@ json ContainersCommonProfile(const std::set<std::string>& caps) {
     ADD_FAILURE() << path << " is missing: install golang-github-containers-common";
     return json{{"defaultAction", "SCMP_ACT_ALLOW"}};
   }
-  return ConvertLikePodman(json::parse(ReadFile(path)), caps);
+  return ConvertLikePodman(json::parse(ReadFileForTest(path)), caps);
 }
 
 TEST(LibseccompFilterTest, RealContainersCommonProfile) {
@@ -350,7 +342,8 @@ TEST(LibseccompFilterTest, RealContainersCommonProfile) {
 
 TEST(LibseccompFilterTest, FixtureProfiles) {
   for (const char* name : {"docker_style.json", "permissive.json"}) {
-    const json original = json::parse(ReadFile(kRoot / "tests/fixtures/hook/seccomp" / name));
+    const json original =
+        json::parse(ReadFileForTest(kRoot / "tests/fixtures/hook/seccomp" / name));
     ExpectFilterMatchesModel(original, std::string(name) + " original");
     ExpectFilterMatchesModel(MustMerge(original), std::string(name) + " merged");
   }
