@@ -52,7 +52,9 @@ ContainerAccounting::ContainerAccounting(uint64_t barrier_pages, uint64_t limit_
 
 ContainerAccounting::ContainerAccounting(uint64_t barrier_pages, uint64_t limit_pages,
                                          const RuleProfile& profile, Tuning tuning)
-    : profile_(&profile), tuning_(tuning), counter_(barrier_pages, limit_pages) {}
+    : profile_(&profile), tuning_(tuning), counter_(barrier_pages, limit_pages) {
+  PublishLocked();  // readers see the bounds before the first decision
+}
 
 Status ContainerAccounting::RefreshLocked(MemberReader& members) {
   forgotten_tids_.clear();

@@ -65,6 +65,8 @@ void NotifyResponder::Start(std::unique_ptr<Worker> w) {
   workers_.push_back(std::move(w));
 }
 
+// Workers are reaped (joined, their notifier and fd closed) by the next
+// Serve(), Tick() or Workers(): at most a second after a hang-up.
 void NotifyResponder::ReapLocked() {
   for (auto it = workers_.begin(); it != workers_.end();) {
     if ((*it)->done.load(std::memory_order_acquire)) {
@@ -183,10 +185,9 @@ void NotifyResponder::Run(Worker& w) {
     if (hooks_.on_hangup) hooks_.on_hangup(w.container, w.key);  // before the fd closes
     break;
   }
-  // Stopped: the fd closes, the fd store's copy keeps the filter; the slot
-  // stays claimed for the next ubcd.
-  w.target.reset();
-  w.notifier.reset();
+  // The notifier (and its fd) goes when the worker is reaped: Stop() may
+  // still be interrupting it. Stopped rather than hung up, the fd store's
+  // copy keeps the filter and the slot stays claimed for the next ubcd.
   w.done.store(true, std::memory_order_release);
 }
 

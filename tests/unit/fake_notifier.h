@@ -9,6 +9,7 @@
 // Thread-safe: the test thread scripts, the responder's thread receives.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -57,6 +58,9 @@ class FakeNotifier : public Notifier {
     std::lock_guard<std::mutex> lock(mu_);
     return interrupts_;
   }
+  // Counts Interrupt() calls also where the test cannot look once the
+  // notifier's owner has destroyed it.
+  void CountInterruptsIn(std::atomic<int>* counter) { interrupt_counter_ = counter; }
 
   RecvResult Receive(seccomp_notif* request) override {
     std::unique_lock<std::mutex> lock(mu_);
@@ -90,6 +94,7 @@ class FakeNotifier : public Notifier {
       std::lock_guard<std::mutex> lock(mu_);
       interrupted_ = true;
       ++interrupts_;
+      if (interrupt_counter_ != nullptr) ++*interrupt_counter_;
     }
     cv_.notify_all();
   }
@@ -103,6 +108,7 @@ class FakeNotifier : public Notifier {
   bool hung_up_ = false;
   bool interrupted_ = false;
   int interrupts_ = 0;
+  std::atomic<int>* interrupt_counter_ = nullptr;
 };
 
 }  // namespace ubc

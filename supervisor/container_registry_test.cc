@@ -1,0 +1,131 @@
+#include "supervisor/container_registry.h"
+
+#include <gtest/gtest.h>
+
+#include "tests/unit/fake_process_view.h"
+#include "tests/unit/test_support.h"
+
+namespace ubc {
+namespace {
+
+ContainerProcessState State(const std::string& id, const std::string& privvmpages = "") {
+  ContainerProcessState s;
+  s.id = id;
+  s.status = "creating";
+  s.pid = 4242;
+  if (!privvmpages.empty()) s.annotations["ubc.privvmpages"] = privvmpages;
+  return s;
+}
+
+SupervisorConfig Config(uint32_t retire_after_seconds = 60) {
+  Result<SupervisorConfig> c = DefaultSupervisorConfig();
+  EXPECT_TRUE(c.ok());
+  SupervisorConfig config = *c;
+  config.retire_after_seconds = retire_after_seconds;
+  return config;
+}
+
+class ContainerRegistryTest : public ::testing::Test {
+ protected:
+  ContainerRegistryTest() : view_(processes_) {}
+  FakeProcesses processes_;
+  FakeProcessView view_;
+};
+
+TEST_F(ContainerRegistryTest, OneContainerPerIdWhateverTheNumberOfFds) {
+  ContainerRegistry registry(Config(), view_, {});
+  std::shared_ptr<Container> a = registry.Attach(State("c1", "1000:1100"), 1, false);
+  std::shared_ptr<Container> b = registry.Attach(State("c1", "1000:1100"), 1, false);
+  EXPECT_EQ(a, b);
+  EXPECT_EQ(a->notify_fds.load(), 2);
+  EXPECT_EQ(processes_.members_made, 1);
+  EXPECT_EQ(registry.All().size(), 1u);
+  EXPECT_EQ(registry.Find("c1"), a);
+  EXPECT_EQ(registry.Find("c2"), nullptr);
+}
+
+TEST_F(ContainerRegistryTest, LimitsComeFromTheAnnotationElseTheDefaults) {
+  ContainerRegistry registry(Config(), view_, {});
+  std::shared_ptr<Container> annotated = registry.Attach(State("a", "1000:1100"), 1, false);
+  std::shared_ptr<Container> plain = registry.Attach(State("p"), 1, false);
+  ContainerReport r = registry.Report(*annotated);
+  EXPECT_EQ(r.privvmpages.barrier_pages, 1000u);
+  EXPECT_EQ(r.privvmpages.limit_pages, 1100u);
+  EXPECT_EQ(r.limits.privvmpages_source, LimitsSource::kAnnotation);
+  EXPECT_EQ(r.membership, "fake processes");
+  ContainerReport d = registry.Report(*plain);
+  EXPECT_EQ(d.privvmpages.barrier_pages, 65536u);  // the embedded default config
+  EXPECT_EQ(d.limits.privvmpages_source, LimitsSource::kDefault);
+}
+
+TEST_F(ContainerRegistryTest, AContainersDFileMatchesByIdWhenNoAnnotationSays) {
+  TempDir dir("ubc-registry-test");
+  dir.Write("10-db.json", R"({"match": {"ids": ["db-*"]}, "privvmpages": "2000:2200"})");
+  SupervisorConfig config = Config();
+  config.containers_dir = dir.path().string();
+  ContainerRegistry registry(config, view_, {});
+  ASSERT_TRUE(registry.LoadContainerConfigs().ok());
+  std::shared_ptr<Container> c = registry.Attach(State("db-1"), 1, false);
+  EXPECT_EQ(registry.Report(*c).privvmpages.barrier_pages, 2000u);
+  EXPECT_EQ(registry.Report(*c).limits.privvmpages_source, LimitsSource::kConfigFile);
+}
+
+TEST_F(ContainerRegistryTest, TheLastFdRetiresAndANewContainerOfTheIdStartsAfresh) {
+  ContainerRegistry registry(Config(), view_, {});
+  std::shared_ptr<Container> c = registry.Attach(State("c1", "1000"), 1, false);
+  (void)registry.Attach(State("c1", "1000"), 1, false);
+  EXPECT_EQ(registry.Detach(c), 1);
+  EXPECT_FALSE(registry.Report(*c).retired);
+  EXPECT_EQ(registry.Detach(c), 0);
+  EXPECT_TRUE(registry.Report(*c).retired);
+  std::shared_ptr<Container> again = registry.Attach(State("c1", "1000"), 1, false);
+  EXPECT_NE(again, c);
+  EXPECT_FALSE(registry.Report(*again).retired);
+}
+
+TEST_F(ContainerRegistryTest, RetiredContainersExpire) {
+  ContainerRegistry registry(Config(/*retire_after_seconds=*/0), view_, {});
+  std::shared_ptr<Container> c = registry.Attach(State("c1", "1000"), 1, false);
+  EXPECT_EQ(registry.Detach(c), 0);
+  EXPECT_EQ(registry.Find("c1"), nullptr);
+  EXPECT_TRUE(registry.All().empty());
+}
+
+TEST_F(ContainerRegistryTest, LiveLimitsApplyAndArePersisted) {
+  ContainerRegistry registry(Config(), view_, {});
+  std::shared_ptr<Container> c = registry.Attach(State("c1", "1000"), 1, false);
+  EXPECT_FALSE(registry.SetLimits("nope", {1, 2}));
+  ASSERT_TRUE(registry.SetLimits("c1", {500, 600}));
+  ContainerReport r = registry.Report(*c);
+  EXPECT_EQ(r.privvmpages.barrier_pages, 500u);
+  EXPECT_EQ(r.limits.privvmpages_source, LimitsSource::kApi);
+  PersistedState state = registry.Persistable();
+  ASSERT_TRUE(state["c1"].api_privvmpages.has_value());
+  EXPECT_EQ(state["c1"].api_privvmpages->limit_pages, 600u);
+}
+
+TEST_F(ContainerRegistryTest, ARecoveredContainerGetsItsRecordBackAndANewOneDoesNot) {
+  PersistedState restored;
+  restored["c1"].maxheld_pages = 777;
+  restored["c1"].failcnt = 5;
+  restored["c1"].api_privvmpages = BarrierLimit{300, 400};
+  ContainerRegistry registry(Config(), view_, restored);
+  std::shared_ptr<Container> recovered = registry.Attach(State("c1", "1000"), 1, true);
+  ContainerReport r = registry.Report(*recovered);
+  EXPECT_EQ(r.privvmpages.maxheld_pages, 777u);
+  EXPECT_EQ(r.privvmpages.failcnt, 5u);
+  EXPECT_EQ(r.privvmpages.barrier_pages, 300u);  // the live change wins over the annotation
+  (void)registry.Detach(recovered);
+  std::shared_ptr<Container> fresh = registry.Attach(State("c1", "1000"), 1, false);
+  EXPECT_EQ(registry.Report(*fresh).privvmpages.failcnt, 0u);
+  EXPECT_EQ(registry.Report(*fresh).privvmpages.barrier_pages, 1000u);
+}
+
+TEST_F(ContainerRegistryTest, BadAnnotationsFallBackToFilesAndDefaults) {
+  ContainerRegistry registry(Config(), view_, {});
+  std::shared_ptr<Container> c = registry.Attach(State("c1", "12Q"), 1, false);
+  EXPECT_EQ(registry.Report(*c).limits.privvmpages_source, LimitsSource::kDefault);
+}
+
+}  // namespace
+}  // namespace ubc
