@@ -58,9 +58,9 @@ struct MembersSample {
 
 // Where a thread is relative to a call it was admitted for.
 enum class CallProgress {
-  kInside,     // blocked inside that very call: not counted by the kernel yet
-  kDone,       // gone, or blocked in another call: the kernel's counters have it
-  kUnknown,    // on a CPU (/proc shows "running"): could be either
+  kInside,   // blocked inside that very call: not counted by the kernel yet
+  kDone,     // gone, or blocked in another call: the kernel's counters have it
+  kUnknown,  // on a CPU (/proc shows "running"): could be either
 };
 
 class MemberReader {

@@ -87,9 +87,9 @@ Result<UbcAnnotations> ParseUbcAnnotations(const std::map<std::string, std::stri
     } else {
       // A typo such as "ubc.privvmpage" must not silently run the container
       // without the limits its owner asked for.
-      return Status::Error("annotation " + ShowKey(key) + ": unknown ubc annotation (known: " +
-                           kPrivvmpagesAnnotation + ", " + kProfileAnnotation + ", " +
-                           kOnErrorAnnotation + ")");
+      return Status::Error("annotation " + ShowKey(key) +
+                           ": unknown ubc annotation (known: " + kPrivvmpagesAnnotation + ", " +
+                           kProfileAnnotation + ", " + kOnErrorAnnotation + ")");
     }
   }
   return out;

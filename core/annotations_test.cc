@@ -118,10 +118,9 @@ TEST(AnnotationsTest, UbcKeyInOtherCaseIsRejected) {
 TEST(AnnotationsTest, UnprintableKeyAndValueAreQuotedAndCapped) {
   auto key = ParseUbcAnnotations({{"ubc.\nx", "1"}});
   ASSERT_FALSE(key.ok());
-  EXPECT_EQ(
-      key.status().message(),
-      "annotation \"ubc.\\nx\": unknown ubc annotation (known: ubc.privvmpages, ubc.profile, "
-      "ubc.on_error)");
+  EXPECT_EQ(key.status().message(),
+            "annotation \"ubc.\\nx\": unknown ubc annotation (known: ubc.privvmpages, ubc.profile, "
+            "ubc.on_error)");
   auto value = ParseUbcAnnotations({{"ubc.profile", std::string(100, 'z') + "\x01"}});
   ASSERT_FALSE(value.ok());
   EXPECT_EQ(value.status().message(), "annotation ubc.profile=\"" + std::string(64, 'z') +

@@ -87,10 +87,10 @@ class ContainerAccounting {
   // What one decision has worked out so far about the call's charge.
   struct Planning {
     ChargeContext context;
-    bool image_unknown = false;   // the new image after an exec could not be read
-    int fork_tgid = -1;           // fork: the caller's process
-    int brk_tgid = -1;            // brk: the process whose break moves
-    bool brk_from_cache = false;  // brk: planned from a remembered break
+    bool image_unknown = false;    // the new image after an exec could not be read
+    int fork_tgid = -1;            // fork: the caller's process
+    int brk_tgid = -1;             // brk: the process whose break moves
+    bool brk_from_cache = false;   // brk: planned from a remembered break
     uint64_t threshold_pages = 0;  // the estimate decides at or below this
   };
 
@@ -111,14 +111,13 @@ class ContainerAccounting {
   bool PrepareBrkLocked(const TrappedCall& call, TargetReader& target, MemberReader& members,
                         Planning& p, Decision& d);
   // Admits on the estimate when the call fits well below the bound.
-  bool TryEstimateLocked(const TrappedCall& call, MemberReader& members, Planning& p,
-                         Decision& d);
+  bool TryEstimateLocked(const TrappedCall& call, MemberReader& members, Planning& p, Decision& d);
   // Reads the exact held value, resolves what the plan left open, and admits
   // or refuses.
   void DecideExactLocked(const TrappedCall& call, TargetReader& target, MemberReader& members,
                          Planning& p, Decision& d);
-  void AdmitLocked(const TrappedCall& call, MemberReader& members, const Planning& p,
-                   uint64_t held, Decision& d);
+  void AdmitLocked(const TrappedCall& call, MemberReader& members, const Planning& p, uint64_t held,
+                   Decision& d);
   void RememberBrkLocked(const Planning& p, uint64_t brk);
   Result<uint64_t> CurrentBrkLocked(TargetReader& target);
   AccountingSnapshot SnapshotLocked() const;

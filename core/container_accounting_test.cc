@@ -273,8 +273,8 @@ TEST(ContainerAccountingTest, BrkWithoutAHeapGrowsFromStartBrk) {
       Syscall(1, x86_64_nr::kBrk, {target.start_brk + 10 * kPage, 0, 0, 0, 0, 0}), target, members);
   EXPECT_FALSE(d.refused);
   EXPECT_EQ(d.plan.pages, 10u);
-  Decision shrink = acc.Decide(Syscall(1, x86_64_nr::kBrk, {target.start_brk, 0, 0, 0, 0, 0}),
-                               target, members);
+  Decision shrink =
+      acc.Decide(Syscall(1, x86_64_nr::kBrk, {target.start_brk, 0, 0, 0, 0, 0}), target, members);
   EXPECT_EQ(shrink.plan.check, ChargeCheck::kNone);
 }
 
@@ -402,8 +402,8 @@ TEST(ContainerAccountingTest, BrkNearTheBoundUsesTheRealBreak) {
   // a brk we admitted) is at heap+100 too, then asks for 501 more: refused,
   // and the answer is the real break.
   acc.Decide(Syscall(1, x86_64_nr::kBrk, {heap + 100 * kPage, 0, 0, 0, 0, 0}), target, members);
-  Decision d = acc.Decide(Syscall(1, x86_64_nr::kBrk, {heap + 601 * kPage, 0, 0, 0, 0, 0}),
-                          target, members);
+  Decision d =
+      acc.Decide(Syscall(1, x86_64_nr::kBrk, {heap + 601 * kPage, 0, 0, 0, 0, 0}), target, members);
   EXPECT_TRUE(d.exact);
   EXPECT_TRUE(d.refused);
   EXPECT_EQ(d.action, Decision::Action::kReturn);
@@ -478,9 +478,8 @@ TEST(ContainerAccountingTest, MprotectChargesOnlyPagesBecomingPrivateWritable) {
   // 50 read-only private pages, then 50 already writable.
   target.maps = {Map(base, base + 50 * kPage, false, false),
                  Map(base + 50 * kPage, base + 100 * kPage, true, false)};
-  Decision d =
-      acc.Decide(Syscall(1, x86_64_nr::kMprotect, {base, 100 * kPage, kProtRw, 0, 0, 0}), target,
-                 members);
+  Decision d = acc.Decide(Syscall(1, x86_64_nr::kMprotect, {base, 100 * kPage, kProtRw, 0, 0, 0}),
+                          target, members);
   EXPECT_TRUE(d.exact);
   EXPECT_EQ(d.plan.pages, 50u);
   EXPECT_FALSE(d.refused);  // 950 <= 1000

@@ -1,4 +1,3 @@
-#include "core/json_depth.h"
 #include "core/container_config.h"
 
 #include <dirent.h>
@@ -11,6 +10,7 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 
+#include "core/json_depth.h"
 #include "core/schema_validator.h"
 #include "core/supervisor_config.h"
 

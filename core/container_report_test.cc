@@ -1,8 +1,8 @@
 #include "core/container_report.h"
 
-#include <string>
-
 #include <gtest/gtest.h>
+
+#include <string>
 
 #include "core/rule_profile.h"
 #include "core/schema_validator.h"

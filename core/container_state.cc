@@ -1,9 +1,10 @@
-#include "core/json_depth.h"
 #include "core/container_state.h"
 
 #include <climits>
 #include <exception>
 #include <nlohmann/json.hpp>
+
+#include "core/json_depth.h"
 
 namespace ubc {
 namespace {

@@ -6,42 +6,59 @@ namespace ubc {
 
 std::string_view MetricSyscallName(MetricSyscall s) {
   switch (s) {
-    case MetricSyscall::kMmap: return "mmap";
-    case MetricSyscall::kMprotect: return "mprotect";
-    case MetricSyscall::kBrk: return "brk";
-    case MetricSyscall::kMremap: return "mremap";
-    case MetricSyscall::kClone: return "clone";
-    case MetricSyscall::kFork: return "fork";
+    case MetricSyscall::kMmap:
+      return "mmap";
+    case MetricSyscall::kMprotect:
+      return "mprotect";
+    case MetricSyscall::kBrk:
+      return "brk";
+    case MetricSyscall::kMremap:
+      return "mremap";
+    case MetricSyscall::kClone:
+      return "clone";
+    case MetricSyscall::kFork:
+      return "fork";
     case MetricSyscall::kExec:
       return "exec";
     case MetricSyscall::kOther:
-    case MetricSyscall::kCount: break;
+    case MetricSyscall::kCount:
+      break;
   }
   return "other";
 }
 
 std::string_view MetricVerdictName(MetricVerdict v) {
   switch (v) {
-    case MetricVerdict::kAllowed: return "allowed";
-    case MetricVerdict::kRefused: return "refused";
+    case MetricVerdict::kAllowed:
+      return "allowed";
+    case MetricVerdict::kRefused:
+      return "refused";
     case MetricVerdict::kUndecided:
-    case MetricVerdict::kCount: break;
+    case MetricVerdict::kCount:
+      break;
   }
   return "undecided";
 }
 
 MetricSyscall MetricSyscallFor(int nr) {
   switch (nr) {
-    case x86_64_nr::kMmap: return MetricSyscall::kMmap;
-    case x86_64_nr::kMprotect: return MetricSyscall::kMprotect;
-    case x86_64_nr::kBrk: return MetricSyscall::kBrk;
-    case x86_64_nr::kMremap: return MetricSyscall::kMremap;
-    case x86_64_nr::kClone: return MetricSyscall::kClone;
-    case x86_64_nr::kFork: return MetricSyscall::kFork;
+    case x86_64_nr::kMmap:
+      return MetricSyscall::kMmap;
+    case x86_64_nr::kMprotect:
+      return MetricSyscall::kMprotect;
+    case x86_64_nr::kBrk:
+      return MetricSyscall::kBrk;
+    case x86_64_nr::kMremap:
+      return MetricSyscall::kMremap;
+    case x86_64_nr::kClone:
+      return MetricSyscall::kClone;
+    case x86_64_nr::kFork:
+      return MetricSyscall::kFork;
     case x86_64_nr::kExecve:
     case x86_64_nr::kExecveat:
       return MetricSyscall::kExec;
-    default: return MetricSyscall::kOther;
+    default:
+      return MetricSyscall::kOther;
   }
 }
 
@@ -71,7 +88,8 @@ DecisionMetricsSnapshot DecisionMetrics::Snapshot() const {
   for (size_t i = 0; i < buckets_.size(); ++i) {
     s.latency_buckets[i] = buckets_[i].load(std::memory_order_relaxed);
   }
-  s.latency_sum_seconds = static_cast<double>(latency_sum_ns_.load(std::memory_order_relaxed)) * 1e-9;
+  s.latency_sum_seconds =
+      static_cast<double>(latency_sum_ns_.load(std::memory_order_relaxed)) * 1e-9;
   s.latency_count = latency_count_.load(std::memory_order_relaxed);
   return s;
 }

@@ -1,8 +1,8 @@
 #include "core/decision.h"
 
-#include <cerrno>
-
 #include <gtest/gtest.h>
+
+#include <cerrno>
 
 namespace ubc {
 namespace {

@@ -1,10 +1,9 @@
-#include "core/json_depth.h"
 #include "core/hook_settings.h"
 
 #include <memory>
-
 #include <nlohmann/json.hpp>
 
+#include "core/json_depth.h"
 #include "core/schema_validator.h"
 #include "core/supervisor_config.h"
 

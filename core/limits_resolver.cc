@@ -4,10 +4,14 @@ namespace ubc {
 
 const char* LimitsSourceName(LimitsSource source) {
   switch (source) {
-    case LimitsSource::kAnnotation: return "annotation";
-    case LimitsSource::kConfigFile: return "config-file";
-    case LimitsSource::kDefault: return "default";
-    case LimitsSource::kApi: return "api";
+    case LimitsSource::kAnnotation:
+      return "annotation";
+    case LimitsSource::kConfigFile:
+      return "config-file";
+    case LimitsSource::kDefault:
+      return "default";
+    case LimitsSource::kApi:
+      return "api";
   }
   return "unknown";
 }

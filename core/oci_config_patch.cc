@@ -1,13 +1,12 @@
-#include "core/json_depth.h"
 #include "core/oci_config_patch.h"
 
 #include <map>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <utility>
 
-#include <nlohmann/json.hpp>
-
 #include "core/annotations.h"
+#include "core/json_depth.h"
 #include "core/seccomp_profile_merge.h"
 
 namespace ubc {

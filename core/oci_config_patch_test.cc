@@ -1,11 +1,11 @@
 #include "core/oci_config_patch.h"
 
+#include <gtest/gtest.h>
+
 #include <filesystem>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
 
 #include "core/rule_profile.h"
 #include "core/seccomp_profile_model.h"

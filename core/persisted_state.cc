@@ -1,7 +1,8 @@
-#include "core/json_depth.h"
 #include "core/persisted_state.h"
 
 #include <nlohmann/json.hpp>
+
+#include "core/json_depth.h"
 
 namespace ubc {
 namespace {
@@ -51,8 +52,10 @@ Result<PersistedState> ParsePersistedState(std::string_view text, std::string_vi
     if (api != it->end()) {
       BarrierLimit bl;
       if (!api->is_object() || !api->contains("barrier") || !api->contains("limit") ||
-          !ReadUint(*api, "barrier", &bl.barrier_pages) || !ReadUint(*api, "limit", &bl.limit_pages)) {
-        return Status::Error(where + ": " + pointer + "/api_privvmpages needs unsigned barrier and limit");
+          !ReadUint(*api, "barrier", &bl.barrier_pages) ||
+          !ReadUint(*api, "limit", &bl.limit_pages)) {
+        return Status::Error(where + ": " + pointer +
+                             "/api_privvmpages needs unsigned barrier and limit");
       }
       c.api_privvmpages = bl;
     }

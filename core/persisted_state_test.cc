@@ -27,9 +27,9 @@ TEST(PersistedStateTest, BadInputNamesTheField) {
       ParsePersistedState(R"({"containers": {"a": {"failcnt": -1}}})", "s.json");
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.status().message().find("/containers/a"), std::string::npos);
-  EXPECT_FALSE(ParsePersistedState(R"({"containers": {"a": {"api_privvmpages": {"barrier": 1}}}})",
-                                   "s.json")
-                   .ok());
+  EXPECT_FALSE(
+      ParsePersistedState(R"({"containers": {"a": {"api_privvmpages": {"barrier": 1}}}})", "s.json")
+          .ok());
 }
 
 }  // namespace

@@ -12,7 +12,8 @@ void ProcessImageCache::PruneGone(const MembersSample& sample,
   auto gone = [&](int tgid) { return sample.DataPagesOf(tgid) == nullptr; };
   std::erase_if(brk_by_tgid_, [&](const auto& e) { return gone(e.first); });
   std::erase_if(exec_pending_, gone);
-  std::erase_if(tgid_by_tid_, [&](const auto& e) { return gone(e.second) && !keep_thread(e.first); });
+  std::erase_if(tgid_by_tid_,
+                [&](const auto& e) { return gone(e.second) && !keep_thread(e.first); });
 }
 
 void ProcessImageCache::Clear() {

@@ -53,7 +53,9 @@ class ProcessImageCache {
   // `tgid`'s image is being replaced: what is remembered of it is stale.
   void ExecStarted(int tgid);
   // True (once) when `tgid` had an exec pending: its new image is to be read.
-  bool TakePendingExec(int tgid) { return !exec_pending_.empty() && exec_pending_.erase(tgid) != 0; }
+  bool TakePendingExec(int tgid) {
+    return !exec_pending_.empty() && exec_pending_.erase(tgid) != 0;
+  }
 
   // Forgets processes `sample` does not list; a thread's tgid is kept while
   // `keep_thread(tid)` says its id is still of interest.

@@ -1,11 +1,11 @@
 #include "core/published_value.h"
 
+#include <gtest/gtest.h>
+
 #include <atomic>
 #include <cstdint>
 #include <thread>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 namespace ubc {
 namespace {

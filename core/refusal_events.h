@@ -18,7 +18,7 @@ namespace ubc {
 
 struct RefusalEvent {
   int64_t time_unix_ns = 0;
-  int pid = 0;             // thread id in ubcd's pid namespace
+  int pid = 0;  // thread id in ubcd's pid namespace
   std::string comm;
   std::string syscall;
   std::string resource = "privvmpages";
@@ -26,7 +26,7 @@ struct RefusalEvent {
   uint64_t held_pages = 0;
   ChargeCheck checked = ChargeCheck::kBarrier;
   uint64_t bound_pages = 0;
-  int error_number = 0;    // 0 when brk returned the old break instead
+  int error_number = 0;  // 0 when brk returned the old break instead
 };
 
 class RefusalEvents {

@@ -94,8 +94,7 @@ void ReservationLedger::ReleaseFinished(MemberReader& members, std::vector<int>*
     } else if (!it->second.active) {
       it->second.idle_at_last_read = true;
       ++it;
-    } else if (members.Progress(it->first, it->second.nr, it->second.args) ==
-               CallProgress::kDone) {
+    } else if (members.Progress(it->first, it->second.nr, it->second.args) == CallProgress::kDone) {
       Release(it->second, members);
       ++it;
     } else {

@@ -33,7 +33,9 @@ class ReservationLedger {
   // ---- The estimate
   bool have_exact() const { return have_exact_; }
   // The last exact held value plus every charge admitted since.
-  uint64_t Estimate() const { return SaturatingAdd(exact_held_pages_, admitted_since_exact_pages_); }
+  uint64_t Estimate() const {
+    return SaturatingAdd(exact_held_pages_, admitted_since_exact_pages_);
+  }
   // Charges that appear without a reservation (a new image after an exec).
   void AddToEstimate(uint64_t pages);
   // Fast decisions since the last exact read (the estimate is refreshed after

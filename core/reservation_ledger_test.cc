@@ -1,10 +1,10 @@
 #include "core/reservation_ledger.h"
 
+#include <gtest/gtest.h>
+
 #include <map>
 #include <set>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 namespace ubc {
 namespace {

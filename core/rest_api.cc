@@ -1,7 +1,4 @@
-#include "core/json_depth.h"
 #include "core/rest_api.h"
-
-#include "core/container_report.h"
 
 #include <cerrno>
 #include <cstdio>
@@ -10,6 +7,8 @@
 #include <memory>
 #include <utility>
 
+#include "core/container_report.h"
+#include "core/json_depth.h"
 #include "core/prometheus_text.h"
 #include "core/schema_validator.h"
 #include "core/ubc_table.h"
@@ -339,8 +338,8 @@ RestResponse HandleRestRequest(const RestRequest& request, RestBackend& backend,
   if (is_mutation) return HandleMutation(request, target, backend, token);
   // A GET has no use for a body; a huge one is a client bug or an attack.
   if (request.body_too_large) {
-    return RestErrorResponse(413, "request body larger than " +
-                                      std::to_string(kMaxRestBodyBytes) + " bytes");
+    return RestErrorResponse(
+        413, "request body larger than " + std::to_string(kMaxRestBodyBytes) + " bytes");
   }
 
   switch (target.route) {

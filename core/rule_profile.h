@@ -15,12 +15,12 @@ namespace ubc {
 
 struct RuleProfile {
   std::string_view name;
-  ChargeCheck mmap_private_writable;   // anon or file MAP_PRIVATE, PROT_WRITE (also MAP_FIXED)
-  ChargeCheck mmap_shared_anon;        // MAP_SHARED|MAP_ANONYMOUS, PROT_WRITE
+  ChargeCheck mmap_private_writable;  // anon or file MAP_PRIVATE, PROT_WRITE (also MAP_FIXED)
+  ChargeCheck mmap_shared_anon;       // MAP_SHARED|MAP_ANONYMOUS, PROT_WRITE
   ChargeCheck brk_grow;
-  ChargeCheck mremap_grow;             // in place and move
+  ChargeCheck mremap_grow;  // in place and move
   ChargeCheck mprotect_add_write;
-  ChargeCheck fork;                    // fork and clone without CLONE_VM
+  ChargeCheck fork;  // fork and clone without CLONE_VM
   // bc2006: a shared anonymous mapping is charged only for the duration of the
   // call (released when the shmem file is attached); openvz keeps it charged.
   bool shared_anon_stays_charged;

@@ -1,9 +1,9 @@
 #include "core/runtime_command_line.h"
 
+#include <gtest/gtest.h>
+
 #include <string>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 namespace ubc {
 namespace {

@@ -123,7 +123,8 @@ TEST(SchemaValidatorTest, NestedUnknownPropertyListsItsSiblings) {
   auto v = MustCreate("ubcd-config.schema.json");
   ASSERT_NE(v, nullptr);
   EXPECT_EQ(v->Validate(json::parse(R"({"defaults": {"privvmpage": "1"}})"), "u.json").message(),
-            "u.json: /defaults/privvmpage (\"1\"): unknown property (known: on_error, privvmpages, profile)");
+            "u.json: /defaults/privvmpage (\"1\"): unknown property (known: on_error, privvmpages, "
+            "profile)");
 }
 
 TEST(SchemaValidatorTest, ValueInMessageIsEscapedAndCapped) {

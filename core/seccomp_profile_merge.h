@@ -17,9 +17,8 @@
 // Pure; thread-safe. Errors are values naming the offending field.
 #pragma once
 
-#include <string_view>
-
 #include <nlohmann/json.hpp>
+#include <string_view>
 
 #include "core/status.h"
 

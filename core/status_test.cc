@@ -1,9 +1,9 @@
 #include "core/status.h"
 
+#include <gtest/gtest.h>
+
 #include <cerrno>
 #include <string>
-
-#include <gtest/gtest.h>
 
 // GCC 12 reports the inactive std::string of Result<int>'s variant as maybe
 // uninitialized when the test inlines construction and destruction in one

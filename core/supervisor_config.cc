@@ -1,4 +1,3 @@
-#include "core/json_depth.h"
 #include "core/supervisor_config.h"
 
 #include <exception>
@@ -7,6 +6,7 @@
 
 #include "core/embedded_schemas.h"
 #include "core/file_reader.h"
+#include "core/json_depth.h"
 #include "core/schema_validator.h"
 
 namespace ubc {
@@ -65,7 +65,8 @@ Status ApplyDocument(const json& doc, const std::string& source, SupervisorConfi
       }
       if (auto it = defaults->find("on_error"); it != defaults->end()) {
         std::optional<OnError> on_error = ParseOnError(it->get<std::string>());
-        if (!on_error) return Status::Error(source + ": /defaults/on_error: must be continue or enomem");
+        if (!on_error)
+          return Status::Error(source + ": /defaults/on_error: must be continue or enomem");
         cfg->default_on_error = *on_error;
       }
     }

@@ -79,8 +79,8 @@ struct RangeFacts {
 };
 
 struct ChargeContext {
-  std::optional<RangeFacts> range;          // for MAP_FIXED, mprotect, mremap (old range)
-  std::optional<uint64_t> current_brk;      // for brk; required for an exact brk plan
+  std::optional<RangeFacts> range;               // for MAP_FIXED, mprotect, mremap (old range)
+  std::optional<uint64_t> current_brk;           // for brk; required for an exact brk plan
   std::optional<uint64_t> parent_private_pages;  // for fork: statm data of the caller
 };
 

@@ -23,8 +23,7 @@ inline const std::set<std::string>& TrappedSyscallNames() {
 // Whether ubcd must see the call: the bit tests the notify cells use, so
 // MAP_SHARED_VALIDATE (0x03) counts as private here and ubcd sorts it out.
 inline bool MustNotify(const std::string& syscall, const std::array<uint64_t, 6>& args) {
-  constexpr uint64_t kProtWrite = 0x2, kMapPrivate = 0x02, kMapAnonymous = 0x20,
-                     kCloneVm = 0x100;
+  constexpr uint64_t kProtWrite = 0x2, kMapPrivate = 0x02, kMapAnonymous = 0x20, kCloneVm = 0x100;
   if (syscall == "mmap") {
     return (args[2] & kProtWrite) && ((args[3] & kMapPrivate) || (args[3] & kMapAnonymous));
   }

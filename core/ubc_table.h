@@ -14,7 +14,7 @@
 namespace ubc {
 
 struct ContainerCounters {
-  std::string ctid;                  // printed as "CTID:" in the uid column
+  std::string ctid;  // printed as "CTID:" in the uid column
   BeancounterValues privvmpages;
 };
 

@@ -1,12 +1,11 @@
 #include "core/unique_fd.h"
 
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <utility>
-
-#include <gtest/gtest.h>
 
 namespace ubc {
 namespace {

@@ -1,8 +1,8 @@
 #include "core/units.h"
 
-#include <cstdint>
-
 #include <gtest/gtest.h>
+
+#include <cstdint>
 
 namespace ubc {
 namespace {

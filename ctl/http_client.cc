@@ -1,8 +1,10 @@
 #include "ctl/http_client.h"
 
+#include <cpprest/containerstream.h>
 #include <cpprest/http_client.h>
 
 #include <exception>
+#include <vector>
 
 namespace ubc {
 
@@ -17,7 +19,13 @@ Result<HttpReply> HttpCall(const std::string& base_url, const std::string& metho
     http::http_request request(method);
     request.set_request_uri(web::uri(path_and_query));
     if (!bearer_token.empty()) request.headers().add("Authorization", "Bearer " + bearer_token);
-    if (!json_body.empty()) request.set_body(json_body, "application/json");
+    if (!json_body.empty()) {
+      // From bytes, not set_body(std::string): that overload reads a std::string
+      // buffer through a streambuf<uint8_t>, which UBSan reports (vptr).
+      request.set_body(concurrency::streams::bytestream::open_istream(
+                           std::vector<unsigned char>(json_body.begin(), json_body.end())),
+                       json_body.size(), "application/json");
+    }
     http::http_response response = client.request(request).get();
     HttpReply reply;
     reply.http_status = response.status_code();

@@ -17,6 +17,16 @@
 
 #include "core/unique_fd.h"
 
+// LeakSanitizer (the clang build): cpprestsdk reports a failed request to the
+// waiting get() first and only then, on its own I/O thread, completes the
+// response's body stream. When the process exits in between (after a
+// refused connection, say), those continuations are never run nor freed: an
+// exit race inside cpprestsdk, now and then, not a leak of the adapter. The
+// stacks through libcpprest are too short to name the function reliably, so
+// the library is named.
+extern "C" const char* __lsan_default_suppressions();
+extern "C" const char* __lsan_default_suppressions() { return "leak:libcpprest.so\n"; }
+
 namespace ubc {
 namespace {
 

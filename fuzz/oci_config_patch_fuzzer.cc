@@ -16,8 +16,8 @@
 
 #include "core/container_config.h"
 #include "core/hook_settings.h"
-#include "core/oci_config_patch.h"
 #include "core/json_depth.h"
+#include "core/oci_config_patch.h"
 #include "fuzz/fuzz_check.h"
 
 namespace {

@@ -20,10 +20,10 @@
 #include <string_view>
 #include <vector>
 
+#include "core/json_depth.h"
 #include "core/seccomp_profile_merge.h"
 #include "core/seccomp_profile_model.h"
 #include "core/trap_expectation.h"
-#include "core/json_depth.h"
 #include "fuzz/fuzz_check.h"
 
 namespace {

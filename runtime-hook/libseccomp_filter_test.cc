@@ -5,6 +5,7 @@
 // this test is what ties the model to what runc actually installs.
 // libseccomp's user-space API only: no filter is ever loaded into the kernel.
 
+#include <gtest/gtest.h>
 #include <linux/audit.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
@@ -16,12 +17,10 @@
 #include <cstring>
 #include <filesystem>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <string>
 #include <vector>
-
-#include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
 
 #include "core/seccomp_profile_merge.h"
 #include "core/seccomp_profile_model.h"

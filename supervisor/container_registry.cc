@@ -24,8 +24,7 @@ void ContainerRegistry::DropExpiredLocked() {
   const auto now = std::chrono::steady_clock::now();
   std::erase_if(containers_, [&](const auto& entry) {
     const Container& c = *entry.second;
-    return c.retired &&
-           now - c.retired_at >= std::chrono::seconds(config_.retire_after_seconds);
+    return c.retired && now - c.retired_at >= std::chrono::seconds(config_.retire_after_seconds);
   });
 }
 
@@ -170,7 +169,8 @@ PersistedState ContainerRegistry::Persistable() {
     PersistedContainer p;
     p.maxheld_pages = snap.privvmpages.maxheld_pages;
     p.failcnt = snap.privvmpages.failcnt;
-    if (c->limits.privvmpages_source == LimitsSource::kApi) p.api_privvmpages = c->limits.privvmpages;
+    if (c->limits.privvmpages_source == LimitsSource::kApi)
+      p.api_privvmpages = c->limits.privvmpages;
     state[id] = p;
   }
   return state;

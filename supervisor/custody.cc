@@ -72,7 +72,8 @@ Custody SetUpCustody(const SupervisorConfig& config, const std::string& config_p
     return custody;
   }
   custody.state_path = config.state_dir + "/state.json";
-  Result<std::unique_ptr<InflightSlots>> slots = InflightSlots::Open(config.state_dir + "/inflight");
+  Result<std::unique_ptr<InflightSlots>> slots =
+      InflightSlots::Open(config.state_dir + "/inflight");
   if (slots.ok()) {
     custody.slots = std::move(slots).value();
   } else {

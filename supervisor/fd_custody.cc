@@ -3,10 +3,9 @@
 #include <sys/random.h>
 #include <unistd.h>
 
-#include <ctime>
-
 #include <algorithm>
 #include <cstdio>
+#include <ctime>
 #include <utility>
 
 #include "supervisor/log.h"
@@ -36,8 +35,12 @@ nlohmann::json StoredFdMeta(const ContainerProcessState& state, int runtime_pid,
       annotations[k] = v;
     }
   }
-  return {{"id", state.id},           {"pid", state.pid},   {"state_pid", state.state_pid},
-          {"status", state.status},   {"slot", slot},       {"runtime_pid", runtime_pid},
+  return {{"id", state.id},
+          {"pid", state.pid},
+          {"state_pid", state.state_pid},
+          {"status", state.status},
+          {"slot", slot},
+          {"runtime_pid", runtime_pid},
           {"annotations", annotations}};
 }
 
@@ -76,8 +79,9 @@ void FdCustody::Keep() {
   if (store_ == nullptr) return;
   // The starter pings the store first and starts one only when it is gone.
   if (!(ensure_store_ ? ensure_store_() : store_->Alive())) {
-    Log(LogLevel::kWarning, "fd store gone and not restartable: a restart of ubcd would fail "
-                            "trapped calls with ENOSYS");
+    Log(LogLevel::kWarning,
+        "fd store gone and not restartable: a restart of ubcd would fail "
+        "trapped calls with ENOSYS");
     return;
   }
   std::lock_guard<std::mutex> lock(mu_);

@@ -199,8 +199,8 @@ int RunFdStore(const std::string& socket_path) {
     for (int i = 0; i < n; ++i) {
       int fd = events[i].data.fd;
       if (fd == sig.get()) {
-        Log(LogLevel::kInfo, "fd store stopping; " + std::to_string(held.size()) +
-                                 " notify fds released");
+        Log(LogLevel::kInfo,
+            "fd store stopping; " + std::to_string(held.size()) + " notify fds released");
         ::unlink(socket_path.c_str());
         return 0;
       }

@@ -56,8 +56,11 @@ Result<std::unique_ptr<Listener>> Listener::Create(const std::string& path, OnFd
 }
 
 Listener::Listener(UniqueFd socket, UniqueFd epoll, UniqueFd wake, OnFd on_fd)
-    : socket_(std::move(socket)), epoll_(std::move(epoll)), wake_(std::move(wake)),
-      spare_(::open("/dev/null", O_RDONLY | O_CLOEXEC)), on_fd_(std::move(on_fd)) {}
+    : socket_(std::move(socket)),
+      epoll_(std::move(epoll)),
+      wake_(std::move(wake)),
+      spare_(::open("/dev/null", O_RDONLY | O_CLOEXEC)),
+      on_fd_(std::move(on_fd)) {}
 
 Listener::~Listener() = default;
 
@@ -153,7 +156,8 @@ bool Listener::Read(Connection& c) {
     if (n < 0) {
       if (errno == EINTR) continue;
       if (errno == EAGAIN) return true;
-      Log(LogLevel::kWarning, "listener: read from " + PeerText(c.peer) + ": " + std::strerror(errno));
+      Log(LogLevel::kWarning,
+          "listener: read from " + PeerText(c.peer) + ": " + std::strerror(errno));
       return false;
     }
     // Own every received fd before looking at anything else.
@@ -167,7 +171,8 @@ bool Listener::Read(Connection& c) {
       }
     }
     if (msg.msg_flags & MSG_CTRUNC) {
-      Log(LogLevel::kWarning, "listener: " + PeerText(c.peer) + " sent more fds than accepted; closed");
+      Log(LogLevel::kWarning,
+          "listener: " + PeerText(c.peer) + " sent more fds than accepted; closed");
       return false;
     }
     if (n == 0) {
@@ -177,7 +182,8 @@ bool Listener::Read(Connection& c) {
       return false;  // the runtime is done (runc run exited)
     }
     if (Status s = c.framer.Append(std::string_view(data, static_cast<size_t>(n))); !s.ok()) {
-      Log(LogLevel::kWarning, "listener: bad message from " + PeerText(c.peer) + ": " + s.message());
+      Log(LogLevel::kWarning,
+          "listener: bad message from " + PeerText(c.peer) + ": " + s.message());
       return false;
     }
     while (std::optional<std::string> message = c.framer.NextMessage()) {
@@ -189,8 +195,8 @@ bool Listener::Read(Connection& c) {
 bool Listener::Deliver(Connection& c, const std::string& message) {
   Result<ContainerProcessState> state = ParseContainerProcessState(message);
   if (!state.ok()) {
-    Log(LogLevel::kWarning, "listener: bad container state from " + PeerText(c.peer) + ": " +
-                                state.status().message());
+    Log(LogLevel::kWarning,
+        "listener: bad container state from " + PeerText(c.peer) + ": " + state.status().message());
     return false;
   }
   std::optional<size_t> index = state->SeccompFdIndex();

@@ -5,11 +5,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <memory>
 #include <string>
-#include <chrono>
 #include <thread>
 
 #include "core/embedded_schemas.h"
@@ -18,9 +18,9 @@
 #include "supervisor/custody.h"
 #include "supervisor/fd_store.h"
 #include "supervisor/listener.h"
+#include "supervisor/log.h"
 #include "supervisor/privileges.h"
 #include "supervisor/proc_process_view.h"
-#include "supervisor/log.h"
 #include "supervisor/rest_server.h"
 #include "supervisor/status_server.h"
 #include "supervisor/supervisor.h"
@@ -90,7 +90,8 @@ int main(int argc, char** argv) {
   ::umask(0077);
   // Each container costs a notify fd and a runtime connection, each exec
   // another pair: use all the fds the host allows.
-  if (rlimit nofile{}; ::getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < nofile.rlim_max) {
+  if (rlimit nofile{};
+      ::getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < nofile.rlim_max) {
     nofile.rlim_cur = nofile.rlim_max;
     ::setrlimit(RLIMIT_NOFILE, &nofile);
   }
@@ -137,16 +138,18 @@ int main(int argc, char** argv) {
   if (ubc::Status s = supervisor.LoadContainerConfigs(); !s.ok()) return Fail(s.message());
   supervisor.Start();
   if (size_t n = supervisor.RecoverFromStore(); n > 0) {
-    ubc::Log(ubc::LogLevel::kInfo, "recovered " + std::to_string(n) + " notify fds from the fd store");
+    ubc::Log(ubc::LogLevel::kInfo,
+             "recovered " + std::to_string(n) + " notify fds from the fd store");
   }
 
-  auto listener = ubc::Listener::Create(
-      config->listener_path,
-      [&supervisor](const ubc::ContainerProcessState& state, ubc::UniqueFd fd,
-                    const ubc::PeerInfo& peer) { supervisor.Attach(state, std::move(fd), peer.pid); });
+  auto listener = ubc::Listener::Create(config->listener_path,
+                                        [&supervisor](const ubc::ContainerProcessState& state,
+                                                      ubc::UniqueFd fd, const ubc::PeerInfo& peer) {
+                                          supervisor.Attach(state, std::move(fd), peer.pid);
+                                        });
   if (!listener.ok()) return Fail(listener.status().message());
-  auto status_server = ubc::StatusServer::Create(
-      config->status_path, [&supervisor](const std::string& request) {
+  auto status_server =
+      ubc::StatusServer::Create(config->status_path, [&supervisor](const std::string& request) {
         return request == "json" ? supervisor.StatusJson() : supervisor.StatusText();
       });
   if (!status_server.ok()) {
@@ -155,8 +158,8 @@ int main(int argc, char** argv) {
   }
   std::thread status_thread([&] { (*status_server)->Run(); });
   std::thread listener_thread([&] { (*listener)->Run(); });
-  ubc::Log(ubc::LogLevel::kInfo, "listening on " + config->listener_path + ", status on " +
-                                     config->status_path);
+  ubc::Log(ubc::LogLevel::kInfo,
+           "listening on " + config->listener_path + ", status on " + config->status_path);
 
   // The REST API is an extra window on the counters: ubcd enforces limits
   // without it, so a failure to start it (port taken, bad token file) is

@@ -178,8 +178,8 @@ void NotifyResponder::Run(Worker& w) {
       continue;
     }
     if (r == Notifier::RecvResult::kError) {
-      Log(LogLevel::kError, "container " + c.id + ": notify fd receive failed: " +
-                                std::strerror(errno));
+      Log(LogLevel::kError,
+          "container " + c.id + ": notify fd receive failed: " + std::strerror(errno));
     }
     if (slots_ != nullptr && w.slot_index >= 0) slots_->Release(w.slot_index);
     if (hooks_.on_hangup) hooks_.on_hangup(w.container, w.key);  // before the fd closes
@@ -254,12 +254,12 @@ void NotifyResponder::Answer(Worker& w, const seccomp_notif& request) {
     e.checked = d.plan.check;
     e.bound_pages = d.bound_pages;
     e.error_number = d.action == Decision::Action::kFail ? d.error_number : 0;
-    Log(LogLevel::kWarning,
-        "refused container=" + c.id + " pid=" + std::to_string(e.pid) + " comm=" + e.comm +
-            " syscall=" + e.syscall + " pages=" + std::to_string(e.requested_pages) +
-            " held=" + std::to_string(e.held_pages) + " " + ChargeCheckName(e.checked) + "=" +
-            std::to_string(e.bound_pages) +
-            (e.error_number != 0 ? " errno=ENOMEM" : " returned=old-break"));
+    Log(LogLevel::kWarning, "refused container=" + c.id + " pid=" + std::to_string(e.pid) +
+                                " comm=" + e.comm + " syscall=" + e.syscall +
+                                " pages=" + std::to_string(e.requested_pages) +
+                                " held=" + std::to_string(e.held_pages) + " " +
+                                ChargeCheckName(e.checked) + "=" + std::to_string(e.bound_pages) +
+                                (e.error_number != 0 ? " errno=ENOMEM" : " returned=old-break"));
     c.events.Add(std::move(e));
     if (hooks_.on_refusal) hooks_.on_refusal(c);
   }

@@ -1,10 +1,10 @@
 #include "supervisor/notify_responder.h"
 
+#include <gtest/gtest.h>
+
 #include <cerrno>
 #include <chrono>
 #include <thread>
-
-#include <gtest/gtest.h>
 
 #include "tests/unit/fake_notifier.h"
 #include "tests/unit/fake_process_view.h"

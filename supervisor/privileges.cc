@@ -18,7 +18,7 @@ std::string Parent(const std::string& path) {
 }
 
 Status CheckOne(const std::string& path, bool allow_sticky) {
-  struct stat st{};
+  struct stat st {};
   if (::stat(path.c_str(), &st) != 0) {
     return Status::Error(path + ": " + std::strerror(errno));
   }
@@ -42,7 +42,7 @@ Status CheckOnlyRootCanWrite(const std::string& path) {
 
 Status CheckSocketDirectory(const std::string& socket_path) {
   const std::string dir = Parent(socket_path);
-  struct stat st{};
+  struct stat st {};
   if (::stat(dir.c_str(), &st) != 0) return Status::Ok();  // ubcd creates it, 0700
   return CheckOne(dir, true);
 }

@@ -48,7 +48,7 @@ class SnapshotRefresher {
   std::condition_variable wake_;
   std::condition_variable done_;
   std::deque<std::shared_ptr<Container>> queue_;
-  uint64_t started_rounds_ = 0;   // rounds that took the queue
+  uint64_t started_rounds_ = 0;  // rounds that took the queue
   uint64_t finished_rounds_ = 0;
   bool stopping_ = false;
   std::thread thread_;

@@ -1,8 +1,8 @@
 #include "supervisor/snapshot_refresher.h"
 
-#include <thread>
-
 #include <gtest/gtest.h>
+
+#include <thread>
 
 #include "tests/unit/fake_process_view.h"
 

@@ -14,7 +14,9 @@ StatePersister::StatePersister(std::string path, std::function<PersistedState()>
 
 StatePersister::~StatePersister() { Stop(); }
 
-void StatePersister::Start() { thread_ = std::thread([this] { Run(); }); }
+void StatePersister::Start() {
+  thread_ = std::thread([this] { Run(); });
+}
 
 void StatePersister::Stop() {
   {

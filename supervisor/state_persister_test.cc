@@ -1,13 +1,12 @@
 #include "supervisor/state_persister.h"
 
+#include <gtest/gtest.h>
 #include <sys/stat.h>
 
 #include <atomic>
 #include <chrono>
 #include <mutex>
 #include <thread>
-
-#include <gtest/gtest.h>
 
 #include "tests/unit/test_support.h"
 
@@ -44,7 +43,8 @@ class StatePersisterTest : public ::testing::Test {
 TEST_F(StatePersisterTest, WritesSoonAfterAWakeAndOnlyWhenChanged) {
   TempDir dir("ubc-persister-test");
   const std::string path = dir.Path("state.json").string();
-  StatePersister p(path, [this] { return State(); }, [this] { ++ticks_; });
+  StatePersister p(
+      path, [this] { return State(); }, [this] { ++ticks_; });
   p.Start();
   SetFailcnt(3);
   p.WakeSoon();
@@ -67,7 +67,8 @@ TEST_F(StatePersisterTest, StopWritesOneLastTime) {
   TempDir dir("ubc-persister-test");
   const std::string path = dir.Path("state.json").string();
   {
-    StatePersister p(path, [this] { return State(); }, nullptr);
+    StatePersister p(
+        path, [this] { return State(); }, nullptr);
     p.Start();
     SetFailcnt(9);
     p.Stop();
@@ -78,7 +79,8 @@ TEST_F(StatePersisterTest, StopWritesOneLastTime) {
 }
 
 TEST_F(StatePersisterTest, TicksEverySecondWithoutAFile) {
-  StatePersister p("", [this] { return State(); }, [this] { ++ticks_; });
+  StatePersister p(
+      "", [this] { return State(); }, [this] { ++ticks_; });
   p.Start();
   ASSERT_TRUE(Eventually([&] { return ticks_.load() >= 1; }));
   EXPECT_TRUE(p.PersistNow().ok());
@@ -90,7 +92,8 @@ TEST_F(StatePersisterTest, TicksEverySecondWithoutAFile) {
 TEST_F(StatePersisterTest, AWriteThatFailsLeavesTheOldFileAndSaysWhy) {
   TempDir dir("ubc-persister-test");
   const std::string path = dir.Path("missing-dir/state.json").string();
-  StatePersister p(path, [this] { return State(); }, nullptr);
+  StatePersister p(
+      path, [this] { return State(); }, nullptr);
   SetFailcnt(1);
   Status s = p.PersistNow();
   EXPECT_FALSE(s.ok());

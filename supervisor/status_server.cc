@@ -9,8 +9,8 @@
 #include <cerrno>
 #include <cstring>
 
-#include "supervisor/unix_socket.h"
 #include "supervisor/log.h"
+#include "supervisor/unix_socket.h"
 
 namespace ubc {
 namespace {
@@ -35,7 +35,8 @@ Result<std::unique_ptr<StatusServer>> StatusServer::Create(const std::string& pa
   // Blocking accept: this thread has nothing else to do.
   int flags = ::fcntl(sock->get(), F_GETFL);
   ::fcntl(sock->get(), F_SETFL, flags & ~O_NONBLOCK);
-  return std::unique_ptr<StatusServer>(new StatusServer(std::move(sock).value(), std::move(handler)));
+  return std::unique_ptr<StatusServer>(
+      new StatusServer(std::move(sock).value(), std::move(handler)));
 }
 
 StatusServer::StatusServer(UniqueFd socket, Handler handler)
@@ -76,13 +77,15 @@ Result<std::string> QueryStatus(const std::string& path, const std::string& requ
   if (!fd.ok()) {
     return Status::Error("cannot reach ubcd: " + fd.status().message() + " (is ubcd running?)");
   }
-  if (!WriteAll(fd->get(), request + "\n")) return Status::Error("sending the status request failed");
+  if (!WriteAll(fd->get(), request + "\n"))
+    return Status::Error("sending the status request failed");
   std::string reply;
   char buf[16384];
   for (;;) {
     ssize_t n = ::recv(fd->get(), buf, sizeof buf, 0);
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return Status::Error(std::string("reading the status reply: ") + std::strerror(errno));
+    if (n < 0)
+      return Status::Error(std::string("reading the status reply: ") + std::strerror(errno));
     if (n == 0) break;
     reply.append(buf, static_cast<size_t>(n));
   }

@@ -61,8 +61,8 @@ class Supervisor {
   Status LoadContainerConfigs();
 
   // A notify fd from the listener (`runtime_pid`: the peer that sent it).
-  void Attach(const ContainerProcessState& state, std::unique_ptr<Notifier> notifier,
-              int notify_fd, int runtime_pid);
+  void Attach(const ContainerProcessState& state, std::unique_ptr<Notifier> notifier, int notify_fd,
+              int runtime_pid);
   // The same with a real listener fd.
   void Attach(const ContainerProcessState& state, UniqueFd notify_fd, int runtime_pid);
   // After a restart: takes every fd the store kept and resumes deciding for

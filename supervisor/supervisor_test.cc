@@ -1,5 +1,6 @@
 #include "supervisor/supervisor.h"
 
+#include <gtest/gtest.h>
 #include <linux/seccomp.h>
 #include <stdlib.h>
 
@@ -8,8 +9,6 @@
 #include <memory>
 #include <string>
 #include <thread>
-
-#include <gtest/gtest.h>
 
 #include "core/schema_validator.h"
 #include "tests/unit/fake_notifier.h"

@@ -50,7 +50,7 @@ Result<UniqueFd> BindUnixSocket(const std::string& path, int type) {
   if (Status s = MakeParents(path); !s.ok()) return s;
   UniqueFd fd(::socket(AF_UNIX, type | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
   if (!fd) return Status::Error(std::string("socket: ") + std::strerror(errno));
-  struct stat st{};
+  struct stat st {};
   if (::lstat(path.c_str(), &st) == 0) {
     if (!S_ISSOCK(st.st_mode)) return Status::Error(path + " exists and is not a socket");
     if (ConnectUnixSocket(path, type).ok()) {
@@ -63,7 +63,8 @@ Result<UniqueFd> BindUnixSocket(const std::string& path, int type) {
   int rc = ::bind(fd.get(), reinterpret_cast<const sockaddr*>(&*addr), sizeof *addr);
   ::umask(old_mask);
   if (rc != 0) return Status::Error("bind " + path + ": " + std::strerror(errno));
-  if (::listen(fd.get(), 512) != 0) return Status::Error("listen " + path + ": " + std::strerror(errno));
+  if (::listen(fd.get(), 512) != 0)
+    return Status::Error("listen " + path + ": " + std::strerror(errno));
   return fd;
 }
 

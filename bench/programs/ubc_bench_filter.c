@@ -3,9 +3,9 @@
  * The filter is the one ubc-hook emits (runtime-hook output, see docs/performance.md):
  * default ALLOW; NOTIFY for mmap with PROT_WRITE and MAP_PRIVATE, mmap of writable
  * MAP_SHARED|MAP_ANONYMOUS, mprotect with PROT_WRITE, brk(!=0), mremap, clone without
- * CLONE_VM, fork, execve, execveat; ERRNO(ENOSYS) for clone3; for x86-64, x86 and x32 like runc compiles it.
- * A NOTIFY filter needs a listener: libseccomp creates one at load and this process keeps
- * it open (nothing that is measured traps, so no responder is needed).
+ * CLONE_VM, fork, execve, execveat; ERRNO(ENOSYS) for clone3; for x86-64, x86 and x32 like runc
+ * compiles it. A NOTIFY filter needs a listener: libseccomp creates one at load and this process
+ * keeps it open (nothing that is measured traps, so no responder is needed).
  *
  * usage: ubc-bench-filter ROUNDS N
  * Runs ROUNDS rounds; each round forks one child without a filter, one with the production
@@ -64,8 +64,14 @@ static int add_mmap_private_rule(scmp_filter_ctx ctx) {
 
 /* A NOTIFY filter needs a listener: ctx and its fd stay open for the life of the process. */
 static int load_with_listener(scmp_filter_ctx ctx) {
-  if (seccomp_load(ctx) != 0) { fprintf(stderr, "seccomp_load failed\n"); return -1; }
-  if (seccomp_notify_fd(ctx) < 0) { fprintf(stderr, "no notify fd\n"); return -1; }
+  if (seccomp_load(ctx) != 0) {
+    fprintf(stderr, "seccomp_load failed\n");
+    return -1;
+  }
+  if (seccomp_notify_fd(ctx) < 0) {
+    fprintf(stderr, "no notify fd\n");
+    return -1;
+  }
   return 0;
 }
 
@@ -102,7 +108,10 @@ static int install_production_filter(void) {
   rc |= seccomp_rule_add(ctx, SCMP_ACT_NOTIFY, SCMP_SYS(execve), 0);
   rc |= seccomp_rule_add(ctx, SCMP_ACT_NOTIFY, SCMP_SYS(execveat), 0);
   rc |= seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0);
-  if (rc != 0) { fprintf(stderr, "rule_add failed\n"); return -1; }
+  if (rc != 0) {
+    fprintf(stderr, "rule_add failed\n");
+    return -1;
+  }
   return load_with_listener(ctx);
 }
 
@@ -112,7 +121,9 @@ static double run_workload(int w, long n, int fd) {
   for (long i = 0; i < n; i++) {
     char *p;
     switch (w) {
-      case 0: case 2: case 4: {
+      case 0:
+      case 2:
+      case 4: {
         uint64_t a0 = now_ns();
         p = mmap(NULL, SIZE, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
         if (w == 4) total += now_ns() - a0;
@@ -127,7 +138,8 @@ static double run_workload(int w, long n, int fd) {
         }
         break;
       }
-      case 1: case 5: {
+      case 1:
+      case 5: {
         uint64_t a0 = now_ns();
         p = mmap(NULL, SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
         if (w == 5) total += now_ns() - a0;
@@ -158,8 +170,9 @@ static double run_workload(int w, long n, int fd) {
   return (double)total / (double)n;
 }
 
-static const char *names[] = {"mmap_ro", "mmap_shared", "munmap", "mmap_rw_bare", "mmap_ro_call",
-                              "mmap_shared_call", "mmap_ro_notouch", "mmap_shared_notouch"};
+static const char *names[] = {"mmap_ro",         "mmap_shared",        "munmap",
+                              "mmap_rw_bare",    "mmap_ro_call",       "mmap_shared_call",
+                              "mmap_ro_notouch", "mmap_shared_notouch"};
 
 /* Runs every workload in a child (filtered or not) and returns ns/op through a pipe. */
 static int child_round(int filtered, long n, int fd, double out[NW]) {
@@ -174,7 +187,7 @@ static int child_round(int filtered, long n, int fd, double out[NW]) {
     double r[NW] = {0};
     for (int w = 0; w < NW; w++) {
       if ((filtered == 1 || filtered == 3) && w == 3) continue; /* would trap: no responder */
-      run_workload(w, n / 10 + 1, fd); /* warm-up */
+      run_workload(w, n / 10 + 1, fd);                          /* warm-up */
       r[w] = run_workload(w, n, fd);
     }
     if (write(p[1], r, sizeof r) != (ssize_t)sizeof r) _exit(3);
@@ -197,7 +210,10 @@ int main(int argc, char **argv) {
   long n = atol(argv[2]);
   char path[] = "/tmp/ubc-bench-filter-XXXXXX";
   int fd = mkstemp(path);
-  if (fd < 0 || ftruncate(fd, SIZE) != 0) { perror("tmpfile"); return 1; }
+  if (fd < 0 || ftruncate(fd, SIZE) != 0) {
+    perror("tmpfile");
+    return 1;
+  }
   unlink(path);
   enum { kModes = 4 };
   double res[kModes][64][NW];

@@ -63,14 +63,16 @@ int main(int argc, char **argv) {
     return 1;
   }
   const char *names[] = {"cgroup_procs", "cgroup_readdir", "statm_pread", "statm_open",
-                         "status_open", "syscall_open", "maps_open"};
+                         "status_open",  "syscall_open",   "maps_open"};
   uint64_t *s = calloc((size_t)n, sizeof *s);
   printf("{");
   for (int w = 0; w < 7; w++) {
     for (int i = 0; i < n; i++) {
       uint64_t a = now_ns();
       switch (w) {
-        case 0: read_file(p_procs); break;
+        case 0:
+          read_file(p_procs);
+          break;
         case 1: {
           DIR *d = opendir(cg);
           if (d) {
@@ -83,10 +85,18 @@ int main(int argc, char **argv) {
         case 2:
           if (pread(statm_fd, buf, 255, 0) < 0) return 1;
           break;
-        case 3: read_file(p_statm); break;
-        case 4: read_file(p_status); break;
-        case 5: read_file(p_syscall); break;
-        case 6: read_file(p_maps); break;
+        case 3:
+          read_file(p_statm);
+          break;
+        case 4:
+          read_file(p_status);
+          break;
+        case 5:
+          read_file(p_syscall);
+          break;
+        case 6:
+          read_file(p_maps);
+          break;
       }
       s[i] = now_ns() - a;
     }

@@ -111,12 +111,13 @@ int main(int argc, char **argv) {
     static char buf[1 << 16];
     char cbuf[CMSG_SPACE(sizeof(int) * 4)];
     struct iovec iov = {buf, sizeof buf};
-    struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
-                         .msg_controllen = sizeof cbuf};
+    struct msghdr msg = {
+        .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof cbuf};
     ssize_t n = recvmsg(c, &msg, MSG_CMSG_CLOEXEC);
     int nfd = -1;
     for (struct cmsghdr *h = CMSG_FIRSTHDR(&msg); n > 0 && h; h = CMSG_NXTHDR(&msg, h))
-      if (h->cmsg_level == SOL_SOCKET && h->cmsg_type == SCM_RIGHTS) memcpy(&nfd, CMSG_DATA(h), sizeof nfd);
+      if (h->cmsg_level == SOL_SOCKET && h->cmsg_type == SCM_RIGHTS)
+        memcpy(&nfd, CMSG_DATA(h), sizeof nfd);
     if (nfd < 0) {
       fprintf(stderr, "responder: message without a fd\n");
       close(c);

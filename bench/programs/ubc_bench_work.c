@@ -57,11 +57,22 @@ static int parse_size(const char *s, size_t *out) {
   unsigned long long v = strtoull(s, &end, 10);
   if (end == s) return -1;
   switch (*end) {
-    case '\0': break;
-    case 'K': case 'k': v <<= 10; break;
-    case 'M': case 'm': v <<= 20; break;
-    case 'G': case 'g': v <<= 30; break;
-    default: return -1;
+    case '\0':
+      break;
+    case 'K':
+    case 'k':
+      v <<= 10;
+      break;
+    case 'M':
+    case 'm':
+      v <<= 20;
+      break;
+    case 'G':
+    case 'g':
+      v <<= 30;
+      break;
+    default:
+      return -1;
   }
   *out = (size_t)v;
   return 0;
@@ -133,13 +144,15 @@ static void cmd_mmap(long n, size_t size, int raw) {
   uint64_t *ws = calloc((size_t)warm, sizeof *ws);
   if (!s || !ws || mmap_loop(warm, size, ws) == 0) {
     reply("err mmap %s", strerror(errno));
-    free(s); free(ws);
+    free(s);
+    free(ws);
     return;
   }
   uint64_t total = mmap_loop(n, size, s);
   if (total == 0) {
     reply("err mmap %s", strerror(errno));
-    free(s); free(ws);
+    free(s);
+    free(ws);
     return;
   }
   if (raw) {
@@ -159,14 +172,26 @@ static void cmd_mmap(long n, size_t size, int raw) {
 }
 
 static void cmd_fill(long target_pages) {
-  if (fill_addr) { munmap(fill_addr, fill_len); fill_addr = NULL; }
+  if (fill_addr) {
+    munmap(fill_addr, fill_len);
+    fill_addr = NULL;
+  }
   long data = statm_data_pages();
-  if (data < 0) { reply("err statm"); return; }
+  if (data < 0) {
+    reply("err statm");
+    return;
+  }
   long need = target_pages - data;
-  if (need <= 0) { reply("ok {\"data_pages\":%ld}", data); return; }
+  if (need <= 0) {
+    reply("ok {\"data_pages\":%ld}", data);
+    return;
+  }
   fill_len = (size_t)need * (size_t)page_bytes;
   char *p = mmap(NULL, fill_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  if (p == MAP_FAILED) { reply("err fill %s", strerror(errno)); return; }
+  if (p == MAP_FAILED) {
+    reply("err fill %s", strerror(errno));
+    return;
+  }
   touch(p, fill_len);
   fill_addr = p;
   reply("ok {\"data_pages\":%ld}", statm_data_pages());
@@ -192,7 +217,10 @@ static void *malloc_thread(void *arg) {
   for (long i = 0; i < j->ops; i++) {
     x = x * 1103515245u + 12345u;
     unsigned k = (x >> 8) % SLOTS;
-    if (slot[k]) { free(slot[k]); slot[k] = NULL; }
+    if (slot[k]) {
+      free(slot[k]);
+      slot[k] = NULL;
+    }
     x = x * 1103515245u + 12345u;
     /* log-uniform-ish size in [min, max] */
     size_t span = j->max_size - j->min_size + 1;
@@ -212,9 +240,15 @@ static void *malloc_thread(void *arg) {
 
 static void cmd_malloc(long ops, int threads, long mmap_threshold) {
   int pfd[2];
-  if (pipe(pfd) != 0) { reply("err pipe"); return; }
+  if (pipe(pfd) != 0) {
+    reply("err pipe");
+    return;
+  }
   pid_t pid = fork();
-  if (pid < 0) { reply("err fork %s", strerror(errno)); return; }
+  if (pid < 0) {
+    reply("err fork %s", strerror(errno));
+    return;
+  }
   if (pid == 0) {
     close(pfd[0]);
     size_t min_size = 16, max_size = 16384;
@@ -250,13 +284,19 @@ static void cmd_malloc(long ops, int threads, long mmap_threshold) {
   close(pfd[0]);
   int st;
   waitpid(pid, &st, 0);
-  if (n <= 0) { reply("err malloc child"); return; }
+  if (n <= 0) {
+    reply("err malloc child");
+    return;
+  }
   reply("ok {\"ns_per_op\":%s}", buf);
 }
 
 static void cmd_fork(long n, size_t size) {
   char *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  if (p == MAP_FAILED) { reply("err mmap %s", strerror(errno)); return; }
+  if (p == MAP_FAILED) {
+    reply("err mmap %s", strerror(errno));
+    return;
+  }
   touch(p, size);
   uint64_t *s = calloc((size_t)n, sizeof *s);
   uint64_t *c = calloc((size_t)n, sizeof *c);
@@ -324,10 +364,18 @@ static void cmd_sbrk(long n, size_t size) {
     uint64_t a = now_ns();
     char *p = sbrk((intptr_t)size);
     uint64_t b = now_ns();
-    if (p == (char *)-1) { reply("err sbrk %s", strerror(errno)); free(s); return; }
+    if (p == (char *)-1) {
+      reply("err sbrk %s", strerror(errno));
+      free(s);
+      return;
+    }
     s[i] = b - a;
     p[0] = 1;
-    if (sbrk(-(intptr_t)size) == (void *)-1) { reply("err sbrk- %s", strerror(errno)); free(s); return; }
+    if (sbrk(-(intptr_t)size) == (void *)-1) {
+      reply("err sbrk- %s", strerror(errno));
+      free(s);
+      return;
+    }
   }
   uint64_t total = now_ns() - t0;
   char pc[256];

@@ -60,6 +60,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -69,8 +71,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <linux/filter.h>
-#include <linux/seccomp.h>
 #include <sys/prctl.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -102,11 +102,16 @@ static int held_child_count;
 static const char *errno_name(int e) {
   static char buf[32];
   switch (e) {
-    case ENOMEM: return "ENOMEM";
-    case ENOSYS: return "ENOSYS";
-    case EINVAL: return "EINVAL";
-    case EPERM: return "EPERM";
-    case EAGAIN: return "EAGAIN";
+    case ENOMEM:
+      return "ENOMEM";
+    case ENOSYS:
+      return "ENOSYS";
+    case EINVAL:
+      return "EINVAL";
+    case EPERM:
+      return "EPERM";
+    case EAGAIN:
+      return "EAGAIN";
     default:
       snprintf(buf, sizeof buf, "%d", e);
       return buf;
@@ -136,13 +141,26 @@ static int parse_size(const char *s, size_t *out_bytes) {
   unsigned long long mult = 1;
   if (*end != '\0') {
     switch (toupper((unsigned char)*end)) {
-      case 'B': mult = 1; break;
-      case 'K': mult = 1ULL << 10; break;
-      case 'M': mult = 1ULL << 20; break;
-      case 'G': mult = 1ULL << 30; break;
-      case 'T': mult = 1ULL << 40; break;
-      case 'P': mult = (unsigned long long)page_size_bytes; break;
-      default: return -1;
+      case 'B':
+        mult = 1;
+        break;
+      case 'K':
+        mult = 1ULL << 10;
+        break;
+      case 'M':
+        mult = 1ULL << 20;
+        break;
+      case 'G':
+        mult = 1ULL << 30;
+        break;
+      case 'T':
+        mult = 1ULL << 40;
+        break;
+      case 'P':
+        mult = (unsigned long long)page_size_bytes;
+        break;
+      default:
+        return -1;
     }
     if (end[1] != '\0') return -1;
   }
@@ -720,15 +738,39 @@ struct command_info {
 };
 
 static const struct command_info commands[] = {
-    {"mmap", 1},         {"mmap-ro", 1},          {"mmap-shared-file", 1}, {"mmap-shared-anon", 1},
-    {"mmap-private-file-ro", 1}, {"mmap-private-file-rw", 1}, {"mmap-fixed", 1},
-    {"mmap-prot-none", 1}, {"munmap", 0},         {"munmap-all", 0},       {"mremap", 1},
-    {"mprotect-rw", 0},  {"mprotect-ro", 0},      {"sbrk", 1},             {"brk-now", 0},
-    {"malloc", 1},       {"malloc-small-loop", 2}, {"fork", 0},            {"fork-hold", 0},
-    {"kill-children", 0}, {"threads", 2},         {"statm", 0},            {"pid", 0},
-    {"mmap-for", 2},     {"mmap-len", 1},         {"seccomp-allow", 0},    {"fork-bomb", 2},
-    {"threads-exit", 1}, {"mmap-signals", 2},
-    {"sleep", 1},        {"exec", -1},            {"echo", -1},            {"exit", 0},
+    {"mmap", 1},
+    {"mmap-ro", 1},
+    {"mmap-shared-file", 1},
+    {"mmap-shared-anon", 1},
+    {"mmap-private-file-ro", 1},
+    {"mmap-private-file-rw", 1},
+    {"mmap-fixed", 1},
+    {"mmap-prot-none", 1},
+    {"munmap", 0},
+    {"munmap-all", 0},
+    {"mremap", 1},
+    {"mprotect-rw", 0},
+    {"mprotect-ro", 0},
+    {"sbrk", 1},
+    {"brk-now", 0},
+    {"malloc", 1},
+    {"malloc-small-loop", 2},
+    {"fork", 0},
+    {"fork-hold", 0},
+    {"kill-children", 0},
+    {"threads", 2},
+    {"statm", 0},
+    {"pid", 0},
+    {"mmap-for", 2},
+    {"mmap-len", 1},
+    {"seccomp-allow", 0},
+    {"fork-bomb", 2},
+    {"threads-exit", 1},
+    {"mmap-signals", 2},
+    {"sleep", 1},
+    {"exec", -1},
+    {"echo", -1},
+    {"exit", 0},
 };
 
 static int command_arity(const char *name) {
@@ -770,23 +812,19 @@ static int run_command(int argc, char **argv) {
   size_t sz;
   long n;
   if (strcmp(c, "mmap") == 0) {
-    if (need_size(argc, argv, 1, &sz) == 0)
-      cmd_mmap_anon(sz, PROT_READ | PROT_WRITE, MAP_PRIVATE);
+    if (need_size(argc, argv, 1, &sz) == 0) cmd_mmap_anon(sz, PROT_READ | PROT_WRITE, MAP_PRIVATE);
   } else if (strcmp(c, "mmap-ro") == 0) {
     if (need_size(argc, argv, 1, &sz) == 0) cmd_mmap_anon(sz, PROT_READ, MAP_PRIVATE);
   } else if (strcmp(c, "mmap-prot-none") == 0) {
     if (need_size(argc, argv, 1, &sz) == 0) cmd_mmap_anon(sz, PROT_NONE, MAP_PRIVATE);
   } else if (strcmp(c, "mmap-shared-anon") == 0) {
-    if (need_size(argc, argv, 1, &sz) == 0)
-      cmd_mmap_anon(sz, PROT_READ | PROT_WRITE, MAP_SHARED);
+    if (need_size(argc, argv, 1, &sz) == 0) cmd_mmap_anon(sz, PROT_READ | PROT_WRITE, MAP_SHARED);
   } else if (strcmp(c, "mmap-shared-file") == 0) {
-    if (need_size(argc, argv, 1, &sz) == 0)
-      cmd_mmap_file(sz, PROT_READ | PROT_WRITE, MAP_SHARED);
+    if (need_size(argc, argv, 1, &sz) == 0) cmd_mmap_file(sz, PROT_READ | PROT_WRITE, MAP_SHARED);
   } else if (strcmp(c, "mmap-private-file-ro") == 0) {
     if (need_size(argc, argv, 1, &sz) == 0) cmd_mmap_file(sz, PROT_READ, MAP_PRIVATE);
   } else if (strcmp(c, "mmap-private-file-rw") == 0) {
-    if (need_size(argc, argv, 1, &sz) == 0)
-      cmd_mmap_file(sz, PROT_READ | PROT_WRITE, MAP_PRIVATE);
+    if (need_size(argc, argv, 1, &sz) == 0) cmd_mmap_file(sz, PROT_READ | PROT_WRITE, MAP_PRIVATE);
   } else if (strcmp(c, "mmap-fixed") == 0) {
     if (need_size(argc, argv, 1, &sz) == 0) cmd_mmap_fixed(sz);
   } else if (strcmp(c, "munmap") == 0) {
@@ -818,8 +856,7 @@ static int run_command(int argc, char **argv) {
   } else if (strcmp(c, "kill-children") == 0) {
     cmd_kill_children();
   } else if (strcmp(c, "threads") == 0) {
-    if (need_long(argc, argv, 1, &n) == 0 && need_size(argc, argv, 2, &sz) == 0)
-      cmd_threads(n, sz);
+    if (need_long(argc, argv, 1, &n) == 0 && need_size(argc, argv, 2, &sz) == 0) cmd_threads(n, sz);
   } else if (strcmp(c, "mmap-len") == 0) {
     if (argc < 2)
       reply_err(EINVAL);

@@ -5,8 +5,8 @@
 // Push() queues a notification (Receive() returns them in order, blocking
 // while the queue is empty); HangUp() makes Receive() report a hang-up once
 // the queue is drained; Push(n, true) and Withdraw()
-// make IdValid() false for an id (its caller was killed). WaitForResponses(n) blocks until n responses were sent.
-// Thread-safe: the test thread scripts, the responder's thread receives.
+// make IdValid() false for an id (its caller was killed). WaitForResponses(n) blocks until n
+// responses were sent. Thread-safe: the test thread scripts, the responder's thread receives.
 #pragma once
 
 #include <atomic>
