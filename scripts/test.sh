@@ -6,7 +6,8 @@
 # The last line printed is "N passed, N failed" (", N skipped" added outside CI), computed
 # from both builds' meson testlog.json: OK and EXPECTEDFAIL pass; FAIL, TIMEOUT, ERROR and
 # UNEXPECTEDPASS fail; SKIP fails when CI=true; a sanitizer build that does not configure or
-# compile counts as one failure. Exits non-zero when a test failed or none ran. Extra
+# compile counts as one failure, and the clang-format check of the files the change
+# touches counts as one test. Exits non-zero when a test failed or none ran. Extra
 # arguments go to `meson test` of the main build (e.g. --suite integration-runc, a test
 # name) and skip the sanitizer stage unless UBC_SANITIZE=1; UBC_SANITIZE=0 always skips it.
 set -uo pipefail
@@ -21,6 +22,37 @@ if ! bash scripts/setup.sh; then
   echo "test: setup/build failed" >&2
   echo "0 passed, 0 failed"
   exit 1
+fi
+
+# ---- clang-format on the files this change touches ----
+# The change: commits since UBC_FORMAT_BASE (default: the merge base with
+# origin/main, or the previous commit where that is HEAD itself, as in a fresh
+# clone) plus uncommitted edits.
+format_failed=0
+if command -v clang-format >/dev/null && git rev-parse --git-dir >/dev/null 2>&1; then
+  base="${UBC_FORMAT_BASE:-}"
+  if [[ -z "$base" ]]; then
+    base=$(git merge-base HEAD origin/main 2>/dev/null || true)
+    if [[ -z "$base" || "$base" == "$(git rev-parse HEAD)" ]]; then
+      base=$(git rev-parse -q --verify HEAD~1 || true)
+    fi
+  fi
+  mapfile -t changed < <({ [[ -n "$base" ]] && git diff --name-only "$base" HEAD; git diff --name-only HEAD; } |
+    sort -u | grep -E '\.(c|cc|h)$' || true)
+  unformatted=()
+  for f in "${changed[@]}"; do
+    [[ -f "$f" ]] || continue
+    clang-format --dry-run --Werror "$f" >/dev/null 2>&1 || unformatted+=("$f")
+  done
+  if ((${#unformatted[@]} > 0)); then
+    format_failed=1
+    echo "test: not clang-formatted (run clang-format -i on them): ${unformatted[*]}" >&2
+  else
+    echo "test: clang-format: ${#changed[@]} changed C/C++ files formatted"
+  fi
+else
+  format_failed=1
+  echo "test: clang-format or git missing: the format check cannot run" >&2
 fi
 
 rm -f "$TESTLOG"
@@ -77,13 +109,14 @@ print("\n".join(sorted(wanted)))
   fi
 fi
 
-/usr/bin/python3 - "$san_build_failed" "$BUILD_DIR" "$TESTLOG" "$SAN_DIR" "$SAN_TESTLOG" <<'PY'
+/usr/bin/python3 - "$san_build_failed" "$BUILD_DIR" "$TESTLOG" "$SAN_DIR" "$SAN_TESTLOG" "$format_failed" <<'PY'
 import json
 import os
 import sys
 
 san_build_failed = sys.argv[1] == "1"
 logs = [(sys.argv[2], sys.argv[3]), (sys.argv[4], sys.argv[5])]
+format_failed = sys.argv[6] == "1"
 ci = os.environ.get("CI", "").strip().lower() == "true"
 passed = failed = skipped = 0
 failed_names = []
@@ -108,12 +141,18 @@ for build, path in logs:
                     failed_names.append(f"{build}: {entry.get('name', '?')} ({result})")
     except FileNotFoundError:
         pass
+ran = passed + failed + skipped  # meson's tests and the sanitizer build
+if format_failed:
+    failed += 1
+    failed_names.append("clang-format of the changed files")
+else:
+    passed += 1  # the format check is one test
 for name in failed_names:
     print(f"failed: {name}")
 summary = f"{passed} passed, {failed} failed"
 if not ci:
     summary += f", {skipped} skipped"
-if passed + failed + skipped == 0:
+if ran == 0:
     print("test: no test ran", file=sys.stderr)
     print(summary)
     sys.exit(1)
