@@ -22,7 +22,7 @@ class BenchUbcd:
     in workdir). Kept here rather than using the tests' ubcd.Ubcd so that the suite only relies on
     the config keys every ubcd knows."""
 
-    def __init__(self, binary, workdir, env=None):
+    def __init__(self, binary, workdir, env=None, rest_port=None):
         self.binary = binary
         self.workdir = workdir
         self.listener_path = os.path.join(workdir, "ubcd.sock")
@@ -38,7 +38,12 @@ class BenchUbcd:
             "listener_path": self.listener_path, "status_path": self.status_path,
             "state_dir": self.state_dir, "containers_dir": self.containers_dir,
             "defaults": {"privvmpages": "65536:69632", "profile": "bc2006"},
-            "retire_after_seconds": 300, "log_level": "warning"})
+            "retire_after_seconds": 300, "log_level": "warning",
+            # The REST API only where a group uses it, on its own port and token file.
+            "rest": {"enabled": rest_port is not None, "address": "127.0.0.1",
+                     "port": rest_port or 8765,
+                     "token_file": os.path.join(workdir, "api-token")}})
+        self.rest_url = f"http://127.0.0.1:{rest_port}" if rest_port else None
         self.proc = None
 
     def start(self):

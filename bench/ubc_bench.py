@@ -33,6 +33,7 @@ from bench_build import sha256_file  # noqa: E402
 from bench_containers import ContainerBench  # noqa: E402
 from bench_core import Bench  # noqa: E402
 from bench_filter import FilterBench  # noqa: E402
+from bench_polling import PollingBench  # noqa: E402
 from bench_results import print_table  # noqa: E402
 from bench_scaling import ScalingBench  # noqa: E402
 from bench_startup import StartupBench  # noqa: E402
@@ -44,8 +45,8 @@ from outcome import log  # noqa: E402
 from procs import run  # noqa: E402
 
 
-class Suite(FilterBench, ContainerBench, StartupBench, ScalingBench, Bench):
-    """The four groups over one Bench; run() runs the ones asked for, prints the table
+class Suite(FilterBench, ContainerBench, StartupBench, ScalingBench, PollingBench, Bench):
+    """The groups over one Bench; run() runs the ones asked for, prints the table
     and writes the JSON."""
 
     def run(self):
@@ -94,6 +95,8 @@ class Suite(FilterBench, ContainerBench, StartupBench, ScalingBench, Bench):
             if want("startup"):
                 self.bench_container_startup(ubcd_settings)
             ubcd.stop()
+        if want("polling"):
+            self.bench_polling()
         if want("scaling"):
             steps = [int(x) for x in self.args.scale.split(",")] if self.args.scale else (
                 [1, 10, 100] if self.quick else [1, 10, 100, 300])
@@ -125,9 +128,10 @@ def main():
                     help="wait up to S seconds for a 1-minute load average below 0.7")
     ap.add_argument("--per-kind", type=int, help="containers per kind (none/resp/ubcd)")
     ap.add_argument("--scale", help="comma-separated container counts for scaling")
-    ap.add_argument("--only", help="comma list of: filter,containers,startup,scaling")
+    ap.add_argument("--only", help="comma list of: filter,containers,startup,polling,scaling")
     ap.add_argument("--ubcd", default=os.path.join(REPO, "build", "supervisor", "ubcd"))
     ap.add_argument("--hook", default=os.path.join(REPO, "build", "runtime-hook", "ubc-hook"))
+    ap.add_argument("--ubcctl", default=os.path.join(REPO, "build", "ctl", "ubcctl"))
     args = ap.parse_args()
     if os.geteuid() != 0:
         raise SystemExit("the benchmark needs root (runc containers, seccomp listeners)")
