@@ -73,6 +73,7 @@ Status ContainerAccounting::RefreshLocked(MemberReader& members) {
   }
   processes_ = sample_.processes;
   exact_at_ms_ = CoarseNowMs();
+  ++exact_epoch_;
   // Outstanding calls may be counted twice here (a fork whose child already
   // shows in the sample); maxheld records only what the kernel reported.
   // Admitted charges raise it at admission (held + n, within the bound).
@@ -149,8 +150,8 @@ void ContainerAccounting::NoteNewImageLocked(const TrappedCall& call, TargetRead
     return;
   }
   ledger_.AddToEstimate(image->vm_pages);
-  const uint64_t* brk = images_.Break(call.tid);
-  if (brk != nullptr && *brk == ProcessImageCache::kBreakAtStart) {
+  const ProcessImageCache::BreakState* brk = images_.Break(call.tid);
+  if (brk != nullptr && brk->low == ProcessImageCache::kBreakAtStart) {
     images_.SetBreak(call.tid, image->start_brk);
   }
 }
@@ -162,17 +163,24 @@ bool ContainerAccounting::PrepareBrkLocked(const TrappedCall& call, TargetReader
   // one from /proc/PID/maps. An exec resets what is remembered, so the old
   // image's break never plans the new image's heap.
   p.brk_tgid = TgidOfLocked(call.tid, members);
-  const uint64_t* cached = p.brk_tgid < 0 ? nullptr : images_.Break(p.brk_tgid);
+  const ProcessImageCache::BreakState* cached =
+      p.brk_tgid < 0 ? nullptr : images_.Break(p.brk_tgid);
   p.brk_from_cache = cached != nullptr;
+  p.brk_growth_pending = p.brk_from_cache && cached->high > cached->low;
+  // Growths admitted since the last exact read are in the estimate: plan
+  // from the highest of them. Once an exact read has replaced the estimate,
+  // a growth the kernel refused is in neither: plan from the lowest.
   // kBreakAtStart here: the image read after the exec failed; read the break.
-  Result<uint64_t> brk = cached == nullptr || *cached == ProcessImageCache::kBreakAtStart
-                             ? CurrentBrkLocked(target)
-                             : Result<uint64_t>(*cached);
+  Result<uint64_t> brk =
+      cached == nullptr || cached->low == ProcessImageCache::kBreakAtStart
+          ? CurrentBrkLocked(target)
+          : Result<uint64_t>(cached->epoch == exact_epoch_ ? cached->high : cached->low);
   if (!brk.ok()) {
     d.note = "caller vanished: " + brk.status().message();
     return false;
   }
   p.context.current_brk = *brk;
+  if (!p.brk_from_cache) RememberBrkLocked(p, *brk);
   return true;
 }
 
@@ -183,7 +191,13 @@ void ContainerAccounting::AdmitLocked(const TrappedCall& call, MemberReader& mem
   if (d.plan.persistent && d.plan.pages > 0) {
     ledger_.Reserve(call, d.call, d.plan, TgidOfLocked(call.tid, members));
   }
-  if (d.call.kind == CallKind::kBrk) RememberBrkLocked(p, d.call.addr);
+  // An admitted brk growth is not taken for the new break: the kernel may
+  // still refuse it (RLIMIT_DATA, a mapping in the way), and a break
+  // remembered too high would plan a later growth as a shrink once the
+  // estimate no longer holds this charge. See ProcessImageCache::BreakState.
+  if (d.call.kind == CallKind::kBrk && p.brk_tgid >= 0) {
+    images_.NoteBreakGrowthAdmitted(p.brk_tgid, d.call.addr, exact_epoch_);
+  }
   if (d.call.kind == CallKind::kFork) members.ExpectNewProcess(ForkerOf(call.tid, d.call));
 }
 
@@ -197,7 +211,7 @@ bool ContainerAccounting::TryEstimateLocked(const TrappedCall& call, MemberReade
   const bool parent_unknown =
       d.call.kind == CallKind::kFork && !p.context.parent_private_pages.has_value();
   if (!ledger_.have_exact() || ledger_.fast_decisions() >= tuning_.max_fast_decisions ||
-      p.image_unknown || parent_unknown) {
+      p.image_unknown || parent_unknown || d.plan.must_resolve_range) {
     return false;
   }
   bool fits = SaturatingAdd(ledger_.Estimate(), d.plan.pages) <= p.threshold_pages;
@@ -235,13 +249,17 @@ void ContainerAccounting::DecideExactLocked(const TrappedCall& call, TargetReade
     d.bound_pages = BoundFor(d.plan.check, v);
   }
   // Read only to refresh held (the estimate was stale), a remembered break
-  // still plans the call; where the bound is close the real one is read.
-  if (p.brk_from_cache && SaturatingAdd(ledger_.Estimate(), d.plan.pages) > p.threshold_pages) {
+  // still plans the call unless a growth since may have moved it; where the
+  // bound is close the real one is read.
+  if (p.brk_from_cache && (p.brk_growth_pending ||
+                           SaturatingAdd(ledger_.Estimate(), d.plan.pages) > p.threshold_pages)) {
     Result<uint64_t> brk = CurrentBrkLocked(target);
     if (!brk.ok()) {
       d.note = "caller vanished: " + brk.status().message();
       return;
     }
+    p.brk_from_cache = false;
+    p.brk_growth_pending = false;
     p.context.current_brk = *brk;
     RememberBrkLocked(p, *brk);
     BuildInPlace(d.plan, [&] { return PlanCharge(d.call, *profile_, p.context); });
@@ -258,7 +276,7 @@ void ContainerAccounting::DecideExactLocked(const TrappedCall& call, TargetReade
       d.note = "caller vanished: " + maps.status().message();
       return;
     }
-    p.context.range = RangeFactsFor(*maps, d.call.addr, d.call.length_bytes);
+    p.context.range = CallRangeFacts(*maps, d.call);
     BuildInPlace(d.plan, [&] { return PlanCharge(d.call, *profile_, p.context); });
     if (d.plan.check == ChargeCheck::kNone) return;
     d.bound_pages = BoundFor(d.plan.check, v);
@@ -269,11 +287,34 @@ void ContainerAccounting::DecideExactLocked(const TrappedCall& call, TargetReade
     return;
   }
 
+  if (d.plan.refuse_with_old_break && p.brk_from_cache) {
+    // A refused brk returns the break, and glibc builds its heap on that
+    // value: it must be the kernel's, never a remembered one (a wrong break
+    // is worse than a slow one). Planned again from it, the call may fit.
+    Result<uint64_t> brk = CurrentBrkLocked(target);
+    if (!brk.ok()) {
+      d.note = "caller vanished: " + brk.status().message();
+      return;
+    }
+    p.brk_from_cache = false;
+    p.brk_growth_pending = false;
+    p.context.current_brk = *brk;
+    RememberBrkLocked(p, *brk);
+    BuildInPlace(d.plan, [&] { return PlanCharge(d.call, *profile_, p.context); });
+    if (d.plan.check == ChargeCheck::kNone) {
+      RememberBrkLocked(p, d.call.addr);
+      return;
+    }
+    d.bound_pages = BoundFor(d.plan.check, v);
+    if (counter_.Fits(held, d.plan.pages, d.plan.check)) {
+      AdmitLocked(call, members, p, held, d);
+      return;
+    }
+  }
   counter_.RecordRefusal();
   d.refused = true;
   d.held_pages = held;
   if (d.plan.refuse_with_old_break && p.context.current_brk) {
-    RememberBrkLocked(p, *p.context.current_brk);
     // brk reports failure by returning the unchanged break; glibc's sbrk
     // turns that into ENOMEM and malloc falls back to mmap.
     d.action = Decision::Action::kReturn;
@@ -291,13 +332,19 @@ void ContainerAccounting::DecideLocked(const TrappedCall& call, TargetReader& ta
   // A thread making a new call has finished its previous one: the kernel's
   // counters hold that charge now.
   ledger_.CallCompleted(call.tid, members);
-  if (call.arch != kAuditArchX86_64) {
-    // The filter's rules are written for x86-64 numbers and argument layouts;
-    // a foreign-architecture call cannot be classified, so it is not charged.
-    d.note = "foreign architecture, not accounted";
+  BuildInPlace(d.call, [&] { return ClassifyTrappedSyscall(call.arch, call.nr, call.args); });
+  if (d.call.abi == SyscallAbi::kUnknown) {
+    // The filter only admits the x86 ABIs; anything else is let through.
+    d.note = "unknown architecture, not accounted";
     return;
   }
-  BuildInPlace(d.call, [&] { return ClassifySyscall(call.nr, call.args); });
+  if (d.call.kind == CallKind::kRefusedAbi) {
+    // Not a beancounter refusal: failcnt does not move.
+    d.action = Decision::Action::kFail;
+    d.error_number = ENOSYS;
+    d.note = "i386 old_mmap passes its arguments in user memory: refused";
+    return;
+  }
   if (d.call.kind == CallKind::kExec) {
     ForgetImageLocked(call.tid);
     return;

@@ -87,11 +87,12 @@ class ContainerAccounting {
   // What one decision has worked out so far about the call's charge.
   struct Planning {
     ChargeContext context;
-    bool image_unknown = false;    // the new image after an exec could not be read
-    int fork_tgid = -1;            // fork: the caller's process
-    int brk_tgid = -1;             // brk: the process whose break moves
-    bool brk_from_cache = false;   // brk: planned from a remembered break
-    uint64_t threshold_pages = 0;  // the estimate decides at or below this
+    bool image_unknown = false;       // the new image after an exec could not be read
+    int fork_tgid = -1;               // fork: the caller's process
+    int brk_tgid = -1;                // brk: the process whose break moves
+    bool brk_from_cache = false;      // brk: planned from a remembered break
+    bool brk_growth_pending = false;  // ... which an admitted growth may have moved up
+    uint64_t threshold_pages = 0;     // the estimate decides at or below this
   };
 
   // Thread-group id of a calling thread (-1 when it is gone); a /proc read the
@@ -132,7 +133,8 @@ class ContainerAccounting {
   uint64_t pruned_generation_ = ~uint64_t{0};
   std::vector<int> forgotten_tids_;  // scratch of RefreshLocked
   int64_t exact_at_ms_ = 0;
-  bool retired_ = false;  // Refresh() reads nothing any more
+  uint64_t exact_epoch_ = 0;  // exact reads so far: which charges the estimate still holds
+  bool retired_ = false;      // Refresh() reads nothing any more
   ReservationLedger ledger_;
   ProcessImageCache images_;
   PublishedValue<AccountingSnapshot> published_;  // written under mu_

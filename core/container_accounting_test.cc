@@ -278,7 +278,7 @@ TEST(ContainerAccountingTest, BrkWithoutAHeapGrowsFromStartBrk) {
   EXPECT_EQ(shrink.plan.check, ChargeCheck::kNone);
 }
 
-TEST(ContainerAccountingTest, BrkFarBelowTheBoundReadsNoMaps) {
+TEST(ContainerAccountingTest, BrkGrowthsFarBelowTheBoundArePlannedFromTheLastReadBreakWithoutMaps) {
   ContainerAccounting acc(100000, 100000, Bc2006Profile());
   FakeTarget target;
   FakeMembers members;
@@ -288,9 +288,56 @@ TEST(ContainerAccountingTest, BrkFarBelowTheBoundReadsNoMaps) {
   for (uint64_t i = 2; i <= 20; ++i) {
     Decision d = acc.Decide(Syscall(1, x86_64_nr::kBrk, {start + i * 10 * kPage, 0, 0, 0, 0, 0}),
                             target, members);
+    // Charged from the last growth asked for: if the kernel refused it, its
+    // charge is still in the estimate (no exact read since), so held errs high.
     EXPECT_EQ(d.plan.pages, 10u);
+    EXPECT_FALSE(d.exact);
   }
   EXPECT_EQ(target.maps_reads, first);
+  EXPECT_EQ(acc.Peek().privvmpages.maxheld_pages, 200u);
+}
+
+TEST(ContainerAccountingTest, AGrowthTheKernelRefusedNeverPlansALaterOneAsAShrink) {
+  // RLIMIT_DATA makes the kernel refuse growths ubcd admitted; the break stays.
+  ContainerAccounting acc(20000, 20000, Bc2006Profile());
+  FakeTarget target;
+  FakeMembers members;
+  const uint64_t start = target.start_brk;
+  target.maps = {Map(start, start + kPage, true, false, "[heap]")};
+  auto brk = [&](uint64_t addr) {
+    return acc.Decide(Syscall(1, x86_64_nr::kBrk, {addr, 0, 0, 0, 0, 0}), target, members);
+  };
+  for (uint64_t step = 1; step <= 5; ++step) {
+    Decision d = brk(start + kPage + step * 5000 * kPage);
+    if (d.refused) break;  // admitted ones are refused by the kernel: nothing moves
+  }
+  // The limit lifted, a brk far above the real break is a growth of 50000 pages.
+  Decision big = brk(start + kPage + 50000 * kPage);
+  EXPECT_TRUE(big.refused);
+  EXPECT_EQ(big.plan.pages, 50000u);
+  EXPECT_EQ(big.action, Decision::Action::kReturn);
+  EXPECT_EQ(big.return_value, start + kPage);
+}
+
+TEST(ContainerAccountingTest, ARefusedBrkReturnsTheKernelsBreakNotARememberedOne) {
+  ContainerAccounting acc(1000, 1000, Bc2006Profile());
+  FakeTarget target;
+  FakeMembers members;
+  members.data_pages = 100;
+  const uint64_t start = target.start_brk;
+  target.maps = {Map(start, start + 10 * kPage, true, false, "[heap]")};
+  ASSERT_FALSE(
+      acc.Decide(Syscall(1, x86_64_nr::kBrk, {start + 20 * kPage, 0, 0, 0, 0, 0}), target, members)
+          .refused);
+  // The kernel granted it and more happened since (the heap is at +300 now).
+  target.maps = {Map(start, start + 300 * kPage, true, false, "[heap]")};
+  members.data_pages = 390;
+  Decision d = acc.Decide(Syscall(1, x86_64_nr::kBrk, {start + 1300 * kPage, 0, 0, 0, 0, 0}),
+                          target, members);
+  EXPECT_TRUE(d.refused);
+  EXPECT_EQ(d.action, Decision::Action::kReturn);
+  EXPECT_EQ(d.return_value, start + 300 * kPage);
+  EXPECT_EQ(d.plan.pages, 1000u);
 }
 
 TEST(ContainerAccountingTest, BrkShrinksAndRegrowthsAwayFromTheBoundReadNoMaps) {
@@ -309,11 +356,35 @@ TEST(ContainerAccountingTest, BrkShrinksAndRegrowthsAwayFromTheBoundReadNoMaps) 
     EXPECT_EQ(brk(1, start).plan.check, ChargeCheck::kNone);  // glibc's trim
     EXPECT_EQ(brk(1, start + 10 * kPage).plan.pages, 10u);
   }
-  // Another thread of the same process moves the same break.
-  EXPECT_EQ(brk(2, start + 30 * kPage).plan.pages, 20u);
-  EXPECT_EQ(brk(1, start + 40 * kPage).plan.pages, 10u);
+  // A shrink leaves a break the kernel's cannot be below: nothing to read,
+  // though every other decision is exact.
   EXPECT_EQ(target.maps_reads, first);
-  EXPECT_GE(members.samples, 3);
+  EXPECT_GE(members.samples, 2);
+  // Another thread of the same process moves the same break, planned from it.
+  EXPECT_EQ(brk(1, start).plan.check, ChargeCheck::kNone);
+  EXPECT_EQ(brk(2, start + 30 * kPage).plan.pages, 30u);
+}
+
+TEST(ContainerAccountingTest, AfterAnExactReadAGrowthIsChargedFromTheLastBreakRead) {
+  // The exact read replaced the estimate by the kernel's figure, which holds
+  // a growth only if the kernel granted it: the next growth cannot count on it.
+  ContainerAccounting::Tuning tuning;
+  tuning.max_fast_decisions = 1;
+  ContainerAccounting acc(100000, 100000, Bc2006Profile(), tuning);
+  FakeTarget target;
+  FakeMembers members;
+  const uint64_t start = target.start_brk;
+  auto brk = [&](uint64_t addr) {
+    return acc.Decide(Syscall(1, x86_64_nr::kBrk, {addr, 0, 0, 0, 0, 0}), target, members);
+  };
+  brk(start + 10 * kPage);  // read: the heap is at start
+  ASSERT_FALSE(brk(start + 20 * kPage).exact);
+  // Exact (stale estimate): the growth may have been refused, so the break is read.
+  const int before = target.maps_reads;
+  Decision d = brk(start + 30 * kPage);
+  EXPECT_TRUE(d.exact);
+  EXPECT_EQ(target.maps_reads, before + 1);
+  EXPECT_EQ(d.plan.pages, 30u);  // the fake kernel never moved the break
 }
 
 TEST(ContainerAccountingTest, AnExecForgetsTheBreakAndAddsTheNewImageToTheEstimate) {
@@ -523,17 +594,71 @@ TEST(ContainerAccountingTest, SharedFileAndReadOnlyMappingsAreNeverCharged) {
   EXPECT_EQ(acc.Peek().privvmpages.failcnt, 0u);
 }
 
-TEST(ContainerAccountingTest, ForeignArchitectureIsNotCharged) {
+TEST(ContainerAccountingTest, I386Mmap2IsChargedWithItsOwnNumberAndRegisters) {
+  ContainerAccounting acc(100, 100, Bc2006Profile());
+  FakeTarget target;
+  FakeMembers members;
+  members.data_pages = 10;
+  TrappedCall c =
+      Syscall(1, i386_nr::kMmap2, {0, 1000 * kPage, kProtRw, kMapPrivateAnon, ~0ULL, 0});
+  c.arch = kAuditArchI386;
+  Decision d = acc.Decide(c, target, members);
+  EXPECT_TRUE(d.refused);
+  EXPECT_EQ(d.error_number, ENOMEM);
+  EXPECT_EQ(d.plan.pages, 1000u);
+  EXPECT_EQ(acc.Peek().privvmpages.failcnt, 1u);
+  // The upper halves of i386 registers are not the call's: 2^32 + 10 pages is 10.
+  c.args[1] = (uint64_t{1} << 32) + 10 * kPage;
+  d = acc.Decide(c, target, members);
+  EXPECT_FALSE(d.refused);
+  EXPECT_EQ(d.plan.pages, 10u);
+}
+
+TEST(ContainerAccountingTest, I386OldMmapIsRefusedWithoutCountingAFailure) {
+  ContainerAccounting acc(100000, 100000, Bc2006Profile());
+  FakeTarget target;
+  FakeMembers members;
+  TrappedCall c = Syscall(1, i386_nr::kOldMmap, {0x10000, 0, 0, 0, 0, 0});
+  c.arch = kAuditArchI386;
+  Decision d = acc.Decide(c, target, members);
+  EXPECT_EQ(d.action, Decision::Action::kFail);
+  EXPECT_EQ(d.error_number, ENOSYS);
+  EXPECT_FALSE(d.refused);
+  EXPECT_EQ(acc.Peek().privvmpages.failcnt, 0u);
+}
+
+TEST(ContainerAccountingTest, UnknownArchitectureIsLetThroughWithANote) {
   ContainerAccounting acc(10, 10, Bc2006Profile());
   FakeTarget target;
   FakeMembers members;
   members.data_pages = 10;
   TrappedCall c = Mmap(1, 1000);
-  c.arch = 0x40000003;  // AUDIT_ARCH_I386
+  c.arch = 0xC00000B7;  // AUDIT_ARCH_AARCH64: the filter admits no such call
   Decision d = acc.Decide(c, target, members);
   EXPECT_EQ(d.action, Decision::Action::kContinue);
   EXPECT_FALSE(d.refused);
   EXPECT_FALSE(d.note.empty());
+}
+
+TEST(ContainerAccountingTest, GrowsDownMprotectIsChargedTheWholeMappingAndNeverEstimated) {
+  ContainerAccounting acc(100000, 100000, Bc2006Profile());
+  FakeTarget target;
+  FakeMembers members;
+  const uint64_t base = 0x7f0000000000;
+  // A read-only MAP_GROWSDOWN mapping of 1000 pages; mprotect of its top page.
+  target.maps = {Map(base, base + 1000 * kPage, false, false)};
+  constexpr uint64_t kProtGrowsDown = 0x01000000;
+  Decision d = acc.Decide(Syscall(1, x86_64_nr::kMprotect,
+                                  {base + 999 * kPage, kPage, kProtRw | kProtGrowsDown, 0, 0, 0}),
+                          target, members);
+  EXPECT_TRUE(d.exact);
+  EXPECT_EQ(target.maps_reads, 1);
+  EXPECT_EQ(d.plan.pages, 1000u);
+  // pkey_mprotect does the same.
+  d = acc.Decide(Syscall(1, x86_64_nr::kPkeyMprotect,
+                         {base + 999 * kPage, kPage, kProtRw | kProtGrowsDown, 0, 0, 0}),
+                 target, members);
+  EXPECT_EQ(d.plan.pages, 1000u);
 }
 
 TEST(ContainerAccountingTest, VanishedTargetOrUnreadableProcLetsTheCallRun) {

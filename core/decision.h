@@ -18,8 +18,6 @@
 
 namespace ubc {
 
-inline constexpr uint32_t kAuditArchX86_64 = 0xC000003E;
-
 // One seccomp notification, as the kernel captured it.
 struct TrappedCall {
   int tid = 0;  // notif.pid: a thread id in ubcd's pid namespace

@@ -115,6 +115,24 @@ RangeFacts RangeFactsFor(const std::vector<MapEntry>& maps, uint64_t addr, uint6
   return facts;
 }
 
+RangeFacts CallRangeFacts(const std::vector<MapEntry>& maps, const ClassifiedCall& call) {
+  if (!call.grows_down || call.length_bytes == 0) {
+    return RangeFactsFor(maps, call.addr, call.length_bytes);
+  }
+  // find_vma(start): the first mapping ending above it. The kernel fails the
+  // call unless that mapping grows down and starts below the range's end;
+  // planning the extended range either way errs only high.
+  const uint64_t end = SaturatingAdd(call.addr, PagesForBytes(call.length_bytes) * kPageBytes);
+  uint64_t start = call.addr;
+  for (const MapEntry& e : maps) {
+    if (e.end > call.addr) {
+      if (e.start < start) start = e.start;
+      break;
+    }
+  }
+  return RangeFactsFor(maps, start, end - start);
+}
+
 std::optional<uint64_t> HeapEnd(const std::vector<MapEntry>& maps) {
   for (const MapEntry& e : maps) {
     if (e.path == "[heap]") return e.end;

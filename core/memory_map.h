@@ -33,6 +33,11 @@ Result<std::vector<MapEntry>> ParseProcMaps(std::string_view text);
 // Pages of [addr, addr + length_bytes) covered by each kind of mapping.
 RangeFacts RangeFactsFor(const std::vector<MapEntry>& maps, uint64_t addr, uint64_t length_bytes);
 
+// The range facts of the range `call` changes: [addr, addr + length), except
+// that mprotect with PROT_GROWSDOWN starts at the start of the mapping that
+// contains (or follows) addr, as do_mprotect_pkey() extends it.
+RangeFacts CallRangeFacts(const std::vector<MapEntry>& maps, const ClassifiedCall& call);
+
 // End of the [heap] mapping (the page-aligned break), if there is one.
 std::optional<uint64_t> HeapEnd(const std::vector<MapEntry>& maps);
 

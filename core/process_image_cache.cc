@@ -3,7 +3,7 @@
 namespace ubc {
 
 void ProcessImageCache::ExecStarted(int tgid) {
-  brk_by_tgid_[tgid] = kBreakAtStart;
+  brk_by_tgid_[tgid] = BreakState{kBreakAtStart, kBreakAtStart, 0};
   exec_pending_.insert(tgid);
 }
 

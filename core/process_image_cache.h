@@ -3,9 +3,12 @@
 //
 //  - tgid by tid, for threads that are not a process's main thread (looked up
 //    once in /proc, remembered while they keep calling);
-//  - the break each process's heap was last moved to (by tgid: any thread may
-//    move the one break), so that a brk away from the bound is planned
-//    without reading /proc/PID/maps; an exec resets it to kBreakAtStart;
+//  - a lower bound of each process's break (by tgid: any thread may move the
+//    one break), so that a brk away from the bound is planned without reading
+//    /proc/PID/maps: the break last read, or a shrink's target. A growth ubcd
+//    admitted is not taken for granted (the kernel may refuse it): it only
+//    marks the break as possibly higher ("growth pending") until the next
+//    read. An exec resets the break to kBreakAtStart;
 //  - the processes whose image an exec is replacing: their next trapped call
 //    adds the new image's size to the estimate and sets its break.
 // Entries of processes the member reader no longer lists are pruned when the
@@ -13,6 +16,7 @@
 // ContainerAccounting serialises every call.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -41,13 +45,33 @@ class ProcessImageCache {
   void ForgetThread(int tid) { tgid_by_tid_.erase(tid); }
 
   // ---- Breaks
-  // The remembered break of `tgid` (kBreakAtStart right after an exec), or
-  // null when none is remembered.
-  const uint64_t* Break(int tgid) const {
+  // What is known of a process's break. `low` is never above the kernel's:
+  // the break last read, or a shrink's target. `high` is the highest break
+  // an admitted growth asked for since; the kernel may have refused it. Each
+  // growth's charge stays in the estimate until the next exact read (epoch),
+  // so until then a growth is charged from `high`; after it, from `low`.
+  struct BreakState {
+    uint64_t low = 0;
+    uint64_t high = 0;
+    uint64_t epoch = 0;  // the exact read `high` was raised after
+  };
+  // Null when nothing is remembered; low == high == kBreakAtStart right
+  // after an exec.
+  const BreakState* Break(int tgid) const {
     auto it = brk_by_tgid_.find(tgid);
     return it == brk_by_tgid_.end() ? nullptr : &it->second;
   }
-  void SetBreak(int tgid, uint64_t brk) { brk_by_tgid_[tgid] = brk; }
+  // A break read from the kernel (or a lower bound of it): nothing pending.
+  void SetBreak(int tgid, uint64_t brk) { brk_by_tgid_[tgid] = BreakState{brk, brk, 0}; }
+  // A growth to `brk` was admitted after exact read `epoch`; the kernel may
+  // still refuse it.
+  void NoteBreakGrowthAdmitted(int tgid, uint64_t brk, uint64_t epoch) {
+    auto it = brk_by_tgid_.find(tgid);
+    if (it == brk_by_tgid_.end()) return;
+    BreakState& b = it->second;
+    b.high = std::max(b.epoch == epoch ? b.high : b.low, brk);
+    b.epoch = epoch;
+  }
 
   // ---- Execs
   // `tgid`'s image is being replaced: what is remembered of it is stale.
@@ -64,7 +88,7 @@ class ProcessImageCache {
 
  private:
   std::map<int, int> tgid_by_tid_;
-  std::map<int, uint64_t> brk_by_tgid_;
+  std::map<int, BreakState> brk_by_tgid_;
   std::set<int> exec_pending_;
 };
 

@@ -27,7 +27,24 @@ TEST(ProcessImageCacheTest, RemembersOneBreakPerProcess) {
   EXPECT_EQ(cache.Break(10), nullptr);
   cache.SetBreak(10, 0x555555600000);
   ASSERT_NE(cache.Break(10), nullptr);
-  EXPECT_EQ(*cache.Break(10), 0x555555600000u);
+  EXPECT_EQ(cache.Break(10)->low, 0x555555600000u);
+  EXPECT_EQ(cache.Break(10)->high, 0x555555600000u);
+}
+
+TEST(ProcessImageCacheTest, AnAdmittedGrowthRaisesOnlyTheHighBreakOfItsEpoch) {
+  ProcessImageCache cache;
+  cache.SetBreak(10, 0x1000);
+  cache.NoteBreakGrowthAdmitted(10, 0x5000, 3);
+  EXPECT_EQ(cache.Break(10)->low, 0x1000u);
+  EXPECT_EQ(cache.Break(10)->high, 0x5000u);
+  cache.NoteBreakGrowthAdmitted(10, 0x3000, 3);  // below the highest: stays
+  EXPECT_EQ(cache.Break(10)->high, 0x5000u);
+  // A later epoch starts again from the low break.
+  cache.NoteBreakGrowthAdmitted(10, 0x2000, 4);
+  EXPECT_EQ(cache.Break(10)->high, 0x2000u);
+  EXPECT_EQ(cache.Break(10)->epoch, 4u);
+  cache.NoteBreakGrowthAdmitted(99, 0x2000, 4);  // nothing remembered: nothing noted
+  EXPECT_EQ(cache.Break(99), nullptr);
 }
 
 TEST(ProcessImageCacheTest, AnExecResetsTheBreakAndIsPendingOnce) {
@@ -35,7 +52,7 @@ TEST(ProcessImageCacheTest, AnExecResetsTheBreakAndIsPendingOnce) {
   cache.SetBreak(10, 0x555555600000);
   cache.ExecStarted(10);
   ASSERT_NE(cache.Break(10), nullptr);
-  EXPECT_EQ(*cache.Break(10), ProcessImageCache::kBreakAtStart);
+  EXPECT_EQ(cache.Break(10)->low, ProcessImageCache::kBreakAtStart);
   EXPECT_FALSE(cache.TakePendingExec(11));
   EXPECT_TRUE(cache.TakePendingExec(10));
   EXPECT_FALSE(cache.TakePendingExec(10));

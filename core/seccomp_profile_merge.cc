@@ -26,7 +26,9 @@ constexpr uint32_t kEnosys = 38;  // clone3's answer, as in Docker's default pro
 constexpr uint64_t kProtWrite = 0x2;
 constexpr uint64_t kMapPrivate = 0x02;
 constexpr uint64_t kMapAnonymous = 0x20;
+constexpr uint64_t kMapGrowsDown = 0x100;
 constexpr uint64_t kCloneVm = 0x100;
+constexpr uint64_t kHighHalf = uint64_t{1} << 63;
 
 constexpr std::array<std::string_view, 9> kKnownActions = {
     "SCMP_ACT_KILL",  "SCMP_ACT_KILL_PROCESS", "SCMP_ACT_KILL_THREAD",
@@ -137,18 +139,48 @@ struct MemorySyscall {
   std::vector<Cell> cells;  // empty for clone3, which is answered ENOSYS instead
 };
 
+// mmap's cells with the register layout of x86-64 and of i386 mmap2, each
+// refined by `extra` (comparisons on other arguments).
+std::vector<Cell> MmapCells(const std::vector<ArgCmp>& extra) {
+  std::vector<Cell> cells = {
+      {true, {MaskedEq(2, kProtWrite, kProtWrite), MaskedEq(3, kMapPrivate, kMapPrivate)}},
+      {true,
+       {MaskedEq(2, kProtWrite, kProtWrite),
+        MaskedEq(3, kMapPrivate | kMapAnonymous, kMapAnonymous)}},
+      // Read-only but MAP_GROWSDOWN: a stack, counted in statm data (stack_vm)
+      // and made writable whole by one PROT_GROWSDOWN mprotect.
+      {true, {MaskedEq(2, kProtWrite, 0), MaskedEq(3, kMapGrowsDown, kMapGrowsDown)}},
+      {false, {MaskedEq(2, kProtWrite, 0), MaskedEq(3, kMapGrowsDown, 0)}},
+      {false, {MaskedEq(2, kProtWrite, kProtWrite), MaskedEq(3, kMapPrivate | kMapAnonymous, 0)}}};
+  for (Cell& c : cells) c.args.insert(c.args.begin(), extra.begin(), extra.end());
+  return cells;
+}
+
+// "mmap" is also i386's old_mmap, whose one argument points at the six in
+// user memory, so its registers say nothing: every old_mmap must be trapped
+// (ubcd refuses it), without trapping every x86-64 mmap. libseccomp compares
+// only the low 32 bits of an argument on a 32-bit architecture, so a cell on
+// `addr >= 2^63` is every call there and, on x86-64, only addresses no user
+// mapping can have (a hint the kernel ignores, or EINVAL/ENOMEM). The other
+// cells are those of mmap2 with `addr < 2^63`, which no i386 call matches.
+std::vector<Cell> MmapAndOldMmapCells() {
+  std::vector<Cell> cells = {{true, {ArgCmp{0, Op::kGe, kHighHalf, 0}}}};
+  for (Cell& c : MmapCells({ArgCmp{0, Op::kLt, kHighHalf, 0}})) cells.push_back(std::move(c));
+  return cells;
+}
+
 const std::vector<MemorySyscall>& MemorySyscalls() {
   static const std::vector<MemorySyscall> kSyscalls = {
-      {"mmap",
-       {{true, {MaskedEq(2, kProtWrite, kProtWrite), MaskedEq(3, kMapPrivate, kMapPrivate)}},
-        {true,
-         {MaskedEq(2, kProtWrite, kProtWrite),
-          MaskedEq(3, kMapPrivate | kMapAnonymous, kMapAnonymous)}},
-        {false, {MaskedEq(2, kProtWrite, 0)}},
-        {false,
-         {MaskedEq(2, kProtWrite, kProtWrite), MaskedEq(3, kMapPrivate | kMapAnonymous, 0)}}}},
+      {"mmap", MmapAndOldMmapCells()},
+      // i386 only: libseccomp resolves no x86-64 number for it.
+      {"mmap2", MmapCells({})},
       {"mprotect",
        {{true, {MaskedEq(2, kProtWrite, kProtWrite)}}, {false, {MaskedEq(2, kProtWrite, 0)}}}},
+      // mprotect with a protection key: the same effect on what is writable.
+      {"pkey_mprotect",
+       {{true, {MaskedEq(2, kProtWrite, kProtWrite)}}, {false, {MaskedEq(2, kProtWrite, 0)}}}},
+      // A new private writable mapping (where user shadow stacks are on).
+      {"map_shadow_stack", {{true, {}}}},
       {"brk", {{true, {ArgCmp{0, Op::kNe, 0, 0}}}, {false, {ArgCmp{0, Op::kEq, 0, 0}}}}},
       {"mremap", {{true, {}}}},
       {"clone", {{true, {MaskedEq(0, kCloneVm, 0)}}, {false, {MaskedEq(0, kCloneVm, kCloneVm)}}}},
@@ -182,6 +214,21 @@ Combined CombineSameArg(const ArgCmp& a, const ArgCmp& b, ArgCmp* replacement) {
     const ArgCmp merged = MaskedEq(a.index, a.value | b.value, a.value_two | b.value_two);
     if (merged == a) return Combined::kKeepFirst;
     *replacement = merged;
+    return Combined::kReplace;
+  }
+  // Half-lines (ubc's own cells split mmap at 2^63 with GE and LT).
+  const auto lower = [](const ArgCmp& c) { return c.op == Op::kGe; };  // x >= value
+  const auto upper = [](const ArgCmp& c) { return c.op == Op::kLt; };  // x < value
+  if ((lower(a) && upper(b)) || (upper(a) && lower(b))) {
+    const uint64_t lo = lower(a) ? a.value : b.value;
+    const uint64_t hi = upper(a) ? a.value : b.value;
+    if (hi <= lo) return Combined::kEmpty;
+    return Combined::kUnknown;
+  }
+  if ((lower(a) && lower(b)) || (upper(a) && upper(b))) {
+    const bool a_tighter = lower(a) ? a.value >= b.value : a.value <= b.value;
+    if (a_tighter) return Combined::kKeepFirst;
+    *replacement = b;
     return Combined::kReplace;
   }
   if (b.op == Op::kNe && b.value == 0) {
@@ -395,10 +442,28 @@ class Merger {
         }
       }
     }
+    // Where one allowing rule's comparisons cannot be intersected with the
+    // cells exactly, it is notified whole; every other allowing rule of the
+    // syscall is then notified whole too, so that no ALLOW derived from one
+    // overlaps a NOTIFY derived from another (libseccomp orders overlapping
+    // conditional rules by argument, not by intent). ubcd lets through what
+    // charges nothing.
+    bool coarse = false;
+    for (size_t i : deciding) {
+      if (!rules_[i].action.Allows()) continue;
+      for (const Rule& part : SplitLikeRunc(rules_[i])) coarse = coarse || NeedsCoarse(part, sys);
+    }
     for (size_t i : deciding) {
       if (!rules_[i].action.Allows()) continue;  // denials stay as they are, in place
       remove_[i].insert(std::string(sys.name));
-      for (const Rule& part : SplitLikeRunc(rules_[i])) Emit(part, sys, &insert_after_[i]);
+      for (const Rule& part : SplitLikeRunc(rules_[i])) {
+        if (coarse) {
+          insert_after_[i].push_back(
+              DerivedRule(part, sys.name, MakeAction(kNotify, std::nullopt), part.args_json));
+        } else {
+          Emit(part, sys, &insert_after_[i]);
+        }
+      }
     }
     if (default_allows) {
       // Rules repeating the allowing default are skipped by runc and crun, but
@@ -471,6 +536,18 @@ class Merger {
       if (action == default_) continue;  // runc and crun skip it; the default decides anyway
       out->push_back(DerivedRule(r, sys.name, action, args_json));
     }
+  }
+
+  // Whether Emit would notify `r` whole (its comparisons and the cells'
+  // cannot be intersected exactly where a cell notifies).
+  static bool NeedsCoarse(const Rule& r, const MemorySyscall& sys) {
+    bool any_notify = false, any_unknown = false;
+    for (const Cell& cell : sys.cells) {
+      const Conjunction kind = Conjoin(r, cell, nullptr, nullptr);
+      if (cell.notify && kind != Conjunction::kEmpty) any_notify = true;
+      if (kind == Conjunction::kUnknown) any_unknown = true;
+    }
+    return any_notify && any_unknown;
   }
 
   bool OverlapsNotifyCells(const Rule& r, const MemorySyscall& sys) const {

@@ -30,6 +30,7 @@ constexpr uint64_t kMapDroppable = 0x08;
 constexpr uint64_t kMapTypeMask = 0x0f;
 constexpr uint64_t kMapFixed = 0x10;
 constexpr uint64_t kMapAnonymous = 0x20;
+constexpr uint64_t kMapGrowsDown = 0x0100;
 constexpr uint64_t kMapHugetlb = 0x40000;
 constexpr uint64_t kMapFixedNoReplace = 0x100000;
 
@@ -73,6 +74,9 @@ static_assert(CLONE_VM == kCloneVm);
 
 bool PageAligned(uint64_t addr) { return addr % kPageBytes == 0; }
 
+// Classifies an x86-64 call into `call`, in place (see ClassifySyscall).
+void ClassifyInto(ClassifiedCall& call, int nr, const std::array<uint64_t, 6>& args);
+
 void ClassifyMmap(const std::array<uint64_t, 6>& args, ClassifiedCall* call) {
   const uint64_t addr = args[0], len = args[1], prot = args[2], flags = args[3], off = args[5];
   call->addr = addr;
@@ -114,7 +118,11 @@ void ClassifyMmap(const std::array<uint64_t, 6>& args, ClassifiedCall* call) {
   call->fixed = (flags & kMapFixed) != 0;
   // MAP_NORESERVE is deliberately ignored: such mappings are charged too.
   if ((prot & kProtWrite) == 0) {
-    call->kind = CallKind::kMmapUncharged;
+    // A MAP_GROWSDOWN mapping is a stack: statm data counts it (stack_vm)
+    // even read-only, and one PROT_GROWSDOWN mprotect makes it writable
+    // whole, so it is charged like a writable one.
+    call->kind = (flags & kMapGrowsDown) != 0 && !shared ? CallKind::kMmapPrivateWritable
+                                                         : CallKind::kMmapUncharged;
   } else if (!shared) {
     call->kind = CallKind::kMmapPrivateWritable;
   } else if (anonymous && !file_backed) {
@@ -129,6 +137,8 @@ void ClassifyMprotect(const std::array<uint64_t, 6>& args, ClassifiedCall* call)
   call->addr = addr;
   call->length_bytes = len;
   call->kind = CallKind::kInvalid;
+  // x86 has no upward-growing mappings: PROT_GROWSUP is EINVAL further down.
+  call->grows_down = (prot & kProtGrowsDown) != 0;
   // Same order of checks as do_mprotect_pkey().
   if ((prot & kProtGrowsDown) != 0 && (prot & kProtGrowsUp) != 0) return;  // EINVAL
   if (!PageAligned(addr)) return;                                          // EINVAL
@@ -238,6 +248,8 @@ const char* CallKindName(CallKind kind) {
       return "munmap";
     case CallKind::kExec:
       return "exec";
+    case CallKind::kRefusedAbi:
+      return "refused_abi";
     case CallKind::kInvalid:
       return "invalid";
     case CallKind::kNotMemory:
@@ -270,6 +282,10 @@ const char* SyscallName(int nr) {
       return "execve";
     case x86_64_nr::kExecveat:
       return "execveat";
+    case x86_64_nr::kPkeyMprotect:
+      return "pkey_mprotect";
+    case x86_64_nr::kMapShadowStack:
+      return "map_shadow_stack";
     default:
       break;
   }
@@ -284,55 +300,206 @@ const char* SyscallName(int nr) {
   return slot->c_str();
 }
 
+SyscallAbi AbiOf(uint32_t arch, int nr) {
+  if (arch == kAuditArchX86_64) {
+    return (nr & kX32SyscallBit) != 0 ? SyscallAbi::kX32 : SyscallAbi::kX86_64;
+  }
+  if (arch == kAuditArchI386) return SyscallAbi::kI386;
+  return SyscallAbi::kUnknown;
+}
+
+const char* AbiName(SyscallAbi abi) {
+  switch (abi) {
+    case SyscallAbi::kX86_64:
+      return "x86_64";
+    case SyscallAbi::kI386:
+      return "i386";
+    case SyscallAbi::kX32:
+      return "x32";
+    case SyscallAbi::kUnknown:
+      break;
+  }
+  return "unknown";
+}
+
+namespace {
+
+// The x86-64 call an i386 one does the same as (-1: none, or not a memory
+// call). old_mmap has no such call: its arguments are not in registers.
+int NativeOfI386(int nr) {
+  switch (nr) {
+    case i386_nr::kFork:
+      return x86_64_nr::kFork;
+    case i386_nr::kExecve:
+      return x86_64_nr::kExecve;
+    case i386_nr::kBrk:
+      return x86_64_nr::kBrk;
+    case i386_nr::kMunmap:
+      return x86_64_nr::kMunmap;
+    case i386_nr::kClone:
+      return x86_64_nr::kClone;
+    case i386_nr::kMprotect:
+      return x86_64_nr::kMprotect;
+    case i386_nr::kMremap:
+      return x86_64_nr::kMremap;
+    case i386_nr::kVfork:
+      return x86_64_nr::kVfork;
+    case i386_nr::kMmap2:
+      return x86_64_nr::kMmap;
+    case i386_nr::kExecveat:
+      return x86_64_nr::kExecveat;
+    case i386_nr::kPkeyMprotect:
+      return x86_64_nr::kPkeyMprotect;
+    case i386_nr::kClone3:
+      return x86_64_nr::kClone3;
+    default:
+      return -1;
+  }
+}
+
+// x32 shares x86-64's numbers for the memory calls; only execve and
+// execveat have x32 entries of their own (the x86-64 ones are ENOSYS there).
+int NativeOfX32(int nr) {
+  const int n = nr & ~kX32SyscallBit;
+  switch (n) {
+    case x32_nr::kExecve:
+      return x86_64_nr::kExecve;
+    case x32_nr::kExecveat:
+      return x86_64_nr::kExecveat;
+    case x86_64_nr::kExecve:
+    case x86_64_nr::kExecveat:
+      return -1;
+    default:
+      return n;
+  }
+}
+
+}  // namespace
+
+const char* SyscallName(uint32_t arch, int nr) {
+  const SyscallAbi abi = AbiOf(arch, nr);
+  if (abi == SyscallAbi::kX86_64) return SyscallName(nr);
+  // Interned like the unknown x86-64 numbers below: bounded by the trapped set.
+  static std::mutex mu;
+  static std::map<std::pair<uint32_t, int>, std::unique_ptr<const std::string>> names;
+  std::lock_guard<std::mutex> lock(mu);
+  auto& slot = names[{arch, nr}];
+  if (!slot) {
+    std::string name;
+    if (abi == SyscallAbi::kI386 && nr == i386_nr::kOldMmap) {
+      name = "old_mmap";
+    } else if (abi == SyscallAbi::kI386 && nr == i386_nr::kMmap2) {
+      name = "mmap2";
+    } else {
+      const int native = abi == SyscallAbi::kI386  ? NativeOfI386(nr)
+                         : abi == SyscallAbi::kX32 ? NativeOfX32(nr)
+                                                   : -1;
+      name = native >= 0 ? SyscallName(native) : "syscall_" + std::to_string(nr);
+    }
+    slot = std::make_unique<const std::string>(name + "/" + AbiName(abi));
+  }
+  return slot->c_str();
+}
+
+ClassifiedCall ClassifyTrappedSyscall(uint32_t arch, int nr, const std::array<uint64_t, 6>& args) {
+  if (arch == kAuditArchX86_64 && (nr & kX32SyscallBit) == 0) return ClassifySyscall(nr, args);
+  ClassifiedCall call;
+  const SyscallAbi abi = AbiOf(arch, nr);
+  if (abi == SyscallAbi::kX32) {
+    // x32 passes 64-bit registers like x86-64; only the numbers differ.
+    const int native = NativeOfX32(nr);
+    if (native >= 0) ClassifyInto(call, native, args);
+  } else if (abi == SyscallAbi::kI386) {
+    // The kernel takes the low 32 bits of each i386 register.
+    std::array<uint64_t, 6> regs{};
+    for (size_t k = 0; k < regs.size(); ++k) regs[k] = args[k] & 0xffffffffu;
+    if (nr == i386_nr::kOldMmap) {
+      call.kind = CallKind::kRefusedAbi;
+    } else if (nr == i386_nr::kMmap2) {
+      // mmap2's sixth argument counts pages: every offset is page aligned.
+      regs[5] = 0;
+      ClassifyInto(call, x86_64_nr::kMmap, regs);
+    } else if (const int native = NativeOfI386(nr); native >= 0) {
+      ClassifyInto(call, native, regs);
+    }
+  }
+  call.nr = nr;
+  call.abi = abi;
+  return call;
+}
+
 // One named result, filled in place: copying a struct right after it was
 // written field by field stalls on store forwarding (a fast decision's largest
 // cost, measured), so no helper returns one.
 ClassifiedCall ClassifySyscall(int nr, const std::array<uint64_t, 6>& args) {
   ClassifiedCall call;
+  ClassifyInto(call, nr, args);
+  return call;
+}
+
+namespace {
+
+void ClassifyInto(ClassifiedCall& call, int nr, const std::array<uint64_t, 6>& args) {
   call.nr = nr;
+  call.native_nr = nr;
   switch (nr) {
     case x86_64_nr::kMmap:
       ClassifyMmap(args, &call);
-      return call;
+      return;
     case x86_64_nr::kMprotect:
+    case x86_64_nr::kPkeyMprotect:
+      // pkey_mprotect is mprotect with a protection key (the fourth argument),
+      // which changes nothing about what becomes writable.
       ClassifyMprotect(args, &call);
-      return call;
+      return;
+    case x86_64_nr::kMapShadowStack:
+      // A new private mapping the CPU writes (VM_WRITE, counted in data_vm),
+      // placed with MAP_FIXED_NOREPLACE when an address is given: never
+      // replaces anything. Only where user shadow stacks are enabled.
+      call.addr = args[0];
+      call.length_bytes = args[1];
+      call.kind = args[1] == 0 || PagesForBytes(args[1]) > kUserAddressSpacePages
+                      ? CallKind::kInvalid
+                      : CallKind::kMmapPrivateWritable;
+      return;
     case x86_64_nr::kMremap:
       ClassifyMremap(args, &call);
-      return call;
+      return;
     case x86_64_nr::kBrk:
       call.addr = args[0];
       call.kind = args[0] == 0 ? CallKind::kBrkQuery : CallKind::kBrk;
-      return call;
+      return;
     case x86_64_nr::kMunmap:
       call.addr = args[0];
       call.length_bytes = args[1];
       call.kind = CallKind::kMunmap;
-      return call;
+      return;
     case x86_64_nr::kClone:
       // CLONE_VM shares the address space (threads, posix_spawn's vfork-style
       // clone): nothing new to charge. CLONE_VFORK alone still copies the mm.
       call.kind = (args[0] & kCloneVm) != 0 ? CallKind::kThreadOrVfork : CallKind::kFork;
       call.sibling = (args[0] & kCloneParent) != 0;
-      return call;
+      return;
     case x86_64_nr::kFork:
       call.kind = CallKind::kFork;
-      return call;
+      return;
     case x86_64_nr::kVfork:
       call.kind = CallKind::kThreadOrVfork;
-      return call;
+      return;
     case x86_64_nr::kClone3:
       call.kind = CallKind::kClone3;
-      return call;
+      return;
     case x86_64_nr::kExecve:
     case x86_64_nr::kExecveat:
       call.kind = CallKind::kExec;
-      return call;
+      return;
     default:
       call.kind = CallKind::kNotMemory;
-      return call;
+      return;
   }
 }
+
+}  // namespace
 
 ChargePlan PlanCharge(const ClassifiedCall& call, const RuleProfile& profile,
                       const ChargeContext& context) {
@@ -367,12 +534,14 @@ ChargePlan PlanCharge(const ClassifiedCall& call, const RuleProfile& profile,
       plan.check = profile.mprotect_add_write;
       if (context.range) {
         // Only private pages not yet writable become newly private-writable;
-        // shared pages stay free.
+        // shared pages stay free. For PROT_GROWSDOWN the range must be the
+        // one the kernel changes (from the mapping's start).
         plan.pages =
             SaturatingSub(context.range->private_pages, context.range->private_writable_pages);
       } else {
         plan.pages = PagesForBytes(call.length_bytes);
         plan.exact = false;
+        plan.must_resolve_range = call.grows_down;
       }
       return plan;
     case CallKind::kFork:
@@ -391,6 +560,7 @@ ChargePlan PlanCharge(const ClassifiedCall& call, const RuleProfile& profile,
     case CallKind::kClone3:
     case CallKind::kMunmap:
     case CallKind::kExec:
+    case CallKind::kRefusedAbi:
     case CallKind::kInvalid:
     case CallKind::kNotMemory:
       return plan;

@@ -1,7 +1,9 @@
-// Syscall classifier: which accounting case a trapped x86-64 call is.
+// Syscall classifier: which accounting case a trapped call is, in each ABI an
+// x86-64 kernel accepts (x86-64, i386 through `int $0x80` or sysenter, x32).
 //
-// Turns a syscall number and its six register arguments (as the kernel
-// captured them in the seccomp notification) into a ClassifiedCall, and plans
+// Turns an audit architecture, a syscall number and its six register
+// arguments (as the kernel captured them in the seccomp notification) into a
+// ClassifiedCall, and plans
 // the privvmpages charge for it under a RuleProfile. Everything here is pure:
 // facts that need /proc (the current break, the private part of a range, the
 // parent's private size) come in through ChargeContext, and a plan made
@@ -17,7 +19,18 @@
 
 namespace ubc {
 
-// x86-64 syscall numbers the classifier knows.
+// The audit architectures seccomp reports on an x86-64 kernel. x32 calls come
+// as kAuditArchX86_64 with kX32SyscallBit set in the number.
+inline constexpr uint32_t kAuditArchX86_64 = 0xC000003E;
+inline constexpr uint32_t kAuditArchI386 = 0x40000003;
+inline constexpr int kX32SyscallBit = 0x40000000;
+
+enum class SyscallAbi : uint8_t { kX86_64, kI386, kX32, kUnknown };
+SyscallAbi AbiOf(uint32_t arch, int nr);
+const char* AbiName(SyscallAbi abi);  // "x86_64", "i386", "x32", "unknown"
+
+// x86-64 syscall numbers the classifier knows (x32 shares them, with
+// kX32SyscallBit, except where x32_nr says otherwise).
 namespace x86_64_nr {
 inline constexpr int kMmap = 9;
 inline constexpr int kMprotect = 10;
@@ -29,8 +42,33 @@ inline constexpr int kFork = 57;
 inline constexpr int kVfork = 58;
 inline constexpr int kExecve = 59;
 inline constexpr int kExecveat = 322;
+inline constexpr int kPkeyMprotect = 329;
 inline constexpr int kClone3 = 435;
+inline constexpr int kMapShadowStack = 453;
 }  // namespace x86_64_nr
+
+// x32's own numbers (without kX32SyscallBit) where they differ from x86-64's.
+namespace x32_nr {
+inline constexpr int kExecve = 520;
+inline constexpr int kExecveat = 545;
+}  // namespace x32_nr
+
+// i386 numbers of the memory calls (arch/x86/entry/syscalls/syscall_32.tbl).
+namespace i386_nr {
+inline constexpr int kFork = 2;
+inline constexpr int kExecve = 11;
+inline constexpr int kBrk = 45;
+inline constexpr int kOldMmap = 90;  // one argument: a pointer to the six in user memory
+inline constexpr int kMunmap = 91;
+inline constexpr int kClone = 120;
+inline constexpr int kMprotect = 125;
+inline constexpr int kMremap = 163;
+inline constexpr int kVfork = 190;
+inline constexpr int kMmap2 = 192;  // offset in pages
+inline constexpr int kExecveat = 358;
+inline constexpr int kPkeyMprotect = 380;
+inline constexpr int kClone3 = 435;
+}  // namespace i386_nr
 
 enum class CallKind {
   kMmapPrivateWritable,     // PROT_WRITE and (MAP_PRIVATE or anonymous), not shared anon
@@ -47,18 +85,24 @@ enum class CallKind {
   kMunmap,                  // releases only
   kExec,                    // execve, execveat: never charged; the image is replaced
                             // unasked, so what ubcd remembers of the caller is stale
+  kRefusedAbi,              // i386 old_mmap: its arguments are in user memory, which
+                            // another thread may change after ubcd read them; refused
   kInvalid,                 // arguments the kernel rejects before mapping anything (EINVAL,
                             // or ENOMEM for lengths beyond the user address space)
   kNotMemory,               // any other syscall
 };
 
 const char* CallKindName(CallKind kind);
-// The syscall's name for logs ("mmap", "clone", ...), or "syscall_<nr>". The
-// pointer stays valid for the life of the process.
-const char* SyscallName(int nr);
+// The syscall's name for logs ("mmap", "clone", ...), or "syscall_<nr>"; an
+// i386 or x32 call's name carries its ABI ("mmap2/i386"). The pointer stays
+// valid for the life of the process.
+const char* SyscallName(int nr);  // x86-64
+const char* SyscallName(uint32_t arch, int nr);
 
 struct ClassifiedCall {
-  int nr = -1;
+  int nr = -1;         // as trapped, in its own ABI
+  int native_nr = -1;  // the x86-64 call with the same effect (mmap2 -> mmap), -1 if none
+  SyscallAbi abi = SyscallAbi::kX86_64;
   CallKind kind = CallKind::kNotMemory;
   uint64_t addr = 0;              // mmap hint/fixed address, mprotect/mremap start, brk new break
   uint64_t length_bytes = 0;      // mmap/mprotect length, mremap old length
@@ -67,9 +111,17 @@ struct ClassifiedCall {
   bool may_move = false;          // MREMAP_MAYMOVE
   bool dont_unmap = false;        // MREMAP_DONTUNMAP: the old range stays mapped
   bool sibling = false;           // clone CLONE_PARENT: the child is the caller's sibling
+  // mprotect PROT_GROWSDOWN: the kernel extends the range down to the start
+  // of the mapping containing `addr`, so `length_bytes` is no bound at all.
+  bool grows_down = false;
 };
 
+// An x86-64 call.
 ClassifiedCall ClassifySyscall(int nr, const std::array<uint64_t, 6>& args);
+// A call of any ABI: i386 registers are 32 bits wide (their upper halves are
+// ignored, as the kernel does), mmap2's offset is in pages; an unknown
+// architecture classifies as kNotMemory with abi kUnknown.
+ClassifiedCall ClassifyTrappedSyscall(uint32_t arch, int nr, const std::array<uint64_t, 6>& args);
 
 // What /proc/PID/maps says about the range a call touches.
 struct RangeFacts {
@@ -95,6 +147,9 @@ struct ChargePlan {
   bool persistent = true;
   // brk: refusal returns the old break instead of an errno.
   bool refuse_with_old_break = false;
+  // `pages` is no upper bound until the range is read (PROT_GROWSDOWN): never
+  // admit this plan on an estimate.
+  bool must_resolve_range = false;
   // The charge appears in the caller's own statm data once the call completes
   // (mmap private, brk, mremap, mprotect); a fork's shows up in the child, a
   // shared anonymous mapping's nowhere in statm.
@@ -103,12 +158,12 @@ struct ChargePlan {
 
 // Missing facts: MAP_FIXED and mprotect plan the full length and mremap the
 // growth as if the range were private-writable (exact = false, an upper
-// bound). brk without current_brk cannot be bounded at all: the plan is
-// {check = profile.brk_grow, pages = 0, exact = false, refuse_with_old_break}
-// and the caller must read the break (HeapEnd) and plan again before
-// admitting. fork without parent_private_pages: pages = 0, exact = false.
-// mprotect with length 0 is a no-op in the kernel and classifies as
-// kMprotectNoWrite.
+// bound); a PROT_GROWSDOWN mprotect has no upper bound without the range
+// (exact = false, must_resolve_range = true). brk without current_brk cannot be bounded at all: the
+// plan is {check = profile.brk_grow, pages = 0, exact = false, refuse_with_old_break} and the
+// caller must read the break (HeapEnd) and plan again before admitting. fork without
+// parent_private_pages: pages = 0, exact = false. mprotect with length 0 is a no-op in the kernel
+// and classifies as kMprotectNoWrite.
 ChargePlan PlanCharge(const ClassifiedCall& call, const RuleProfile& profile,
                       const ChargeContext& context);
 

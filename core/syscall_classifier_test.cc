@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "core/rule_profile.h"
 #include "core/units.h"
@@ -654,6 +655,154 @@ TEST(SyscallName, OtherNumbersAreStable) {
   // The pointer stays valid and unchanged after other lookups.
   EXPECT_EQ(SyscallName(29), first);
   EXPECT_STREQ(first, "syscall_29");
+}
+
+}  // namespace
+}  // namespace ubc
+
+namespace ubc {
+namespace {
+
+// The three ABIs an x86-64 kernel accepts, classified with their own numbers.
+constexpr uint32_t kX86_64 = 0xC000003E, kI386 = 0x40000003;
+constexpr int kX32 = 0x40000000;
+
+TEST(ClassifyTrappedSyscall, X86_64IsClassifiedAsBefore) {
+  const std::array<uint64_t, 6> args = {0, 10 * kPageBytes, 3, 0x22, ~0ull, 0};
+  ClassifiedCall c = ClassifyTrappedSyscall(kX86_64, x86_64_nr::kMmap, args);
+  EXPECT_EQ(c.kind, CallKind::kMmapPrivateWritable);
+  EXPECT_EQ(c.abi, SyscallAbi::kX86_64);
+  EXPECT_EQ(c.native_nr, x86_64_nr::kMmap);
+  EXPECT_STREQ(SyscallName(kX86_64, x86_64_nr::kMmap), "mmap");
+}
+
+TEST(ClassifyTrappedSyscall, I386UsesItsNumbersAndThirtyTwoBitRegisters) {
+  struct Case {
+    int nr;
+    std::array<uint64_t, 6> args;
+    CallKind kind;
+    int native;
+  };
+  const uint64_t hi = uint64_t{1} << 32;  // upper halves the kernel ignores
+  for (const Case& k : std::vector<Case>{
+           {i386_nr::kMmap2,
+            {hi, hi + 16 * kPageBytes, hi | 3, hi | 0x22, ~0ull, 7},
+            CallKind::kMmapPrivateWritable,
+            x86_64_nr::kMmap},
+           {i386_nr::kMmap2,
+            {0, 16 * kPageBytes, 1, 0x22, ~0ull, 0},
+            CallKind::kMmapUncharged,
+            x86_64_nr::kMmap},
+           {i386_nr::kOldMmap, {0x1000, 0, 0, 0, 0, 0}, CallKind::kRefusedAbi, -1},
+           {i386_nr::kMprotect,
+            {0x10000, kPageBytes, 3, 0, 0, 0},
+            CallKind::kMprotectWrite,
+            x86_64_nr::kMprotect},
+           {i386_nr::kPkeyMprotect,
+            {0x10000, kPageBytes, 3, 5, 0, 0},
+            CallKind::kMprotectWrite,
+            x86_64_nr::kPkeyMprotect},
+           {i386_nr::kBrk, {0x80000, 0, 0, 0, 0, 0}, CallKind::kBrk, x86_64_nr::kBrk},
+           {i386_nr::kBrk, {hi, 0, 0, 0, 0, 0}, CallKind::kBrkQuery, x86_64_nr::kBrk},
+           {i386_nr::kMremap,
+            {0x10000, kPageBytes, 2 * kPageBytes, 1, 0, 0},
+            CallKind::kMremap,
+            x86_64_nr::kMremap},
+           {i386_nr::kClone, {0x11, 0, 0, 0, 0, 0}, CallKind::kFork, x86_64_nr::kClone},
+           {i386_nr::kClone,
+            {0x3d0f00, 0, 0, 0, 0, 0},
+            CallKind::kThreadOrVfork,
+            x86_64_nr::kClone},
+           {i386_nr::kFork, {}, CallKind::kFork, x86_64_nr::kFork},
+           {i386_nr::kVfork, {}, CallKind::kThreadOrVfork, x86_64_nr::kVfork},
+           {i386_nr::kExecve, {}, CallKind::kExec, x86_64_nr::kExecve},
+           {i386_nr::kExecveat, {}, CallKind::kExec, x86_64_nr::kExecveat},
+           {i386_nr::kClone3, {}, CallKind::kClone3, x86_64_nr::kClone3},
+           {i386_nr::kMunmap,
+            {0x10000, kPageBytes, 0, 0, 0, 0},
+            CallKind::kMunmap,
+            x86_64_nr::kMunmap},
+           // i386 9 is link(2), not mmap.
+           {9, {0, 16 * kPageBytes, 3, 0x22, 0, 0}, CallKind::kNotMemory, -1},
+       }) {
+    ClassifiedCall c = ClassifyTrappedSyscall(kI386, k.nr, k.args);
+    EXPECT_EQ(c.kind, k.kind) << "i386 nr " << k.nr;
+    EXPECT_EQ(c.abi, SyscallAbi::kI386);
+    EXPECT_EQ(c.nr, k.nr);
+    EXPECT_EQ(c.native_nr, k.native) << "i386 nr " << k.nr;
+  }
+  ClassifiedCall m = ClassifyTrappedSyscall(kI386, i386_nr::kMmap2,
+                                            {hi, hi + 16 * kPageBytes, hi | 3, hi | 0x22, 0, 0});
+  EXPECT_EQ(PlanCharge(m, Bc2006Profile(), {}).pages, 16u);
+  EXPECT_STREQ(SyscallName(kI386, i386_nr::kMmap2), "mmap2/i386");
+  EXPECT_STREQ(SyscallName(kI386, i386_nr::kOldMmap), "old_mmap/i386");
+  EXPECT_STREQ(SyscallName(kI386, i386_nr::kMprotect), "mprotect/i386");
+}
+
+TEST(ClassifyTrappedSyscall, X32SharesTheMemoryNumbersButNotExecve) {
+  const std::array<uint64_t, 6> rw = {0, 16 * kPageBytes, 3, 0x22, ~0ull, 0};
+  ClassifiedCall c = ClassifyTrappedSyscall(kX86_64, kX32 | x86_64_nr::kMmap, rw);
+  EXPECT_EQ(c.kind, CallKind::kMmapPrivateWritable);
+  EXPECT_EQ(c.abi, SyscallAbi::kX32);
+  EXPECT_EQ(c.nr, kX32 | x86_64_nr::kMmap);
+  EXPECT_EQ(ClassifyTrappedSyscall(kX86_64, kX32 | x86_64_nr::kPkeyMprotect,
+                                   {0x10000, kPageBytes, 3, 0, 0, 0})
+                .kind,
+            CallKind::kMprotectWrite);
+  EXPECT_EQ(ClassifyTrappedSyscall(kX86_64, kX32 | x32_nr::kExecve, {}).kind, CallKind::kExec);
+  EXPECT_EQ(ClassifyTrappedSyscall(kX86_64, kX32 | x32_nr::kExecveat, {}).kind, CallKind::kExec);
+  // x86-64's own execve numbers are ENOSYS for x32: nothing happens.
+  EXPECT_EQ(ClassifyTrappedSyscall(kX86_64, kX32 | x86_64_nr::kExecve, {}).kind,
+            CallKind::kNotMemory);
+  EXPECT_STREQ(SyscallName(kX86_64, kX32 | x86_64_nr::kMmap), "mmap/x32");
+}
+
+TEST(ClassifyTrappedSyscall, UnknownArchitecture) {
+  ClassifiedCall c = ClassifyTrappedSyscall(0xC00000B7, 222, {0, kPageBytes, 3, 0x22, 0, 0});
+  EXPECT_EQ(c.abi, SyscallAbi::kUnknown);
+  EXPECT_EQ(c.kind, CallKind::kNotMemory);
+}
+
+TEST(ClassifySyscall, PkeyMprotectIsMprotect) {
+  ClassifiedCall c = ClassifySyscall(x86_64_nr::kPkeyMprotect, {0x10000, 3 * kPageBytes, 3, 1});
+  EXPECT_EQ(c.kind, CallKind::kMprotectWrite);
+  EXPECT_EQ(PlanCharge(c, Bc2006Profile(), {}).pages, 3u);
+  EXPECT_STREQ(SyscallName(x86_64_nr::kPkeyMprotect), "pkey_mprotect");
+}
+
+TEST(ClassifySyscall, GrowsDownMprotectHasNoUpperBoundWithoutTheRange) {
+  constexpr uint64_t kGrowsDown = 0x01000000;
+  ClassifiedCall c = ClassifySyscall(x86_64_nr::kMprotect, {0x10000, kPageBytes, 3 | kGrowsDown});
+  EXPECT_EQ(c.kind, CallKind::kMprotectWrite);
+  EXPECT_TRUE(c.grows_down);
+  ChargePlan p = PlanCharge(c, Bc2006Profile(), {});
+  EXPECT_FALSE(p.exact);
+  EXPECT_TRUE(p.must_resolve_range);
+  // With the range (resolved from the mapping's start) the plan is exact.
+  ChargeContext ctx;
+  ctx.range = RangeFacts{0, 500, 500};
+  p = PlanCharge(c, Bc2006Profile(), ctx);
+  EXPECT_TRUE(p.exact);
+  EXPECT_EQ(p.pages, 500u);
+  EXPECT_FALSE(ClassifySyscall(x86_64_nr::kMprotect, {0x10000, kPageBytes, 3}).grows_down);
+}
+
+TEST(ClassifySyscall, ReadOnlyGrowsDownMmapIsChargedLikeAStack) {
+  constexpr uint64_t kGrowsDownMap = 0x100;
+  ClassifiedCall c =
+      ClassifySyscall(x86_64_nr::kMmap, {0, 8 * kPageBytes, 1, 0x22 | kGrowsDownMap, ~0ull, 0});
+  EXPECT_EQ(c.kind, CallKind::kMmapPrivateWritable);
+  EXPECT_EQ(PlanCharge(c, Bc2006Profile(), {}).pages, 8u);
+  EXPECT_EQ(ClassifySyscall(x86_64_nr::kMmap, {0, 8 * kPageBytes, 1, 0x22, ~0ull, 0}).kind,
+            CallKind::kMmapUncharged);
+}
+
+TEST(ClassifySyscall, MapShadowStackIsANewPrivateWritableMapping) {
+  ClassifiedCall c = ClassifySyscall(x86_64_nr::kMapShadowStack, {0, 4 * kPageBytes, 1});
+  EXPECT_EQ(c.kind, CallKind::kMmapPrivateWritable);
+  EXPECT_FALSE(c.fixed);
+  EXPECT_EQ(PlanCharge(c, Bc2006Profile(), {}).pages, 4u);
+  EXPECT_EQ(ClassifySyscall(x86_64_nr::kMapShadowStack, {0, 0, 1}).kind, CallKind::kInvalid);
 }
 
 }  // namespace

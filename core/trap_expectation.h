@@ -15,8 +15,9 @@ namespace ubc {
 // charged, so that ubcd learns of every image change), and clone3 (answered
 // ENOSYS instead). vfork is not among them.
 inline const std::set<std::string>& TrappedSyscallNames() {
-  static const std::set<std::string> kNames = {"mmap", "mprotect", "brk",    "mremap",  "clone",
-                                               "fork", "clone3",   "execve", "execveat"};
+  static const std::set<std::string> kNames = {
+      "mmap",   "mmap2", "mprotect", "pkey_mprotect", "map_shadow_stack", "brk",
+      "mremap", "clone", "fork",     "clone3",        "execve",           "execveat"};
   return kNames;
 }
 
@@ -24,10 +25,16 @@ inline const std::set<std::string>& TrappedSyscallNames() {
 // MAP_SHARED_VALIDATE (0x03) counts as private here and ubcd sorts it out.
 inline bool MustNotify(const std::string& syscall, const std::array<uint64_t, 6>& args) {
   constexpr uint64_t kProtWrite = 0x2, kMapPrivate = 0x02, kMapAnonymous = 0x20, kCloneVm = 0x100;
-  if (syscall == "mmap") {
-    return (args[2] & kProtWrite) && ((args[3] & kMapPrivate) || (args[3] & kMapAnonymous));
+  // mmap: also every call with an address in the upper half, which is every
+  // i386 old_mmap once libseccomp drops the upper 32 bits.
+  if (syscall == "mmap" && args[0] >= (uint64_t{1} << 63)) return true;
+  if (syscall == "mmap" || syscall == "mmap2") {
+    constexpr uint64_t kMapGrowsDown = 0x100;
+    if (!(args[2] & kProtWrite)) return (args[3] & kMapGrowsDown) != 0;
+    return (args[3] & kMapPrivate) || (args[3] & kMapAnonymous);
   }
-  if (syscall == "mprotect") return (args[2] & kProtWrite) != 0;
+  if (syscall == "mprotect" || syscall == "pkey_mprotect") return (args[2] & kProtWrite) != 0;
+  if (syscall == "map_shadow_stack") return true;
   if (syscall == "brk") return args[0] != 0;
   if (syscall == "mremap" || syscall == "fork" || syscall == "execve" || syscall == "execveat") {
     return true;

@@ -14,7 +14,7 @@ PACKAGES=(
   libseccomp-dev libcap-dev nlohmann-json3-dev libcpprest-dev libssl-dev libvalijson-dev
   libgtest-dev libgmock-dev python3
   runc crun busybox-static podman containerd golang-github-containers-common
-  prometheus jq curl clang libclang-rt-14-dev clang-format git
+  prometheus jq curl clang libclang-rt-14-dev clang-format git mmdebstrap
 )
 
 missing=()

@@ -248,7 +248,7 @@ void NotifyResponder::Answer(Worker& w, const seccomp_notif& request) {
                          .count();
     e.pid = call.tid;
     e.comm = w.target->Comm();
-    e.syscall = SyscallName(call.nr);
+    e.syscall = SyscallName(call.arch, call.nr);
     e.requested_pages = d.plan.pages;
     e.held_pages = d.held_pages;
     e.checked = d.plan.check;
@@ -265,7 +265,7 @@ void NotifyResponder::Answer(Worker& w, const seccomp_notif& request) {
   }
   // Recorded before answering: with SYNC_WAKE_UP the caller runs when this
   // thread next sleeps, so work after the answer delays it.
-  metrics_.Record(MetricSyscallFor(call.nr),
+  metrics_.Record(MetricSyscallFor(d.call.native_nr),
                   d.refused
                       ? MetricVerdict::kRefused
                       : (d.note.empty() ? MetricVerdict::kAllowed : MetricVerdict::kUndecided));
@@ -280,7 +280,7 @@ void NotifyResponder::Answer(Worker& w, const seccomp_notif& request) {
   }
   if (!d.refused && !d.note.empty()) {
     Log(LogLevel::kDebug, "container " + c.id + ": pid " + std::to_string(call.tid) + " " +
-                              SyscallName(call.nr) + " allowed: " + d.note);
+                              SyscallName(call.arch, call.nr) + " allowed: " + d.note);
   }
   if (slot != nullptr) {
     slot->last_id = request.id;

@@ -4,6 +4,7 @@ named crun_<case>. Cases that need crun's own setup are here."""
 
 import os
 
+import bypass_cases
 import memory_cases
 from bundles import hook_patch, ubc_annotations
 from cleanup import unique_id
@@ -17,8 +18,8 @@ from session import Session
 RUNTIME = "crun"
 
 
-def _bind(name):
-    case = getattr(memory_cases, name)
+def _bind(name, cases=memory_cases):
+    case = getattr(cases, name)
 
     def test():
         case(RUNTIME)
@@ -30,6 +31,8 @@ def _bind(name):
 
 for _name in memory_cases.CASES:
     globals()["test_" + _name] = _bind(_name)
+for _name in bypass_cases.CASES:
+    globals()["test_" + _name] = _bind(_name, bypass_cases)
 
 
 def test_cgroup2_membership_lists_afresh():

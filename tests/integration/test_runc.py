@@ -4,6 +4,7 @@ named runc_<case>. Cases that need the container's own cgroup are here."""
 
 import os
 
+import bypass_cases
 import memory_cases
 from cleanup import add_cleanup, unique_id
 from memory_cases import _grow_to, _held_is, _processes_are
@@ -15,8 +16,8 @@ from session import Session
 RUNTIME = "runc"
 
 
-def _bind(name):
-    case = getattr(memory_cases, name)
+def _bind(name, cases=memory_cases):
+    case = getattr(cases, name)
 
     def test():
         case(RUNTIME)
@@ -28,6 +29,8 @@ def _bind(name):
 
 for _name in memory_cases.CASES:
     globals()["test_" + _name] = _bind(_name)
+for _name in bypass_cases.CASES:
+    globals()["test_" + _name] = _bind(_name, bypass_cases)
 
 
 def test_nested_cgroup_member_counted():

@@ -43,6 +43,16 @@
  *                            -> ok FORKED FORK_FAILED CHILD_MMAP_FAILED
  *   threads-exit N           N threads each mmap 64 KiB and exit at once (untouched,
  *                            unmapped by nobody) -> ok N
+ *   i386-mmap2 SIZE          mmap2 through `int $0x80` (the i386 ABI), anon private RW,
+ *                            every page touched                      -> ok ADDR | err ERRNO
+ *   i386-old-mmap SIZE       i386 old_mmap (arguments in memory below 4 GiB), anon private RW
+ *                            -> ok ADDR | err ERRNO (touched when it succeeds)
+ *   i386-mprotect-rw         i386 mprotect RW of the last mapping below 4 GiB, touched -> ok
+ *   pkey-mprotect-rw         pkey_mprotect(last mapping, RW, pkey -1), then touched -> ok
+ *   growsdown SIZE           MAP_GROWSDOWN read-only mapping, then mprotect of its top page
+ *                            with PROT_WRITE|PROT_GROWSDOWN, then every page touched
+ *                            -> ok ADDR | err ERRNO
+ *   rlimit-data SIZE|inf     setrlimit(RLIMIT_DATA) soft and hard     -> ok | err ERRNO
  *   statm                    field 6 of /proc/self/statm             -> ok DATA_PAGES
  *   pid | sleep MS | echo TEXT -> ok PID | ok | ok TEXT
  *   exec PATH ARGS...        execv (execvp without a '/'): no reply on success
@@ -72,6 +82,8 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -371,6 +383,133 @@ static void cmd_mprotect_ro(void) {
     return;
   }
   m->prot = PROT_READ;
+  reply("ok");
+}
+
+/* An i386 system call from this 64-bit process: `int $0x80` takes the 32-bit ABI's
+ * numbers and registers (ebx, ecx, edx, esi, edi, ebp) where ia32 emulation is on. */
+static long i386_syscall(long nr, long a, long b, long c, long d, long e) {
+  long ret;
+  /* ebp (the sixth argument) is zero for every call made here. */
+  __asm__ volatile(
+      "push %%rbp\n\t"
+      "xor %%ebp, %%ebp\n\t"
+      "int $0x80\n\t"
+      "pop %%rbp"
+      : "=a"(ret)
+      : "a"(nr), "b"(a), "c"(b), "d"(c), "S"(d), "D"(e)
+      : "memory", "r8", "r9", "r10", "r11");
+  /* The kernel returns a 32-bit value: sign-extend errors. */
+  return (long)(int)ret == ret ? ret : (long)(int32_t)ret;
+}
+
+static void reply_i386_result(long ret, size_t len_bytes, int prot) {
+  if (ret < 0 && ret > -4096) {
+    reply_err((int)-ret);
+    return;
+  }
+  char *p = (char *)(uintptr_t)(unsigned long)(uint32_t)ret;
+  remember(p, len_bytes, prot);
+  touch_write(p, len_bytes);
+  reply("ok %p", (void *)p);
+}
+
+static void cmd_i386_mmap2(size_t len_bytes) {
+  reply_i386_result(i386_syscall(192, 0, (long)len_bytes, PROT_READ | PROT_WRITE,
+                                 MAP_PRIVATE | MAP_ANONYMOUS, -1),
+                    len_bytes, PROT_READ | PROT_WRITE);
+}
+
+static void cmd_i386_old_mmap(size_t len_bytes) {
+  /* The six 32-bit arguments must be addressable with a 32-bit pointer. */
+  uint32_t *args =
+      mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_32BIT, -1, 0);
+  if (args == MAP_FAILED) {
+    reply_err(errno);
+    return;
+  }
+  args[0] = 0;
+  args[1] = (uint32_t)len_bytes;
+  args[2] = PROT_READ | PROT_WRITE;
+  args[3] = MAP_PRIVATE | MAP_ANONYMOUS;
+  args[4] = (uint32_t)-1;
+  args[5] = 0;
+  /* Registers that a rule on mmap's x86-64 arguments would read: all clear. */
+  long ret = i386_syscall(90, (long)(uintptr_t)args, 0, 0, 0, 0);
+  munmap(args, 4096);
+  reply_i386_result(ret, len_bytes, PROT_READ | PROT_WRITE);
+}
+
+static void cmd_i386_mprotect_rw(void) {
+  struct mapping *m = NULL;
+  for (int i = mapping_count - 1; i >= 0 && m == NULL; i--)
+    if ((uintptr_t)mappings[i].addr <= 0xffffffffu) m = &mappings[i];
+  if (m == NULL) {
+    reply_err(EINVAL);
+    return;
+  }
+  long ret =
+      i386_syscall(125, (long)(uintptr_t)m->addr, (long)m->len_bytes, PROT_READ | PROT_WRITE, 0, 0);
+  if (ret != 0) {
+    reply_err((int)-ret);
+    return;
+  }
+  m->prot = PROT_READ | PROT_WRITE;
+  touch_write(m->addr, m->len_bytes);
+  reply("ok");
+}
+
+static void cmd_pkey_mprotect_rw(void) {
+  struct mapping *m = last_mapping();
+  if (m == NULL) {
+    reply_err(EINVAL);
+    return;
+  }
+  if (syscall(SYS_pkey_mprotect, m->addr, m->len_bytes, PROT_READ | PROT_WRITE, -1) != 0) {
+    reply_err(errno);
+    return;
+  }
+  m->prot = PROT_READ | PROT_WRITE;
+  touch_write(m->addr, m->len_bytes);
+  reply("ok");
+}
+
+static void cmd_growsdown(size_t len_bytes) {
+  char *p = mmap(NULL, len_bytes, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_GROWSDOWN, -1, 0);
+  if (p == MAP_FAILED) {
+    reply_err(errno);
+    return;
+  }
+  remember(p, len_bytes, PROT_READ);
+  char *top = p + len_bytes - (size_t)page_size_bytes;
+  if (mprotect(top, (size_t)page_size_bytes, PROT_READ | PROT_WRITE | PROT_GROWSDOWN) != 0) {
+    reply_err(errno);
+    return;
+  }
+  mappings[mapping_count - 1].prot = PROT_READ | PROT_WRITE;
+  touch_write(p, len_bytes);
+  reply("ok %p", (void *)p);
+}
+
+static void cmd_rlimit_data(const char *arg) {
+  struct rlimit rl;
+  size_t len_bytes;
+  if (strcmp(arg, "inf") == 0) {
+    rl.rlim_cur = rl.rlim_max = RLIM_INFINITY;
+  } else if (parse_size(arg, &len_bytes) == 0) {
+    rl.rlim_cur = rl.rlim_max = len_bytes;
+  } else {
+    reply_err(EINVAL);
+    return;
+  }
+  /* Raising the hard limit again needs CAP_SYS_RESOURCE: lower only the soft one. */
+  struct rlimit old;
+  getrlimit(RLIMIT_DATA, &old);
+  rl.rlim_max = old.rlim_max;
+  if (setrlimit(RLIMIT_DATA, &rl) != 0) {
+    reply_err(errno);
+    return;
+  }
   reply("ok");
 }
 
@@ -760,6 +899,12 @@ static const struct command_info commands[] = {
     {"kill-children", 0},
     {"threads", 2},
     {"statm", 0},
+    {"i386-mmap2", 1},
+    {"i386-old-mmap", 1},
+    {"i386-mprotect-rw", 0},
+    {"pkey-mprotect-rw", 0},
+    {"growsdown", 1},
+    {"rlimit-data", 1},
     {"pid", 0},
     {"mmap-for", 2},
     {"mmap-len", 1},
@@ -844,6 +989,21 @@ static int run_command(int argc, char **argv) {
       cmd_sbrk(argv[1]);
   } else if (strcmp(c, "brk-now") == 0) {
     cmd_brk_now();
+  } else if (strcmp(c, "i386-mmap2") == 0) {
+    if (need_size(argc, argv, 1, &sz) == 0) cmd_i386_mmap2(sz);
+  } else if (strcmp(c, "i386-old-mmap") == 0) {
+    if (need_size(argc, argv, 1, &sz) == 0) cmd_i386_old_mmap(sz);
+  } else if (strcmp(c, "i386-mprotect-rw") == 0) {
+    cmd_i386_mprotect_rw();
+  } else if (strcmp(c, "pkey-mprotect-rw") == 0) {
+    cmd_pkey_mprotect_rw();
+  } else if (strcmp(c, "growsdown") == 0) {
+    if (need_size(argc, argv, 1, &sz) == 0) cmd_growsdown(sz);
+  } else if (strcmp(c, "rlimit-data") == 0) {
+    if (argc < 2)
+      reply_err(EINVAL);
+    else
+      cmd_rlimit_data(argv[1]);
   } else if (strcmp(c, "malloc") == 0) {
     if (need_size(argc, argv, 1, &sz) == 0) cmd_malloc(sz);
   } else if (strcmp(c, "malloc-small-loop") == 0) {
