@@ -1,0 +1,396 @@
+#include "supervisor/proc_target.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <functional>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "core/unique_fd.h"
+#include "tests/unit/fake_notifier.h"
+#include "tests/unit/test_support.h"
+
+namespace ubc {
+namespace {
+
+// ---------------------------------------------------------------- children
+
+// Reads the hold pipe until every write end is closed: the test let go, or died.
+void AwaitRelease(int hold_fd) {
+  char c;
+  for (;;) {
+    const ssize_t n = ::read(hold_fd, &c, 1);
+    if (n == 0 || (n < 0 && errno != EINTR)) return;
+  }
+}
+
+void Report(int report_fd, int value) {
+  [[maybe_unused]] ssize_t n = ::write(report_fd, &value, sizeof value);
+}
+
+// A forked child of the test that holds until released: `body` runs in it
+// with the read end of a hold pipe whose write end only the test keeps (so it
+// reads end-of-file when the test lets go, or dies) and the write end of a
+// report pipe (Reported() reads the ints it writes). The destructor releases
+// and reaps it, with SIGKILL when it has not exited within 10 s.
+class ChildProcess {
+ public:
+  using Body = std::function<int(int hold_fd, int report_fd)>;
+  explicit ChildProcess(const Body& body) {
+    int hold[2], report[2];
+    if (::pipe2(hold, O_CLOEXEC) != 0) {
+      ADD_FAILURE() << "pipe2: " << std::strerror(errno);
+      return;
+    }
+    UniqueFd hold_read(hold[0]), hold_write(hold[1]);
+    if (::pipe2(report, O_CLOEXEC) != 0) {
+      ADD_FAILURE() << "pipe2: " << std::strerror(errno);
+      return;
+    }
+    UniqueFd report_read(report[0]), report_write(report[1]);
+    pid_ = ::fork();
+    if (pid_ < 0) {
+      ADD_FAILURE() << "fork: " << std::strerror(errno);
+      return;
+    }
+    if (pid_ == 0) {
+      // Only this child's own ends stay open: another child's hold pipe kept
+      // open here would never read end-of-file.
+      const unsigned lo = static_cast<unsigned>(std::min(hold_read.get(), report_write.get()));
+      const unsigned hi = static_cast<unsigned>(std::max(hold_read.get(), report_write.get()));
+      ::close_range(3, lo - 1, 0);
+      ::close_range(lo + 1, hi - 1, 0);
+      ::close_range(hi + 1, ~0U, 0);
+      ::_exit(body(hold_read.get(), report_write.get()));
+    }
+    hold_ = std::move(hold_write);
+    report_ = std::move(report_read);
+  }
+  ~ChildProcess() { Release(); }
+  ChildProcess(const ChildProcess&) = delete;
+  ChildProcess& operator=(const ChildProcess&) = delete;
+
+  pid_t pid() const { return pid_; }
+
+  // The next `n` ints the child (or its children) reported; a failure when
+  // they do not come within 10 s.
+  std::vector<int> Reported(size_t n) {
+    std::vector<int> out;
+    while (out.size() < n) {
+      pollfd p{report_.get(), POLLIN, 0};
+      int value = 0;
+      if (::poll(&p, 1, 10000) != 1 ||
+          ::read(report_.get(), &value, sizeof value) != sizeof value) {
+        ADD_FAILURE() << "the child reported " << out.size() << " of " << n << " values";
+        break;
+      }
+      out.push_back(value);
+    }
+    return out;
+  }
+
+  // Lets the child go and reaps it.
+  void Release() {
+    if (pid_ <= 0) return;
+    hold_.reset();
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    for (;;) {
+      const pid_t r = ::waitpid(pid_, nullptr, WNOHANG);
+      if (r == pid_ || (r < 0 && errno != EINTR)) break;
+      if (std::chrono::steady_clock::now() > deadline) {
+        ADD_FAILURE() << "child " << pid_ << " did not exit when released: killed";
+        ::kill(pid_, SIGKILL);
+        ::waitpid(pid_, nullptr, 0);
+        break;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    pid_ = -1;
+  }
+
+ private:
+  pid_t pid_ = -1;
+  UniqueFd hold_;
+  UniqueFd report_;
+};
+
+// A child that maps `extra_bytes` of private writable memory (counted in its
+// statm data) and, when `mappings` > 0, that many separate pages (alternately
+// read-only and writable, so that no two merge), then holds.
+ChildProcess::Body Mapping(size_t extra_bytes, int mappings = 0) {
+  return [extra_bytes, mappings](int hold_fd, int report_fd) {
+    if (extra_bytes > 0 && ::mmap(nullptr, extra_bytes, PROT_READ | PROT_WRITE,
+                                  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0) == MAP_FAILED) {
+      return 1;
+    }
+    if (mappings > 0) {
+      const long page = ::sysconf(_SC_PAGESIZE);
+      char* area = static_cast<char*>(::mmap(nullptr, static_cast<size_t>(page) * mappings,
+                                             PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
+      if (area == MAP_FAILED) return 1;
+      for (int i = 1; i < mappings; i += 2) {
+        if (::mprotect(area + static_cast<long>(i) * page, static_cast<size_t>(page),
+                       PROT_READ | PROT_WRITE) != 0) {
+          return 1;
+        }
+      }
+    }
+    Report(report_fd, 0);
+    AwaitRelease(hold_fd);
+    return 0;
+  };
+}
+
+// ---------------------------------------------------------------- helpers
+
+// Whitespace-separated fields of a /proc file, read independently of the
+// code under test; for stat, the fields after the ")" closing the comm,
+// numbered from 3 as in proc(5).
+std::vector<std::string> Fields(const std::string& text) {
+  std::istringstream in(text);
+  std::vector<std::string> out;
+  for (std::string f; in >> f;) out.push_back(f);
+  return out;
+}
+uint64_t StatmData(int pid) {
+  const std::vector<std::string> f =
+      Fields(ReadFileForTest("/proc/" + std::to_string(pid) + "/statm"));
+  EXPECT_EQ(f.size(), 7u);
+  return f.size() == 7 ? std::stoull(f[5]) : 0;
+}
+std::string StatField(int pid, int n) {
+  const std::string text = ReadFileForTest("/proc/" + std::to_string(pid) + "/stat");
+  const std::vector<std::string> f = Fields(text.substr(text.rfind(')') + 1));
+  return static_cast<size_t>(n - 3) < f.size() ? f[static_cast<size_t>(n - 3)] : "";
+}
+
+seccomp_notif Notification(uint64_t id) {
+  seccomp_notif n{};
+  n.id = id;
+  return n;
+}
+
+// A thread's tid, reported to the test; its name is set first.
+int NamedThread(const char* name, int hold_fd, int report_fd) {
+  std::thread worker([&] {
+    ::prctl(PR_SET_NAME, name, 0, 0, 0);
+    Report(report_fd, static_cast<int>(::syscall(SYS_gettid)));
+    AwaitRelease(hold_fd);
+  });
+  AwaitRelease(hold_fd);
+  worker.join();
+  return 0;
+}
+
+// A Notifier that records, whenever IdValid() is asked, which files of
+// /proc/TID the process has open at that moment.
+class RecordingNotifier : public Notifier {
+ public:
+  explicit RecordingNotifier(int tid) : prefix_("/proc/" + std::to_string(tid) + "/") {}
+  RecvResult Receive(seccomp_notif*) override { return RecvResult::kHangup; }
+  bool IdValid(uint64_t) const override {
+    std::vector<std::string> open;
+    if (DIR* d = ::opendir("/proc/self/fd")) {
+      while (dirent* e = ::readdir(d)) {
+        char target[4096];
+        const ssize_t n = ::readlinkat(::dirfd(d), e->d_name, target, sizeof target);
+        if (n <= 0) continue;
+        const std::string link(target, static_cast<size_t>(n));
+        if (link.rfind(prefix_, 0) == 0) open.push_back(link.substr(prefix_.size()));
+      }
+      ::closedir(d);
+    }
+    open_at_checks_.push_back(open);
+    return valid_;
+  }
+  Status Respond(const seccomp_notif_resp&) override { return Status::Ok(); }
+  void Interrupt() override {}
+
+  void set_valid(bool valid) { valid_ = valid; }
+  const std::vector<std::vector<std::string>>& open_at_checks() const { return open_at_checks_; }
+
+ private:
+  std::string prefix_;
+  bool valid_ = true;
+  mutable std::vector<std::vector<std::string>> open_at_checks_;
+};
+
+// Beyond any pid the kernel hands out (PID_MAX_LIMIT is 2^22).
+constexpr int kNoSuchTid = 1 << 30;
+
+// ---------------------------------------------------------------- tests
+
+TEST(ProcTargetTest, ReadsTheThreadsStatmMapsAndStat) {
+  ChildProcess child(Mapping(0));
+  ASSERT_EQ(child.Reported(1).size(), 1u);
+  FakeNotifier notifier;
+  notifier.Push(Notification(7));
+  ProcTarget target(notifier, 7, child.pid());
+
+  Result<uint64_t> data = target.DataPages();
+  ASSERT_TRUE(data.ok()) << data.status().message();
+  EXPECT_EQ(*data, StatmData(child.pid()));
+
+  Result<std::vector<MapEntry>> maps = target.Maps();
+  ASSERT_TRUE(maps.ok()) << maps.status().message();
+  const std::string maps_text = ReadFileForTest("/proc/" + std::to_string(child.pid()) + "/maps");
+  ASSERT_EQ(maps->size(),
+            static_cast<size_t>(std::count(maps_text.begin(), maps_text.end(), '\n')));
+  EXPECT_TRUE(std::any_of(maps->begin(), maps->end(),
+                          [](const MapEntry& e) { return e.path == "[stack]"; }));
+
+  Result<ImageFacts> image = target.Image();
+  ASSERT_TRUE(image.ok()) << image.status().message();
+  const uint64_t page = static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
+  EXPECT_EQ(image->vm_pages, (std::stoull(StatField(child.pid(), 23)) + page - 1) / page);
+  EXPECT_EQ(image->start_brk, std::stoull(StatField(child.pid(), 47)));
+  EXPECT_GT(image->start_brk, 0u);
+}
+
+TEST(ProcTargetTest, ReadsEveryMappingOfAProcessWithVeryManyMappings) {
+  // Far more than one read of maps: a read shorter than the buffer is not its end.
+  ChildProcess child(Mapping(0, 3000));
+  ASSERT_EQ(child.Reported(1).size(), 1u);
+  FakeNotifier notifier;
+  notifier.Push(Notification(1));
+  ProcTarget target(notifier, 1, child.pid());
+  Result<std::vector<MapEntry>> maps = target.Maps();
+  ASSERT_TRUE(maps.ok()) << maps.status().message();
+  const std::string maps_text = ReadFileForTest("/proc/" + std::to_string(child.pid()) + "/maps");
+  EXPECT_GE(maps->size(), 3000u);
+  EXPECT_EQ(maps->size(),
+            static_cast<size_t>(std::count(maps_text.begin(), maps_text.end(), '\n')));
+}
+
+TEST(ProcTargetTest, AThreadIsReadByItsOwnIdAndSharesItsProcesssMemory) {
+  ChildProcess child(
+      [](int hold_fd, int report_fd) { return NamedThread("ubc-worker", hold_fd, report_fd); });
+  const std::vector<int> tid = child.Reported(1);
+  ASSERT_EQ(tid.size(), 1u);
+  ASSERT_NE(tid[0], child.pid());
+  FakeNotifier notifier;
+  notifier.Push(Notification(1));
+  notifier.Push(Notification(2));
+  ProcTarget thread(notifier, 1, tid[0]);
+  ProcTarget process(notifier, 2, child.pid());
+  EXPECT_EQ(thread.Comm(), "ubc-worker");
+  std::string main_comm = ReadFileForTest("/proc/" + std::to_string(child.pid()) + "/comm");
+  ASSERT_FALSE(main_comm.empty());
+  main_comm.pop_back();  // the newline
+  EXPECT_EQ(process.Comm(), main_comm);
+  EXPECT_NE(process.Comm(), "ubc-worker");
+  Result<uint64_t> thread_data = thread.DataPages();
+  Result<uint64_t> process_data = process.DataPages();
+  ASSERT_TRUE(thread_data.ok()) << thread_data.status().message();
+  ASSERT_TRUE(process_data.ok()) << process_data.status().message();
+  EXPECT_EQ(*thread_data, *process_data);
+}
+
+TEST(ProcTargetTest, NothingIsReadOnceTheNotificationIsNoLongerValid) {
+  ChildProcess child(Mapping(0));
+  ASSERT_EQ(child.Reported(1).size(), 1u);
+  FakeNotifier notifier;
+  notifier.Push(Notification(5));
+  ProcTarget target(notifier, 5, child.pid());
+  ASSERT_TRUE(target.DataPages().ok());
+  notifier.Withdraw(5);  // the caller was killed; its pid may be anyone's now
+  const std::string prefix = "/proc/" + std::to_string(child.pid()) + "/";
+  Result<uint64_t> data = target.DataPages();
+  ASSERT_FALSE(data.ok());
+  EXPECT_EQ(data.status().message(), prefix + "statm: notification no longer valid");
+  Result<std::vector<MapEntry>> maps = target.Maps();
+  ASSERT_FALSE(maps.ok());
+  EXPECT_EQ(maps.status().message(), prefix + "maps: notification no longer valid");
+  Result<ImageFacts> image = target.Image();
+  ASSERT_FALSE(image.ok());
+  EXPECT_EQ(image.status().message(), prefix + "stat: notification no longer valid");
+  EXPECT_EQ(target.Comm(), "?");
+}
+
+TEST(ProcTargetTest, TheNotificationIsCheckedWithTheThreadsFileAlreadyOpen) {
+  // Checked before opening, the pid could be recycled in between and another
+  // process's file read; checked with the file open, the fd pins the thread.
+  ChildProcess child(Mapping(0));
+  ASSERT_EQ(child.Reported(1).size(), 1u);
+  RecordingNotifier notifier(child.pid());
+  ProcTarget target(notifier, 3, child.pid());
+  ASSERT_TRUE(target.DataPages().ok());
+  ASSERT_TRUE(target.Maps().ok());
+  ASSERT_TRUE(target.Image().ok());
+  EXPECT_NE(target.Comm(), "?");
+  using Files = std::vector<std::string>;
+  ASSERT_EQ(notifier.open_at_checks().size(), 4u);
+  EXPECT_EQ(notifier.open_at_checks()[0], Files{"statm"});
+  EXPECT_EQ(notifier.open_at_checks()[1], Files{"maps"});
+  EXPECT_EQ(notifier.open_at_checks()[2], Files{"stat"});
+  EXPECT_EQ(notifier.open_at_checks()[3], Files{"comm"});
+  // And nothing is left open afterwards.
+  notifier.set_valid(false);
+  EXPECT_FALSE(target.DataPages().ok());
+  ASSERT_EQ(notifier.open_at_checks().size(), 5u);
+  EXPECT_EQ(notifier.open_at_checks()[4], Files{"statm"});
+}
+
+TEST(ProcTargetTest, ResetPointsTheTargetAtAnotherNotificationAndThread) {
+  constexpr size_t kExtraBytes = size_t{64} << 20;
+  ChildProcess small(Mapping(0));
+  ChildProcess large(Mapping(kExtraBytes));
+  ASSERT_EQ(small.Reported(1).size(), 1u);
+  ASSERT_EQ(large.Reported(1).size(), 1u);
+  FakeNotifier notifier;
+  notifier.Push(Notification(1));
+  notifier.Push(Notification(2));
+  notifier.Push(Notification(3), /*withdrawn=*/true);
+  ProcTarget target(notifier);
+  target.Reset(1, small.pid());
+  Result<uint64_t> small_data = target.DataPages();
+  ASSERT_TRUE(small_data.ok()) << small_data.status().message();
+  target.Reset(2, large.pid());
+  Result<uint64_t> large_data = target.DataPages();
+  ASSERT_TRUE(large_data.ok()) << large_data.status().message();
+  const uint64_t page = static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
+  EXPECT_EQ(*small_data, StatmData(small.pid()));
+  EXPECT_EQ(*large_data, StatmData(large.pid()));
+  EXPECT_GE(*large_data, *small_data + kExtraBytes / page);
+  target.Reset(3, large.pid());
+  EXPECT_FALSE(target.DataPages().ok());
+}
+
+TEST(ProcTargetTest, AThreadThatIsGoneIsAnErrorNamingItsFile) {
+  FakeNotifier notifier;
+  notifier.Push(Notification(1));
+  ProcTarget target(notifier, 1, kNoSuchTid);
+  const std::string prefix = "/proc/" + std::to_string(kNoSuchTid) + "/";
+  Result<uint64_t> data = target.DataPages();
+  ASSERT_FALSE(data.ok());
+  EXPECT_EQ(data.status().message(), prefix + "statm: " + std::strerror(ENOENT));
+  Result<std::vector<MapEntry>> maps = target.Maps();
+  ASSERT_FALSE(maps.ok());
+  EXPECT_EQ(maps.status().message(), prefix + "maps: " + std::strerror(ENOENT));
+  Result<ImageFacts> image = target.Image();
+  ASSERT_FALSE(image.ok());
+  EXPECT_EQ(image.status().message(), prefix + "stat: " + std::strerror(ENOENT));
+  EXPECT_EQ(target.Comm(), "?");
+  // A target never pointed at a thread reads nothing either.
+  ProcTarget unset(notifier);
+  EXPECT_FALSE(unset.DataPages().ok());
+  EXPECT_EQ(unset.Comm(), "?");
+}
+
+}  // namespace
+}  // namespace ubc
