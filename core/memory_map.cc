@@ -134,10 +134,15 @@ RangeFacts CallRangeFacts(const std::vector<MapEntry>& maps, const ClassifiedCal
 }
 
 std::optional<uint64_t> HeapEnd(const std::vector<MapEntry>& maps) {
+  // The heap may be several mappings (madvise or mprotect on part of it
+  // splits it, and each part is labelled [heap]): the break is the end of
+  // the last one. The first one's end was returned once, and glibc, told its
+  // break had moved down, aborted with "break adjusted to free malloc space".
+  std::optional<uint64_t> end;
   for (const MapEntry& e : maps) {
-    if (e.path == "[heap]") return e.end;
+    if (e.path == "[heap]") end = e.end;
   }
-  return std::nullopt;
+  return end;
 }
 
 }  // namespace ubc

@@ -38,7 +38,7 @@ RangeFacts RangeFactsFor(const std::vector<MapEntry>& maps, uint64_t addr, uint6
 // contains (or follows) addr, as do_mprotect_pkey() extends it.
 RangeFacts CallRangeFacts(const std::vector<MapEntry>& maps, const ClassifiedCall& call);
 
-// End of the [heap] mapping (the page-aligned break), if there is one.
+// End of the last [heap] mapping (the page-aligned break), if there is one.
 std::optional<uint64_t> HeapEnd(const std::vector<MapEntry>& maps);
 
 }  // namespace ubc

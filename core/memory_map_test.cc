@@ -159,6 +159,17 @@ TEST(HeapEnd, FindsTheHeap) {
   EXPECT_EQ(HeapEnd(*maps), std::optional<uint64_t>(0x55555557b000));
 }
 
+TEST(HeapEnd, ASplitHeapEndsWithItsLastMapping) {
+  // madvise(MADV_HUGEPAGE) on part of the heap splits it; every part is [heap].
+  Result<std::vector<MapEntry>> maps = ParseProcMaps(
+      "555555559000-555555600000 rw-p 00000000 00:00 0    [heap]\n"
+      "555555600000-555555800000 rw-p 00000000 00:00 0    [heap]\n"
+      "555555800000-555555a00000 rw-p 00000000 00:00 0    [heap]\n"
+      "7ffffffde000-7ffffffff000 rw-p 00000000 00:00 0    [stack]\n");
+  ASSERT_TRUE(maps.ok()) << maps.status().message();
+  EXPECT_EQ(HeapEnd(*maps), std::optional<uint64_t>(0x555555a00000));
+}
+
 TEST(HeapEnd, NoHeap) {
   Result<std::vector<MapEntry>> maps = ParseProcMaps(
       "7ffffffde000-7ffffffff000 rw-p 00000000 00:00 0    [stack]\n"
