@@ -24,6 +24,7 @@ namespace ubc {
 struct ImageFacts {
   uint64_t vm_pages = 0;   // vsize: every mapping, so an upper bound of statm data
   uint64_t start_brk = 0;  // mm->start_brk: the break while there is no heap
+  uint64_t threads = 1;    // num_threads: another thread may race the caller's calls
 };
 
 // Facts about the thread that made the call.
@@ -33,7 +34,7 @@ class TargetReader {
   // statm "data" of the caller's address space, in pages.
   virtual Result<uint64_t> DataPages() = 0;
   virtual Result<std::vector<MapEntry>> Maps() = 0;
-  // /proc/PID/stat fields 23 (vsize) and 47 (start_brk).
+  // /proc/PID/stat fields 20 (num_threads), 23 (vsize) and 47 (start_brk).
   virtual Result<ImageFacts> Image() = 0;
 };
 

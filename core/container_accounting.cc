@@ -59,6 +59,9 @@ ContainerAccounting::ContainerAccounting(uint64_t barrier_pages, uint64_t limit_
 Status ContainerAccounting::RefreshLocked(MemberReader& members) {
   forgotten_tids_.clear();
   ledger_.ReleaseFinished(members, &forgotten_tids_);
+  std::erase_if(movers_, [&](const auto& m) {
+    return members.Progress(m.first, m.second.nr, m.second.args) == CallProgress::kDone;
+  });
   for (int tid : forgotten_tids_) images_.ForgetThread(tid);
   if (Status s = members.Sample(&sample_); !s.ok()) {
     return s.Wrap("sampling container processes");
@@ -130,8 +133,25 @@ Decision ContainerAccounting::Decide(const TrappedCall& call, TargetReader& targ
   Decision d;
   std::lock_guard<std::mutex> lock(mu_);
   DecideLocked(call, target, members, d);
+  if (d.call.kind == CallKind::kMremap && d.action == Decision::Action::kContinue) {
+    movers_[call.tid] = call;
+  }
   PublishLocked();
   return d;
+}
+
+bool ContainerAccounting::CreditIsSafeLocked(const TrappedCall& call, TargetReader& target) {
+  // A MAP_FIXED's credit (the private pages it replaces) holds only if no
+  // other call can move those pages away before the kernel runs it. An
+  // mremap ubcd let through may still be on its way; one the kernel trapped
+  // may be waiting for ubcd behind this very decision, invisible to it. So a
+  // credit is taken only in a process with one thread and no mremap of
+  // another thread outstanding.
+  for (const auto& [mover, unused] : movers_) {
+    if (mover != call.tid) return false;
+  }
+  Result<ImageFacts> image = target.Image();
+  return image.ok() && image->threads <= 1;
 }
 
 void ContainerAccounting::NoteNewImageLocked(const TrappedCall& call, TargetReader& target,
@@ -277,6 +297,12 @@ void ContainerAccounting::DecideExactLocked(const TrappedCall& call, TargetReade
       return;
     }
     p.context.range = CallRangeFacts(*maps, d.call);
+    if (d.call.fixed && d.call.kind == CallKind::kMmapPrivateWritable &&
+        p.context.range->private_writable_pages > 0 && !CreditIsSafeLocked(call, target)) {
+      // Another thread's mremap may move the replaced pages away before this
+      // call runs: they would stay mapped elsewhere, so nothing is credited.
+      p.context.range->private_writable_pages = 0;
+    }
     BuildInPlace(d.plan, [&] { return PlanCharge(d.call, *profile_, p.context); });
     if (d.plan.check == ChargeCheck::kNone) return;
     d.bound_pages = BoundFor(d.plan.check, v);
@@ -332,6 +358,7 @@ void ContainerAccounting::DecideLocked(const TrappedCall& call, TargetReader& ta
   // A thread making a new call has finished its previous one: the kernel's
   // counters hold that charge now.
   ledger_.CallCompleted(call.tid, members);
+  if (!movers_.empty()) movers_.erase(call.tid);
   BuildInPlace(d.call, [&] { return ClassifyTrappedSyscall(call.arch, call.nr, call.args); });
   if (d.call.abi == SyscallAbi::kUnknown) {
     // The filter only admits the x86 ABIs; anything else is let through.

@@ -22,6 +22,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <mutex>
 
 #include "core/accounting_readers.h"
@@ -120,6 +121,7 @@ class ContainerAccounting {
   void AdmitLocked(const TrappedCall& call, MemberReader& members, const Planning& p, uint64_t held,
                    Decision& d);
   void RememberBrkLocked(const Planning& p, uint64_t brk);
+  bool CreditIsSafeLocked(const TrappedCall& call, TargetReader& target);
   Result<uint64_t> CurrentBrkLocked(TargetReader& target);
   AccountingSnapshot SnapshotLocked() const;
   void PublishLocked() { published_.Publish(SnapshotLocked()); }
@@ -133,8 +135,13 @@ class ContainerAccounting {
   uint64_t pruned_generation_ = ~uint64_t{0};
   std::vector<int> forgotten_tids_;  // scratch of RefreshLocked
   int64_t exact_at_ms_ = 0;
-  uint64_t exact_epoch_ = 0;  // exact reads so far: which charges the estimate still holds
-  bool retired_ = false;      // Refresh() reads nothing any more
+  uint64_t exact_epoch_ = 0;
+  // mremap calls let through and perhaps still in flight, by thread: while
+  // one is, a MAP_FIXED of another thread takes no credit for what it
+  // replaces (the mremap may move it away first). Until the thread's next
+  // call, or /proc shows it done at an exact read.
+  std::map<int, TrappedCall> movers_;  // exact reads so far: which charges the estimate still holds
+  bool retired_ = false;               // Refresh() reads nothing any more
   ReservationLedger ledger_;
   ProcessImageCache images_;
   PublishedValue<AccountingSnapshot> published_;  // written under mu_

@@ -29,12 +29,13 @@ class FakeTarget : public TargetReader {
   Result<ImageFacts> Image() override {
     ++image_reads;
     if (vanished) return Status::Error("gone");
-    return ImageFacts{vm_pages, start_brk};
+    return ImageFacts{vm_pages, start_brk, threads};
   }
   uint64_t data_pages = 0;
   std::vector<MapEntry> maps;
   uint64_t start_brk = 0x555555000000;
   uint64_t vm_pages = 0;  // vsize after an exec
+  uint64_t threads = 1;   // num_threads of the caller's process
   bool vanished = false;
   int maps_reads = 0;
   int image_reads = 0;
@@ -577,6 +578,64 @@ TEST(ContainerAccountingTest, MapFixedCreditsTheReplacedPrivatePart) {
   members.data_pages = 950;
   const uint64_t base = 0x7f0000000000;
   target.maps = {Map(base, base + 100 * kPage, true, false)};
+  Decision d = acc.Decide(Mmap(1, 100, kMapPrivateAnon | kMapFixed, base), target, members);
+  EXPECT_FALSE(d.refused);
+  EXPECT_EQ(d.plan.pages, 0u);
+}
+
+TEST(ContainerAccountingTest, NoMapFixedCreditWhileAnotherThreadsMremapMayMoveTheRange) {
+  ContainerAccounting acc(1000, 1000, Bc2006Profile());
+  FakeTarget target;
+  FakeMembers members;
+  members.data_pages = 950;
+  const uint64_t base = 0x7f0000000000;
+  target.maps = {Map(base, base + 100 * kPage, true, false)};
+  // Thread 2 moves the region (same size: nothing to charge) and is still
+  // inside the call; thread 1 maps over the region's old place.
+  TrappedCall move =
+      Syscall(2, x86_64_nr::kMremap, {base, 100 * kPage, 100 * kPage, 1 | 2, base + 0x10000000, 0});
+  members.in_flight.insert(2);
+  ASSERT_EQ(acc.Decide(move, target, members).action, Decision::Action::kContinue);
+  Decision d = acc.Decide(Mmap(1, 100, kMapPrivateAnon | kMapFixed, base), target, members);
+  EXPECT_TRUE(d.refused);  // 950 + 100 > 1000: the replaced pages may live on elsewhere
+  EXPECT_EQ(d.plan.pages, 100u);
+  // Once the mover has made its next call, its mremap is done: the credit is back.
+  members.in_flight.clear();
+  acc.Decide(Syscall(2, x86_64_nr::kMunmap, {base + 0x20000000, kPage, 0, 0, 0, 0}), target,
+             members);
+  d = acc.Decide(Mmap(1, 100, kMapPrivateAnon | kMapFixed, base), target, members);
+  EXPECT_FALSE(d.refused);
+  EXPECT_EQ(d.plan.pages, 0u);
+}
+
+TEST(ContainerAccountingTest, NoMapFixedCreditInAProcessWithAnotherThread) {
+  // Another thread's mremap may be trapped and waiting behind this decision.
+  ContainerAccounting acc(1000, 1000, Bc2006Profile());
+  FakeTarget target;
+  FakeMembers members;
+  members.data_pages = 950;
+  const uint64_t base = 0x7f0000000000;
+  target.maps = {Map(base, base + 100 * kPage, true, false)};
+  target.threads = 2;
+  Decision d = acc.Decide(Mmap(1, 100, kMapPrivateAnon | kMapFixed, base), target, members);
+  EXPECT_TRUE(d.refused);
+  EXPECT_EQ(d.plan.pages, 100u);
+  target.threads = 1;
+  d = acc.Decide(Mmap(1, 100, kMapPrivateAnon | kMapFixed, base), target, members);
+  EXPECT_FALSE(d.refused);
+  EXPECT_EQ(d.plan.pages, 0u);
+}
+
+TEST(ContainerAccountingTest, AFinishedMremapSeenAtAnExactReadNoLongerBlocksCredit) {
+  ContainerAccounting acc(1000, 1000, Bc2006Profile());
+  FakeTarget target;
+  FakeMembers members;
+  members.data_pages = 950;
+  const uint64_t base = 0x7f0000000000;
+  target.maps = {Map(base, base + 100 * kPage, true, false)};
+  acc.Decide(Syscall(2, x86_64_nr::kMremap, {base, 100 * kPage, 100 * kPage, 1, 0, 0}), target,
+             members);
+  // Thread 2 never calls again, but /proc shows it done (not inside the call).
   Decision d = acc.Decide(Mmap(1, 100, kMapPrivateAnon | kMapFixed, base), target, members);
   EXPECT_FALSE(d.refused);
   EXPECT_EQ(d.plan.pages, 0u);

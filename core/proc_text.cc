@@ -80,7 +80,11 @@ Result<ImageFacts> ParseStatImage(std::string_view text) {
   for (int n = 3;; ++n) {
     const std::string_view field = NextToken(rest);
     if (field.empty()) break;
-    if (n == 23) {
+    if (n == 20) {
+      if (!ParseWhole(field, 10, facts.threads)) {
+        return Status::Error("stat: invalid num_threads \"" + std::string(field) + "\"");
+      }
+    } else if (n == 23) {
       uint64_t vsize_bytes = 0;
       if (!ParseWhole(field, 10, vsize_bytes)) {
         return Status::Error("stat: invalid vsize \"" + std::string(field) + "\"");

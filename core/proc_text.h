@@ -33,7 +33,7 @@ std::optional<Statm> ParseStatm(std::string_view text);
 
 // ---------------------------------------------------------------- stat
 
-// Fields 23 (vsize, bytes: vm_pages rounds it up to pages) and 47
+// Fields 20 (num_threads), 23 (vsize, bytes: vm_pages rounds it up to pages) and 47
 // (start_brk) of /proc/PID/stat. comm (field 2) may hold spaces and
 // parentheses: the fields are counted from after the last ')'. Errors name
 // what is missing or not a number.

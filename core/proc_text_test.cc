@@ -83,6 +83,16 @@ TEST_P(ParseStatImageTable, Parses) {
   EXPECT_EQ(facts->start_brk, c.start_brk) << c.what;
 }
 
+TEST(ParseStatImage, ThreadsIsField20) {
+  // StatLine fills every other field with its own number: field 20 is "20".
+  Result<ImageFacts> facts = ParseStatImage(StatLine("probe", "8192", "4096"));
+  ASSERT_TRUE(facts.ok());
+  EXPECT_EQ(facts->threads, 20u);
+  std::string bad = StatLine("probe", "8192", "4096");
+  bad.replace(bad.find(" 20 "), 4, " x2 ");
+  EXPECT_FALSE(ParseStatImage(bad).ok());
+}
+
 INSTANTIATE_TEST_SUITE_P(
     Lines, ParseStatImageTable,
     testing::Values(

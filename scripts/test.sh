@@ -55,6 +55,12 @@ else
   echo "test: clang-format or git missing: the format check cannot run" >&2
 fi
 
+# The Debian userland the userland_* tests run stress-ng in: built once per machine,
+# outside the clone (1-3 minutes the first time); a test that finds none fails.
+if ! bash scripts/debian-rootfs.sh >/dev/null; then
+  echo "test: the Debian rootfs could not be built: the userland_* tests will fail" >&2
+fi
+
 rm -f "$TESTLOG"
 meson test -C "$BUILD_DIR" --print-errorlogs "$@"
 

@@ -23,6 +23,7 @@ CASES = [
     "pkey_mprotect_is_charged",
     "growsdown_mprotect_is_charged_the_whole_mapping",
     "brk_the_kernel_refused_is_not_planned_as_a_shrink",
+    "map_fixed_takes_no_credit_while_an_mremap_moves_the_range",
 ]
 
 
@@ -138,4 +139,28 @@ def brk_the_kernel_refused_is_not_planned_as_a_shrink(rt):
     _at_most_barrier(s, c, barrier)
     c.probe.ok("sbrk 16M")
     check_eq(int(c.probe.ok("brk-now")[0], 16), brk0 + 16 * 1024 * 1024, "break after 16M")
+    c.stop()
+
+
+def map_fixed_takes_no_credit_while_an_mremap_moves_the_range(rt):
+    """One thread moves a region back and forth with mremap(MREMAP_FIXED) while another maps
+    over its first place with MAP_FIXED. A MAP_FIXED is credited the private part it
+    replaces, but if the mremap moves that part away first, both stay mapped: no credit is
+    taken in a process where another thread's mremap may be in flight (or waiting for
+    ubcd behind the MAP_FIXED's decision). The barrier has room for the region once, not
+    twice, so without the credit no MAP_FIXED fits: every one is refused. (statm data,
+    sampled throughout, also peaks at twice the region while an mremap moves it: the kernel
+    maps the new place before it unmaps the old one, so the peak is not what is checked.)"""
+    s = Session(rt)
+    c = s.supervised("4096:4096")  # only to learn the probe's own size
+    data = c.probe.statm()
+    c.stop()
+    region = 2048  # 8 MiB
+    barrier = data + region + 256
+    c = s.supervised(f"{barrier}:{barrier}")
+    max_data, granted, refused = (int(x) for x in c.probe.ok("fixed-race 1000 8M"))
+    check(granted == 0 and refused > 0,
+          f"{granted} MAP_FIXED granted on a credit an mremap could void ({refused} refused, "
+          f"statm data peaked at {max_data}, barrier {barrier})")
+    _at_most_barrier(s, c, barrier)
     c.stop()

@@ -52,7 +52,11 @@
  *   growsdown SIZE           MAP_GROWSDOWN read-only mapping, then mprotect of its top page
  *                            with PROT_WRITE|PROT_GROWSDOWN, then every page touched
  *                            -> ok ADDR | err ERRNO
- *   rlimit-data SIZE|inf     setrlimit(RLIMIT_DATA) soft and hard     -> ok | err ERRNO
+ *   rlimit-data SIZE|inf     setrlimit(RLIMIT_DATA) soft (hard kept)  -> ok | err ERRNO
+ *   fixed-race MS SIZE       for MS ms one thread moves a SIZE region back and forth with
+ *                            mremap(MREMAP_FIXED) while another maps over its first place
+ *                            with MAP_FIXED; the main thread samples statm data
+ *                            -> ok MAX_DATA_PAGES FIXED_GRANTED FIXED_REFUSED
  *   statm                    field 6 of /proc/self/statm             -> ok DATA_PAGES
  *   pid | sleep MS | echo TEXT -> ok PID | ok | ok TEXT
  *   exec PATH ARGS...        execv (execvp without a '/'): no reply on success
@@ -491,6 +495,79 @@ static void cmd_growsdown(size_t len_bytes) {
   reply("ok %p", (void *)p);
 }
 
+struct race {
+  char *x, *y;
+  size_t len_bytes;
+  atomic_int stop;
+  long fixed_granted, fixed_refused;
+};
+
+static void *race_mover(void *arg) {
+  struct race *r = arg;
+  while (!atomic_load(&r->stop)) {
+    /* Same size: nothing to charge, so nothing reserved for the call. */
+    if (mremap(r->x, r->len_bytes, r->len_bytes, MREMAP_MAYMOVE | MREMAP_FIXED, r->y) != MAP_FAILED)
+      mremap(r->y, r->len_bytes, r->len_bytes, MREMAP_MAYMOVE | MREMAP_FIXED, r->x);
+  }
+  return NULL;
+}
+
+static void *race_fixer(void *arg) {
+  struct race *r = arg;
+  while (!atomic_load(&r->stop)) {
+    if (mmap(r->x, r->len_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED,
+             -1, 0) == MAP_FAILED)
+      r->fixed_refused++;
+    else
+      r->fixed_granted++;
+  }
+  return NULL;
+}
+
+static void cmd_fixed_race(long ms, size_t len_bytes) {
+  /* x and y inside one PROT_NONE reservation, so nothing else lands between them. */
+  char *base = mmap(NULL, 3 * len_bytes, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (base == MAP_FAILED) {
+    reply_err(errno);
+    return;
+  }
+  struct race r = {base, base + 2 * len_bytes, len_bytes, 0, 0, 0};
+  if (mmap(r.x, len_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1,
+           0) == MAP_FAILED) {
+    reply_err(errno);
+    munmap(base, 3 * len_bytes);
+    return;
+  }
+  pthread_t mover, fixer;
+  pthread_attr_t attr;
+  pthread_attr_init(&attr);
+  pthread_attr_setstacksize(&attr, 64 * 1024); /* room for the race, not for 8 MiB stacks */
+  int rc = pthread_create(&mover, &attr, race_mover, &r);
+  if (rc == 0 && (rc = pthread_create(&fixer, &attr, race_fixer, &r)) != 0) {
+    atomic_store(&r.stop, 1);
+    pthread_join(mover, NULL);
+  }
+  pthread_attr_destroy(&attr);
+  if (rc != 0) {
+    munmap(base, 3 * len_bytes);
+    reply_err(rc);
+    return;
+  }
+  long max_data = 0;
+  struct timespec start, now;
+  clock_gettime(CLOCK_MONOTONIC, &start);
+  do {
+    long data = 0;
+    if (read_statm_data_pages(&data) == 0 && data > max_data) max_data = data;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+  } while ((now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000 < ms);
+  atomic_store(&r.stop, 1);
+  pthread_join(mover, NULL);
+  pthread_join(fixer, NULL);
+  munmap(base, 3 * len_bytes);
+  reply("ok %ld %ld %ld", max_data, r.fixed_granted, r.fixed_refused);
+}
+
 static void cmd_rlimit_data(const char *arg) {
   struct rlimit rl;
   size_t len_bytes;
@@ -905,6 +982,7 @@ static const struct command_info commands[] = {
     {"pkey-mprotect-rw", 0},
     {"growsdown", 1},
     {"rlimit-data", 1},
+    {"fixed-race", 2},
     {"pid", 0},
     {"mmap-for", 2},
     {"mmap-len", 1},
@@ -999,6 +1077,9 @@ static int run_command(int argc, char **argv) {
     cmd_pkey_mprotect_rw();
   } else if (strcmp(c, "growsdown") == 0) {
     if (need_size(argc, argv, 1, &sz) == 0) cmd_growsdown(sz);
+  } else if (strcmp(c, "fixed-race") == 0) {
+    if (need_long(argc, argv, 1, &n) == 0 && need_size(argc, argv, 2, &sz) == 0)
+      cmd_fixed_race(n, sz);
   } else if (strcmp(c, "rlimit-data") == 0) {
     if (argc < 2)
       reply_err(EINVAL);
