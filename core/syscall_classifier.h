@@ -16,59 +16,9 @@
 
 #include "core/beancounter.h"
 #include "core/rule_profile.h"
+#include "core/syscall_abi.h"
 
 namespace ubc {
-
-// The audit architectures seccomp reports on an x86-64 kernel. x32 calls come
-// as kAuditArchX86_64 with kX32SyscallBit set in the number.
-inline constexpr uint32_t kAuditArchX86_64 = 0xC000003E;
-inline constexpr uint32_t kAuditArchI386 = 0x40000003;
-inline constexpr int kX32SyscallBit = 0x40000000;
-
-enum class SyscallAbi : uint8_t { kX86_64, kI386, kX32, kUnknown };
-SyscallAbi AbiOf(uint32_t arch, int nr);
-const char* AbiName(SyscallAbi abi);  // "x86_64", "i386", "x32", "unknown"
-
-// x86-64 syscall numbers the classifier knows (x32 shares them, with
-// kX32SyscallBit, except where x32_nr says otherwise).
-namespace x86_64_nr {
-inline constexpr int kMmap = 9;
-inline constexpr int kMprotect = 10;
-inline constexpr int kMunmap = 11;
-inline constexpr int kBrk = 12;
-inline constexpr int kMremap = 25;
-inline constexpr int kClone = 56;
-inline constexpr int kFork = 57;
-inline constexpr int kVfork = 58;
-inline constexpr int kExecve = 59;
-inline constexpr int kExecveat = 322;
-inline constexpr int kPkeyMprotect = 329;
-inline constexpr int kClone3 = 435;
-inline constexpr int kMapShadowStack = 453;
-}  // namespace x86_64_nr
-
-// x32's own numbers (without kX32SyscallBit) where they differ from x86-64's.
-namespace x32_nr {
-inline constexpr int kExecve = 520;
-inline constexpr int kExecveat = 545;
-}  // namespace x32_nr
-
-// i386 numbers of the memory calls (arch/x86/entry/syscalls/syscall_32.tbl).
-namespace i386_nr {
-inline constexpr int kFork = 2;
-inline constexpr int kExecve = 11;
-inline constexpr int kBrk = 45;
-inline constexpr int kOldMmap = 90;  // one argument: a pointer to the six in user memory
-inline constexpr int kMunmap = 91;
-inline constexpr int kClone = 120;
-inline constexpr int kMprotect = 125;
-inline constexpr int kMremap = 163;
-inline constexpr int kVfork = 190;
-inline constexpr int kMmap2 = 192;  // offset in pages
-inline constexpr int kExecveat = 358;
-inline constexpr int kPkeyMprotect = 380;
-inline constexpr int kClone3 = 435;
-}  // namespace i386_nr
 
 enum class CallKind {
   kMmapPrivateWritable,     // PROT_WRITE and (MAP_PRIVATE or anonymous), not shared anon
