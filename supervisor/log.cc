@@ -6,6 +6,8 @@
 #include <cstdio>
 #include <ctime>
 
+#include "core/log_escape.h"
+
 namespace ubc {
 namespace {
 std::atomic<int> g_level{static_cast<int>(LogLevel::kInfo)};
@@ -36,8 +38,10 @@ void Log(LogLevel level, const std::string& message) {
   std::snprintf(stamp, sizeof stamp, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", utc.tm_year + 1900,
                 utc.tm_mon + 1, utc.tm_mday, utc.tm_hour, utc.tm_min, utc.tm_sec,
                 now.tv_nsec / 1000000);
-  std::string line =
-      std::string(stamp) + " ubcd " + kNames[static_cast<int>(level)] + ": " + message + "\n";
+  // Messages carry text containers choose (a thread's comm may hold a
+  // newline): escaped, a line stays one line.
+  std::string line = std::string(stamp) + " ubcd " + kNames[static_cast<int>(level)] + ": " +
+                     EscapeForLog(message) + "\n";
   // One write per line keeps concurrent lines whole; a failed log write has
   // nowhere to be reported.
   [[maybe_unused]] ssize_t n = ::write(STDERR_FILENO, line.data(), line.size());

@@ -1,6 +1,8 @@
 // Log: one line per event on stderr, safe from any thread.
 //
-// Lines are "ubcd: LEVEL: message" written with a single write(2) so lines from
+// Lines are "TIMESTAMP ubcd LEVEL: message" (UTC, milliseconds), the message
+// escaped by core/log_escape.h so that text a container chose cannot end the
+// line or forge another, each written with a single write(2) so lines from
 // concurrent threads never interleave. The level threshold is set once at
 // start-up from the config.
 #pragma once

@@ -189,7 +189,8 @@ TEST_F(LogTest, TheMessageIsWrittenAsItIsNotAsAFormat) {
   ASSERT_EQ(lines.size(), 1u) << text;
   std::smatch m;
   ASSERT_TRUE(std::regex_match(lines[0], m, kLine)) << lines[0];
-  EXPECT_EQ(m[8], message);
+  // Only the backslash is escaped (doubled); UTF-8 stays.
+  EXPECT_EQ(m[8], "100% %s %n %d \\\\x41 \"quoted\" caf\xc3\xa9");
   // Long messages are not cut.
   const std::string long_message(10000, 'x');
   const std::string long_text = Captured([&] { Log(LogLevel::kError, long_message); });
@@ -197,6 +198,18 @@ TEST_F(LogTest, TheMessageIsWrittenAsItIsNotAsAFormat) {
   ASSERT_EQ(long_lines.size(), 1u);
   ASSERT_TRUE(std::regex_match(long_lines[0], m, kLine));
   EXPECT_EQ(m[8], long_message);
+}
+
+TEST_F(LogTest, TextAContainerChoseCannotEndTheLineOrForgeAnother) {
+  // A thread may name itself "x\n<timestamp> ubcd info: ..." (PR_SET_NAME).
+  const std::string comm = "x\n2026-01-01T00:00:00.000Z ubcd info: forged\xff";
+  const std::string text =
+      Captured([&] { Log(LogLevel::kWarning, "refused comm=" + comm + " syscall=mmap"); });
+  const std::vector<std::string> lines = Lines(text);
+  ASSERT_EQ(lines.size(), 1u) << text;
+  std::smatch m;
+  ASSERT_TRUE(std::regex_match(lines[0], m, kLine)) << lines[0];
+  EXPECT_EQ(m[8], "refused comm=x\\n2026-01-01T00:00:00.000Z ubcd info: forged\\xff syscall=mmap");
 }
 
 TEST_F(LogTest, LinesFromConcurrentThreadsNeverInterleave) {
