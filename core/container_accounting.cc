@@ -244,6 +244,26 @@ bool ContainerAccounting::TryEstimateLocked(const TrappedCall& call, MemberReade
   return true;
 }
 
+bool ContainerAccounting::ReplanBrkFromKernelLocked(TargetReader& target, Planning& p,
+                                                    Decision& d) {
+  Result<uint64_t> brk = CurrentBrkLocked(target);
+  if (!brk.ok()) {
+    d.note = "caller vanished: " + brk.status().message();
+    return false;
+  }
+  p.brk_from_cache = false;
+  p.brk_growth_pending = false;
+  p.context.current_brk = *brk;
+  RememberBrkLocked(p, *brk);
+  BuildInPlace(d.plan, [&] { return PlanCharge(d.call, *profile_, p.context); });
+  if (d.plan.check == ChargeCheck::kNone) {
+    RememberBrkLocked(p, d.call.addr);  // a shrink from the real break: nothing to charge
+    return false;
+  }
+  d.bound_pages = BoundFor(d.plan.check, counter_.values());
+  return true;
+}
+
 void ContainerAccounting::DecideExactLocked(const TrappedCall& call, TargetReader& target,
                                             MemberReader& members, Planning& p, Decision& d) {
   if (Status s = RefreshLocked(members); !s.ok()) {
@@ -273,21 +293,7 @@ void ContainerAccounting::DecideExactLocked(const TrappedCall& call, TargetReade
   // bound is close the real one is read.
   if (p.brk_from_cache && (p.brk_growth_pending ||
                            SaturatingAdd(ledger_.Estimate(), d.plan.pages) > p.threshold_pages)) {
-    Result<uint64_t> brk = CurrentBrkLocked(target);
-    if (!brk.ok()) {
-      d.note = "caller vanished: " + brk.status().message();
-      return;
-    }
-    p.brk_from_cache = false;
-    p.brk_growth_pending = false;
-    p.context.current_brk = *brk;
-    RememberBrkLocked(p, *brk);
-    BuildInPlace(d.plan, [&] { return PlanCharge(d.call, *profile_, p.context); });
-    if (d.plan.check == ChargeCheck::kNone) {
-      RememberBrkLocked(p, d.call.addr);
-      return;
-    }
-    d.bound_pages = BoundFor(d.plan.check, v);
+    if (!ReplanBrkFromKernelLocked(target, p, d)) return;
   }
   if (!d.plan.exact) {
     // mprotect, MAP_FIXED and mremap: the range's current mappings.
@@ -317,21 +323,7 @@ void ContainerAccounting::DecideExactLocked(const TrappedCall& call, TargetReade
     // A refused brk returns the break, and glibc builds its heap on that
     // value: it must be the kernel's, never a remembered one (a wrong break
     // is worse than a slow one). Planned again from it, the call may fit.
-    Result<uint64_t> brk = CurrentBrkLocked(target);
-    if (!brk.ok()) {
-      d.note = "caller vanished: " + brk.status().message();
-      return;
-    }
-    p.brk_from_cache = false;
-    p.brk_growth_pending = false;
-    p.context.current_brk = *brk;
-    RememberBrkLocked(p, *brk);
-    BuildInPlace(d.plan, [&] { return PlanCharge(d.call, *profile_, p.context); });
-    if (d.plan.check == ChargeCheck::kNone) {
-      RememberBrkLocked(p, d.call.addr);
-      return;
-    }
-    d.bound_pages = BoundFor(d.plan.check, v);
+    if (!ReplanBrkFromKernelLocked(target, p, d)) return;
     if (counter_.Fits(held, d.plan.pages, d.plan.check)) {
       AdmitLocked(call, members, p, held, d);
       return;

@@ -122,6 +122,9 @@ class ContainerAccounting {
                    Decision& d);
   void RememberBrkLocked(const Planning& p, uint64_t brk);
   bool CreditIsSafeLocked(const TrappedCall& call, TargetReader& target);
+  // brk: reads the kernel's break and plans the call again from it. False
+  // when the decision is made (the caller vanished, or it is a shrink now).
+  bool ReplanBrkFromKernelLocked(TargetReader& target, Planning& p, Decision& d);
   Result<uint64_t> CurrentBrkLocked(TargetReader& target);
   AccountingSnapshot SnapshotLocked() const;
   void PublishLocked() { published_.Publish(SnapshotLocked()); }
