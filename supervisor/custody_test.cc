@@ -28,21 +28,6 @@ namespace {
 
 using std::chrono::milliseconds;
 
-// The store serves root only (SO_PEERCRED): without root there is nothing to
-// test. In CI (CI=true) that is a failure, elsewhere a skip.
-bool InCi() {
-  const char* ci = std::getenv("CI");
-  return ci != nullptr && std::string(ci) == "true";
-}
-
-#define UBC_REQUIRE_ROOT()                                                   \
-  do {                                                                       \
-    if (::geteuid() != 0) {                                                  \
-      if (InCi()) FAIL() << "needs root, and CI=true does not allow a skip"; \
-      GTEST_SKIP() << "needs root";                                          \
-    }                                                                        \
-  } while (0)
-
 // SetUpCustody() starts `/proc/self/exe --fd-store --config FILE`; in this
 // binary that comes here, and does what ubcd's main does with it. A config
 // that cannot be loaded ends it with 2, as it ends ubcd.

@@ -26,23 +26,6 @@
 namespace ubc {
 namespace {
 
-bool InCi() {
-  const char* ci = std::getenv("CI");
-  return ci != nullptr && ::strcasecmp(ci, "true") == 0;
-}
-
-// Where `cond` is false the test cannot run: skipped on a developer's
-// machine, a failure in CI (CI=true), where every test must run.
-#define UBC_REQUIRE(cond, why)                             \
-  do {                                                     \
-    if (!(cond)) {                                         \
-      if (InCi()) FAIL() << "cannot run in CI: " << (why); \
-      GTEST_SKIP() << (why);                               \
-    }                                                      \
-  } while (0)
-
-#define UBC_REQUIRE_ROOT() UBC_REQUIRE(::geteuid() == 0, "needs root (files owned by root)")
-
 // Not root, and no one's in particular.
 constexpr uid_t kNobody = 65534;
 

@@ -11,8 +11,11 @@
 
 #include <gtest/gtest.h>
 #include <stdlib.h>
+#include <strings.h>
+#include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -22,6 +25,21 @@
 #include <system_error>
 
 namespace ubc {
+
+inline bool InCi() {
+  const char* ci = std::getenv("CI");
+  return ci != nullptr && ::strcasecmp(ci, "true") == 0;
+}
+
+#define UBC_REQUIRE(cond, why)                             \
+  do {                                                     \
+    if (!(cond)) {                                         \
+      if (InCi()) FAIL() << "cannot run in CI: " << (why); \
+      GTEST_SKIP() << (why);                               \
+    }                                                      \
+  } while (0)
+
+#define UBC_REQUIRE_ROOT() UBC_REQUIRE(::geteuid() == 0, "needs root")
 
 // The whole file ("" and a failure when it cannot be opened).
 inline std::string ReadFileForTest(const std::filesystem::path& path) {
