@@ -59,8 +59,8 @@ ContainerAccounting::ContainerAccounting(uint64_t barrier_pages, uint64_t limit_
 Status ContainerAccounting::RefreshLocked(MemberReader& members) {
   forgotten_tids_.clear();
   ledger_.ReleaseFinished(members, &forgotten_tids_);
-  std::erase_if(movers_, [&](const auto& m) {
-    return members.Progress(m.first, m.second.nr, m.second.args) == CallProgress::kDone;
+  std::erase_if(movers_, [&](const TrappedCall& m) {
+    return members.Progress(m.tid, m.nr, m.args) == CallProgress::kDone;
   });
   for (int tid : forgotten_tids_) images_.ForgetThread(tid);
   if (Status s = members.Sample(&sample_); !s.ok()) {
@@ -134,7 +134,7 @@ Decision ContainerAccounting::Decide(const TrappedCall& call, TargetReader& targ
   std::lock_guard<std::mutex> lock(mu_);
   DecideLocked(call, target, members, d);
   if (d.call.kind == CallKind::kMremap && d.action == Decision::Action::kContinue) {
-    movers_[call.tid] = call;
+    movers_.push_back(call);  // the thread's previous entry went at this call's start
   }
   PublishLocked();
   return d;
@@ -147,8 +147,8 @@ bool ContainerAccounting::CreditIsSafeLocked(const TrappedCall& call, TargetRead
   // may be waiting for ubcd behind this very decision, invisible to it. So a
   // credit is taken only in a process with one thread and no mremap of
   // another thread outstanding.
-  for (const auto& [mover, unused] : movers_) {
-    if (mover != call.tid) return false;
+  for (const TrappedCall& mover : movers_) {
+    if (mover.tid != call.tid) return false;
   }
   Result<ImageFacts> image = target.Image();
   return image.ok() && image->threads <= 1;
@@ -350,7 +350,9 @@ void ContainerAccounting::DecideLocked(const TrappedCall& call, TargetReader& ta
   // A thread making a new call has finished its previous one: the kernel's
   // counters hold that charge now.
   ledger_.CallCompleted(call.tid, members);
-  if (!movers_.empty()) movers_.erase(call.tid);
+  if (!movers_.empty()) {
+    std::erase_if(movers_, [&](const TrappedCall& m) { return m.tid == call.tid; });
+  }
   BuildInPlace(d.call, [&] { return ClassifyTrappedSyscall(call.arch, call.nr, call.args); });
   if (d.call.abi == SyscallAbi::kUnknown) {
     // The filter only admits the x86 ABIs; anything else is let through.

@@ -22,8 +22,8 @@
 #pragma once
 
 #include <cstdint>
-#include <map>
 #include <mutex>
+#include <vector>
 
 #include "core/accounting_readers.h"
 #include "core/beancounter.h"
@@ -138,13 +138,15 @@ class ContainerAccounting {
   uint64_t pruned_generation_ = ~uint64_t{0};
   std::vector<int> forgotten_tids_;  // scratch of RefreshLocked
   int64_t exact_at_ms_ = 0;
-  uint64_t exact_epoch_ = 0;
-  // mremap calls let through and perhaps still in flight, by thread: while
-  // one is, a MAP_FIXED of another thread takes no credit for what it
-  // replaces (the mremap may move it away first). Until the thread's next
-  // call, or /proc shows it done at an exact read.
-  std::map<int, TrappedCall> movers_;  // exact reads so far: which charges the estimate still holds
-  bool retired_ = false;               // Refresh() reads nothing any more
+  uint64_t exact_epoch_ = 0;  // exact reads so far: which charges the estimate still holds
+  // mremap calls let through and perhaps still in flight, at most one per
+  // thread: while one is, a MAP_FIXED of another thread takes no credit for
+  // what it replaces (the mremap may move it away first). Until the thread's
+  // next call, or /proc shows it done at an exact read. A flat vector: few
+  // entries, and its capacity is kept, so the notification path allocates
+  // nothing for it after the first mremaps.
+  std::vector<TrappedCall> movers_;
+  bool retired_ = false;  // Refresh() reads nothing any more
   ReservationLedger ledger_;
   ProcessImageCache images_;
   PublishedValue<AccountingSnapshot> published_;  // written under mu_
