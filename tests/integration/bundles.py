@@ -44,7 +44,8 @@ def find_static_busybox():
 
 def build_rootfs(dest, probe_path):
     """A minimal rootfs: static busybox with its applet links, one-line passwd/group,
-    /tmp, and the probe at /bin/ubc-probe. About 3 MB."""
+    /tmp, the probe at /bin/ubc-probe and the programs UBC_TEST_PROGRAMS names in /bin.
+    About 6 MB."""
     busybox = find_static_busybox()
     for d in ("bin", "sbin", "usr/bin", "usr/sbin", "etc", "proc", "sys", "dev", "root",
               "tmp", "run", "var/tmp"):
@@ -72,6 +73,11 @@ def build_rootfs(dest, probe_path):
         f.write("root:x:0:\n")
     shutil.copy2(probe_path, os.path.join(dest, "bin/ubc-probe"))
     os.chmod(os.path.join(dest, "bin/ubc-probe"), 0o755)
+    # The other static test programs (tests/meson.build: ubc-bss-1024m, ubc-bss-24m).
+    for program in filter(None, os.environ.get("UBC_TEST_PROGRAMS", "").split(":")):
+        target = os.path.join(dest, "bin", os.path.basename(program))
+        shutil.copy2(program, target)
+        os.chmod(target, 0o755)
     return dest
 
 
