@@ -30,6 +30,17 @@ Result<HookSettings> ParseHookSettings(std::string_view json_text, std::string_v
   if (auto it = doc.find("containers_dir"); it != doc.end()) {
     settings.containers_dir = it->get<std::string>();
   }
+  if (auto it = doc.find("ubcd_config"); it != doc.end()) {
+    settings.ubcd_config = it->get<std::string>();
+  }
+  if (auto it = doc.find("kernel_bounds"); it != doc.end()) {
+    KernelBoundsSettings& bounds = settings.kernel_bounds;
+    bounds.enabled = it->value("enabled", bounds.enabled);
+    bounds.stack_bytes = it->value("stack_bytes", bounds.stack_bytes);
+    bounds.data_floor_bytes = it->value("data_floor_bytes", bounds.data_floor_bytes);
+    bounds.memory_cgroup = it->value("memory_cgroup", bounds.memory_cgroup);
+    bounds.memory_margin_bytes = it->value("memory_margin_bytes", bounds.memory_margin_bytes);
+  }
   if (auto it = doc.find("opt_in"); it != doc.end()) {
     settings.opt_in = it->get<std::string>() == "all" ? OptIn::kAll : OptIn::kAnnotated;
   }

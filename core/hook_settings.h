@@ -1,8 +1,9 @@
 // HookSettings: the settings of ubc-hook in all its modes.
 //
-// One small JSON file (schemas/hook-settings.schema.json): the listener path
-// and containers.d directory shared with ubcd, which containers to patch, and,
-// for the runtime wrapper, the real runtime to exec. Parsed, validated against
+// One small JSON file (schemas/hook-settings.schema.json): the listener path,
+// containers.d directory and config file shared with ubcd, which containers to
+// patch, the kernel bounds to write into them, and, for the runtime wrapper,
+// the real runtime to exec. Parsed, validated against
 // the embedded schema and completed with built-in defaults, so an operator
 // writes only what differs. Settings are plain values; the functions are
 // thread-safe (LoadHookSettings reads one file).
@@ -12,6 +13,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/kernel_bounds.h"
 #include "core/status.h"
 
 namespace ubc {
@@ -30,7 +32,11 @@ enum class OptIn {
 struct HookSettings {
   std::string listener_path = "/run/ubc/ubcd.sock";
   std::string containers_dir = "/etc/ubc/containers.d";
+  // ubcd's config file, for the default privvmpages the kernel bounds are
+  // derived from; empty: ubcd's built-in defaults (ubcd without --config).
+  std::string ubcd_config;
   OptIn opt_in = OptIn::kAnnotated;
+  KernelBoundsSettings kernel_bounds;
   // Wrapper mode: the real runtime. A bare name is searched in a fixed list of
   // system directories (see runtime_command_line.h users); engines pass no PATH.
   std::string runtime = "runc";

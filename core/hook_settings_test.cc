@@ -52,6 +52,35 @@ TEST(HookSettingsTest, EveryFieldIsRead) {
   EXPECT_EQ(s->runtime_args, (std::vector<std::string>{"--cgroup-manager=disabled", "-v"}));
 }
 
+TEST(HookSettingsTest, KernelBoundsAndUbcdConfigAreRead) {
+  Result<HookSettings> defaults = ParseHookSettings("{}", "test");
+  ASSERT_TRUE(defaults.ok()) << defaults.status().message();
+  EXPECT_TRUE(defaults->ubcd_config.empty());
+  EXPECT_TRUE(defaults->kernel_bounds.enabled);
+  EXPECT_EQ(defaults->kernel_bounds.stack_bytes, uint64_t{8} << 20);
+  EXPECT_EQ(defaults->kernel_bounds.memory_margin_bytes, uint64_t{64} << 20);
+  EXPECT_EQ(defaults->kernel_bounds.data_floor_bytes, uint64_t{256} << 20);
+  EXPECT_TRUE(defaults->kernel_bounds.memory_cgroup);
+
+  Result<HookSettings> s = ParseHookSettings(
+      R"({"ubcd_config": "/etc/ubc/ubcd.json",
+          "kernel_bounds": {"enabled": false, "stack_bytes": 16777216, "memory_margin_bytes": 0,
+                            "data_floor_bytes": 0, "memory_cgroup": false}})",
+      "test");
+  ASSERT_TRUE(s.ok()) << s.status().message();
+  EXPECT_EQ(s->ubcd_config, "/etc/ubc/ubcd.json");
+  EXPECT_FALSE(s->kernel_bounds.enabled);
+  EXPECT_EQ(s->kernel_bounds.stack_bytes, uint64_t{16} << 20);
+  EXPECT_EQ(s->kernel_bounds.memory_margin_bytes, 0u);
+  EXPECT_EQ(s->kernel_bounds.data_floor_bytes, 0u);
+  EXPECT_FALSE(s->kernel_bounds.memory_cgroup);
+
+  // A stack bound too small to start a program, an unknown field: the schema says no.
+  EXPECT_FALSE(ParseHookSettings(R"({"kernel_bounds": {"stack_bytes": 4096}})", "t").ok());
+  EXPECT_FALSE(ParseHookSettings(R"({"kernel_bounds": {"rlimit_as": 1}})", "t").ok());
+  EXPECT_FALSE(ParseHookSettings(R"({"ubcd_config": "relative.json"})", "t").ok());
+}
+
 TEST(HookSettingsTest, PartialFileKeepsOtherDefaults) {
   Result<HookSettings> s = ParseHookSettings(R"({"opt_in": "all"})", "test");
   ASSERT_TRUE(s.ok()) << s.status().message();

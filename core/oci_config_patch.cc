@@ -7,6 +7,8 @@
 
 #include "core/annotations.h"
 #include "core/json_depth.h"
+#include "core/kernel_bounds.h"
+#include "core/limits_resolver.h"
 #include "core/seccomp_profile_merge.h"
 
 namespace ubc {
@@ -95,7 +97,7 @@ const char* EnvNameOf(const std::string& annotation) {
 
 Result<PatchOutcome> PatchOciConfig(std::string_view config_json_text, const HookSettings& settings,
                                     const std::vector<ContainerConfig>& configs,
-                                    std::string_view container_id) {
+                                    const SupervisorConfig& ubcd, std::string_view container_id) {
   // Deeper nesting than any OCI config has would only make the parser, the
   // merge's copies and the pretty-printed output recurse without bound.
   if (Status s = CheckJsonDepth(config_json_text, "config.json"); !s.ok()) return s;
@@ -126,12 +128,13 @@ Result<PatchOutcome> PatchOciConfig(std::string_view config_json_text, const Hoo
   }
 
   PatchOutcome outcome;
+  const ContainerConfig* match =
+      MatchContainerConfig(configs, container_id, ContainerNameFromAnnotations(*annotations));
   if (ubc->any()) {
     outcome.opted_in_by = "annotation";
   } else if (!from_env.empty()) {
     outcome.opted_in_by = "environment";
-  } else if (const ContainerConfig* match = MatchContainerConfig(
-                 configs, container_id, ContainerNameFromAnnotations(*annotations))) {
+  } else if (match != nullptr) {
     outcome.opted_in_by = "containers.d file " + match->source_path;
   } else if (settings.opt_in == OptIn::kAll) {
     outcome.opted_in_by = "opt_in all";
@@ -149,6 +152,16 @@ Result<PatchOutcome> PatchOciConfig(std::string_view config_json_text, const Hoo
   Result<json> merged = MergeUbcNotifyRules(existing, settings.listener_path);
   if (!merged.ok()) return merged.status().Wrap(kSource);
   (*linux_it)["seccomp"] = std::move(*merged);
+
+  // The limit ubcd will give the container (the same resolution, from the
+  // same containers.d and defaults) bounds what the kernel grows unasked.
+  std::map<std::string, std::string> effective = *annotations;
+  effective.insert(from_env.begin(), from_env.end());
+  Result<UbcAnnotations> effective_ubc = ParseUbcAnnotations(effective);
+  if (!effective_ubc.ok()) return effective_ubc.status().Wrap(kSource);  // checked above
+  const ResolvedLimits limits = ResolveLimits(*effective_ubc, match, ubcd);
+  outcome.bounds = KernelBoundsFor(limits.privvmpages, settings.kernel_bounds);
+  if (Status s = ApplyKernelBounds(doc, outcome.bounds); !s.ok()) return s.Wrap(kSource);
 
   if (!from_env.empty()) {
     json& out_annotations = doc["annotations"];

@@ -8,8 +8,9 @@
 // annotations winning), by matching a containers.d file by id or name, or
 // because the settings say opt_in "all". Any other config is returned
 // byte-for-byte unchanged. An opted-in config gets linux.seccomp merged with
-// the notify rules (seccomp_profile_merge.h) and listenerPath set. Pure;
-// thread-safe. Errors name config.json and the field.
+// the notify rules (seccomp_profile_merge.h) and listenerPath set, and the
+// kernel bounds derived from the privvmpages limit ubcd will resolve for it
+// (kernel_bounds.h). Pure; thread-safe. Errors name config.json and the field.
 #pragma once
 
 #include <string>
@@ -18,7 +19,9 @@
 
 #include "core/container_config.h"
 #include "core/hook_settings.h"
+#include "core/kernel_bounds.h"
 #include "core/status.h"
+#include "core/supervisor_config.h"
 
 namespace ubc {
 
@@ -33,12 +36,14 @@ struct PatchOutcome {
   // Why the container was patched, for the hook's log line: "annotation",
   // "environment", "containers.d file PATH" or "opt_in all"; empty if not.
   std::string opted_in_by;
+  KernelBounds bounds;  // what was written (nothing bounded: all nullopt)
 };
 
 // `container_id` may be empty (podman's precreate hook runs before the id is
-// passed to the runtime): containers.d files then match by name only.
+// passed to the runtime): containers.d files then match by name only. `ubcd`
+// is ubcd's config, for its default limits.
 Result<PatchOutcome> PatchOciConfig(std::string_view config_json_text, const HookSettings& settings,
                                     const std::vector<ContainerConfig>& configs,
-                                    std::string_view container_id);
+                                    const SupervisorConfig& ubcd, std::string_view container_id);
 
 }  // namespace ubc

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -30,6 +31,11 @@ std::string WithAnnotations(const json& annotations) {
   return doc.dump(1, '\t');
 }
 
+const SupervisorConfig& Ubcd() {
+  static const SupervisorConfig config = *DefaultSupervisorConfig();
+  return config;
+}
+
 HookSettings Settings() {
   HookSettings s;
   s.listener_path = "/run/ubc/test.sock";
@@ -38,14 +44,14 @@ HookSettings Settings() {
 
 PatchOutcome MustPatch(std::string_view text, const HookSettings& settings = Settings(),
                        const std::vector<ContainerConfig>& configs = {}, std::string_view id = "") {
-  Result<PatchOutcome> r = PatchOciConfig(text, settings, configs, id);
+  Result<PatchOutcome> r = PatchOciConfig(text, settings, configs, Ubcd(), id);
   EXPECT_TRUE(r.ok()) << r.status().message();
   return r.ok() ? *r : PatchOutcome{};
 }
 
 std::string PatchError(std::string_view text, const HookSettings& settings = Settings(),
                        const std::vector<ContainerConfig>& configs = {}) {
-  Result<PatchOutcome> r = PatchOciConfig(text, settings, configs, "");
+  Result<PatchOutcome> r = PatchOciConfig(text, settings, configs, Ubcd(), "");
   EXPECT_FALSE(r.ok());
   return r.ok() ? "" : r.status().message();
 }
@@ -82,10 +88,76 @@ TEST(OciConfigPatchTest, AnnotatedContainerGetsNotifyRulesAndListener) {
   EXPECT_EQ(model->Evaluate("mmap", {0, 4096, 3, 0x22, ~0ull, 0}).action, "SCMP_ACT_NOTIFY");
   EXPECT_EQ(model->Evaluate("mmap", {0, 4096, 1, 0x02, 3, 0}).action, "SCMP_ACT_ALLOW");
   EXPECT_EQ(model->Evaluate("read", {}).action, "SCMP_ACT_ALLOW");
-  // Everything else is kept.
+  // The kernel bounds come from the 272 MiB limit (kernel_bounds_test.cc has the rules).
+  EXPECT_EQ(out.bounds.data_bytes, uint64_t{272} << 20);
+  EXPECT_EQ(doc["process"]["rlimits"],
+            json::parse(R"([{"type": "RLIMIT_NOFILE", "hard": 1024, "soft": 1024},
+                            {"type": "RLIMIT_DATA", "hard": 285212672, "soft": 285212672},
+                            {"type": "RLIMIT_STACK", "hard": 8388608, "soft": 8388608}])"));
+  EXPECT_EQ(doc["linux"]["resources"]["memory"]["limit"], (uint64_t{2 * 272 + 64}) << 20);
+  // Everything else is kept (runc's tmpfs mounts are 64 MiB, below the bound).
   json before = json::parse(WithAnnotations({{"ubc.privvmpages", "256M:272M"}}));
   doc["linux"].erase("seccomp");
+  doc["linux"]["resources"].erase("memory");
+  doc["process"]["rlimits"] = before["process"]["rlimits"];
   EXPECT_EQ(doc, before);
+}
+
+uint64_t DataRlimitOf(const PatchOutcome& out) {
+  const json doc = json::parse(out.output_text);
+  for (const json& r : doc["process"]["rlimits"]) {
+    if (r["type"] == "RLIMIT_DATA") return r["hard"].get<uint64_t>();
+  }
+  return 0;
+}
+
+TEST(OciConfigPatchTest, KernelBoundsFollowTheLimitUbcdWillResolve) {
+  // Annotation first, then the process environment, a containers.d file, ubcd's defaults.
+  EXPECT_EQ(DataRlimitOf(MustPatch(WithAnnotations({{"ubc.privvmpages", "100000:200000"}}))),
+            200000u * 4096);
+  json env_doc = json::parse(RuncSpec());
+  env_doc["process"]["env"].push_back("UBC_PRIVVMPAGES=300000:400000");
+  EXPECT_EQ(DataRlimitOf(MustPatch(env_doc.dump())), 400000u * 4096);
+
+  ContainerConfig file;
+  file.source_path = "/etc/ubc/containers.d/web.json";
+  file.id_patterns = {"web-1"};
+  file.privvmpages = BarrierLimit{500000, 600000};
+  EXPECT_EQ(DataRlimitOf(MustPatch(RuncSpec(), Settings(), {file}, "web-1")), 600000u * 4096);
+  // The file's limit, though only the profile came from an annotation.
+  EXPECT_EQ(DataRlimitOf(MustPatch(WithAnnotations({{"ubc.profile", "openvz"}}), Settings(), {file},
+                                   "web-1")),
+            600000u * 4096);
+
+  HookSettings all = Settings();
+  all.opt_in = OptIn::kAll;
+  // (the default's limit, or the floor the runtime needs when that is higher)
+  EXPECT_EQ(DataRlimitOf(MustPatch(RuncSpec(), all)),
+            std::max(Ubcd().default_privvmpages.limit_pages * 4096, uint64_t{256} << 20));
+}
+
+TEST(OciConfigPatchTest, NoKernelBoundsWhenUnlimitedOrDisabled) {
+  PatchOutcome unlimited = MustPatch(WithAnnotations({{"ubc.privvmpages", "unlimited"}}));
+  ASSERT_TRUE(unlimited.patched);
+  EXPECT_EQ(DataRlimitOf(unlimited), 0u);
+  EXPECT_FALSE(json::parse(unlimited.output_text)["linux"]["resources"].contains("memory"));
+
+  HookSettings off = Settings();
+  off.kernel_bounds.enabled = false;
+  PatchOutcome disabled = MustPatch(WithAnnotations({{"ubc.privvmpages", "1000:2000"}}), off);
+  ASSERT_TRUE(disabled.patched);
+  EXPECT_EQ(DataRlimitOf(disabled), 0u);
+}
+
+TEST(OciConfigPatchTest, MalformedRlimitsAreAnErrorNamingTheField) {
+  json doc = json::parse(WithAnnotations({{"ubc.privvmpages", "1000:2000"}}));
+  doc["process"]["rlimits"] =
+      json::parse(R"([{"type": "RLIMIT_DATA", "hard": "lots", "soft": 1}])");
+  EXPECT_EQ(PatchError(doc.dump()),
+            "config.json: process.rlimits[0].hard: missing or not a non-negative integer");
+  // Nobody opted in: not judged, returned as is.
+  doc.erase("annotations");
+  EXPECT_FALSE(MustPatch(doc.dump()).patched);
 }
 
 TEST(OciConfigPatchTest, ExistingProfileIsMerged) {

@@ -4,7 +4,8 @@
 //
 // Invariants: a config nobody opted in comes back byte for byte; a patched one
 // is at most a constant factor bigger, is valid JSON whose linux.seccomp has our listenerPath,
-// whose other top-level fields (but annotations) are unchanged, and which patches to itself again;
+// whose other fields are unchanged but annotations and the kernel bounds (process.rlimits,
+// tmpfs mount options, linux.resources.memory), and which patches to itself again;
 // whatever "annotated" patches, "all" patches the same way; errors name
 // config.json. No exception escapes.
 #include <cstddef>
@@ -18,6 +19,7 @@
 #include "core/hook_settings.h"
 #include "core/json_depth.h"
 #include "core/oci_config_patch.h"
+#include "core/supervisor_config.h"
 #include "fuzz/fuzz_check.h"
 
 namespace {
@@ -43,8 +45,36 @@ const std::vector<ubc::ContainerConfig>& Configs() {
   return configs;
 }
 
+const ubc::SupervisorConfig& Ubcd() {
+  static const ubc::SupervisorConfig config = *ubc::DefaultSupervisorConfig();
+  return config;
+}
+
+// Every field of `before`[object] (or `before` itself when `object` is empty)
+// is in `after` unchanged, except `but`.
+void ExpectSameBut(const json& before, const json& after, const std::string& object,
+                   const std::string& but) {
+  if (!object.empty() && !(before.contains(object) && before.at(object).is_object())) {
+    if (before.contains(object)) {
+      FUZZ_CHECK(after.at(object) == before.at(object), "field changed: " + object);
+    }
+    return;
+  }
+  const json& from = object.empty() ? before : before.at(object);
+  const json& to = object.empty() ? after : after.at(object);
+  if (!from.is_object()) {
+    FUZZ_CHECK(to == from, "field changed: " + object);
+    return;
+  }
+  for (const auto& [key, value] : from.items()) {
+    if (key == but) continue;
+    FUZZ_CHECK(to.contains(key) && to.at(key) == value, "field changed: " + object + "." + key);
+  }
+}
+
 ubc::Result<ubc::PatchOutcome> Patch(std::string_view text, const ubc::HookSettings& settings) {
-  ubc::Result<ubc::PatchOutcome> out = ubc::PatchOciConfig(text, settings, Configs(), kContainerId);
+  ubc::Result<ubc::PatchOutcome> out =
+      ubc::PatchOciConfig(text, settings, Configs(), Ubcd(), kContainerId);
   if (!out.ok()) {
     FUZZ_CHECK(out.status().message().rfind("config.json: ", 0) == 0, out.status().message());
     return out;
@@ -69,18 +99,27 @@ ubc::Result<ubc::PatchOutcome> Patch(std::string_view text, const ubc::HookSetti
   FUZZ_CHECK(seccomp.is_object() && seccomp.value("listenerPath", "") == settings.listener_path,
              Show(out->output_text));
   for (const auto& [key, value] : before.items()) {
-    if (key == "linux" || key == "annotations") continue;
+    if (key == "linux" || key == "annotations" || key == "process" || key == "mounts") continue;
     FUZZ_CHECK(after.contains(key) && after.at(key) == value, "field changed: " + key);
   }
+  ExpectSameBut(before, after, "process", "rlimits");
+  ExpectSameBut(before.at("linux"), after.at("linux"), "resources", "memory");
   for (const auto& [key, value] : before.at("linux").items()) {
-    if (key == "seccomp") continue;
+    if (key == "seccomp" || key == "resources") continue;
     FUZZ_CHECK(after.at("linux").contains(key) && after.at("linux").at(key) == value,
                "field changed: linux." + key);
+  }
+  if (before.contains("mounts") && before.at("mounts").is_array()) {
+    const json& mounts = after.at("mounts");
+    FUZZ_CHECK(mounts.size() == before.at("mounts").size(), "mounts added or removed");
+    for (size_t i = 0; i < mounts.size(); ++i) {
+      ExpectSameBut(before.at("mounts").at(i), mounts.at(i), "", "options");
+    }
   }
 
   // Patching the output again changes nothing.
   const ubc::Result<ubc::PatchOutcome> again =
-      ubc::PatchOciConfig(out->output_text, settings, Configs(), kContainerId);
+      ubc::PatchOciConfig(out->output_text, settings, Configs(), Ubcd(), kContainerId);
   FUZZ_CHECK(again.ok(), "re-patching failed: " + again.status().message());
   FUZZ_CHECK(again->patched, "re-patching did not patch");
   FUZZ_CHECK(again->output_text == out->output_text,

@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 
 #include "core/container_config.h"
+#include "core/supervisor_config.h"
 #include "runtime-hook/config_file.h"
 
 namespace ubc {
@@ -21,7 +22,12 @@ Result<PatchOutcome> PatchConfigText(std::string_view config_text, const HookSet
   // running it without the limits the file was meant to give it.
   Result<std::vector<ContainerConfig>> configs = LoadContainerConfigDir(settings.containers_dir);
   if (!configs.ok()) return configs.status();
-  return PatchOciConfig(config_text, settings, *configs, container_id);
+  // Likewise ubcd's config: its defaults are the limits the kernel bounds come from.
+  Result<SupervisorConfig> ubcd = settings.ubcd_config.empty()
+                                      ? DefaultSupervisorConfig()
+                                      : LoadSupervisorConfigFile(settings.ubcd_config);
+  if (!ubcd.ok()) return ubcd.status();
+  return PatchOciConfig(config_text, settings, *configs, *ubcd, container_id);
 }
 
 Result<PatchOutcome> PatchConfigFileInPlace(const std::string& path, const HookSettings& settings,

@@ -104,6 +104,24 @@ TEST(PatchConfigTextTest, AContainersDFileOptsTheContainerIn) {
   EXPECT_FALSE(other->patched);
 }
 
+TEST(PatchConfigTextTest, UbcdsDefaultsGiveTheKernelBounds) {
+  TempDir dir("ubc-config-patcher");
+  const fs::path ubcd = dir.Write("ubcd.json", R"({"defaults": {"privvmpages": "100000:300000"}})");
+  HookSettings settings = SettingsWith(dir);
+  settings.opt_in = OptIn::kAll;
+  settings.ubcd_config = ubcd.string();
+  Result<PatchOutcome> outcome = PatchConfigText(RuncSpec(), settings, "c1");
+  ASSERT_TRUE(outcome.ok()) << outcome.status().message();
+  EXPECT_EQ(outcome->bounds.data_bytes, 300000u * 4096);
+
+  // A missing or broken ubcd config fails the container: its limits are unknown.
+  settings.ubcd_config = dir.Path("missing.json").string();
+  Result<PatchOutcome> missing = PatchConfigText(RuncSpec(), settings, "c1");
+  ASSERT_FALSE(missing.ok());
+  EXPECT_NE(missing.status().message().find("missing.json"), std::string::npos)
+      << missing.status().message();
+}
+
 TEST(PatchConfigTextTest, ABrokenContainersDFileFailsTheContainer) {
   TempDir dir("ubc-config-patcher");
   fs::create_directory(dir.Path("containers.d"));

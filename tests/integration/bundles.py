@@ -112,14 +112,18 @@ def ubc_annotations(privvmpages=None, profile=None, extra=None):
     return ann
 
 
-def write_hook_settings(path, ubcd, opt_in="annotated", runtime=None, runtime_args=None):
+def write_hook_settings(path, ubcd, opt_in="annotated", runtime=None, runtime_args=None,
+                        kernel_bounds=None):
     settings = {
         "listener_path": ubcd.listener_path,
         "containers_dir": ubcd.containers_dir,
+        "ubcd_config": ubcd.config_path,
         "opt_in": opt_in,
         "runtime": runtime or which("runc") or "/usr/bin/runc",
         "runtime_args": list(runtime_args or []),
     }
+    if kernel_bounds is not None:
+        settings["kernel_bounds"] = kernel_bounds
     write_json(path, settings)
     return path
 

@@ -4,9 +4,10 @@ named crun_<case>. Cases that need crun's own setup are here."""
 
 import os
 
+import bound_cases
 import bypass_cases
 import memory_cases
-from bundles import hook_patch, ubc_annotations
+from bundles import hook_patch, ubc_annotations, write_hook_settings
 from cleanup import unique_id
 from files import read_json, write_json
 from memory_cases import _grow_to, _held_is, _processes_are
@@ -33,6 +34,8 @@ for _name in memory_cases.CASES:
     globals()["test_" + _name] = _bind(_name)
 for _name in bypass_cases.CASES:
     globals()["test_" + _name] = _bind(_name, bypass_cases)
+for _name in bound_cases.CASES:
+    globals()["test_" + _name] = _bind(_name, bound_cases)
 
 
 def test_cgroup2_membership_lists_afresh():
@@ -49,7 +52,11 @@ def test_cgroup2_membership_lists_afresh():
     config["linux"].pop("resources", None)
     config["linux"]["cgroupsPath"] = "/" + cid
     write_json(config_path, config)
-    hook_patch(s.hook_path, bundle, s.settings_path, cid)
+    # crun's cgroup2 here has no memory controller (it is bound to the host's v1
+    # hierarchy): a memory limit would fail the container (docs/runtimes.md).
+    settings = write_hook_settings(os.path.join(s.workdir, "hook-nomemcg.json"), s.ubcd,
+                                   kernel_bounds={"memory_cgroup": False})
+    hook_patch(s.hook_path, bundle, settings, cid)
     c = Container(runtime, bundle, cid, s.workdir).start()
     c.wait_ready()
     info = s.ubcd.wait_container(cid)

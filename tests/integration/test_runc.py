@@ -4,6 +4,7 @@ named runc_<case>. Cases that need the container's own cgroup are here."""
 
 import os
 
+import bound_cases
 import bypass_cases
 import memory_cases
 from cleanup import add_cleanup, unique_id
@@ -31,6 +32,10 @@ for _name in memory_cases.CASES:
     globals()["test_" + _name] = _bind(_name)
 for _name in bypass_cases.CASES:
     globals()["test_" + _name] = _bind(_name, bypass_cases)
+for _name in bound_cases.CASES:
+    globals()["test_" + _name] = _bind(_name, bound_cases)
+for _name in bound_cases.RUNC_CASES:
+    globals()["test_" + _name] = _bind(_name, bound_cases)
 
 
 def test_nested_cgroup_member_counted():

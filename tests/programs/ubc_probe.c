@@ -43,6 +43,9 @@
  *                            -> ok FORKED FORK_FAILED CHILD_MMAP_FAILED
  *   threads-exit N           N threads each mmap 64 KiB and exit at once (untouched,
  *                            unmapped by nobody) -> ok N
+ *   i386-works               whether `int $0x80` works here (tried in a child: a machine
+ *                            without ia32 emulation for user space faults it)
+ *                            -> ok yes | ok no
  *   i386-mmap2 SIZE          mmap2 through `int $0x80` (the i386 ABI), anon private RW,
  *                            every page touched                      -> ok ADDR | err ERRNO
  *   i386-old-mmap SIZE       i386 old_mmap (arguments in memory below 4 GiB), anon private RW
@@ -52,7 +55,18 @@
  *   growsdown SIZE           MAP_GROWSDOWN read-only mapping, then mprotect of its top page
  *                            with PROT_WRITE|PROT_GROWSDOWN, then every page touched
  *                            -> ok ADDR | err ERRNO
- *   rlimit-data SIZE|inf     setrlimit(RLIMIT_DATA) soft (hard kept)  -> ok | err ERRNO
+ *   rlimit-data SIZE|inf     setrlimit(RLIMIT_DATA) soft (hard kept; inf: as high as the
+ *                            hard limit allows)                      -> ok | err ERRNO
+ *   rlimit-stack SIZE|inf    the same for RLIMIT_STACK                 -> ok | err ERRNO
+ *   rlimit-raise data|stack  setrlimit to unlimited, soft and hard   -> ok | err ERRNO
+ *   stack-grow SIZE          a child grows its main stack by SIZE (touching each page
+ *                            on the way down), then exits
+ *                            -> ok grown MAX_DATA_PAGES | ok signal N MAX_DATA_PAGES
+ *   growsdown-grow SIZE      a child maps one RW MAP_GROWSDOWN page (with SIZE free below
+ *                            it) and touches down SIZE below it, then exits
+ *                            -> ok grown MAX_DATA_PAGES | ok signal N MAX_DATA_PAGES
+ *   memfd SIZE               memfd_create + SIZE bytes written (shared pages; the fd is
+ *                            kept open)                              -> ok | err ERRNO
  *   fixed-race MS SIZE       for MS ms one thread moves a SIZE region back and forth with
  *                            mremap(MREMAP_FIXED) while another maps over its first place
  *                            with MAP_FIXED; the main thread samples statm data
@@ -418,6 +432,20 @@ static void reply_i386_result(long ret, size_t len_bytes, int prot) {
   reply("ok %p", (void *)p);
 }
 
+static void cmd_i386_works(void) {
+  fflush(stdout);
+  pid_t pid = fork();
+  if (pid < 0) {
+    reply_err(errno);
+    return;
+  }
+  if (pid == 0) _exit(i386_syscall(20 /* getpid */, 0, 0, 0, 0, 0) == getpid() ? 0 : 1);
+  int status;
+  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  reply("ok %s", WIFEXITED(status) && WEXITSTATUS(status) == 0 ? "yes" : "no");
+}
+
 static void cmd_i386_mmap2(size_t len_bytes) {
   reply_i386_result(i386_syscall(192, 0, (long)len_bytes, PROT_READ | PROT_WRITE,
                                  MAP_PRIVATE | MAP_ANONYMOUS, -1),
@@ -568,24 +596,143 @@ static void cmd_fixed_race(long ms, size_t len_bytes) {
   reply("ok %ld %ld %ld", max_data, r.fixed_granted, r.fixed_refused);
 }
 
-static void cmd_rlimit_data(const char *arg) {
+static void cmd_rlimit_soft(int resource, const char *arg) {
+  /* Raising the hard limit needs CAP_SYS_RESOURCE: only the soft one moves, and "inf"
+   * takes it as high as an unprivileged process can, to the hard limit. */
   struct rlimit rl;
+  getrlimit(resource, &rl);
   size_t len_bytes;
   if (strcmp(arg, "inf") == 0) {
-    rl.rlim_cur = rl.rlim_max = RLIM_INFINITY;
+    rl.rlim_cur = rl.rlim_max;
   } else if (parse_size(arg, &len_bytes) == 0) {
-    rl.rlim_cur = rl.rlim_max = len_bytes;
+    rl.rlim_cur = len_bytes;
   } else {
     reply_err(EINVAL);
     return;
   }
-  /* Raising the hard limit again needs CAP_SYS_RESOURCE: lower only the soft one. */
-  struct rlimit old;
-  getrlimit(RLIMIT_DATA, &old);
-  rl.rlim_max = old.rlim_max;
-  if (setrlimit(RLIMIT_DATA, &rl) != 0) {
+  if (setrlimit(resource, &rl) != 0) {
     reply_err(errno);
     return;
+  }
+  reply("ok");
+}
+
+static void cmd_rlimit_raise(const char *arg) {
+  int resource = strcmp(arg, "data") == 0    ? RLIMIT_DATA
+                 : strcmp(arg, "stack") == 0 ? RLIMIT_STACK
+                                             : -1;
+  if (resource < 0) {
+    reply_err(EINVAL);
+    return;
+  }
+  struct rlimit rl = {RLIM_INFINITY, RLIM_INFINITY};
+  if (setrlimit(resource, &rl) != 0) {
+    reply_err(errno);
+    return;
+  }
+  reply("ok");
+}
+
+/* The growth commands run in a child, which the kernel may kill (SIGSEGV at the stack's
+ * bound) without the probe going with it. The child sends its largest statm data. */
+static int grow_pipe = -1;
+static long grow_max_data;
+
+static void note_grow_data(void) {
+  long data;
+  if (read_statm_data_pages(&data) == 0 && data > grow_max_data) {
+    grow_max_data = data;
+    /* Sent at once: a SIGSEGV leaves no chance to send it later. */
+    if (write(grow_pipe, &data, sizeof data) != (ssize_t)sizeof data) _exit(4);
+  }
+}
+
+#define STACK_FRAME_BYTES 65536
+static void grow_stack(size_t left_bytes) {
+  volatile char frame[STACK_FRAME_BYTES];
+  for (size_t i = 0; i < sizeof frame; i += (size_t)page_size_bytes) frame[i] = 1;
+  note_grow_data();
+  if (left_bytes > sizeof frame) grow_stack(left_bytes - sizeof frame);
+  frame[0] = frame[1]; /* no tail call: every frame stays on the stack */
+}
+
+static void grow_growsdown(size_t len_bytes) {
+  /* Room below the page: reserve len + 2 MiB (more than the guard gap), map the page at
+   * its top. */
+  size_t room = len_bytes + ((size_t)2 << 20);
+  char *r = mmap(NULL, room, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (r == MAP_FAILED) _exit(2);
+  munmap(r, room);
+  char *top = r + room - (size_t)page_size_bytes;
+  char *p = mmap(top, (size_t)page_size_bytes, PROT_READ | PROT_WRITE,
+                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_GROWSDOWN | MAP_FIXED_NOREPLACE, -1, 0);
+  if (p == MAP_FAILED) _exit(3);
+  for (size_t off = 0; off <= len_bytes; off += (size_t)page_size_bytes) {
+    p[-(long)off] = 1;
+    if (off % ((size_t)1 << 20) == 0) note_grow_data();
+  }
+  note_grow_data();
+}
+
+static void cmd_grow(int growsdown, size_t len_bytes) {
+  int fds[2];
+  if (pipe(fds) != 0) {
+    reply_err(errno);
+    return;
+  }
+  fflush(stdout);
+  pid_t pid = fork();
+  if (pid < 0) {
+    reply_err(errno);
+    close(fds[0]);
+    close(fds[1]);
+    return;
+  }
+  if (pid == 0) {
+    close(fds[0]);
+    grow_pipe = fds[1];
+    grow_max_data = 0;
+    note_grow_data();
+    if (growsdown)
+      grow_growsdown(len_bytes);
+    else
+      grow_stack(len_bytes);
+    _exit(0);
+  }
+  close(fds[1]);
+  long data, max_data = 0;
+  while (read(fds[0], &data, sizeof data) == (ssize_t)sizeof data) max_data = data;
+  close(fds[0]);
+  int status;
+  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (WIFSIGNALED(status)) {
+    reply("ok signal %d %ld", WTERMSIG(status), max_data);
+  } else if (WEXITSTATUS(status) != 0) {
+    reply_err(EIO);
+  } else {
+    reply("ok grown %ld", max_data);
+  }
+}
+
+static int memfd_fd = -1;
+
+static void cmd_memfd(size_t len_bytes) {
+  if (memfd_fd < 0) memfd_fd = (int)syscall(SYS_memfd_create, "ubc-probe", 0);
+  if (memfd_fd < 0) {
+    reply_err(errno);
+    return;
+  }
+  static char chunk[1 << 20];
+  memset(chunk, 0x5a, sizeof chunk);
+  for (size_t done = 0; done < len_bytes;) {
+    size_t n = len_bytes - done < sizeof chunk ? len_bytes - done : sizeof chunk;
+    ssize_t w = write(memfd_fd, chunk, n);
+    if (w < 0) {
+      reply_err(errno);
+      return;
+    }
+    done += (size_t)w;
   }
   reply("ok");
 }
@@ -976,12 +1123,18 @@ static const struct command_info commands[] = {
     {"kill-children", 0},
     {"threads", 2},
     {"statm", 0},
+    {"i386-works", 0},
     {"i386-mmap2", 1},
     {"i386-old-mmap", 1},
     {"i386-mprotect-rw", 0},
     {"pkey-mprotect-rw", 0},
     {"growsdown", 1},
     {"rlimit-data", 1},
+    {"rlimit-stack", 1},
+    {"rlimit-raise", 1},
+    {"stack-grow", 1},
+    {"growsdown-grow", 1},
+    {"memfd", 1},
     {"fixed-race", 2},
     {"pid", 0},
     {"mmap-for", 2},
@@ -1067,6 +1220,8 @@ static int run_command(int argc, char **argv) {
       cmd_sbrk(argv[1]);
   } else if (strcmp(c, "brk-now") == 0) {
     cmd_brk_now();
+  } else if (strcmp(c, "i386-works") == 0) {
+    cmd_i386_works();
   } else if (strcmp(c, "i386-mmap2") == 0) {
     if (need_size(argc, argv, 1, &sz) == 0) cmd_i386_mmap2(sz);
   } else if (strcmp(c, "i386-old-mmap") == 0) {
@@ -1080,11 +1235,20 @@ static int run_command(int argc, char **argv) {
   } else if (strcmp(c, "fixed-race") == 0) {
     if (need_long(argc, argv, 1, &n) == 0 && need_size(argc, argv, 2, &sz) == 0)
       cmd_fixed_race(n, sz);
-  } else if (strcmp(c, "rlimit-data") == 0) {
+  } else if (strcmp(c, "rlimit-data") == 0 || strcmp(c, "rlimit-stack") == 0) {
     if (argc < 2)
       reply_err(EINVAL);
     else
-      cmd_rlimit_data(argv[1]);
+      cmd_rlimit_soft(strcmp(c, "rlimit-data") == 0 ? RLIMIT_DATA : RLIMIT_STACK, argv[1]);
+  } else if (strcmp(c, "rlimit-raise") == 0) {
+    if (argc < 2)
+      reply_err(EINVAL);
+    else
+      cmd_rlimit_raise(argv[1]);
+  } else if (strcmp(c, "stack-grow") == 0 || strcmp(c, "growsdown-grow") == 0) {
+    if (need_size(argc, argv, 1, &sz) == 0) cmd_grow(strcmp(c, "growsdown-grow") == 0, sz);
+  } else if (strcmp(c, "memfd") == 0) {
+    if (need_size(argc, argv, 1, &sz) == 0) cmd_memfd(sz);
   } else if (strcmp(c, "malloc") == 0) {
     if (need_size(argc, argv, 1, &sz) == 0) cmd_malloc(sz);
   } else if (strcmp(c, "malloc-small-loop") == 0) {
