@@ -65,6 +65,7 @@ def runtime_settings(ubcd, runtime=None, opt_in="annotated", runtime_args=None):
     return {
         "listener_path": ubcd.listener_path,
         "containers_dir": ubcd.containers_dir,
+        "ubcd_config": ubcd.config_path,
         "opt_in": opt_in,
         "runtime": runtime or which("runc") or "/usr/sbin/runc",
         "runtime_args": list(runtime_args or []),
