@@ -7,6 +7,11 @@ void ProcessImageCache::ExecStarted(int tgid) {
   exec_pending_.insert(tgid);
 }
 
+void ProcessImageCache::ImageCounted(int tgid) {
+  brk_by_tgid_[tgid] = BreakState{kBreakAtStart, kBreakAtStart, 0};
+  exec_pending_.erase(tgid);
+}
+
 void ProcessImageCache::PruneGone(const MembersSample& sample,
                                   const std::function<bool(int tid)>& keep_thread) {
   auto gone = [&](int tgid) { return sample.DataPagesOf(tgid) == nullptr; };

@@ -76,6 +76,10 @@ class ProcessImageCache {
   // ---- Execs
   // `tgid`'s image is being replaced: what is remembered of it is stale.
   void ExecStarted(int tgid);
+  // `tgid` has exec'd and an exact read has counted its new image: nothing
+  // is to be added to the estimate for it, and its break is read at its
+  // next brk (whatever was remembered may be of the old image).
+  void ImageCounted(int tgid);
   // True (once) when `tgid` had an exec pending: its new image is to be read.
   bool TakePendingExec(int tgid) {
     return !exec_pending_.empty() && exec_pending_.erase(tgid) != 0;

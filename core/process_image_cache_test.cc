@@ -58,6 +58,20 @@ TEST(ProcessImageCacheTest, AnExecResetsTheBreakAndIsPendingOnce) {
   EXPECT_FALSE(cache.TakePendingExec(10));
 }
 
+TEST(ProcessImageCacheTest, AnImageCountedByAnExactReadIsNoLongerPendingAndItsBreakIsRead) {
+  ProcessImageCache cache;
+  cache.SetBreak(10, 0x555555600000);
+  cache.ExecStarted(10);
+  cache.ImageCounted(10);
+  EXPECT_FALSE(cache.TakePendingExec(10));
+  ASSERT_NE(cache.Break(10), nullptr);
+  EXPECT_EQ(cache.Break(10)->low, ProcessImageCache::kBreakAtStart);
+  // An exec ubcd never saw trapped: the old image's break is not kept either.
+  cache.SetBreak(11, 0x555555600000);
+  cache.ImageCounted(11);
+  EXPECT_EQ(cache.Break(11)->low, ProcessImageCache::kBreakAtStart);
+}
+
 TEST(ProcessImageCacheTest, ProcessesTheListingNoLongerShowsAreForgotten) {
   ProcessImageCache cache;
   cache.SetBreak(10, 1);
