@@ -169,7 +169,8 @@ void ContainerAccounting::NoteNewImageLocked(const TrappedCall& call, TargetRead
     p.image_unknown = true;
     return;
   }
-  ledger_.AddToEstimate(image->vm_pages);
+  // An exec check (CheckImage) may have counted the image exactly already.
+  if (!images_.TakeImageCounted(call.tid)) ledger_.AddToEstimate(image->vm_pages);
   const ProcessImageCache::BreakState* brk = images_.Break(call.tid);
   if (brk != nullptr && brk->low == ProcessImageCache::kBreakAtStart) {
     images_.SetBreak(call.tid, image->start_brk);

@@ -80,8 +80,8 @@ class ContainerAccounting {
   // Process `tgid` of this container has gone past an exec's point of no
   // return (the kernel mapped the new image's data, bss and stack without a
   // trapped call): reads the exact held value now, notes the new image as its
-  // next trapped call would (the exact read has counted it, so nothing is
-  // added to the estimate; its break is read at its next brk), and says
+  // next trapped call would (the exact read has counted it, so that call
+  // adds nothing to the estimate and only reads the image's start_brk), and says
   // whether held exceeds the limit (docs/ubc-semantics.md §3, "exec's own
   // mappings": limit-checked, refused with SIGKILL). Over the limit counts a
   // failcnt; killing the process is the caller's business. The verdict is
