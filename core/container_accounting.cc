@@ -169,7 +169,8 @@ void ContainerAccounting::NoteNewImageLocked(const TrappedCall& call, TargetRead
     p.image_unknown = true;
     return;
   }
-  ledger_.AddToEstimate(image->vm_pages);
+  // An exec check (CheckImage) may have counted the image exactly already.
+  if (!images_.TakeImageCounted(call.tid)) ledger_.AddToEstimate(image->vm_pages);
   const ProcessImageCache::BreakState* brk = images_.Break(call.tid);
   if (brk != nullptr && brk->low == ProcessImageCache::kBreakAtStart) {
     images_.SetBreak(call.tid, image->start_brk);
@@ -405,6 +406,37 @@ AccountingSnapshot ContainerAccounting::Refresh(MemberReader& members) {
   AccountingSnapshot s = SnapshotLocked();
   s.privvmpages.held_pages = counter_.values().held_pages;
   return s;
+}
+
+ContainerAccounting::ImageCheck ContainerAccounting::CheckImage(int tgid, MemberReader& members) {
+  ImageCheck r;
+  std::lock_guard<std::mutex> lock(mu_);
+  if (retired_) return r;
+  Status s = RefreshLocked(members);
+  if (s.ok() && sample_.DataPagesOf(tgid) == nullptr) {
+    // Forked and exec'd before any exact read found it: list afresh once.
+    members.ExpectNewProcess(-1);
+    s = RefreshLocked(members);
+  }
+  if (!s.ok()) {
+    PublishLocked();
+    return r;
+  }
+  r.checked = true;
+  const uint64_t* image = sample_.DataPagesOf(tgid);
+  r.member = image != nullptr;
+  if (r.member) {
+    r.image_pages = *image;
+    // After an exec the process's only thread has tid == tgid.
+    if (!ledger_.HasSpace(tgid)) images_.SetTgid(tgid, tgid);
+    images_.ImageCounted(tgid);
+  }
+  r.held_pages = sample_.data_pages;
+  r.limit_pages = counter_.values().limit_pages;
+  r.over_limit = r.member && r.held_pages > r.limit_pages;
+  if (r.over_limit) counter_.RecordRefusal();
+  PublishLocked();
+  return r;
 }
 
 AccountingSnapshot ContainerAccounting::SnapshotLocked() const {

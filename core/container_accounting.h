@@ -68,6 +68,26 @@ class ContainerAccounting {
   // Reads the exact held value now (for status) and returns the counters;
   // after Retire() it reads nothing.
   AccountingSnapshot Refresh(MemberReader& members);
+  // What the exact check after an exec found (CheckImage).
+  struct ImageCheck {
+    bool checked = false;     // false: the members could not be read (or retired)
+    bool member = false;      // the exact read lists the process
+    bool over_limit = false;  // the kernel's held exceeds the limit: the image must not run
+    uint64_t held_pages = 0;  // the kernel's figure (statm sum), without reservations
+    uint64_t limit_pages = 0;
+    uint64_t image_pages = 0;  // the process's own statm data (its new image and stack)
+  };
+  // Process `tgid` of this container has gone past an exec's point of no
+  // return (the kernel mapped the new image's data, bss and stack without a
+  // trapped call): reads the exact held value now, notes the new image as its
+  // next trapped call would (the exact read has counted it, so that call
+  // adds nothing to the estimate and only reads the image's start_brk), and says
+  // whether held exceeds the limit (docs/ubc-semantics.md §3, "exec's own
+  // mappings": limit-checked, refused with SIGKILL). Over the limit counts a
+  // failcnt; killing the process is the caller's business. The verdict is
+  // taken on the kernel's figure only, never on the conservative count of
+  // calls in flight: a kill cannot be taken back.
+  ImageCheck CheckImage(int tgid, MemberReader& members);
   // Counters as last known, without reading anything.
   AccountingSnapshot Peek() const;
   // The same as the decision path last published it: never takes the
@@ -83,6 +103,8 @@ class ContainerAccounting {
   // kept open.
   void Retire(MemberReader& members);
   const RuleProfile& profile() const { return *profile_; }
+  // Fixed at construction: readable without the mutex.
+  uint64_t fast_path_headroom_pages() const { return tuning_.fast_path_headroom_pages; }
 
  private:
   // What one decision has worked out so far about the call's charge.
@@ -131,7 +153,7 @@ class ContainerAccounting {
 
   mutable std::mutex mu_;
   const RuleProfile* profile_;
-  Tuning tuning_;
+  const Tuning tuning_;
   Beancounter counter_;
   uint64_t processes_ = 0;
   MembersSample sample_;  // scratch of RefreshLocked, kept for its capacity

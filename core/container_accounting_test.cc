@@ -463,6 +463,92 @@ TEST(ContainerAccountingTest, TheFirstCallAfterAnExecIsExactWhenTheImageCannotBe
   EXPECT_TRUE(acc.Decide(Mmap(1, 10), target, members).exact);
 }
 
+TEST(ContainerAccountingTest, AnExecImageThatTakesTheContainerOverTheLimitIsReported) {
+  ContainerAccounting acc(8192, 10240, Bc2006Profile());
+  FakeTarget target;
+  FakeMembers members;
+  members.data_pages = 7000;
+  acc.Decide(Mmap(1, 10), target, members);
+  acc.Decide(Execve(1), target, members);
+  // The kernel mapped a 6144-page bss without a trapped call.
+  members.data_pages = 13144;
+  const int samples = members.samples;
+  ContainerAccounting::ImageCheck check = acc.CheckImage(FakeMembers::kTgid, members);
+  EXPECT_EQ(members.samples, samples + 1);  // one exact read
+  EXPECT_TRUE(check.checked);
+  EXPECT_TRUE(check.member);
+  EXPECT_TRUE(check.over_limit);
+  EXPECT_EQ(check.held_pages, 13144u);
+  EXPECT_EQ(check.limit_pages, 10240u);
+  EXPECT_EQ(check.image_pages, 13144u);  // the fake's one process holds everything
+  const AccountingSnapshot snap = acc.Peek();
+  EXPECT_EQ(snap.privvmpages.failcnt, 1u);
+  EXPECT_EQ(snap.privvmpages.held_pages, 13144u);
+  EXPECT_EQ(acc.Published().privvmpages.failcnt, 1u);  // status readers see it
+}
+
+TEST(ContainerAccountingTest, AnExecImageOverTheBarrierButWithinTheLimitRuns) {
+  ContainerAccounting acc(8192, 10240, Bc2006Profile());
+  FakeTarget target;
+  FakeMembers members;
+  members.data_pages = 10240;  // equality is allowed
+  ContainerAccounting::ImageCheck check = acc.CheckImage(FakeMembers::kTgid, members);
+  EXPECT_TRUE(check.checked);
+  EXPECT_FALSE(check.over_limit);
+  EXPECT_EQ(acc.Peek().privvmpages.failcnt, 0u);
+}
+
+TEST(ContainerAccountingTest, AnExecCheckCountsTheImageSoTheNextCallOnlyReadsItsBreak) {
+  ContainerAccounting acc(100000, 100000, Bc2006Profile());
+  FakeTarget target;
+  FakeMembers members;
+  members.data_pages = 1000;
+  acc.Decide(Syscall(1, x86_64_nr::kBrk, {target.start_brk + 100 * kPage, 0, 0, 0, 0, 0}), target,
+             members);
+  acc.Decide(Execve(1), target, members);
+  target.vm_pages = 700;
+  members.data_pages = 1500;  // the new image, in the kernel's figure
+  ASSERT_FALSE(acc.CheckImage(FakeMembers::kTgid, members).over_limit);
+  EXPECT_EQ(acc.Peek().privvmpages.held_pages, 1500u);
+  // The image is in the exact value already: its vsize is not added again,
+  // and the new image's break is the kernel's, not the old image's.
+  target.start_brk -= 1000 * kPage;
+  const int images = target.image_reads;
+  const int maps = target.maps_reads;
+  Decision d = acc.Decide(
+      Syscall(1, x86_64_nr::kBrk, {target.start_brk + 5 * kPage, 0, 0, 0, 0, 0}), target, members);
+  EXPECT_EQ(d.plan.pages, 5u);
+  EXPECT_FALSE(d.exact);
+  EXPECT_EQ(d.held_pages, 1500u);
+  EXPECT_EQ(target.maps_reads, maps);         // no maps read: the image's start_brk
+  EXPECT_EQ(target.image_reads, images + 1);  // one stat read, as without the check
+}
+
+TEST(ContainerAccountingTest, AnExecCheckOfAProcessNotListedListsAfreshAndSaysSo) {
+  ContainerAccounting acc(1000, 1000, Bc2006Profile());
+  FakeMembers members;
+  members.data_pages = 5000;
+  ContainerAccounting::ImageCheck check = acc.CheckImage(42, members);
+  ASSERT_EQ(members.forkers.size(), 1u);
+  EXPECT_EQ(members.forkers[0], -1);  // a full listing
+  EXPECT_TRUE(check.checked);
+  EXPECT_FALSE(check.member);
+  EXPECT_FALSE(check.over_limit);  // not this container's process: nothing to kill
+  EXPECT_EQ(acc.Peek().privvmpages.failcnt, 0u);
+}
+
+TEST(ContainerAccountingTest, AnExecCheckDecidesNothingWhenTheMembersCannotBeRead) {
+  ContainerAccounting acc(1000, 1000, Bc2006Profile());
+  FakeMembers members;
+  members.fail = true;
+  EXPECT_FALSE(acc.CheckImage(FakeMembers::kTgid, members).checked);
+  members.fail = false;
+  members.data_pages = 5000;
+  acc.Retire(members);
+  EXPECT_FALSE(acc.CheckImage(FakeMembers::kTgid, members).checked);
+  EXPECT_EQ(acc.Peek().privvmpages.failcnt, 0u);
+}
+
 TEST(ContainerAccountingTest, BrkNearTheBoundUsesTheRealBreak) {
   ContainerAccounting acc(1000, 1000, Bc2006Profile());
   FakeTarget target;

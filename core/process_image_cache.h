@@ -76,6 +76,17 @@ class ProcessImageCache {
   // ---- Execs
   // `tgid`'s image is being replaced: what is remembered of it is stale.
   void ExecStarted(int tgid);
+  // `tgid` has exec'd and an exact read has counted its new image: its next
+  // trapped call still reads the image for its break, but adds nothing to
+  // the estimate (TakeImageCounted). Nothing changes when no exec is pending
+  // (that call came first and has noted the image).
+  void ImageCounted(int tgid) {
+    if (exec_pending_.count(tgid) != 0) image_counted_.insert(tgid);
+  }
+  // True (once) when an exact read has counted `tgid`'s new image.
+  bool TakeImageCounted(int tgid) {
+    return !image_counted_.empty() && image_counted_.erase(tgid) != 0;
+  }
   // True (once) when `tgid` had an exec pending: its new image is to be read.
   bool TakePendingExec(int tgid) {
     return !exec_pending_.empty() && exec_pending_.erase(tgid) != 0;
@@ -90,6 +101,7 @@ class ProcessImageCache {
   std::map<int, int> tgid_by_tid_;
   std::map<int, BreakState> brk_by_tgid_;
   std::set<int> exec_pending_;
+  std::set<int> image_counted_;  // a subset of exec_pending_
 };
 
 }  // namespace ubc

@@ -58,6 +58,23 @@ TEST(ProcessImageCacheTest, AnExecResetsTheBreakAndIsPendingOnce) {
   EXPECT_FALSE(cache.TakePendingExec(10));
 }
 
+TEST(ProcessImageCacheTest, AnImageCountedByAnExactReadStaysPendingButIsNotAddedAgain) {
+  ProcessImageCache cache;
+  cache.ExecStarted(10);
+  cache.ImageCounted(10);
+  EXPECT_TRUE(cache.TakePendingExec(10));  // its break is still to be read
+  EXPECT_TRUE(cache.TakeImageCounted(10));
+  EXPECT_FALSE(cache.TakeImageCounted(10));
+  // No exec pending (its next call came first): nothing to note.
+  cache.ImageCounted(11);
+  EXPECT_FALSE(cache.TakeImageCounted(11));
+  // A new exec forgets that the previous image was counted.
+  cache.ExecStarted(12);
+  cache.ImageCounted(12);
+  cache.ExecStarted(12);
+  EXPECT_FALSE(cache.TakeImageCounted(12));
+}
+
 TEST(ProcessImageCacheTest, ProcessesTheListingNoLongerShowsAreForgotten) {
   ProcessImageCache cache;
   cache.SetBreak(10, 1);

@@ -26,7 +26,8 @@ struct RefusalEvent {
   uint64_t held_pages = 0;
   ChargeCheck checked = ChargeCheck::kBarrier;
   uint64_t bound_pages = 0;
-  int error_number = 0;  // 0 when brk returned the old break instead
+  int error_number = 0;   // 0 when brk returned the old break instead
+  int signal_number = 0;  // SIGKILL: an exec'd image took the container over its limit
 };
 
 class RefusalEvents {

@@ -3,10 +3,20 @@
 #include <utility>
 
 #include "core/annotations.h"
+#include "core/stack_headroom.h"
 #include "core/vz_value.h"
 #include "supervisor/log.h"
 
 namespace ubc {
+namespace {
+
+std::string StackLimitText(std::optional<uint64_t> bytes) {
+  if (!bytes) return "unknown";
+  if (*bytes == kUnlimitedStackBytes) return "unlimited";
+  return std::to_string(*bytes) + " bytes";
+}
+
+}  // namespace
 
 ContainerRegistry::ContainerRegistry(SupervisorConfig config, ProcessView& view,
                                      PersistedState restored)
@@ -29,7 +39,8 @@ void ContainerRegistry::DropExpiredLocked() {
 }
 
 std::shared_ptr<Container> ContainerRegistry::MakeLocked(
-    const ContainerProcessState& state, bool recovered, std::unique_ptr<ContainerMembers> members) {
+    const ContainerProcessState& state, bool recovered, std::unique_ptr<ContainerMembers> members,
+    std::optional<uint64_t> stack_hard_limit_bytes) {
   auto c = std::make_shared<Container>();
   c->id = state.id;
   UbcAnnotations annotations;
@@ -45,8 +56,13 @@ std::shared_ptr<Container> ContainerRegistry::MakeLocked(
       container_configs_, state.id, ContainerNameFromAnnotations(state.annotations));
   c->limits = ResolveLimits(annotations, file, config_);
   c->on_error = c->limits.on_error;
-  c->accounting = std::make_unique<ContainerAccounting>(
-      c->limits.privvmpages.barrier_pages, c->limits.privvmpages.limit_pages, *c->limits.profile);
+  // The estimate must stay clear of the bound by what a stack may grow
+  // without a trapped call: the container's own RLIMIT_STACK hard limit.
+  ContainerAccounting::Tuning tuning;
+  tuning.fast_path_headroom_pages = StackHeadroomPages(stack_hard_limit_bytes);
+  c->accounting = std::make_unique<ContainerAccounting>(c->limits.privvmpages.barrier_pages,
+                                                        c->limits.privvmpages.limit_pages,
+                                                        *c->limits.profile, tuning);
   c->members = std::move(members);
   if (recovered) {
     if (auto kept = restored_.find(state.id); kept != restored_.end()) {
@@ -65,7 +81,9 @@ std::shared_ptr<Container> ContainerRegistry::MakeLocked(
           " (" + LimitsSourceName(c->limits.privvmpages_source) + " " +
           c->limits.privvmpages_source_detail + "), profile " +
           std::string(c->limits.profile->name) + ", on_error " + OnErrorName(c->limits.on_error) +
-          ", membership by " + c->members->Describe());
+          ", membership by " + c->members->Describe() + ", stack headroom " +
+          std::to_string(tuning.fast_path_headroom_pages) + " pages (RLIMIT_STACK hard " +
+          StackLimitText(stack_hard_limit_bytes) + ")");
   return c;
 }
 
@@ -77,6 +95,7 @@ std::shared_ptr<Container> ContainerRegistry::Attach(const ContainerProcessState
   // wait on. Then the registry is looked at again: another fd of the same
   // container may have registered it meanwhile.
   std::unique_ptr<ContainerMembers> members;
+  std::optional<uint64_t> stack_hard_limit_bytes;
   std::unique_lock<std::mutex> lock(mu_);
   for (;;) {
     DropExpiredLocked();
@@ -89,9 +108,11 @@ std::shared_ptr<Container> ContainerRegistry::Attach(const ContainerProcessState
     lock.unlock();
     const int init_pid = state.state_pid > 0 ? state.state_pid : state.pid;
     members = view_.Members(init_pid, runtime_pid);
+    stack_hard_limit_bytes = view_.StackHardLimitBytes(init_pid);
     lock.lock();
   }
-  std::shared_ptr<Container> c = MakeLocked(state, recovered, std::move(members));
+  std::shared_ptr<Container> c =
+      MakeLocked(state, recovered, std::move(members), stack_hard_limit_bytes);
   ++c->notify_fds;
   containers_[state.id] = c;
   return c;
@@ -126,6 +147,21 @@ std::shared_ptr<Container> ContainerRegistry::Find(const std::string& id) {
   DropExpiredLocked();
   auto it = containers_.find(id);
   return it == containers_.end() ? nullptr : it->second;
+}
+
+std::shared_ptr<Container> ContainerRegistry::FindByProcess(ProcessLocation& where) {
+  std::vector<std::shared_ptr<Container>> running;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    running.reserve(containers_.size());
+    for (const auto& [id, c] : containers_) {
+      if (!c->retired) running.push_back(c);
+    }
+  }
+  for (std::shared_ptr<Container>& c : running) {
+    if (c->members->Contains(where)) return std::move(c);
+  }
+  return nullptr;
 }
 
 ContainerReport ContainerRegistry::Report(const Container& c) {

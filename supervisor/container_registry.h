@@ -4,7 +4,8 @@
 //
 // The first notify fd of an id makes a Container: its limits are resolved
 // (annotation > containers.d file > ubcd's defaults), its membership worked
-// out through the ProcessView, its counters restored from the state file when
+// out through the ProcessView, its fast path's headroom taken from its init's
+// RLIMIT_STACK hard limit (core/stack_headroom.h), its counters restored from the state file when
 // it is recovered after a restart. Every later fd of the id (an exec) joins it.
 // When its last fd hangs up it is retired: its final counters stay queryable
 // for retire_after_seconds, and a new container of the same id starts afresh.
@@ -75,6 +76,10 @@ class ContainerRegistry {
   // Running and recently retired containers.
   std::vector<std::shared_ptr<Container>> All();
   std::shared_ptr<Container> Find(const std::string& id);
+  // The running container whose membership holds the process (an exec
+  // event's); null when none. Asks each container's members without its
+  // decision mutex and without the registry's lock held.
+  std::shared_ptr<Container> FindByProcess(ProcessLocation& where);
   ContainerReport Report(const Container& c);
   // Live limit change (vzctl set); applies to the next decision. False when no
   // running or retired container has this id.
@@ -85,7 +90,8 @@ class ContainerRegistry {
  private:
   void DropExpiredLocked();
   std::shared_ptr<Container> MakeLocked(const ContainerProcessState& state, bool recovered,
-                                        std::unique_ptr<ContainerMembers> members);
+                                        std::unique_ptr<ContainerMembers> members,
+                                        std::optional<uint64_t> stack_hard_limit_bytes);
 
   const SupervisorConfig config_;
   ProcessView& view_;

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include "core/stack_headroom.h"
 #include "tests/unit/fake_process_view.h"
 #include "tests/unit/test_support.h"
 
@@ -125,6 +126,32 @@ TEST_F(ContainerRegistryTest, BadAnnotationsFallBackToFilesAndDefaults) {
   ContainerRegistry registry(Config(), view_, {});
   std::shared_ptr<Container> c = registry.Attach(State("c1", "12Q"), 1, false);
   EXPECT_EQ(registry.Report(*c).limits.privvmpages_source, LimitsSource::kDefault);
+}
+
+TEST_F(ContainerRegistryTest, TheHeadroomIsTheInitsStackHardLimitWhenFiniteAndSane) {
+  ContainerRegistry registry(Config(), view_, {});
+  processes_.stack_hard_limit_bytes = uint64_t{16} << 20;
+  EXPECT_EQ(registry.Attach(State("s16"), 1, false)->accounting->fast_path_headroom_pages(), 4096u);
+  processes_.stack_hard_limit_bytes = kUnlimitedStackBytes;
+  EXPECT_EQ(registry.Attach(State("unl"), 1, false)->accounting->fast_path_headroom_pages(),
+            kDefaultStackHeadroomPages);
+  processes_.stack_hard_limit_bytes = uint64_t{1} << 30;  // past the 64 MiB cap
+  EXPECT_EQ(registry.Attach(State("big"), 1, false)->accounting->fast_path_headroom_pages(),
+            kDefaultStackHeadroomPages);
+  processes_.stack_hard_limit_bytes.reset();  // unreadable
+  EXPECT_EQ(registry.Attach(State("unk"), 1, false)->accounting->fast_path_headroom_pages(),
+            kDefaultStackHeadroomPages);
+}
+
+TEST_F(ContainerRegistryTest, AProcessIsFoundInTheRunningContainerThatHoldsIt) {
+  ContainerRegistry registry(Config(), view_, {});
+  std::shared_ptr<Container> c = registry.Attach(State("c1"), 1, false);
+  FakeLocation member(FakeProcesses::kTgid);
+  FakeLocation stranger(FakeProcesses::kTgid + 1);
+  EXPECT_EQ(registry.FindByProcess(member), c);
+  EXPECT_EQ(registry.FindByProcess(stranger), nullptr);
+  (void)registry.Detach(c);  // retired: its processes are gone
+  EXPECT_EQ(registry.FindByProcess(member), nullptr);
 }
 
 }  // namespace

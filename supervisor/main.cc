@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <string>
@@ -16,6 +17,7 @@
 #include "core/supervisor_config.h"
 #include "supervisor/api_token.h"
 #include "supervisor/custody.h"
+#include "supervisor/exec_watcher.h"
 #include "supervisor/fd_store.h"
 #include "supervisor/listener.h"
 #include "supervisor/log.h"
@@ -118,6 +120,27 @@ int main(int argc, char** argv) {
   }
 
   ubc::Custody custody = ubc::SetUpCustody(*config, config_path);
+  // The kernel's exec events: subscribing needs CAP_NET_ADMIN, so before the
+  // drop. Without them ubcd still works; an exec'd image is then charged at
+  // its process's next trapped call only. UBCD_EXEC_WATCH=off leaves them
+  // (for measuring what they cost).
+  std::unique_ptr<ubc::ExecWatcher> exec_watcher;
+  if (const char* watch = ::getenv("UBCD_EXEC_WATCH");
+      watch != nullptr && std::strcmp(watch, "off") == 0) {
+    ubc::Log(ubc::LogLevel::kInfo,
+             "exec watcher off (UBCD_EXEC_WATCH=off): exec images are charged only at the "
+             "process's next trapped call");
+  } else if (auto opened = ubc::ExecWatcher::Open(); opened.ok()) {
+    exec_watcher = std::move(opened).value();
+    ubc::Log(ubc::LogLevel::kInfo, "exec watcher on (proc connector, receive buffer " +
+                                       std::to_string(exec_watcher->receive_buffer_bytes()) +
+                                       " bytes)");
+  } else {
+    ubc::Log(ubc::LogLevel::kWarning,
+             "no exec events (" + opened.status().message() +
+                 "): exec images are charged only at the process's "
+                 "next trapped call, and one over the limit is not killed");
+  }
   // Before any thread exists: capabilities are per thread.
   if (ubc::Status s = ubc::DropPrivileges(); !s.ok()) {
     ubc::Log(ubc::LogLevel::kWarning, "keeping start-up privileges: " + s.message());
@@ -137,6 +160,10 @@ int main(int argc, char** argv) {
   ubc::Supervisor supervisor(*config, std::move(parts));
   if (ubc::Status s = supervisor.LoadContainerConfigs(); !s.ok()) return Fail(s.message());
   supervisor.Start();
+  if (exec_watcher) {
+    exec_watcher->Start([&supervisor](const ubc::ExecEvent& e) { supervisor.OnExec(e); },
+                        [&supervisor] { supervisor.OnExecEventsLost(); });
+  }
   if (size_t n = supervisor.RecoverFromStore(); n > 0) {
     ubc::Log(ubc::LogLevel::kInfo,
              "recovered " + std::to_string(n) + " notify fds from the fd store");
@@ -214,6 +241,7 @@ int main(int argc, char** argv) {
   (*status_server)->Stop();
   status_thread.join();
   ::unlink(config->status_path.c_str());
+  if (exec_watcher) exec_watcher->Stop();  // it calls into the supervisor
   supervisor.Stop();
   ubc::Log(ubc::LogLevel::kInfo, "stopped");
   return 0;

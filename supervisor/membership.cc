@@ -48,6 +48,13 @@ std::string Membership::Describe() const {
   return "observed processes";
 }
 
+bool Membership::CgroupHolds(std::string_view path) const {
+  if (kind != Kind::kCgroup || cgroup_path.empty()) return false;
+  if (path.substr(0, cgroup_path.size()) != cgroup_path) return false;
+  return path.size() == cgroup_path.size() || cgroup_path.back() == '/' ||
+         path[cgroup_path.size()] == '/';
+}
+
 bool PidNamespaceOf(const std::string& ns_path, dev_t* dev, ino_t* ino) {
   struct stat st {};
   if (::stat(ns_path.c_str(), &st) != 0) return false;
@@ -78,6 +85,8 @@ Membership DetermineMembership(int init_pid, int runtime_pid) {
     if (::access((dir + "/cgroup.procs").c_str(), R_OK) != 0) continue;
     m.kind = Membership::Kind::kCgroup;
     m.cgroup_dir = dir;
+    m.cgroup_controllers = std::string(line.controllers);
+    m.cgroup_path = std::string(line.path);
     return m;
   }
   dev_t dev = 0, own_dev = 0;

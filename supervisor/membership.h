@@ -13,6 +13,7 @@
 #include <sys/types.h>
 
 #include <string>
+#include <string_view>
 
 namespace ubc {
 
@@ -20,9 +21,16 @@ struct Membership {
   enum class Kind { kCgroup, kPidNamespace, kObserved };
   Kind kind = Kind::kObserved;
   std::string cgroup_dir;  // kCgroup: the container's cgroup directory
-  dev_t pidns_dev = 0;     // kPidNamespace
+  // kCgroup: its hierarchy ("" is cgroup2) and path in it, as
+  // /proc/PID/cgroup writes them (an exec'd process is placed by these).
+  std::string cgroup_controllers;
+  std::string cgroup_path;
+  dev_t pidns_dev = 0;  // kPidNamespace
   ino_t pidns_ino = 0;
   std::string Describe() const;
+  // Whether a process in cgroup `path` (of this membership's hierarchy) is
+  // in the container's cgroup or one below it.
+  bool CgroupHolds(std::string_view path) const;
 };
 
 // Works out how to find a container's processes from its init pid and the pid

@@ -216,6 +216,24 @@ TEST(MembershipTest, AnInitInACgroupOfItsOwnIsFoundByItsCgroup) {
   EXPECT_EQ(m.kind, Membership::Kind::kCgroup);
   EXPECT_EQ(m.cgroup_dir, cgroup.dir());
   EXPECT_EQ(m.Describe(), "cgroup " + cgroup.dir());
+  // Its place in the hierarchy, as /proc/PID/cgroup writes it, holds the
+  // init (exec events are placed by it).
+  ASSERT_FALSE(m.cgroup_path.empty());
+  EXPECT_TRUE(cgroup.dir().ends_with(m.cgroup_path));
+  EXPECT_TRUE(m.CgroupHolds(m.cgroup_path));
+}
+
+TEST(MembershipTest, ACgroupHoldsItselfAndWhatIsBelowItOnly) {
+  Membership m;
+  m.kind = Membership::Kind::kCgroup;
+  m.cgroup_path = "/machine/ctr";
+  EXPECT_TRUE(m.CgroupHolds("/machine/ctr"));
+  EXPECT_TRUE(m.CgroupHolds("/machine/ctr/sub"));
+  EXPECT_FALSE(m.CgroupHolds("/machine/ctr2"));
+  EXPECT_FALSE(m.CgroupHolds("/machine"));
+  EXPECT_FALSE(m.CgroupHolds("/"));
+  m.kind = Membership::Kind::kPidNamespace;
+  EXPECT_FALSE(m.CgroupHolds("/machine/ctr"));
 }
 
 TEST(MembershipTest, WithoutTheRuntimesPidACgroupIsNotTrusted) {

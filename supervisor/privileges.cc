@@ -48,9 +48,9 @@ Status CheckSocketDirectory(const std::string& socket_path) {
 }
 
 Status DropPrivileges(bool keep_ptrace) {
-  const cap_value_t kept[] = {CAP_SYS_PTRACE};
+  const cap_value_t kept[] = {CAP_SYS_PTRACE, CAP_KILL};
   for (cap_value_t c = 0; c <= CAP_LAST_CAP; ++c) {
-    if (keep_ptrace && c == kept[0]) continue;
+    if (keep_ptrace && (c == kept[0] || c == kept[1])) continue;
     if (::prctl(PR_CAPBSET_DROP, c, 0, 0, 0) != 0 && errno != EINVAL) {
       return Status::Error(std::string("dropping capability from the bounding set: ") +
                            std::strerror(errno));
@@ -59,7 +59,7 @@ Status DropPrivileges(bool keep_ptrace) {
   cap_t caps = cap_init();
   if (caps == nullptr) return Status::Error("cap_init failed");
   Status result = Status::Ok();
-  const int n = keep_ptrace ? 1 : 0;
+  const int n = keep_ptrace ? 2 : 0;
   if ((n > 0 && (cap_set_flag(caps, CAP_PERMITTED, n, kept, CAP_SET) != 0 ||
                  cap_set_flag(caps, CAP_EFFECTIVE, n, kept, CAP_SET) != 0)) ||
       cap_set_proc(caps) != 0) {

@@ -149,19 +149,19 @@ std::string DropAndProbe(bool keep_ptrace, const std::string& file) {
 
 // ---------------------------------------------------------------- DropPrivileges
 
-TEST(PrivilegesTest, KeepingPtraceLeavesOnlyCapSysPtraceAndNoNewPrivs) {
+TEST(PrivilegesTest, KeepingPtraceLeavesOnlyCapSysPtraceAndCapKillAndNoNewPrivs) {
   UBC_REQUIRE_ROOT();
   TempDir dir("ubc-privileges-test");
   const std::string file = dir.Write("file", "x").string();
   const auto report = Parse(InChild([&] { return DropAndProbe(true, file); }));
   ASSERT_EQ(report.count("status"), 1u);
   EXPECT_EQ(report.at("status"), "ok");
-  const uint64_t ptrace = uint64_t{1} << CAP_SYS_PTRACE;
+  const uint64_t ptrace = uint64_t{1} << CAP_SYS_PTRACE | uint64_t{1} << CAP_KILL;
   EXPECT_EQ(Hex(report.at("CapEff")), ptrace);
   EXPECT_EQ(Hex(report.at("CapPrm")), ptrace);
   EXPECT_EQ(Hex(report.at("CapInh")), 0u);
   EXPECT_EQ(Hex(report.at("CapAmb")), 0u);
-  // Whatever the kernel knows of, nothing but CAP_SYS_PTRACE can come back.
+  // Whatever the kernel knows of, nothing but these two can come back.
   EXPECT_EQ(Hex(report.at("CapBnd")), ptrace);
   EXPECT_EQ(report.at("NoNewPrivs"), "1");
   // What ubcd needs it for: another user's process's syscall file.

@@ -63,6 +63,25 @@ void ProcMembers::NoteProcess(int tid) {
   }
 }
 
+bool ProcMembers::Contains(ProcessLocation& where) {
+  switch (membership_.kind) {
+    case Membership::Kind::kCgroup: {
+      const std::optional<std::string_view> path = where.CgroupPath(membership_.cgroup_controllers);
+      return path && membership_.CgroupHolds(*path);
+    }
+    case Membership::Kind::kPidNamespace: {
+      dev_t dev = 0;
+      ino_t ino = 0;
+      return where.PidNamespace(&dev, &ino) && dev == membership_.pidns_dev &&
+             ino == membership_.pidns_ino;
+    }
+    case Membership::Kind::kObserved:
+      break;
+  }
+  std::lock_guard<std::mutex> lock(observed_mu_);
+  return observed_tids_.count(where.tgid()) != 0;
+}
+
 void ProcMembers::ExpectNewProcess(int forker_tid) {
   // Observed membership is made of trapping threads: a child joins it by
   // trapping, not by being forked.

@@ -11,7 +11,7 @@
 // listing the whole membership again: forks are far apart, the kernel's data
 // is cold by then, and a cold cgroup v1 listing costs several times a cold
 // children read. Parsing is core/proc_text.h. Not thread-safe (except
-// NoteProcess): its container's accounting mutex serialises every use.
+// NoteProcess and Contains): its container's accounting mutex serialises every use.
 #pragma once
 
 #include <array>
@@ -47,6 +47,8 @@ class ProcMembers : public ContainerMembers {
   // Told only for a member's main thread, read through its kept fds: a
   // recycled tid is never read.
   bool ChildrenReaped(int tid) override;
+  // By the membership alone (no listing): thread-safe, reads only `where`.
+  bool Contains(ProcessLocation& where) override;
 
   Status Sample(MembersSample* out) override;
   CallProgress Progress(int tid, int nr, const std::array<uint64_t, 6>& args) override;

@@ -355,6 +355,63 @@ class ExtraThread {
 
 // ---------------------------------------------------------------- cgroup listing
 
+// A process as an exec event finds it, without /proc.
+class StubLocation : public ProcessLocation {
+ public:
+  int tgid() const override { return tgid_; }
+  std::optional<std::string_view> CgroupPath(std::string_view controllers) override {
+    if (controllers != controllers_) return std::nullopt;
+    return std::string_view(path_);
+  }
+  bool PidNamespace(dev_t* dev, ino_t* ino) override {
+    ++pidns_reads;
+    *dev = dev_;
+    *ino = ino_;
+    return known_;
+  }
+  int tgid_ = 500;
+  std::string controllers_;
+  std::string path_ = "/";
+  dev_t dev_ = 0;
+  ino_t ino_ = 0;
+  bool known_ = true;
+  int pidns_reads = 0;
+};
+
+TEST(ProcMembersTest, ContainsAProcessByTheMembershipsOwnTest) {
+  Membership cg = CgroupAt("/sys/fs/cgroup/machine/ctr");
+  cg.cgroup_path = "/machine/ctr";
+  ProcMembers by_cgroup(cg);
+  StubLocation where;
+  where.path_ = "/machine/ctr/sub";
+  EXPECT_TRUE(by_cgroup.Contains(where));
+  where.path_ = "/machine/other";
+  EXPECT_FALSE(by_cgroup.Contains(where));
+  where.controllers_ = "memory";  // not in the container's hierarchy
+  where.path_ = "/machine/ctr";
+  EXPECT_FALSE(by_cgroup.Contains(where));
+  EXPECT_EQ(where.pidns_reads, 0);  // a cgroup container reads no namespace
+
+  Membership ns;
+  ns.kind = Membership::Kind::kPidNamespace;
+  ns.pidns_dev = 4;
+  ns.pidns_ino = 4026532000;
+  ProcMembers by_ns(ns);
+  where.dev_ = 4;
+  where.ino_ = 4026532000;
+  EXPECT_TRUE(by_ns.Contains(where));
+  where.ino_ = 4026531836;
+  EXPECT_FALSE(by_ns.Contains(where));
+  where.known_ = false;
+  where.ino_ = 4026532000;
+  EXPECT_FALSE(by_ns.Contains(where));
+
+  ProcMembers observed(Membership{});
+  EXPECT_FALSE(observed.Contains(where));
+  observed.NoteProcess(where.tgid_);
+  EXPECT_TRUE(observed.Contains(where));
+}
+
 TEST(ProcMembersTest, CgroupMembersAreTheListedProcessesWithTheirStatmData) {
   ChildProcess tree(Tree(2));
   const std::vector<int> kids = tree.Reported(2);

@@ -10,6 +10,8 @@
 //   the processes seen trapping).
 // - supervisor/proc_members.h: ProcMembers enumerates a container's processes
 //   and samples their statm through fds kept per member; ReadThreadGroupId().
+// - supervisor/proc_location.h: ProcLocation, a host process named by an
+//   exec event (its cgroup, its pid namespace), to find its container.
 // - supervisor/proc_read.h: the read discipline they share (from offset 0,
 //   stopping as soon as a read has seen the whole file).
 //
@@ -19,10 +21,16 @@
 // ProcProcessView holds nothing; its methods are thread-safe.
 #pragma once
 
+#include <cstdint>
 #include <memory>
+#include <optional>
+#include <string>
 
+#include "core/stack_headroom.h"
 #include "supervisor/membership.h"
+#include "supervisor/proc_location.h"
 #include "supervisor/proc_members.h"
+#include "supervisor/proc_read.h"
 #include "supervisor/proc_target.h"
 
 namespace ubc {
@@ -35,6 +43,17 @@ class ProcProcessView : public ProcessView {
   }
   std::unique_ptr<CallTarget> Target(const Notifier& notifier) override {
     return std::make_unique<ProcTarget>(notifier);
+  }
+  std::unique_ptr<ProcessLocation> Locate(int tgid) override {
+    return std::make_unique<ProcLocation>(tgid);
+  }
+  // /proc/PID/limits is readable by anyone (prlimit() on another process
+  // would need CAP_SYS_RESOURCE, which ubcd has dropped).
+  std::optional<uint64_t> StackHardLimitBytes(int pid) override {
+    Result<std::string> text =
+        ReadProcFile("/proc/" + std::to_string(pid) + "/limits", ProcRecords::kOne);
+    if (!text.ok()) return std::nullopt;
+    return ParseStackHardLimitBytes(*text);
   }
 };
 

@@ -41,7 +41,9 @@ Supervisor::Supervisor(SupervisorConfig config, Parts parts)
                        const int left = registry_.Detach(c);
                        Log(LogLevel::kInfo, "container " + c->id + ": notify fd hung up (" +
                                                 std::to_string(left) + " left)");
-                     }}) {}
+                     }}),
+      exec_enforcer_(registry_, *parts.view, PinProcess,
+                     [this](Container&) { persister_.WakeSoon(); }) {}
 
 Supervisor::~Supervisor() { Stop(); }
 

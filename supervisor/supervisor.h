@@ -5,7 +5,8 @@
 // Attach() takes a notify fd from the listener: a copy goes to the fd store,
 // the container is found or made, and a notify thread starts deciding its
 // calls. RecoverFromStore() does the same for every fd a previous ubcd left in
-// the store. Status readers (the status socket, the REST API) get reports
+// the store. OnExec() checks an exec'd image the kernel reported
+// (supervisor/exec_enforcer.h). Status readers (the status socket, the REST API) get reports
 // built from the counters the decision path publishes; they never take a
 // container's decision mutex. Stop() (also run by the destructor) stops every
 // thread it started and writes the state file one last time: the notify fds
@@ -28,6 +29,7 @@
 #include "core/supervisor_config.h"
 #include "core/unique_fd.h"
 #include "supervisor/container_registry.h"
+#include "supervisor/exec_enforcer.h"
 #include "supervisor/fd_custody.h"
 #include "supervisor/fd_store.h"
 #include "supervisor/inflight_slots.h"
@@ -78,6 +80,11 @@ class Supervisor {
   std::optional<std::vector<RefusalEvent>> Events(const std::string& id);
   DecisionMetricsSnapshot Metrics() const { return responder_.Metrics(); }
 
+  // The kernel reported an exec (ExecWatcher's thread); see
+  // supervisor/exec_enforcer.h.
+  void OnExec(const ExecEvent& event) { exec_enforcer_.OnExec(event); }
+  void OnExecEventsLost() { exec_enforcer_.OnEventsLost(); }
+
   // The /proc/user_beancounters table, and the /v1/containers document.
   std::string StatusText();
   std::string StatusJson();
@@ -96,6 +103,7 @@ class Supervisor {
   StatePersister persister_;
   NotifyResponder responder_;
   SnapshotRefresher refresher_;
+  ExecEnforcer exec_enforcer_;
   bool stopped_ = false;
 };
 

@@ -5,13 +5,14 @@
 // Every container it makes members for sees the same FakeProcesses: one
 // process (tgid kTgid) whose statm data is `data_pages`, or a failure to read
 // it (`fail`), or an exception (`throw_in_sample`). Targets read the same
-// data. Thread-safe: the test thread changes FakeProcesses under its mutex
-// while notify threads read it.
+// data; Contains() says `member_tgid` is theirs. Thread-safe: the test thread changes FakeProcesses
+// under its mutex while notify threads read it.
 #pragma once
 
 #include <memory>
 #include <mutex>
 #include <new>
+#include <optional>
 #include <stdexcept>
 #include <string>
 
@@ -27,6 +28,20 @@ struct FakeProcesses {
   bool throw_in_sample = false;  // Sample() throws std::bad_alloc
   int members_made = 0;
   int samples = 0;
+  int member_tgid = kTgid;                         // the one process Contains() says is a member
+  std::optional<uint64_t> stack_hard_limit_bytes;  // nullopt: unreadable
+  int located = 0;                                 // Locate() calls
+};
+
+class FakeLocation : public ProcessLocation {
+ public:
+  explicit FakeLocation(int tgid) : tgid_(tgid) {}
+  int tgid() const override { return tgid_; }
+  std::optional<std::string_view> CgroupPath(std::string_view) override { return std::nullopt; }
+  bool PidNamespace(dev_t*, ino_t*) override { return false; }
+
+ private:
+  int tgid_;
 };
 
 class FakeContainerMembers : public ContainerMembers {
@@ -51,6 +66,10 @@ class FakeContainerMembers : public ContainerMembers {
   bool ChildrenReaped(int) override { return false; }
   void NoteProcess(int) override {}
   std::string Describe() const override { return "fake processes"; }
+  bool Contains(ProcessLocation& where) override {
+    std::lock_guard<std::mutex> lock(p_.mu);
+    return where.tgid() == p_.member_tgid;
+  }
 
  private:
   FakeProcesses& p_;
@@ -83,6 +102,15 @@ class FakeProcessView : public ProcessView {
   }
   std::unique_ptr<CallTarget> Target(const Notifier&) override {
     return std::make_unique<FakeCallTarget>(p_);
+  }
+  std::unique_ptr<ProcessLocation> Locate(int tgid) override {
+    std::lock_guard<std::mutex> lock(p_.mu);
+    ++p_.located;
+    return std::make_unique<FakeLocation>(tgid);
+  }
+  std::optional<uint64_t> StackHardLimitBytes(int) override {
+    std::lock_guard<std::mutex> lock(p_.mu);
+    return p_.stack_hard_limit_bytes;
   }
 
  private:
