@@ -117,11 +117,14 @@ def write_hook_settings(path, ubcd, opt_in="annotated", runtime=None, runtime_ar
     settings = {
         "listener_path": ubcd.listener_path,
         "containers_dir": ubcd.containers_dir,
-        "ubcd_config": ubcd.config_path,
         "opt_in": opt_in,
         "runtime": runtime or which("runc") or "/usr/bin/runc",
         "runtime_args": list(runtime_args or []),
     }
+    # The hook resolves the limits as ubcd does, from ubcd's config; a stand-in
+    # listener (the benchmarks' responder) has none, and the hook uses ubcd's defaults.
+    if getattr(ubcd, "config_path", None):
+        settings["ubcd_config"] = ubcd.config_path
     if kernel_bounds is not None:
         settings["kernel_bounds"] = kernel_bounds
     write_json(path, settings)
