@@ -1,5 +1,6 @@
-"""ubcd's least privilege: after start-up it keeps only CAP_SYS_PTRACE (and still
-supervises containers with it), the fd store keeps none, files it creates are 0600, and
+"""ubcd's least privilege: after start-up it keeps only CAP_SYS_PTRACE and CAP_KILL (and
+still supervises containers with them: CAP_KILL for an exec'd image it must kill in a
+container of another user), the fd store keeps none, files it creates are 0600, and
 it refuses to start with a config file or directory others can write."""
 
 import os
@@ -11,6 +12,8 @@ from session import Session
 from ubcd import Ubcd
 
 CAP_SYS_PTRACE = 1 << 19
+CAP_KILL = 1 << 5
+KEPT = CAP_SYS_PTRACE | CAP_KILL
 
 
 def _status_field(pid, name):
@@ -25,7 +28,7 @@ def _task_ids(pid):
     return [int(t) for t in os.listdir(f"/proc/{pid}/task")]
 
 
-def test_keeps_only_cap_sys_ptrace():
+def test_keeps_only_cap_sys_ptrace_and_cap_kill():
     s = Session("runc")
     c = s.supervised("16M:20M")  # a notify thread exists now
     data = c.probe.statm()
@@ -37,9 +40,9 @@ def test_keeps_only_cap_sys_ptrace():
                 fields = dict(line.split(":", 1) for line in f if ":" in line)
         except FileNotFoundError:
             continue  # the thread ended after the listing: it holds nothing any more
-        check_eq(int(fields["CapEff"].strip(), 16), CAP_SYS_PTRACE, f"CapEff of thread {tid}")
-        check_eq(int(fields["CapPrm"].strip(), 16), CAP_SYS_PTRACE, f"CapPrm of thread {tid}")
-        check_eq(int(fields["CapBnd"].strip(), 16), CAP_SYS_PTRACE, f"CapBnd of thread {tid}")
+        check_eq(int(fields["CapEff"].strip(), 16), KEPT, f"CapEff of thread {tid}")
+        check_eq(int(fields["CapPrm"].strip(), 16), KEPT, f"CapPrm of thread {tid}")
+        check_eq(int(fields["CapBnd"].strip(), 16), KEPT, f"CapBnd of thread {tid}")
         check_eq(fields["NoNewPrivs"].strip(), "1", f"NoNewPrivs of thread {tid}")
     store = os.path.join(s.ubcd.state_dir, "fdstore.sock")
     check(os.path.exists(store), "no fd store socket")
