@@ -305,7 +305,10 @@ ojson RestEventsJson(const std::string& id, const std::vector<RefusalEvent>& eve
         {"checked", ChargeCheckName(e.checked)},
         {"bound_pages", e.bound_pages},
         {"errno", e.error_number < 0 ? 0 : e.error_number},
-        {"returned", ErrnoName(e.error_number)},
+        {"signal", e.signal_number < 0 ? 0 : e.signal_number},
+        // An exec'd image over the limit is not answered: it is killed.
+        {"returned", e.signal_number > 0 ? "killed (signal " + std::to_string(e.signal_number) + ")"
+                                         : ErrnoName(e.error_number)},
     });
   }
   return {{"id", id}, {"events", std::move(list)}};

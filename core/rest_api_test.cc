@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cerrno>
+#include <csignal>
 #include <filesystem>
 #include <functional>
 #include <map>
@@ -245,13 +246,22 @@ TEST(ResponseJsonTest, EventsMatchSchema) {
   RefusalEvent brk = e;
   brk.syscall = "brk";
   brk.error_number = 0;
-  nlohmann::ordered_json doc = RestEventsJson("c1", {e, brk});
+  RefusalEvent exec = e;
+  exec.syscall = "execve";
+  exec.checked = ChargeCheck::kLimit;
+  exec.error_number = 0;
+  exec.signal_number = SIGKILL;
+  nlohmann::ordered_json doc = RestEventsJson("c1", {e, brk, exec});
   ExpectValid("rest-events.schema.json", doc);
   EXPECT_EQ(doc["events"][0]["time"], "2025-11-26T00:05:01.123456789Z");
   EXPECT_EQ(doc["events"][0]["returned"], "ENOMEM");
   EXPECT_EQ(doc["events"][0]["errno"], ENOMEM);
   EXPECT_EQ(doc["events"][0]["checked"], "barrier");
+  EXPECT_EQ(doc["events"][0]["signal"], 0);
   EXPECT_EQ(doc["events"][1]["returned"], "old break");
+  EXPECT_EQ(doc["events"][2]["returned"], "killed (signal 9)");
+  EXPECT_EQ(doc["events"][2]["signal"], SIGKILL);
+  EXPECT_EQ(doc["events"][2]["errno"], 0);
   ExpectValid("rest-events.schema.json", RestEventsJson("c1", {}));
 }
 

@@ -15,6 +15,7 @@ import time
 from memory_cases import _grow_to, _processes_are
 from outcome import check, check_eq, wait_until
 from session import Session
+from test_rest import get_json
 
 BSS_PAGES = 24 << 8  # 24 MiB in pages
 KILLED = (137, -9)  # runc/crun exec report a SIGKILLed process as 128 + 9
@@ -51,6 +52,12 @@ def _exec_over_limit_is_killed(rt):
         check(held <= limit, f"held {held} <= limit {limit} after the kill")
         time.sleep(0.1)
     check(s.ubcd.privvm(c.id)["failcnt"] > failcnt, "failcnt rose")
+    # The REST API shows the kill as such (not as an answered call), valid by its schema.
+    events = get_json(s.ubcd, f"/v1/containers/{c.id}/events", "rest-events.schema.json")
+    kills = [ev for ev in events["events"] if ev["syscall"] == "execve"]
+    check(len(kills) == 1 and kills[0]["returned"] == "killed (signal 9)"
+          and kills[0]["signal"] == 9 and kills[0]["checked"] == "limit",
+          f"one exec kill in the REST events: {events}")
     lines = [ln for ln in s.ubcd.refusal_lines(c.id)
              if "took the container over its limit and was killed" in ln]
     check(len(lines) == 1, f"one refusal logged for the exec'd image, got {lines!r}")
