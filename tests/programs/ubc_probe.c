@@ -45,7 +45,7 @@
  *                            unmapped by nobody) -> ok N
  *   i386-works               whether `int $0x80` works here (tried in a child: a machine
  *                            without ia32 emulation for user space faults it)
- *                            -> ok yes | ok no
+ *                            -> ok yes | ok no signal N | ok no exit N
  *   i386-mmap2 SIZE          mmap2 through `int $0x80` (the i386 ABI), anon private RW,
  *                            every page touched                      -> ok ADDR | err ERRNO
  *   i386-old-mmap SIZE       i386 old_mmap (arguments in memory below 4 GiB), anon private RW
@@ -443,7 +443,12 @@ static void cmd_i386_works(void) {
   int status;
   while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }
-  reply("ok %s", WIFEXITED(status) && WEXITSTATUS(status) == 0 ? "yes" : "no");
+  if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+    reply("ok yes");
+  else if (WIFSIGNALED(status))
+    reply("ok no signal %d", WTERMSIG(status));
+  else
+    reply("ok no exit %d", WEXITSTATUS(status));
 }
 
 static void cmd_i386_mmap2(size_t len_bytes) {
