@@ -7,6 +7,7 @@
 // supervisor/ (they check SECCOMP_IOCTL_NOTIF_ID_VALID after opening any file
 // of the target, so a recycled pid is never read). Implementations are used by
 // one decision at a time: the container's accounting mutex serialises them.
+// ShmReader reads the container's IPC namespace (supervisor/ipc_namespace_service.h).
 #pragma once
 
 #include <algorithm>
@@ -84,6 +85,19 @@ class MemberReader {
   virtual bool ChildrenReaped(int tid) = 0;
   // The container is gone: drop anything kept open for it.
   virtual void ReleaseAll() {}
+};
+
+// SysV shared memory of a container's IPC namespace as the kernel counts it
+// (shmctl(SHM_INFO): shm_tot and used_ids): the truth of shmpages held.
+struct ShmUsage {
+  uint64_t pages = 0;     // sum of the segments' sizes in pages, attached or not
+  uint64_t segments = 0;  // segments in the namespace (marked for removal included)
+};
+
+class ShmReader {
+ public:
+  virtual ~ShmReader() = default;
+  virtual Result<ShmUsage> Usage() = 0;
 };
 
 }  // namespace ubc
