@@ -65,6 +65,19 @@ enum class CallProgress {
   kUnknown,  // on a CPU (/proc shows "running"): could be either
 };
 
+// SysV shared memory of a container's IPC namespace as the kernel counts it
+// (shmctl(SHM_INFO): shm_tot and used_ids): the truth of shmpages held.
+struct ShmUsage {
+  uint64_t pages = 0;     // sum of the segments' sizes in pages, attached or not
+  uint64_t segments = 0;  // segments in the namespace (marked for removal included)
+};
+
+class ShmReader {
+ public:
+  virtual ~ShmReader() = default;
+  virtual Result<ShmUsage> Usage() = 0;
+};
+
 class MemberReader {
  public:
   virtual ~MemberReader() = default;
@@ -83,21 +96,13 @@ class MemberReader {
   // process it forked has exited and been reaped (its pages are released).
   // False when it has one, or when that cannot be told cheaply and surely.
   virtual bool ChildrenReaped(int tid) = 0;
+  // The SysV shared memory of the container's IPC namespace (shmpages held);
+  // an error where the namespace cannot be read (then shmget is undecidable).
+  virtual Result<ShmUsage> SharedMemory() {
+    return Status::Error("the container's IPC namespace is not readable");
+  }
   // The container is gone: drop anything kept open for it.
   virtual void ReleaseAll() {}
-};
-
-// SysV shared memory of a container's IPC namespace as the kernel counts it
-// (shmctl(SHM_INFO): shm_tot and used_ids): the truth of shmpages held.
-struct ShmUsage {
-  uint64_t pages = 0;     // sum of the segments' sizes in pages, attached or not
-  uint64_t segments = 0;  // segments in the namespace (marked for removal included)
-};
-
-class ShmReader {
- public:
-  virtual ~ShmReader() = default;
-  virtual Result<ShmUsage> Usage() = 0;
 };
 
 }  // namespace ubc

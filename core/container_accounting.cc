@@ -351,6 +351,7 @@ void ContainerAccounting::DecideLocked(const TrappedCall& call, TargetReader& ta
   // A thread making a new call has finished its previous one: the kernel's
   // counters hold that charge now.
   ledger_.CallCompleted(call.tid, members);
+  shm_.CallCompleted(call.tid);
   if (!movers_.empty()) {
     std::erase_if(movers_, [&](const TrappedCall& m) { return m.tid == call.tid; });
   }
@@ -369,6 +370,10 @@ void ContainerAccounting::DecideLocked(const TrappedCall& call, TargetReader& ta
   }
   if (d.call.kind == CallKind::kExec) {
     ForgetImageLocked(call.tid);
+    return;
+  }
+  if (d.call.kind == CallKind::kShmget) {
+    shm_.Decide(call, d.call, members, d);
     return;
   }
   Planning p;
@@ -401,7 +406,11 @@ void ContainerAccounting::DecideLocked(const TrappedCall& call, TargetReader& ta
 
 AccountingSnapshot ContainerAccounting::Refresh(MemberReader& members) {
   std::lock_guard<std::mutex> lock(mu_);
-  if (!retired_) (void)RefreshLocked(members);  // on failure the last known values stand
+  if (!retired_) {
+    // On failure the last known values stand.
+    (void)RefreshLocked(members);
+    (void)shm_.Refresh(members);
+  }
   PublishLocked();
   AccountingSnapshot s = SnapshotLocked();
   s.privvmpages.held_pages = counter_.values().held_pages;
@@ -443,6 +452,7 @@ AccountingSnapshot ContainerAccounting::SnapshotLocked() const {
   AccountingSnapshot s;
   s.privvmpages = counter_.values();
   s.privvmpages.held_pages = ledger_.Estimate();
+  s.shmpages = shm_.values();
   s.processes = processes_;
   s.reservations = ledger_.ActiveReservations();
   s.exact_at_ms = exact_at_ms_;
@@ -460,9 +470,21 @@ void ContainerAccounting::SetLimits(uint64_t barrier_pages, uint64_t limit_pages
   PublishLocked();
 }
 
+void ContainerAccounting::SetShmLimits(uint64_t barrier_pages, uint64_t limit_pages) {
+  std::lock_guard<std::mutex> lock(mu_);
+  shm_.SetLimits(barrier_pages, limit_pages);
+  PublishLocked();
+}
+
 void ContainerAccounting::Restore(uint64_t maxheld_pages, uint64_t failcnt) {
   std::lock_guard<std::mutex> lock(mu_);
   counter_.Restore(maxheld_pages, failcnt);
+  PublishLocked();
+}
+
+void ContainerAccounting::RestoreShm(uint64_t maxheld_pages, uint64_t failcnt) {
+  std::lock_guard<std::mutex> lock(mu_);
+  shm_.Restore(maxheld_pages, failcnt);
   PublishLocked();
 }
 
@@ -474,6 +496,7 @@ void ContainerAccounting::Retire(MemberReader& members) {
   images_.Clear();
   processes_ = 0;
   counter_.ObserveHeld(0);
+  shm_.Retire();
   PublishLocked();
 }
 

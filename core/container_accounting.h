@@ -1,5 +1,7 @@
-// ContainerAccounting: one container's privvmpages beancounter and the decision
-// for each trapped memory syscall (docs/ubc-semantics.md §1-§5).
+// ContainerAccounting: one container's privvmpages and shmpages beancounters
+// and the decision for each trapped memory syscall (docs/ubc-semantics.md
+// §1-§5). shmget is decided by its ShmCounter (core/shm_counter.h), under the
+// same mutex.
 //
 // Held is the kernel's truth (the sum of statm "data" over the container's
 // distinct address spaces, read through MemberReader) plus reservations for
@@ -32,12 +34,14 @@
 #include "core/published_value.h"
 #include "core/reservation_ledger.h"
 #include "core/rule_profile.h"
+#include "core/shm_counter.h"
 #include "core/syscall_classifier.h"
 
 namespace ubc {
 
 struct AccountingSnapshot {
   BeancounterValues privvmpages;
+  BeancounterValues shmpages;
   uint64_t processes = 0;
   uint64_t reservations = 0;
   // CLOCK_MONOTONIC_COARSE (ms) of the exact read held comes from; 0: none yet.
@@ -96,8 +100,10 @@ class ContainerAccounting {
   AccountingSnapshot Published() const { return published_.Read(); }
 
   void SetLimits(uint64_t barrier_pages, uint64_t limit_pages);
+  void SetShmLimits(uint64_t barrier_pages, uint64_t limit_pages);
   // maxheld and failcnt kept across a supervisor restart.
   void Restore(uint64_t maxheld_pages, uint64_t failcnt);
+  void RestoreShm(uint64_t maxheld_pages, uint64_t failcnt);
   // The container's last task is gone: everything it held is released;
   // maxheld and failcnt stay for the record, and `members` lets go of what it
   // kept open.
@@ -155,6 +161,7 @@ class ContainerAccounting {
   const RuleProfile* profile_;
   const Tuning tuning_;
   Beancounter counter_;
+  ShmCounter shm_;  // unlimited until SetShmLimits
   uint64_t processes_ = 0;
   MembersSample sample_;  // scratch of RefreshLocked, kept for its capacity
   uint64_t pruned_generation_ = ~uint64_t{0};

@@ -41,6 +41,7 @@ struct Decision {
   // The call could not be decided (the container's processes could not be
   // read, an internal error): ApplyOnError() sets the action.
   bool undecidable = false;
+  const char* resource = "privvmpages";  // the beancounter the call was checked against
   bool exact = false;        // decided on an exact held value
   uint64_t held_pages = 0;   // held the decision was taken against
   uint64_t bound_pages = 0;  // barrier or limit checked

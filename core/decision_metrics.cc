@@ -20,6 +20,8 @@ std::string_view MetricSyscallName(MetricSyscall s) {
       return "fork";
     case MetricSyscall::kExec:
       return "exec";
+    case MetricSyscall::kShmget:
+      return "shmget";
     case MetricSyscall::kOther:
     case MetricSyscall::kCount:
       break;
@@ -57,6 +59,8 @@ MetricSyscall MetricSyscallFor(int nr) {
     case x86_64_nr::kExecve:
     case x86_64_nr::kExecveat:
       return MetricSyscall::kExec;
+    case x86_64_nr::kShmget:
+      return MetricSyscall::kShmget;
     default:
       return MetricSyscall::kOther;
   }

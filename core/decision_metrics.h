@@ -16,10 +16,21 @@
 
 namespace ubc {
 
-enum class MetricSyscall { kMmap, kMprotect, kBrk, kMremap, kClone, kFork, kExec, kOther, kCount };
+enum class MetricSyscall {
+  kMmap,
+  kMprotect,
+  kBrk,
+  kMremap,
+  kClone,
+  kFork,
+  kExec,
+  kShmget,
+  kOther,
+  kCount
+};
 enum class MetricVerdict { kAllowed, kRefused, kUndecided, kCount };
 
-std::string_view MetricSyscallName(MetricSyscall s);  // "mmap", ..., "exec", "other"
+std::string_view MetricSyscallName(MetricSyscall s);  // "mmap", ..., "exec", "shmget", "other"
 std::string_view MetricVerdictName(MetricVerdict v);  // "allowed", "refused", "undecided"
 MetricSyscall MetricSyscallFor(int x86_64_nr);
 

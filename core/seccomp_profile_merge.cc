@@ -82,6 +82,11 @@ const std::vector<MemorySyscall>& MemorySyscalls() {
       {"execve", {{true, {}}}},
       {"execveat", {{true, {}}}},
       {"clone3", {}},
+      // shmpages: every shmget (ubcd tells creations from opens), and i386's
+      // ipc multiplexer whole: its call number is the low 16 bits of a
+      // register a rule would compare in full.
+      {"shmget", {{true, {}}}},
+      {"ipc", {{true, {}}}},
   };
   return kSyscalls;
 }

@@ -319,10 +319,16 @@ TEST(SeccompProfileMergeTest, RealProfileRuleShapes) {
   EXPECT_EQ(RulesFor(merged, "vfork").size(), 1u);
   EXPECT_GT(RulesFor(merged, "vfork")[0]["names"].size(), 100u);
   EXPECT_GT(RulesFor(merged, "munmap")[0]["names"].size(), 100u);
+  EXPECT_EQ(
+      RulesFor(merged, "shmget"),
+      std::vector<json>{json::parse(R"({"names": ["shmget"], "action": "SCMP_ACT_NOTIFY"})")});
+  EXPECT_EQ(RulesFor(merged, "ipc"),
+            std::vector<json>{json::parse(R"({"names": ["ipc"], "action": "SCMP_ACT_NOTIFY"})")});
   // mmap 6, mmap2 5, mprotect 2, pkey_mprotect 2, brk 2, mremap 1, clone 2,
-  // fork 1, execve 1, execveat 1 (map_shadow_stack is not allowed by podman's).
+  // fork 1, execve 1, execveat 1, shmget 1, ipc 1 (map_shadow_stack is not
+  // allowed by podman's).
   EXPECT_EQ(merged["syscalls"].size(),
-            original["syscalls"].size() + 6 + 5 + 2 + 2 + 2 + 1 + 2 + 1 + 1 + 1);
+            original["syscalls"].size() + 6 + 5 + 2 + 2 + 2 + 1 + 2 + 1 + 1 + 1 + 1 + 1);
 }
 
 TEST(SeccompProfileMergeTest, DockerStyleProfile) {
@@ -403,7 +409,9 @@ TEST(SeccompProfileMergeTest, NoProfileGetsAllowAllWithNotifyCells) {
     {"names": ["fork"], "action": "SCMP_ACT_NOTIFY"},
     {"names": ["execve"], "action": "SCMP_ACT_NOTIFY"},
     {"names": ["execveat"], "action": "SCMP_ACT_NOTIFY"},
-    {"names": ["clone3"], "action": "SCMP_ACT_ERRNO", "errnoRet": 38}])");
+    {"names": ["clone3"], "action": "SCMP_ACT_ERRNO", "errnoRet": 38},
+    {"names": ["shmget"], "action": "SCMP_ACT_NOTIFY"},
+    {"names": ["ipc"], "action": "SCMP_ACT_NOTIFY"}])");
   EXPECT_EQ(merged["syscalls"], expected_syscalls) << merged["syscalls"].dump(2);
   json null_profile;
   EXPECT_EQ(MustMerge(&null_profile), merged);

@@ -50,6 +50,8 @@ int NativeOfI386(int nr) {
       return x86_64_nr::kPkeyMprotect;
     case i386_nr::kClone3:
       return x86_64_nr::kClone3;
+    case i386_nr::kShmget:
+      return x86_64_nr::kShmget;
     default:
       return -1;
   }

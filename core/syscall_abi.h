@@ -28,6 +28,7 @@ inline constexpr int kMprotect = 10;
 inline constexpr int kMunmap = 11;
 inline constexpr int kBrk = 12;
 inline constexpr int kMremap = 25;
+inline constexpr int kShmget = 29;  // shmpages, not privvmpages
 inline constexpr int kClone = 56;
 inline constexpr int kFork = 57;
 inline constexpr int kVfork = 58;
@@ -51,6 +52,10 @@ inline constexpr int kExecve = 11;
 inline constexpr int kBrk = 45;
 inline constexpr int kOldMmap = 90;  // one argument: a pointer to the six in user memory
 inline constexpr int kMunmap = 91;
+// The SysV IPC multiplexer: the call is the low 16 bits of the first argument
+// (the high 16 are a version the kernel ignores), its arguments follow.
+inline constexpr int kIpc = 117;
+inline constexpr int kIpcShmget = 23;  // ipc(SHMGET, key, size, shmflg)
 inline constexpr int kClone = 120;
 inline constexpr int kMprotect = 125;
 inline constexpr int kMremap = 163;
@@ -58,11 +63,13 @@ inline constexpr int kVfork = 190;
 inline constexpr int kMmap2 = 192;  // offset in pages
 inline constexpr int kExecveat = 358;
 inline constexpr int kPkeyMprotect = 380;
+inline constexpr int kShmget = 395;
 inline constexpr int kClone3 = 435;
 }  // namespace i386_nr
 
 // The x86-64 call an i386 one has the same effect as, or -1 (not a memory
-// call, or i386 old_mmap, whose arguments are not in registers).
+// call, i386 old_mmap, whose arguments are not in registers, or ipc, which is
+// several calls).
 int NativeOfI386(int nr);
 // The same for an x32 number (with or without kX32SyscallBit): x32 shares
 // x86-64's numbers for the memory calls, except execve and execveat, whose

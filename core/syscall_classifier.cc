@@ -39,6 +39,9 @@ constexpr uint64_t kMremapFixed = 2;
 constexpr uint64_t kMremapDontUnmap = 4;
 constexpr uint64_t kMremapKnownFlags = kMremapMayMove | kMremapFixed | kMremapDontUnmap;
 
+constexpr int32_t kIpcPrivate = 0;
+constexpr uint32_t kIpcCreat = 01000;
+
 constexpr uint64_t kCloneVm = 0x100;
 constexpr uint64_t kCloneParent = 0x8000;
 
@@ -248,6 +251,8 @@ const char* CallKindName(CallKind kind) {
       return "munmap";
     case CallKind::kExec:
       return "exec";
+    case CallKind::kShmget:
+      return "shmget";
     case CallKind::kRefusedAbi:
       return "refused_abi";
     case CallKind::kInvalid:
@@ -278,6 +283,8 @@ const char* SyscallName(int nr) {
       return "vfork";
     case x86_64_nr::kClone3:
       return "clone3";
+    case x86_64_nr::kShmget:
+      return "shmget";
     case x86_64_nr::kExecve:
       return "execve";
     case x86_64_nr::kExecveat:
@@ -314,6 +321,8 @@ const char* SyscallName(uint32_t arch, int nr) {
       name = "old_mmap";
     } else if (abi == SyscallAbi::kI386 && nr == i386_nr::kMmap2) {
       name = "mmap2";
+    } else if (abi == SyscallAbi::kI386 && nr == i386_nr::kIpc) {
+      name = "ipc";
     } else {
       const int native = abi == SyscallAbi::kI386  ? NativeOfI386(nr)
                          : abi == SyscallAbi::kX32 ? NativeOfX32(nr)
@@ -343,6 +352,12 @@ ClassifiedCall ClassifyTrappedSyscall(uint32_t arch, int nr, const std::array<ui
       // mmap2's sixth argument counts pages: every offset is page aligned.
       regs[5] = 0;
       ClassifyInto(call, x86_64_nr::kMmap, regs);
+    } else if (nr == i386_nr::kIpc) {
+      // Only the low 16 bits name the call (ipc/syscall.c): a filter
+      // comparing the whole register would miss SHMGET | version << 16.
+      if ((regs[0] & 0xffff) == i386_nr::kIpcShmget) {
+        ClassifyInto(call, x86_64_nr::kShmget, {regs[1], regs[2], regs[3], 0, 0, 0});
+      }
     } else if (const int native = NativeOfI386(nr); native >= 0) {
       ClassifyInto(call, native, regs);
     }
@@ -413,6 +428,17 @@ void ClassifyInto(ClassifiedCall& call, int nr, const std::array<uint64_t, 6>& a
     case x86_64_nr::kClone3:
       call.kind = CallKind::kClone3;
       return;
+    case x86_64_nr::kShmget: {
+      // key_t and shmflg are ints; size is a size_t (32 bits on i386, where
+      // the registers were cut already).
+      const int32_t key = static_cast<int32_t>(args[0]);
+      call.addr = static_cast<uint32_t>(key);
+      call.length_bytes = args[1];
+      call.shm_flags = static_cast<uint32_t>(args[2]);
+      // Without IPC_CREAT a named key only opens what exists: nothing new.
+      if (key == kIpcPrivate || (call.shm_flags & kIpcCreat) != 0) call.kind = CallKind::kShmget;
+      return;
+    }
     case x86_64_nr::kExecve:
     case x86_64_nr::kExecveat:
       call.kind = CallKind::kExec;
@@ -484,6 +510,7 @@ ChargePlan PlanCharge(const ClassifiedCall& call, const RuleProfile& profile,
     case CallKind::kClone3:
     case CallKind::kMunmap:
     case CallKind::kExec:
+    case CallKind::kShmget:  // shmpages: ShmCounter (core/shm_counter.h)
     case CallKind::kRefusedAbi:
     case CallKind::kInvalid:
     case CallKind::kNotMemory:

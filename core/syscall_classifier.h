@@ -35,6 +35,8 @@ enum class CallKind {
   kMunmap,                  // releases only
   kExec,                    // execve, execveat: never charged; the image is replaced
                             // unasked, so what ubcd remembers of the caller is stale
+  kShmget,                  // SysV shmget that may create a segment (IPC_PRIVATE or
+                            // IPC_CREAT): shmpages, never privvmpages here
   kRefusedAbi,              // i386 old_mmap: its arguments are in user memory, which
                             // another thread may change after ubcd read them; refused
   kInvalid,                 // arguments the kernel rejects before mapping anything (EINVAL,
@@ -54,8 +56,8 @@ struct ClassifiedCall {
   int native_nr = -1;  // the x86-64 call with the same effect (mmap2 -> mmap), -1 if none
   SyscallAbi abi = SyscallAbi::kX86_64;
   CallKind kind = CallKind::kNotMemory;
-  uint64_t addr = 0;              // mmap hint/fixed address, mprotect/mremap start, brk new break
-  uint64_t length_bytes = 0;      // mmap/mprotect length, mremap old length
+  uint64_t addr = 0;  // mmap hint/fixed address, mprotect/mremap start, brk new break, shmget key
+  uint64_t length_bytes = 0;      // mmap/mprotect length, mremap old length, shmget size
   uint64_t new_length_bytes = 0;  // mremap new length
   bool fixed = false;             // MAP_FIXED (replaces) or MREMAP_FIXED
   bool may_move = false;          // MREMAP_MAYMOVE
@@ -64,6 +66,7 @@ struct ClassifiedCall {
   // mprotect PROT_GROWSDOWN: the kernel extends the range down to the start
   // of the mapping containing `addr`, so `length_bytes` is no bound at all.
   bool grows_down = false;
+  uint32_t shm_flags = 0;  // shmget's shmflg
 };
 
 // An x86-64 call.

@@ -222,10 +222,14 @@ INSTANTIATE_TEST_SUITE_P(
             CallKind::kThreadOrVfork,
             Free(),
             Free()},
-        // shmget is not a classifier case (openvz's shm charge is accounted
-        // elsewhere); stack growth and exec mappings are not syscalls; exit
-        // only releases.
-        Row{"shmget", 29, {0, 1 << 20, 01600}, NoFacts(), CallKind::kNotMemory, Free(), Free()},
+        // shmget is shmpages' (core/shm_counter.h), never a privvmpages
+        // charge; opening a key without IPC_CREAT creates nothing. Stack
+        // growth and exec mappings are not syscalls; exit only releases.
+        Row{"shmget", 29, {0, 1 << 20, 01600}, NoFacts(), CallKind::kShmget, Free(), Free()},
+        Row{"shmget IPC_CREAT", 29, {77, 1 << 20, 01600}, NoFacts(), CallKind::kShmget, Free(),
+            Free()},
+        Row{"shmget of an existing key", 29, {77, 1 << 20, 0600}, NoFacts(),
+            CallKind::kNotMemory, Free(), Free()},
         Row{"exit_group", 231, {0}, NoFacts(), CallKind::kNotMemory, Free(), Free()}));
 
 INSTANTIATE_TEST_SUITE_P(
@@ -644,17 +648,42 @@ TEST(SyscallName, KnownNumbers) {
   EXPECT_STREQ(SyscallName(57), "fork");
   EXPECT_STREQ(SyscallName(58), "vfork");
   EXPECT_STREQ(SyscallName(435), "clone3");
+  EXPECT_STREQ(SyscallName(29), "shmget");
+  EXPECT_STREQ(SyscallName(kAuditArchI386, 395), "shmget/i386");
+  EXPECT_STREQ(SyscallName(kAuditArchI386, 117), "ipc/i386");
+}
+
+TEST(ShmgetAbis, EveryAbiTellsCreationsFromOpens) {
+  // x32 shares x86-64's number; i386 has its own and the ipc multiplexer,
+  // whose call is the low 16 bits of the first register.
+  ClassifiedCall x32 = ClassifyTrappedSyscall(kAuditArchX86_64, 29 | kX32SyscallBit,
+                                              {0, 8192, 0600, 0, 0, 0});
+  EXPECT_EQ(x32.kind, CallKind::kShmget);
+  EXPECT_EQ(x32.length_bytes, 8192u);
+  ClassifiedCall direct =
+      ClassifyTrappedSyscall(kAuditArchI386, 395, {0x100000000u | 5, 8192, 0600, 0, 0, 0});
+  EXPECT_EQ(direct.kind, CallKind::kNotMemory);  // key 5 (upper half ignored), no IPC_CREAT
+  ClassifiedCall ipc = ClassifyTrappedSyscall(kAuditArchI386, 117,
+                                              {(3u << 16) | 23, 0, 1 << 20, 0600, 0, 0});
+  EXPECT_EQ(ipc.kind, CallKind::kShmget);
+  EXPECT_EQ(ipc.length_bytes, uint64_t{1} << 20);
+  EXPECT_EQ(ipc.native_nr, 29);
+  ClassifiedCall shmat = ClassifyTrappedSyscall(kAuditArchI386, 117, {21, 5, 0, 0, 0, 0});
+  EXPECT_EQ(shmat.kind, CallKind::kNotMemory);
+  // A negative key other than IPC_PRIVATE is a named key.
+  EXPECT_EQ(ClassifySyscall(29, {0xffffffffu, 4096, 0600, 0, 0, 0}).kind, CallKind::kNotMemory);
+  EXPECT_EQ(ClassifySyscall(29, {0x100000000u, 4096, 0600, 0, 0, 0}).kind, CallKind::kShmget);
 }
 
 TEST(SyscallName, OtherNumbersAreStable) {
-  const char* first = SyscallName(29);
-  EXPECT_STREQ(first, "syscall_29");
+  const char* first = SyscallName(30);
+  EXPECT_STREQ(first, "syscall_30");
   EXPECT_STREQ(SyscallName(0), "syscall_0");
   EXPECT_STREQ(SyscallName(-1), "syscall_-1");
   EXPECT_STREQ(SyscallName(0x40000009), "syscall_1073741833");
   // The pointer stays valid and unchanged after other lookups.
-  EXPECT_EQ(SyscallName(29), first);
-  EXPECT_STREQ(first, "syscall_29");
+  EXPECT_EQ(SyscallName(30), first);
+  EXPECT_STREQ(first, "syscall_30");
 }
 
 }  // namespace

@@ -13,11 +13,13 @@ namespace ubc {
 
 // The syscalls ubc traps: the memory calls, execve and execveat (never
 // charged, so that ubcd learns of every image change), and clone3 (answered
-// ENOSYS instead). vfork is not among them.
+// ENOSYS instead), shmget and i386's ipc multiplexer (shmpages). vfork is not
+// among them.
 inline const std::set<std::string>& TrappedSyscallNames() {
   static const std::set<std::string> kNames = {
       "mmap",   "mmap2", "mprotect", "pkey_mprotect", "map_shadow_stack", "brk",
-      "mremap", "clone", "fork",     "clone3",        "execve",           "execveat"};
+      "mremap", "clone", "fork",     "clone3",        "execve",           "execveat",
+      "shmget", "ipc"};
   return kNames;
 }
 
@@ -36,7 +38,8 @@ inline bool MustNotify(const std::string& syscall, const std::array<uint64_t, 6>
   if (syscall == "mprotect" || syscall == "pkey_mprotect") return (args[2] & kProtWrite) != 0;
   if (syscall == "map_shadow_stack") return true;
   if (syscall == "brk") return args[0] != 0;
-  if (syscall == "mremap" || syscall == "fork" || syscall == "execve" || syscall == "execveat") {
+  if (syscall == "mremap" || syscall == "fork" || syscall == "execve" || syscall == "execveat" ||
+      syscall == "shmget" || syscall == "ipc") {
     return true;
   }
   if (syscall == "clone") return (args[0] & kCloneVm) == 0;

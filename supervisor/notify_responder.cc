@@ -249,6 +249,7 @@ void NotifyResponder::Answer(Worker& w, const seccomp_notif& request) {
     e.pid = call.tid;
     e.comm = w.target->Comm();
     e.syscall = SyscallName(call.arch, call.nr);
+    e.resource = d.resource;
     e.requested_pages = d.plan.pages;
     e.held_pages = d.held_pages;
     e.checked = d.plan.check;
@@ -259,7 +260,8 @@ void NotifyResponder::Answer(Worker& w, const seccomp_notif& request) {
                                 " pages=" + std::to_string(e.requested_pages) +
                                 " held=" + std::to_string(e.held_pages) + " " +
                                 ChargeCheckName(e.checked) + "=" + std::to_string(e.bound_pages) +
-                                (e.error_number != 0 ? " errno=ENOMEM" : " returned=old-break"));
+                                (e.error_number != 0 ? " errno=ENOMEM" : " returned=old-break") +
+                                " resource=" + e.resource);
     c.events.Add(std::move(e));
     if (hooks_.on_refusal) hooks_.on_refusal(c);
   }

@@ -52,6 +52,16 @@ class ProcMembers : public ContainerMembers {
 
   Status Sample(MembersSample* out) override;
   CallProgress Progress(int tid, int nr, const std::array<uint64_t, 6>& args) override;
+  // The container's IPC namespace, opened when it was attached; null with
+  // the reason it could not be (SharedMemory() then reports that).
+  void SetShmReader(std::unique_ptr<ShmReader> reader, std::string why_not = {}) {
+    shm_ = std::move(reader);
+    shm_error_ = std::move(why_not);
+  }
+  Result<ShmUsage> SharedMemory() override {
+    if (shm_) return shm_->Usage();
+    return Status::Error(shm_error_.empty() ? "no IPC namespace" : shm_error_);
+  }
   int ThreadGroupOf(int tid) override;
   void ReleaseAll() override;
 
@@ -59,6 +69,8 @@ class ProcMembers : public ContainerMembers {
   std::string Describe() const override { return membership_.Describe(); }
 
  private:
+  std::unique_ptr<ShmReader> shm_;
+  std::string shm_error_;
   struct Process;
   Result<std::set<int>> ListTgids();
   Process* Open(int tgid);

@@ -1,0 +1,71 @@
+#include "core/shm_counter.h"
+
+#include <algorithm>
+#include <cerrno>
+
+#include "core/units.h"
+
+namespace ubc {
+
+Result<uint64_t> ShmCounter::ReadHeld(MemberReader& members, uint64_t* kernel_pages) {
+  Result<ShmUsage> usage = members.SharedMemory();
+  if (!usage.ok()) return usage.status();
+  // A call the thread has left is in the kernel's figure (or failed): only
+  // those still inside it, or on a CPU where it cannot be told, stay.
+  std::erase_if(in_flight_, [&](const auto& entry) {
+    return members.Progress(entry.first, entry.second.nr, entry.second.args) == CallProgress::kDone;
+  });
+  uint64_t held = usage->pages;
+  for (const auto& [tid, call] : in_flight_) held = SaturatingAdd(held, call.pages);
+  *kernel_pages = usage->pages;
+  return held;
+}
+
+void ShmCounter::Decide(const TrappedCall& call, const ClassifiedCall& classified,
+                        MemberReader& members, Decision& d) {
+  d.resource = "shmpages";
+  // newseg() rounds the size up to pages; a size of 0 is EINVAL and creates
+  // nothing.
+  const uint64_t pages = PagesForBytes(classified.length_bytes);
+  if (pages == 0) return;
+  d.plan.check = ChargeCheck::kBarrier;
+  d.plan.pages = pages;
+  d.plan.grows_caller_data = false;
+  uint64_t kernel_pages = 0;
+  Result<uint64_t> held = ReadHeld(members, &kernel_pages);
+  if (!held.ok()) {
+    d.undecidable = true;
+    d.note = "shmpages: " + held.status().message();
+    return;
+  }
+  counter_.ObserveHeldUpperBound(*held, kernel_pages);
+  d.exact = true;
+  d.held_pages = *held;
+  d.bound_pages = std::min(counter_.values().barrier_pages, counter_.values().limit_pages);
+  if (!counter_.Fits(*held, pages, ChargeCheck::kBarrier)) {
+    counter_.RecordRefusal();
+    d.refused = true;
+    d.action = Decision::Action::kFail;
+    d.error_number = ENOMEM;
+    return;
+  }
+  in_flight_[call.tid] = InFlight{call.nr, call.args, pages};
+  // maxheld follows the kernel's figure only: the call may still fail
+  // (EEXIST, ENOSPC) and create nothing.
+  counter_.ObserveHeldUpperBound(SaturatingAdd(*held, pages), kernel_pages);
+}
+
+Status ShmCounter::Refresh(MemberReader& members) {
+  uint64_t kernel_pages = 0;
+  Result<uint64_t> held = ReadHeld(members, &kernel_pages);
+  if (!held.ok()) return held.status();
+  counter_.ObserveHeldUpperBound(*held, kernel_pages);
+  return Status::Ok();
+}
+
+void ShmCounter::Retire() {
+  in_flight_.clear();
+  counter_.ObserveHeld(0);
+}
+
+}  // namespace ubc
