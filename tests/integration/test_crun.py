@@ -7,6 +7,7 @@ import os
 import bound_cases
 import bypass_cases
 import memory_cases
+import shm_cases
 from bundles import hook_patch, ubc_annotations, write_hook_settings
 from cleanup import unique_id
 from files import read_json, write_json
@@ -36,6 +37,8 @@ for _name in bypass_cases.CASES:
     globals()["test_" + _name] = _bind(_name, bypass_cases)
 for _name in bound_cases.CASES:
     globals()["test_" + _name] = _bind(_name, bound_cases)
+for _name in shm_cases.CASES:
+    globals()["test_" + _name] = _bind(_name, shm_cases)
 
 
 def test_cgroup2_membership_lists_afresh():

@@ -7,6 +7,7 @@ import os
 import bound_cases
 import bypass_cases
 import memory_cases
+import shm_cases
 from cleanup import add_cleanup, unique_id
 from memory_cases import _grow_to, _held_is, _processes_are
 from outcome import check, check_eq, log
@@ -34,6 +35,8 @@ for _name in bypass_cases.CASES:
     globals()["test_" + _name] = _bind(_name, bypass_cases)
 for _name in bound_cases.CASES:
     globals()["test_" + _name] = _bind(_name, bound_cases)
+for _name in shm_cases.CASES:
+    globals()["test_" + _name] = _bind(_name, shm_cases)
 for _name in bound_cases.RUNC_CASES:
     globals()["test_" + _name] = _bind(_name, bound_cases)
 

@@ -148,6 +148,9 @@ class Ubcd:
     def privvm(self, container_id):
         return self.require_container(container_id)["privvmpages"]
 
+    def shm(self, container_id):
+        return self.require_container(container_id)["shmpages"]
+
     def wait_container(self, container_id, pred=lambda c: True, timeout_s=10.0,
                        what="container in ubcd status"):
         def probe():
@@ -167,4 +170,8 @@ def flat_entry(entry):
     flat["privvmpages"] = {k: pv[k]["pages"] for k in ("held", "maxheld", "barrier", "limit")}
     flat["privvmpages"]["failcnt"] = pv["failcnt"]
     flat["limits_source"] = pv["source"]
+    if "shmpages" in entry["beancounters"]:
+        shm = entry["beancounters"]["shmpages"]
+        flat["shmpages"] = {k: shm[k]["pages"] for k in ("held", "maxheld", "barrier", "limit")}
+        flat["shmpages"]["failcnt"] = shm["failcnt"]
     return flat

@@ -65,6 +65,11 @@
  *   growsdown-grow SIZE      a child maps one RW MAP_GROWSDOWN page (with SIZE free below
  *                            it) and touches down SIZE below it, then exits
  *                            -> ok grown MAX_DATA_PAGES | ok signal N MAX_DATA_PAGES
+ *   shmget SIZE              SysV shmget(IPC_PRIVATE, SIZE, IPC_CREAT|0600), not attached
+ *                            -> ok SHMID | err ERRNO
+ *   shmget-key KEY SIZE      shmget(KEY, SIZE, IPC_CREAT|0600)        -> ok SHMID | err ERRNO
+ *   shm-open KEY             shmget(KEY, 0, 0600): an existing segment -> ok SHMID | err ERRNO
+ *   shmrm SHMID              shmctl(IPC_RMID)                        -> ok | err ERRNO
  *   memfd SIZE               memfd_create + SIZE bytes written (shared pages; the fd is
  *                            kept open)                              -> ok | err ERRNO
  *   fixed-race MS SIZE       for MS ms one thread moves a SIZE region back and forth with
@@ -101,6 +106,7 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/shm.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -142,6 +148,10 @@ static const char *errno_name(int e) {
       return "EPERM";
     case EAGAIN:
       return "EAGAIN";
+    case ENOENT:
+      return "ENOENT";
+    case ENOSPC:
+      return "ENOSPC";
     default:
       snprintf(buf, sizeof buf, "%d", e);
       return buf;
@@ -742,6 +752,23 @@ static void cmd_memfd(size_t len_bytes) {
   reply("ok");
 }
 
+/* SysV shm: a new segment (IPC_PRIVATE, or KEY with IPC_CREAT), opening an
+ * existing key, removal. Nothing is attached: shmpages counts segments. */
+static void cmd_shmget(long key, size_t len_bytes, int flags) {
+  int id = shmget((key_t)key, len_bytes, flags | 0600);
+  if (id < 0)
+    reply_err(errno);
+  else
+    reply("ok %d", id);
+}
+
+static void cmd_shmrm(long id) {
+  if (shmctl((int)id, IPC_RMID, NULL) < 0)
+    reply_err(errno);
+  else
+    reply("ok");
+}
+
 static void cmd_sbrk(const char *arg) {
   int negative = (arg[0] == '-');
   size_t len_bytes;
@@ -1140,6 +1167,10 @@ static const struct command_info commands[] = {
     {"stack-grow", 1},
     {"growsdown-grow", 1},
     {"memfd", 1},
+    {"shmget", 1},
+    {"shmget-key", 2},
+    {"shm-open", 1},
+    {"shmrm", 1},
     {"fixed-race", 2},
     {"pid", 0},
     {"mmap-for", 2},
@@ -1254,6 +1285,15 @@ static int run_command(int argc, char **argv) {
     if (need_size(argc, argv, 1, &sz) == 0) cmd_grow(strcmp(c, "growsdown-grow") == 0, sz);
   } else if (strcmp(c, "memfd") == 0) {
     if (need_size(argc, argv, 1, &sz) == 0) cmd_memfd(sz);
+  } else if (strcmp(c, "shmget") == 0) {
+    if (need_size(argc, argv, 1, &sz) == 0) cmd_shmget(IPC_PRIVATE, sz, IPC_CREAT);
+  } else if (strcmp(c, "shmget-key") == 0) {
+    if (need_long(argc, argv, 1, &n) == 0 && need_size(argc, argv, 2, &sz) == 0)
+      cmd_shmget(n, sz, IPC_CREAT);
+  } else if (strcmp(c, "shm-open") == 0) {
+    if (need_long(argc, argv, 1, &n) == 0) cmd_shmget(n, 0, 0);
+  } else if (strcmp(c, "shmrm") == 0) {
+    if (need_long(argc, argv, 1, &n) == 0) cmd_shmrm(n);
   } else if (strcmp(c, "malloc") == 0) {
     if (need_size(argc, argv, 1, &sz) == 0) cmd_malloc(sz);
   } else if (strcmp(c, "malloc-small-loop") == 0) {
