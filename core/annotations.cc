@@ -64,7 +64,7 @@ Result<UbcAnnotations> ParseUbcAnnotations(const std::map<std::string, std::stri
   for (const auto& [key, value] : annotations) {
     if (!HasUbcPrefix(key)) continue;
     const std::string shown = "annotation " + key + "=" + QuoteValue(value);
-    if (key == kPrivvmpagesAnnotation) {
+    if (key == kPrivvmpagesAnnotation || key == kShmpagesAnnotation) {
       Result<BarrierLimit> bl = ParseVzBarrierLimit(value);
       if (!bl.ok()) {
         // ParseVzBarrierLimit's message starts with `invalid value "<text>": `,
@@ -74,7 +74,7 @@ Result<UbcAnnotations> ParseUbcAnnotations(const std::map<std::string, std::stri
         if (reason.rfind(repeated, 0) == 0) reason.erase(0, repeated.size());
         return Status::Error(shown + ": " + reason);
       }
-      out.privvmpages = *bl;
+      (key == kPrivvmpagesAnnotation ? out.privvmpages : out.shmpages) = *bl;
     } else if (key == kProfileAnnotation) {
       const RuleProfile* profile = FindRuleProfile(value);
       if (profile == nullptr) {
@@ -87,8 +87,8 @@ Result<UbcAnnotations> ParseUbcAnnotations(const std::map<std::string, std::stri
     } else {
       // A typo such as "ubc.privvmpage" must not silently run the container
       // without the limits its owner asked for.
-      return Status::Error("annotation " + ShowKey(key) +
-                           ": unknown ubc annotation (known: " + kPrivvmpagesAnnotation + ", " +
+      return Status::Error("annotation " + ShowKey(key) + ": unknown ubc annotation (known: " +
+                           kPrivvmpagesAnnotation + ", " + kShmpagesAnnotation + ", " +
                            kProfileAnnotation + ", " + kOnErrorAnnotation + ")");
     }
   }

@@ -20,6 +20,7 @@
 namespace ubc {
 
 inline constexpr char kPrivvmpagesAnnotation[] = "ubc.privvmpages";
+inline constexpr char kShmpagesAnnotation[] = "ubc.shmpages";
 inline constexpr char kProfileAnnotation[] = "ubc.profile";
 // What ubcd answers when it cannot decide (internal error, unreadable /proc):
 // "continue" (fail open, the default) or "enomem" (fail closed).
@@ -32,9 +33,13 @@ std::optional<OnError> ParseOnError(std::string_view text);
 
 struct UbcAnnotations {
   std::optional<BarrierLimit> privvmpages;
+  std::optional<BarrierLimit> shmpages;
   const RuleProfile* profile = nullptr;  // nullptr: not set
   std::optional<OnError> on_error;
-  bool any() const { return privvmpages.has_value() || profile != nullptr || on_error.has_value(); }
+  bool any() const {
+    return privvmpages.has_value() || shmpages.has_value() || profile != nullptr ||
+           on_error.has_value();
+  }
 };
 
 // Errors name the annotation and its value, e.g.

@@ -43,6 +43,22 @@ TEST(AnnotationsTest, PrivvmpagesUnlimited) {
   EXPECT_EQ(*r->privvmpages, (BarrierLimit{kUnlimitedPages, kUnlimitedPages}));
 }
 
+TEST(AnnotationsTest, ShmpagesIsItsOwnBeancounter) {
+  auto r = ParseUbcAnnotations({{"ubc.shmpages", "16M:20M"}, {"ubc.privvmpages", "1024"}});
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  ASSERT_TRUE(r->shmpages.has_value());
+  EXPECT_EQ(*r->shmpages, (BarrierLimit{4096, 5120}));
+  EXPECT_EQ(*r->privvmpages, (BarrierLimit{1024, 1024}));
+  auto only = ParseUbcAnnotations({{"ubc.shmpages", "unlimited"}});
+  ASSERT_TRUE(only.ok());
+  EXPECT_TRUE(only->any());
+  EXPECT_FALSE(only->privvmpages.has_value());
+  auto bad = ParseUbcAnnotations({{"ubc.shmpages", "lots"}});
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.status().message().rfind("annotation ubc.shmpages=\"lots\": ", 0), 0u)
+      << bad.status().message();
+}
+
 TEST(AnnotationsTest, ProfileBoth) {
   auto r = ParseUbcAnnotations({{"ubc.profile", "openvz"}, {"ubc.privvmpages", "1024:2048"}});
   ASSERT_TRUE(r.ok()) << r.status().message();
@@ -90,7 +106,7 @@ TEST(AnnotationsTest, MisspeltUbcKeyIsRejected) {
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().message(),
             "annotation ubc.privvmpage: unknown ubc annotation (known: ubc.privvmpages, "
-            "ubc.profile, ubc.on_error)");
+            "ubc.shmpages, ubc.profile, ubc.on_error)");
 }
 
 TEST(AnnotationsTest, OnErrorChoosesFailOpenOrClosed) {
@@ -112,15 +128,16 @@ TEST(AnnotationsTest, UbcKeyInOtherCaseIsRejected) {
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().message(),
             "annotation UBC.privvmpages: unknown ubc annotation (known: ubc.privvmpages, "
-            "ubc.profile, ubc.on_error)");
+            "ubc.shmpages, ubc.profile, ubc.on_error)");
 }
 
 TEST(AnnotationsTest, UnprintableKeyAndValueAreQuotedAndCapped) {
   auto key = ParseUbcAnnotations({{"ubc.\nx", "1"}});
   ASSERT_FALSE(key.ok());
-  EXPECT_EQ(key.status().message(),
-            "annotation \"ubc.\\nx\": unknown ubc annotation (known: ubc.privvmpages, ubc.profile, "
-            "ubc.on_error)");
+  EXPECT_EQ(
+      key.status().message(),
+      "annotation \"ubc.\\nx\": unknown ubc annotation (known: ubc.privvmpages, ubc.shmpages, "
+      "ubc.profile, ubc.on_error)");
   auto value = ParseUbcAnnotations({{"ubc.profile", std::string(100, 'z') + "\x01"}});
   ASSERT_FALSE(value.ok());
   EXPECT_EQ(value.status().message(), "annotation ubc.profile=\"" + std::string(64, 'z') +

@@ -60,6 +60,11 @@ Result<ContainerConfig> ParseContainerConfig(std::string_view json_text,
     if (auto it = match.find("names"); it != match.end()) {
       cfg.name_patterns = it->get<std::vector<std::string>>();
     }
+    if (auto it = doc->find("shmpages"); it != doc->end()) {
+      Result<BarrierLimit> bl = ParseVzBarrierLimit(it->get<std::string>());
+      if (!bl.ok()) return bl.status().Wrap(source + ": /shmpages");
+      cfg.shmpages = *bl;
+    }
     if (auto it = doc->find("privvmpages"); it != doc->end()) {
       Result<BarrierLimit> bl = ParseVzBarrierLimit(it->get<std::string>());
       if (!bl.ok()) return bl.status().Wrap(source + ": /privvmpages");

@@ -26,8 +26,9 @@ struct ContainerConfig {
   std::vector<std::string> id_patterns;     // fnmatch(3) globs on the OCI container id
   std::vector<std::string> name_patterns;   // fnmatch(3) globs on the container name
   std::optional<BarrierLimit> privvmpages;  // unset: not specified by this file
-  const RuleProfile* profile = nullptr;     // nullptr: not specified by this file
-  std::optional<OnError> on_error;          // unset: not specified by this file
+  std::optional<BarrierLimit> shmpages;
+  const RuleProfile* profile = nullptr;  // nullptr: not specified by this file
+  std::optional<OnError> on_error;       // unset: not specified by this file
 };
 
 // Parses and validates one file's text. Errors name `source_path` and the JSON

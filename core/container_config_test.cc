@@ -40,6 +40,18 @@ TEST(ParseContainerConfigTest, UnsetFieldsStayUnset) {
   EXPECT_EQ(c->profile, nullptr);
 }
 
+TEST(ParseContainerConfigTest, ShmpagesIsReadAndItsErrorsNamed) {
+  auto c = ParseContainerConfig(R"({"match": {"ids": ["*"]}, "shmpages": "8M:12M"})", "a.json");
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  ASSERT_TRUE(c->shmpages.has_value());
+  EXPECT_EQ(*c->shmpages, (BarrierLimit{2048, 3072}));
+  EXPECT_FALSE(c->privvmpages.has_value());
+  auto bad = ParseContainerConfig(R"({"match": {"ids": ["*"]}, "shmpages": "9Q"})", "b.json");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("b.json: /shmpages"), std::string::npos)
+      << bad.status().message();
+}
+
 TEST(ParseContainerConfigTest, UnlimitedAndSingleValue) {
   auto c = ParseContainerConfig(R"({"match": {"ids": ["*"]}, "privvmpages": "unlimited"})", "a");
   ASSERT_TRUE(c.ok()) << c.status().message();

@@ -19,6 +19,7 @@ nlohmann::ordered_json Amount(uint64_t pages) {
 
 nlohmann::ordered_json ContainerReportJson(const ContainerReport& c) {
   const BeancounterValues& p = c.privvmpages;
+  const BeancounterValues& shm = c.shmpages;
   return {
       {"id", c.id},
       {"state", c.retired ? "retired" : "running"},
@@ -36,7 +37,15 @@ nlohmann::ordered_json ContainerReportJson(const ContainerReport& c) {
           {"limit", Amount(p.limit_pages)},
           {"failcnt", p.failcnt},
           {"source", LimitsSourceName(c.limits.privvmpages_source)},
-          {"source_detail", c.limits.privvmpages_source_detail}}}}},
+          {"source_detail", c.limits.privvmpages_source_detail}}},
+        {"shmpages",
+         {{"held", Amount(shm.held_pages)},
+          {"maxheld", Amount(shm.maxheld_pages)},
+          {"barrier", Amount(shm.barrier_pages)},
+          {"limit", Amount(shm.limit_pages)},
+          {"failcnt", shm.failcnt},
+          {"source", LimitsSourceName(c.limits.shmpages_source)},
+          {"source_detail", c.limits.shmpages_source_detail}}}}},
   };
 }
 

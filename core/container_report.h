@@ -25,6 +25,7 @@ struct ContainerReport {
   std::string membership;
   ResolvedLimits limits;
   BeancounterValues privvmpages;
+  BeancounterValues shmpages;
 };
 
 // Ordered so the id comes first and the fields read in the order the schemas

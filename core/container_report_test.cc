@@ -53,6 +53,25 @@ TEST(ResponseJsonTest, ContainerMatchesSchema) {
   EXPECT_EQ(doc["profile_source"], "default");
 }
 
+TEST(ResponseJsonTest, ShmpagesIsReportedWithItsSource) {
+  ContainerReport c = Sample("c1");
+  c.limits.shmpages = {2048, 3072};
+  c.limits.shmpages_source = LimitsSource::kConfigFile;
+  c.limits.shmpages_source_detail = "/etc/ubc/containers.d/a.json";
+  c.shmpages = {512, 1024, 2048, 3072, 4};
+  nlohmann::ordered_json doc = ContainerReportJson(c);
+  ExpectValid("rest-container.schema.json", doc);
+  const json& s = doc["beancounters"]["shmpages"];
+  EXPECT_EQ(s["held"]["pages"], 512);
+  EXPECT_EQ(s["maxheld"]["bytes"], 1024 * 4096);
+  EXPECT_EQ(s["barrier"]["pages"], 2048);
+  EXPECT_EQ(s["limit"]["pages"], 3072);
+  EXPECT_EQ(s["failcnt"], 4);
+  EXPECT_EQ(s["source"], "config-file");
+  EXPECT_EQ(s["source_detail"], "/etc/ubc/containers.d/a.json");
+  EXPECT_EQ(doc["beancounters"]["privvmpages"]["held"]["pages"], 100);
+}
+
 TEST(ResponseJsonTest, UnlimitedHasNullBytes) {
   ContainerReport c = Sample("c1");
   c.privvmpages.limit_pages = kUnlimitedPages;

@@ -42,10 +42,10 @@ struct Decision {
   // read, an internal error): ApplyOnError() sets the action.
   bool undecidable = false;
   const char* resource = "privvmpages";  // the beancounter the call was checked against
-  bool exact = false;        // decided on an exact held value
-  uint64_t held_pages = 0;   // held the decision was taken against
-  uint64_t bound_pages = 0;  // barrier or limit checked
-  std::string note;          // why, for logs: "foreign architecture", read errors
+  bool exact = false;                    // decided on an exact held value
+  uint64_t held_pages = 0;               // held the decision was taken against
+  uint64_t bound_pages = 0;              // barrier or limit checked
+  std::string note;                      // why, for logs: "foreign architecture", read errors
 };
 
 // The container's on_error for an undecidable call: kContinue lets it run

@@ -33,6 +33,20 @@ ResolvedLimits ResolveLimits(const UbcAnnotations& annotations, const ContainerC
     out.privvmpages_source_detail = "default";
   }
 
+  if (annotations.shmpages) {
+    out.shmpages = *annotations.shmpages;
+    out.shmpages_source = LimitsSource::kAnnotation;
+    out.shmpages_source_detail = kShmpagesAnnotation;
+  } else if (matched_file != nullptr && matched_file->shmpages) {
+    out.shmpages = *matched_file->shmpages;
+    out.shmpages_source = LimitsSource::kConfigFile;
+    out.shmpages_source_detail = matched_file->source_path;
+  } else {
+    out.shmpages = supervisor.default_shmpages;
+    out.shmpages_source = LimitsSource::kDefault;
+    out.shmpages_source_detail = "default";
+  }
+
   if (annotations.profile != nullptr) {
     out.profile = annotations.profile;
     out.profile_source = LimitsSource::kAnnotation;

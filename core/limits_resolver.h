@@ -1,4 +1,5 @@
-// LimitsResolver: which privvmpages and rule profile a container gets, and why.
+// LimitsResolver: which privvmpages, shmpages and rule profile a container
+// gets, and why.
 //
 // Each field is resolved on its own, highest precedence first: the container's
 // ubc.* annotation, then the first matching file of containers.d, then ubcd's
@@ -25,10 +26,13 @@ const char* LimitsSourceName(LimitsSource source);
 
 struct ResolvedLimits {
   BarrierLimit privvmpages;
-  const RuleProfile* profile = nullptr;  // never null after ResolveLimits
+  BarrierLimit shmpages = {kUnlimitedPages, kUnlimitedPages};  // unless set somewhere
+  const RuleProfile* profile = nullptr;                        // never null after ResolveLimits
   LimitsSource privvmpages_source = LimitsSource::kDefault;
   // The annotation key ("ubc.privvmpages"), the config file path, or "default".
   std::string privvmpages_source_detail;
+  LimitsSource shmpages_source = LimitsSource::kDefault;
+  std::string shmpages_source_detail = "default";
   LimitsSource profile_source = LimitsSource::kDefault;
   OnError on_error = OnError::kContinue;
   LimitsSource on_error_source = LimitsSource::kDefault;

@@ -83,6 +83,36 @@ TEST(ResolveLimitsTest, EachFieldResolvesOnItsOwn) {
   EXPECT_EQ(d.profile_source, LimitsSource::kDefault);
 }
 
+TEST(ResolveLimitsTest, ShmpagesResolvesOnItsOwn) {
+  ResolvedLimits none = ResolveLimits(UbcAnnotations{}, nullptr, Supervisor());
+  EXPECT_EQ(none.shmpages, (BarrierLimit{kUnlimitedPages, kUnlimitedPages}));
+  EXPECT_EQ(none.shmpages_source, LimitsSource::kDefault);
+  EXPECT_EQ(none.shmpages_source_detail, "default");
+
+  SupervisorConfig sup = Supervisor();
+  sup.default_shmpages = {10, 20};
+  ContainerConfig file = File(BarrierLimit{100, 200}, nullptr);
+  file.shmpages = BarrierLimit{30, 40};
+  ResolvedLimits from_file = ResolveLimits(UbcAnnotations{}, &file, sup);
+  EXPECT_EQ(from_file.shmpages, (BarrierLimit{30, 40}));
+  EXPECT_EQ(from_file.shmpages_source, LimitsSource::kConfigFile);
+  EXPECT_EQ(from_file.shmpages_source_detail, "/etc/ubc/containers.d/10-a.json");
+
+  UbcAnnotations a;
+  a.shmpages = BarrierLimit{1, 2};
+  ResolvedLimits from_annotation = ResolveLimits(a, &file, sup);
+  EXPECT_EQ(from_annotation.shmpages, (BarrierLimit{1, 2}));
+  EXPECT_EQ(from_annotation.shmpages_source, LimitsSource::kAnnotation);
+  EXPECT_EQ(from_annotation.shmpages_source_detail, "ubc.shmpages");
+  // The file's privvmpages still applies: each field resolves on its own.
+  EXPECT_EQ(from_annotation.privvmpages, (BarrierLimit{100, 200}));
+
+  ContainerConfig file_without = File(std::nullopt, nullptr);
+  ResolvedLimits from_default = ResolveLimits(UbcAnnotations{}, &file_without, sup);
+  EXPECT_EQ(from_default.shmpages, (BarrierLimit{10, 20}));
+  EXPECT_EQ(from_default.shmpages_source, LimitsSource::kDefault);
+}
+
 TEST(ResolveLimitsTest, AnnotationProfileWithDefaultLimits) {
   UbcAnnotations a;
   a.profile = &OpenvzProfile();

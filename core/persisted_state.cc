@@ -21,6 +21,10 @@ std::string SerializePersistedState(const PersistedState& state) {
   nlohmann::json containers = nlohmann::json::object();
   for (const auto& [id, c] : state) {
     nlohmann::json entry = {{"maxheld", c.maxheld_pages}, {"failcnt", c.failcnt}};
+    if (c.shm_maxheld_pages != 0 || c.shm_failcnt != 0) {
+      entry["shm_maxheld"] = c.shm_maxheld_pages;
+      entry["shm_failcnt"] = c.shm_failcnt;
+    }
     if (c.api_privvmpages) {
       entry["api_privvmpages"] = {{"barrier", c.api_privvmpages->barrier_pages},
                                   {"limit", c.api_privvmpages->limit_pages}};
@@ -47,6 +51,12 @@ Result<PersistedState> ParsePersistedState(std::string_view text, std::string_vi
     PersistedContainer c;
     if (!ReadUint(*it, "maxheld", &c.maxheld_pages) || !ReadUint(*it, "failcnt", &c.failcnt)) {
       return Status::Error(where + ": " + pointer + ": maxheld and failcnt must be unsigned");
+    }
+    // Absent in state files written before shmpages.
+    if (!ReadUint(*it, "shm_maxheld", &c.shm_maxheld_pages) ||
+        !ReadUint(*it, "shm_failcnt", &c.shm_failcnt)) {
+      return Status::Error(where + ": " + pointer +
+                           ": shm_maxheld and shm_failcnt must be unsigned");
     }
     auto api = it->find("api_privvmpages");
     if (api != it->end()) {

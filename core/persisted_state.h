@@ -24,6 +24,8 @@ struct PersistedContainer {
   // Set when the limits were changed live (REST/ubcctl): they win over the
   // annotations and files the container is rebuilt from.
   std::optional<BarrierLimit> api_privvmpages;
+  uint64_t shm_maxheld_pages = 0;
+  uint64_t shm_failcnt = 0;
   bool operator==(const PersistedContainer&) const = default;
 };
 

@@ -14,6 +14,24 @@ TEST(PersistedStateTest, RoundTrips) {
   EXPECT_EQ(*back, state);
 }
 
+TEST(PersistedStateTest, ShmCountersRoundTripAndOldFilesHaveNone) {
+  PersistedState state;
+  state["web-1"] = PersistedContainer{1234, 7, std::nullopt, 300, 2};
+  Result<PersistedState> back = ParsePersistedState(SerializePersistedState(state), "s.json");
+  ASSERT_TRUE(back.ok()) << back.status().message();
+  EXPECT_EQ(*back, state);
+  // A state file written before shmpages existed.
+  Result<PersistedState> old =
+      ParsePersistedState(R"({"containers": {"a": {"maxheld": 5, "failcnt": 1}}})", "s.json");
+  ASSERT_TRUE(old.ok()) << old.status().message();
+  EXPECT_EQ(old->at("a").shm_maxheld_pages, 0u);
+  EXPECT_EQ(old->at("a").shm_failcnt, 0u);
+  Result<PersistedState> bad = ParsePersistedState(
+      R"({"containers": {"a": {"maxheld": 5, "failcnt": 1, "shm_failcnt": "x"}}})", "s.json");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("shm_failcnt"), std::string::npos);
+}
+
 TEST(PersistedStateTest, EmptyDocument) {
   Result<PersistedState> back = ParsePersistedState(SerializePersistedState({}), "s.json");
   ASSERT_TRUE(back.ok());

@@ -64,7 +64,7 @@ TEST(SchemaValidatorTest, UnknownPropertyNamesItsPointer) {
                          "/etc/ubc/containers.d/a.json");
   EXPECT_EQ(s.message(),
             "/etc/ubc/containers.d/a.json: /privvmpage (\"1024\"): unknown property "
-            "(known: $comment, match, on_error, privvmpages, profile)");
+            "(known: $comment, match, on_error, privvmpages, profile, shmpages)");
 }
 
 TEST(SchemaValidatorTest, PatternViolationShowsValue) {
@@ -98,7 +98,7 @@ TEST(SchemaValidatorTest, PointerTokensAreEscaped) {
   EXPECT_EQ(
       s.message(),
       "a.json: /a~1b~0c (true): unknown property (known: $comment, match, on_error, privvmpages, "
-      "profile)");
+      "profile, shmpages)");
 }
 
 TEST(SchemaValidatorTest, EveryViolationIsReported) {
@@ -124,7 +124,7 @@ TEST(SchemaValidatorTest, NestedUnknownPropertyListsItsSiblings) {
   ASSERT_NE(v, nullptr);
   EXPECT_EQ(v->Validate(json::parse(R"({"defaults": {"privvmpage": "1"}})"), "u.json").message(),
             "u.json: /defaults/privvmpage (\"1\"): unknown property (known: on_error, privvmpages, "
-            "profile)");
+            "profile, shmpages)");
 }
 
 TEST(SchemaValidatorTest, ValueInMessageIsEscapedAndCapped) {

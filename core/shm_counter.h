@@ -46,7 +46,9 @@ class ShmCounter {
   void SetLimits(uint64_t barrier_pages, uint64_t limit_pages) {
     counter_.SetLimits(barrier_pages, limit_pages);
   }
-  void Restore(uint64_t maxheld_pages, uint64_t failcnt) { counter_.Restore(maxheld_pages, failcnt); }
+  void Restore(uint64_t maxheld_pages, uint64_t failcnt) {
+    counter_.Restore(maxheld_pages, failcnt);
+  }
   // The container is gone: its namespace and every segment in it with it.
   void Retire();
 

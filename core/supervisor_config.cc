@@ -50,6 +50,11 @@ Status ApplyDocument(const json& doc, const std::string& source, SupervisorConfi
       }
     }
     if (auto defaults = doc.find("defaults"); defaults != doc.end()) {
+      if (auto it = defaults->find("shmpages"); it != defaults->end()) {
+        Result<BarrierLimit> bl = ParseVzBarrierLimit(it->get<std::string>());
+        if (!bl.ok()) return bl.status().Wrap(source + ": /defaults/shmpages");
+        cfg->default_shmpages = *bl;
+      }
       if (auto it = defaults->find("privvmpages"); it != defaults->end()) {
         Result<BarrierLimit> bl = ParseVzBarrierLimit(it->get<std::string>());
         if (!bl.ok()) return bl.status().Wrap(source + ": /defaults/privvmpages");

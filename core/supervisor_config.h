@@ -38,6 +38,7 @@ struct SupervisorConfig {
   std::string state_dir;
   std::string containers_dir;  // per-container files, see container_config.h
   BarrierLimit default_privvmpages;
+  BarrierLimit default_shmpages = {kUnlimitedPages, kUnlimitedPages};  // when the config has none
   const RuleProfile* default_profile = nullptr;  // static; never null after parsing
   OnError default_on_error = OnError::kContinue;
   uint32_t retire_after_seconds = 0;

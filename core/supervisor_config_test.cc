@@ -79,6 +79,19 @@ TEST(SupervisorConfigTest, PartialDefaultsKeepTheOtherDefault) {
   EXPECT_EQ(p->default_profile, &Bc2006Profile());
 }
 
+TEST(SupervisorConfigTest, ShmpagesDefaultIsUnlimitedUnlessSet) {
+  auto none = ParseSupervisorConfig(R"({"defaults": {"privvmpages": "2048"}})", "u.json");
+  ASSERT_TRUE(none.ok()) << none.status().message();
+  EXPECT_EQ(none->default_shmpages, (BarrierLimit{kUnlimitedPages, kUnlimitedPages}));
+  auto set = ParseSupervisorConfig(R"({"defaults": {"shmpages": "64M:80M"}})", "u.json");
+  ASSERT_TRUE(set.ok()) << set.status().message();
+  EXPECT_EQ(set->default_shmpages, (BarrierLimit{16384, 20480}));
+  auto bad = ParseSupervisorConfig(R"({"defaults": {"shmpages": "x"}})", "u.json");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("/defaults/shmpages"), std::string::npos)
+      << bad.status().message();
+}
+
 TEST(SupervisorConfigTest, RestFieldsOverrideOneByOne) {
   auto c = ParseSupervisorConfig(R"({"rest": {"port": 18080, "token_file": "/tmp/t"}})", "u.json");
   ASSERT_TRUE(c.ok()) << c.status().message();

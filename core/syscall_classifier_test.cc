@@ -226,10 +226,20 @@ INSTANTIATE_TEST_SUITE_P(
         // charge; opening a key without IPC_CREAT creates nothing. Stack
         // growth and exec mappings are not syscalls; exit only releases.
         Row{"shmget", 29, {0, 1 << 20, 01600}, NoFacts(), CallKind::kShmget, Free(), Free()},
-        Row{"shmget IPC_CREAT", 29, {77, 1 << 20, 01600}, NoFacts(), CallKind::kShmget, Free(),
+        Row{"shmget IPC_CREAT",
+            29,
+            {77, 1 << 20, 01600},
+            NoFacts(),
+            CallKind::kShmget,
+            Free(),
             Free()},
-        Row{"shmget of an existing key", 29, {77, 1 << 20, 0600}, NoFacts(),
-            CallKind::kNotMemory, Free(), Free()},
+        Row{"shmget of an existing key",
+            29,
+            {77, 1 << 20, 0600},
+            NoFacts(),
+            CallKind::kNotMemory,
+            Free(),
+            Free()},
         Row{"exit_group", 231, {0}, NoFacts(), CallKind::kNotMemory, Free(), Free()}));
 
 INSTANTIATE_TEST_SUITE_P(
@@ -656,15 +666,15 @@ TEST(SyscallName, KnownNumbers) {
 TEST(ShmgetAbis, EveryAbiTellsCreationsFromOpens) {
   // x32 shares x86-64's number; i386 has its own and the ipc multiplexer,
   // whose call is the low 16 bits of the first register.
-  ClassifiedCall x32 = ClassifyTrappedSyscall(kAuditArchX86_64, 29 | kX32SyscallBit,
-                                              {0, 8192, 0600, 0, 0, 0});
+  ClassifiedCall x32 =
+      ClassifyTrappedSyscall(kAuditArchX86_64, 29 | kX32SyscallBit, {0, 8192, 0600, 0, 0, 0});
   EXPECT_EQ(x32.kind, CallKind::kShmget);
   EXPECT_EQ(x32.length_bytes, 8192u);
   ClassifiedCall direct =
       ClassifyTrappedSyscall(kAuditArchI386, 395, {0x100000000u | 5, 8192, 0600, 0, 0, 0});
   EXPECT_EQ(direct.kind, CallKind::kNotMemory);  // key 5 (upper half ignored), no IPC_CREAT
-  ClassifiedCall ipc = ClassifyTrappedSyscall(kAuditArchI386, 117,
-                                              {(3u << 16) | 23, 0, 1 << 20, 0600, 0, 0});
+  ClassifiedCall ipc =
+      ClassifyTrappedSyscall(kAuditArchI386, 117, {(3u << 16) | 23, 0, 1 << 20, 0600, 0, 0});
   EXPECT_EQ(ipc.kind, CallKind::kShmget);
   EXPECT_EQ(ipc.length_bytes, uint64_t{1} << 20);
   EXPECT_EQ(ipc.native_nr, 29);

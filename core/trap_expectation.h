@@ -17,9 +17,8 @@ namespace ubc {
 // among them.
 inline const std::set<std::string>& TrappedSyscallNames() {
   static const std::set<std::string> kNames = {
-      "mmap",   "mmap2", "mprotect", "pkey_mprotect", "map_shadow_stack", "brk",
-      "mremap", "clone", "fork",     "clone3",        "execve",           "execveat",
-      "shmget", "ipc"};
+      "mmap",  "mmap2", "mprotect", "pkey_mprotect", "map_shadow_stack", "brk",    "mremap",
+      "clone", "fork",  "clone3",   "execve",        "execveat",         "shmget", "ipc"};
   return kNames;
 }
 

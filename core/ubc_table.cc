@@ -61,8 +61,11 @@ std::string RenderUserBeancounters(const std::vector<ContainerCounters>& contain
     const std::string uid = c.ctid + ":";
     bool first = true;
     for (const char* resource : kResources) {
-      const bool is_privvm = std::string_view(resource) == "privvmpages";
-      AppendRow(out, first ? uid.c_str() : "", resource, is_privvm ? c.privvmpages : untracked);
+      const std::string_view name(resource);
+      AppendRow(out, first ? uid.c_str() : "", resource,
+                name == "privvmpages" ? c.privvmpages
+                : name == "shmpages"  ? c.shmpages
+                                      : untracked);
       first = false;
     }
   }

@@ -10,12 +10,14 @@
 #include <vector>
 
 #include "core/beancounter.h"
+#include "core/units.h"
 
 namespace ubc {
 
 struct ContainerCounters {
   std::string ctid;  // printed as "CTID:" in the uid column
   BeancounterValues privvmpages;
+  BeancounterValues shmpages{0, 0, kUnlimitedPages, kUnlimitedPages, 0};
 };
 
 std::string RenderUserBeancounters(const std::vector<ContainerCounters>& containers);

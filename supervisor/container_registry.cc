@@ -63,10 +63,12 @@ std::shared_ptr<Container> ContainerRegistry::MakeLocked(
   c->accounting = std::make_unique<ContainerAccounting>(c->limits.privvmpages.barrier_pages,
                                                         c->limits.privvmpages.limit_pages,
                                                         *c->limits.profile, tuning);
+  c->accounting->SetShmLimits(c->limits.shmpages.barrier_pages, c->limits.shmpages.limit_pages);
   c->members = std::move(members);
   if (recovered) {
     if (auto kept = restored_.find(state.id); kept != restored_.end()) {
       c->accounting->Restore(kept->second.maxheld_pages, kept->second.failcnt);
+      c->accounting->RestoreShm(kept->second.shm_maxheld_pages, kept->second.shm_failcnt);
       if (kept->second.api_privvmpages) {
         c->limits.privvmpages = *kept->second.api_privvmpages;
         c->limits.privvmpages_source = LimitsSource::kApi;
@@ -79,7 +81,10 @@ std::shared_ptr<Container> ContainerRegistry::MakeLocked(
   Log(LogLevel::kInfo,
       "container " + state.id + ": privvmpages " + FormatVzBarrierLimit(c->limits.privvmpages) +
           " (" + LimitsSourceName(c->limits.privvmpages_source) + " " +
-          c->limits.privvmpages_source_detail + "), profile " +
+          c->limits.privvmpages_source_detail + "), shmpages " +
+          FormatVzBarrierLimit(c->limits.shmpages) + " (" +
+          LimitsSourceName(c->limits.shmpages_source) + " " + c->limits.shmpages_source_detail +
+          "), profile " +
           std::string(c->limits.profile->name) + ", on_error " + OnErrorName(c->limits.on_error) +
           ", membership by " + c->members->Describe() + ", stack headroom " +
           std::to_string(tuning.fast_path_headroom_pages) + " pages (RLIMIT_STACK hard " +
@@ -178,6 +183,7 @@ ContainerReport ContainerRegistry::Report(const Container& c) {
   const AccountingSnapshot snap = c.accounting->Published();
   r.processes = snap.processes;
   r.privvmpages = snap.privvmpages;
+  r.shmpages = snap.shmpages;
   return r;
 }
 
@@ -205,6 +211,8 @@ PersistedState ContainerRegistry::Persistable() {
     PersistedContainer p;
     p.maxheld_pages = snap.privvmpages.maxheld_pages;
     p.failcnt = snap.privvmpages.failcnt;
+    p.shm_maxheld_pages = snap.shmpages.maxheld_pages;
+    p.shm_failcnt = snap.shmpages.failcnt;
     if (c->limits.privvmpages_source == LimitsSource::kApi)
       p.api_privvmpages = c->limits.privvmpages;
     state[id] = p;

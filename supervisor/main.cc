@@ -21,6 +21,7 @@
 #include "supervisor/fd_store.h"
 #include "supervisor/listener.h"
 #include "supervisor/log.h"
+#include "supervisor/ipc_namespace_service.h"
 #include "supervisor/privileges.h"
 #include "supervisor/proc_process_view.h"
 #include "supervisor/rest_server.h"
@@ -141,11 +142,21 @@ int main(int argc, char** argv) {
                  "): exec images are charged only at the process's "
                  "next trapped call, and one over the limit is not killed");
   }
+  // The reader of containers' IPC namespaces (shmpages) keeps CAP_SYS_ADMIN,
+  // which ubcd itself is about to drop.
+  std::unique_ptr<ubc::IpcNamespaceService> ipc_reader;
+  if (auto started = ubc::IpcNamespaceService::Start(); started.ok()) {
+    ipc_reader = std::move(started).value();
+  } else {
+    ubc::Log(ubc::LogLevel::kWarning,
+             "no IPC namespace reader (" + started.status().message() +
+                 "): shmget in containers with an IPC namespace of their own is undecidable");
+  }
   // Before any thread exists: capabilities are per thread.
   if (ubc::Status s = ubc::DropPrivileges(); !s.ok()) {
     ubc::Log(ubc::LogLevel::kWarning, "keeping start-up privileges: " + s.message());
   }
-  ubc::ProcProcessView view;
+  ubc::ProcProcessView view(ipc_reader.get());
   ubc::Supervisor::Parts parts;
   parts.view = &view;
   parts.store = custody.store.get();

@@ -18,7 +18,10 @@
 // They only read; what the text says is parsed by core/proc_text.h and
 // core/memory_map.h, pure and unit-tested. Thread-safety is stated in each
 // header.
-// ProcProcessView holds nothing; its methods are thread-safe.
+// - supervisor/ipc_namespace_service.h: the container's IPC namespace, opened
+//   with its members (shmpages).
+// ProcProcessView holds only the IPC namespace reader it is given (not
+// owned; may be null); its methods are thread-safe.
 #pragma once
 
 #include <cstdint>
@@ -27,6 +30,7 @@
 #include <string>
 
 #include "core/stack_headroom.h"
+#include "supervisor/ipc_namespace_service.h"
 #include "supervisor/membership.h"
 #include "supervisor/proc_location.h"
 #include "supervisor/proc_members.h"
@@ -37,9 +41,20 @@ namespace ubc {
 
 class ProcProcessView : public ProcessView {
  public:
+  explicit ProcProcessView(IpcNamespaceService* ipc_reader = nullptr) : ipc_reader_(ipc_reader) {}
+
   std::unique_ptr<ContainerMembers> Members(int init_pid, int runtime_pid) override {
-    return std::make_unique<ProcMembers>(init_pid > 0 ? DetermineMembership(init_pid, runtime_pid)
-                                                      : Membership{});
+    auto members = std::make_unique<ProcMembers>(
+        init_pid > 0 ? DetermineMembership(init_pid, runtime_pid) : Membership{});
+    if (init_pid > 0) {
+      // Opened with the init, the namespace stays readable after it exits.
+      if (auto ns = ContainerIpcNamespace::Open(ipc_reader_, init_pid); ns.ok()) {
+        members->SetShmReader(std::move(ns).value());
+      } else {
+        members->SetShmReader(nullptr, ns.status().message());
+      }
+    }
+    return members;
   }
   std::unique_ptr<CallTarget> Target(const Notifier& notifier) override {
     return std::make_unique<ProcTarget>(notifier);
@@ -55,6 +70,9 @@ class ProcProcessView : public ProcessView {
     if (!text.ok()) return std::nullopt;
     return ParseStackHardLimitBytes(*text);
   }
+
+ private:
+  IpcNamespaceService* ipc_reader_;
 };
 
 }  // namespace ubc
