@@ -331,6 +331,10 @@ void ProcMembers::ReleaseAll() {
   forkers_.clear();
   cgroup_procs_.reset();
   cgroup_dir_.reset();
+  // The namespace fd keeps the container's IPC namespace (and its segments'
+  // memory accounting) alive on the host for as long as ubcd holds it.
+  shm_.reset();
+  shm_error_ = "the container is gone";
 }
 
 int ProcMembers::ThreadGroupOf(int tid) { return ReadThreadGroupId(tid); }

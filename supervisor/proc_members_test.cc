@@ -412,6 +412,31 @@ TEST(ProcMembersTest, ContainsAProcessByTheMembershipsOwnTest) {
   EXPECT_TRUE(observed.Contains(where));
 }
 
+// Counts its live instances: whether the members still hold it.
+class CountedShmReader : public ShmReader {
+ public:
+  explicit CountedShmReader(int* alive) : alive_(alive) { ++*alive_; }
+  ~CountedShmReader() override { --*alive_; }
+  Result<ShmUsage> Usage() override { return ShmUsage{7, 1}; }
+
+ private:
+  int* alive_;
+};
+
+TEST(ProcMembersTest, ReleaseAllClosesTheIpcNamespace) {
+  int alive = 0;
+  ProcMembers members(Membership{});
+  members.SetShmReader(std::make_unique<CountedShmReader>(&alive));
+  ASSERT_EQ(alive, 1);
+  Result<ShmUsage> usage = members.SharedMemory();
+  ASSERT_TRUE(usage.ok());
+  EXPECT_EQ(usage->pages, 7u);
+
+  members.ReleaseAll();
+  EXPECT_EQ(alive, 0);
+  EXPECT_FALSE(members.SharedMemory().ok());
+}
+
 TEST(ProcMembersTest, CgroupMembersAreTheListedProcessesWithTheirStatmData) {
   ChildProcess tree(Tree(2));
   const std::vector<int> kids = tree.Reported(2);
