@@ -8,6 +8,7 @@
 // holds only static RuleProfile pointers and owns its strings.
 #pragma once
 
+#include <optional>
 #include <string>
 
 #include "core/annotations.h"
@@ -23,6 +24,14 @@ enum class LimitsSource { kAnnotation, kConfigFile, kDefault, kApi };
 
 // "annotation", "config-file", "default".
 const char* LimitsSourceName(LimitsSource source);
+
+// A live change through the REST API (PATCH/PUT) or ubcctl: the beancounters
+// it names get new limits, the others keep theirs.
+struct LimitsChange {
+  std::optional<BarrierLimit> privvmpages;
+  std::optional<BarrierLimit> shmpages;
+  bool any() const { return privvmpages.has_value() || shmpages.has_value(); }
+};
 
 struct ResolvedLimits {
   BarrierLimit privvmpages;

@@ -29,6 +29,10 @@ std::string SerializePersistedState(const PersistedState& state) {
       entry["api_privvmpages"] = {{"barrier", c.api_privvmpages->barrier_pages},
                                   {"limit", c.api_privvmpages->limit_pages}};
     }
+    if (c.api_shmpages) {
+      entry["api_shmpages"] = {{"barrier", c.api_shmpages->barrier_pages},
+                               {"limit", c.api_shmpages->limit_pages}};
+    }
     containers[id] = std::move(entry);
   }
   nlohmann::json doc = {{"version", 1}, {"containers", std::move(containers)}};
@@ -58,16 +62,17 @@ Result<PersistedState> ParsePersistedState(std::string_view text, std::string_vi
       return Status::Error(where + ": " + pointer +
                            ": shm_maxheld and shm_failcnt must be unsigned");
     }
-    auto api = it->find("api_privvmpages");
-    if (api != it->end()) {
+    for (const char* field : {"api_privvmpages", "api_shmpages"}) {
+      auto api = it->find(field);
+      if (api == it->end()) continue;
       BarrierLimit bl;
       if (!api->is_object() || !api->contains("barrier") || !api->contains("limit") ||
           !ReadUint(*api, "barrier", &bl.barrier_pages) ||
           !ReadUint(*api, "limit", &bl.limit_pages)) {
-        return Status::Error(where + ": " + pointer +
-                             "/api_privvmpages needs unsigned barrier and limit");
+        return Status::Error(where + ": " + pointer + "/" + field +
+                             " needs unsigned barrier and limit");
       }
-      c.api_privvmpages = bl;
+      (std::string_view(field) == "api_privvmpages" ? c.api_privvmpages : c.api_shmpages) = bl;
     }
     out[it.key()] = c;
   }

@@ -26,6 +26,7 @@ struct PersistedContainer {
   std::optional<BarrierLimit> api_privvmpages;
   uint64_t shm_maxheld_pages = 0;
   uint64_t shm_failcnt = 0;
+  std::optional<BarrierLimit> api_shmpages;  // as api_privvmpages
   bool operator==(const PersistedContainer&) const = default;
 };
 

@@ -32,6 +32,19 @@ TEST(PersistedStateTest, ShmCountersRoundTripAndOldFilesHaveNone) {
   EXPECT_NE(bad.status().message().find("shm_failcnt"), std::string::npos);
 }
 
+TEST(PersistedStateTest, ApiShmpagesRoundTrips) {
+  PersistedState state;
+  state["a"] = PersistedContainer{1, 0, std::nullopt, 0, 0, BarrierLimit{30, 40}};
+  Result<PersistedState> back = ParsePersistedState(SerializePersistedState(state), "s.json");
+  ASSERT_TRUE(back.ok()) << back.status().message();
+  EXPECT_EQ(*back, state);
+  Result<PersistedState> bad =
+      ParsePersistedState(R"({"containers": {"a": {"api_shmpages": {"barrier": 1}}}})", "s.json");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("api_shmpages"), std::string::npos)
+      << bad.status().message();
+}
+
 TEST(PersistedStateTest, EmptyDocument) {
   Result<PersistedState> back = ParsePersistedState(SerializePersistedState({}), "s.json");
   ASSERT_TRUE(back.ok());

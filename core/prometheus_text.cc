@@ -27,12 +27,26 @@ void AppendSample(std::string& out, std::string_view name, const std::string& la
 template <typename Getter>
 void AppendPerContainer(std::string& out, const std::vector<MetricsContainer>& containers,
                         std::string_view name, std::string_view type, std::string_view help,
-                        bool with_resource, Getter get) {
+                        Getter get) {
   AppendHeader(out, name, type, help);
   for (const MetricsContainer& c : containers) {
-    std::string labels = Label("container", c.id);
-    if (with_resource) labels += "," + Label("resource", "privvmpages");
-    AppendSample(out, name, labels, std::to_string(get(c)));
+    AppendSample(out, name, Label("container", c.id), std::to_string(get(c)));
+  }
+}
+
+// One gauge or counter with a sample per container and beancounter.
+template <typename Getter>
+void AppendPerBeancounter(std::string& out, const std::vector<MetricsContainer>& containers,
+                          std::string_view name, std::string_view type, std::string_view help,
+                          Getter get) {
+  AppendHeader(out, name, type, help);
+  for (const MetricsContainer& c : containers) {
+    const std::pair<const char*, const BeancounterValues*> resources[] = {
+        {"privvmpages", &c.privvmpages}, {"shmpages", &c.shmpages}};
+    for (const auto& [resource, values] : resources) {
+      AppendSample(out, name, Label("container", c.id) + "," + Label("resource", resource),
+                   std::to_string(get(*values)));
+    }
   }
 }
 
@@ -75,26 +89,26 @@ std::string RenderPrometheusMetrics(const std::vector<MetricsContainer>& contain
   AppendSample(out, "ubc_containers", Label("state", "retired"), std::to_string(retired));
 
   AppendPerContainer(out, containers, "ubc_container_notify_fds", "gauge",
-                     "Seccomp notify fds ubcd holds for the container.", false,
+                     "Seccomp notify fds ubcd holds for the container.",
                      [](const MetricsContainer& c) { return static_cast<int64_t>(c.notify_fds); });
   AppendPerContainer(out, containers, "ubc_container_processes", "gauge",
-                     "Processes of the container.", false,
+                     "Processes of the container.",
                      [](const MetricsContainer& c) { return c.processes; });
-  AppendPerContainer(out, containers, "ubc_beancounter_held_pages", "gauge",
-                     "Pages held now (4096 bytes each).", true,
-                     [](const MetricsContainer& c) { return c.privvmpages.held_pages; });
-  AppendPerContainer(out, containers, "ubc_beancounter_maxheld_pages", "gauge",
-                     "Most pages ever held.", true,
-                     [](const MetricsContainer& c) { return c.privvmpages.maxheld_pages; });
-  AppendPerContainer(out, containers, "ubc_beancounter_barrier_pages", "gauge",
-                     "Barrier in pages (9223372036854775807: unlimited).", true,
-                     [](const MetricsContainer& c) { return c.privvmpages.barrier_pages; });
-  AppendPerContainer(out, containers, "ubc_beancounter_limit_pages", "gauge",
-                     "Limit in pages (9223372036854775807: unlimited).", true,
-                     [](const MetricsContainer& c) { return c.privvmpages.limit_pages; });
-  AppendPerContainer(out, containers, "ubc_beancounter_failcnt_total", "counter",
-                     "Allocations refused (failcnt).", true,
-                     [](const MetricsContainer& c) { return c.privvmpages.failcnt; });
+  AppendPerBeancounter(out, containers, "ubc_beancounter_held_pages", "gauge",
+                       "Pages held now (4096 bytes each).",
+                       [](const BeancounterValues& v) { return v.held_pages; });
+  AppendPerBeancounter(out, containers, "ubc_beancounter_maxheld_pages", "gauge",
+                       "Most pages ever held.",
+                       [](const BeancounterValues& v) { return v.maxheld_pages; });
+  AppendPerBeancounter(out, containers, "ubc_beancounter_barrier_pages", "gauge",
+                       "Barrier in pages (9223372036854775807: unlimited).",
+                       [](const BeancounterValues& v) { return v.barrier_pages; });
+  AppendPerBeancounter(out, containers, "ubc_beancounter_limit_pages", "gauge",
+                       "Limit in pages (9223372036854775807: unlimited).",
+                       [](const BeancounterValues& v) { return v.limit_pages; });
+  AppendPerBeancounter(out, containers, "ubc_beancounter_failcnt_total", "counter",
+                       "Allocations refused (failcnt).",
+                       [](const BeancounterValues& v) { return v.failcnt; });
 
   AppendHeader(out, "ubc_decisions_total", "counter",
                "Trapped system calls decided, by syscall and verdict.");

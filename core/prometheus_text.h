@@ -27,6 +27,7 @@ struct MetricsContainer {
   int notify_fds = 0;
   uint64_t processes = 0;
   BeancounterValues privvmpages;
+  BeancounterValues shmpages;
 };
 
 std::string RenderPrometheusMetrics(const std::vector<MetricsContainer>& containers,

@@ -37,6 +37,7 @@ TEST(PrometheusTextTest, BeancounterSamplesPerContainerAndResource) {
   c.notify_fds = 2;
   c.processes = 3;
   c.privvmpages = {4196, 4200, 16384, kUnlimitedPages, 7};
+  c.shmpages = {512, 600, 2048, 3072, 2};
   const std::string text = RenderPrometheusMetrics({c}, DecisionMetricsSnapshot{});
   const std::string labels = "{container=\"web\\\"1\",resource=\"privvmpages\"}";
   EXPECT_TRUE(HasLine(text, "# TYPE ubc_beancounter_held_pages gauge")) << text;
@@ -46,6 +47,12 @@ TEST(PrometheusTextTest, BeancounterSamplesPerContainerAndResource) {
   EXPECT_TRUE(HasLine(text, "ubc_beancounter_limit_pages" + labels + " 9223372036854775807"));
   EXPECT_TRUE(HasLine(text, "# TYPE ubc_beancounter_failcnt_total counter")) << text;
   EXPECT_TRUE(HasLine(text, "ubc_beancounter_failcnt_total" + labels + " 7")) << text;
+  const std::string shm = "{container=\"web\\\"1\",resource=\"shmpages\"}";
+  EXPECT_TRUE(HasLine(text, "ubc_beancounter_held_pages" + shm + " 512")) << text;
+  EXPECT_TRUE(HasLine(text, "ubc_beancounter_maxheld_pages" + shm + " 600")) << text;
+  EXPECT_TRUE(HasLine(text, "ubc_beancounter_barrier_pages" + shm + " 2048")) << text;
+  EXPECT_TRUE(HasLine(text, "ubc_beancounter_limit_pages" + shm + " 3072")) << text;
+  EXPECT_TRUE(HasLine(text, "ubc_beancounter_failcnt_total" + shm + " 2")) << text;
   EXPECT_TRUE(HasLine(text, "ubc_container_notify_fds{container=\"web\\\"1\"} 2")) << text;
   EXPECT_TRUE(HasLine(text, "ubc_container_processes{container=\"web\\\"1\"} 3")) << text;
   EXPECT_TRUE(HasLine(text, "ubc_containers{state=\"running\"} 1")) << text;

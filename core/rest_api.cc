@@ -137,7 +137,7 @@ RestResponse HandleMutation(const RestRequest& request, const RestTarget& target
   }
   Result<LimitsChange> change = ParseLimitsChange(request.body, request.method == "PUT");
   if (!change.ok()) return RestErrorResponse(400, change.status().message());
-  if (change->privvmpages && !backend.SetLimits(target.container_id, *change->privvmpages)) {
+  if (!backend.SetLimits(target.container_id, *change)) {
     return NotFoundContainer(target.container_id);
   }
   std::optional<ContainerReport> c = backend.GetContainer(target.container_id);
@@ -248,12 +248,14 @@ Result<LimitsChange> ParseLimitsChange(std::string_view body, bool whole) {
   }
   Result<std::shared_ptr<const SchemaValidator>> validator = LimitsValidator();
   if (!validator.ok()) return validator.status();
-  if (auto it = doc.find("privvmpages");
-      doc.is_object() && it != doc.end() && !it->is_string() && !it->is_object()) {
-    // The schema's if/then/else would only say "type not permitted".
-    return Status::Error("request body: /privvmpages (" + it->dump() +
-                         "): must be a vzctl value such as \"1024:2048\", or {\"barrier\": B, "
-                         "\"limit\": L}");
+  for (const char* field : {"privvmpages", "shmpages"}) {
+    if (auto it = doc.find(field);
+        doc.is_object() && it != doc.end() && !it->is_string() && !it->is_object()) {
+      // The schema's if/then/else would only say "type not permitted".
+      return Status::Error("request body: /" + std::string(field) + " (" + it->dump() +
+                           "): must be a vzctl value such as \"1024:2048\", or {\"barrier\": B, "
+                           "\"limit\": L}");
+    }
   }
   if (Status s = (*validator)->Validate(doc, "request body"); !s.ok()) {
     return Status::Error(WithoutConditionalWrappers(s.message()));
@@ -265,6 +267,11 @@ Result<LimitsChange> ParseLimitsChange(std::string_view body, bool whole) {
       if (!bl.ok()) return bl.status().Wrap("request body");
       change.privvmpages = *bl;
     }
+    if (auto it = doc.find("shmpages"); it != doc.end()) {
+      Result<BarrierLimit> bl = ParseBarrierLimitField(*it, "/shmpages");
+      if (!bl.ok()) return bl.status().Wrap("request body");
+      change.shmpages = *bl;
+    }
   } catch (const std::exception& e) {
     // Unreachable for a schema-valid body; keeps a schema edit from becoming
     // an exception.
@@ -272,8 +279,8 @@ Result<LimitsChange> ParseLimitsChange(std::string_view body, bool whole) {
   }
   if (whole && !change.privvmpages) {
     return Status::Error(
-        "request body: /privvmpages: required (PUT replaces the whole limits object; use PATCH "
-        "to change some fields)");
+        "request body: /privvmpages: required (PUT replaces the limits object: privvmpages, "
+        "and shmpages when given; use PATCH to change some fields)");
   }
   return change;
 }
@@ -355,7 +362,7 @@ RestResponse HandleRestRequest(const RestRequest& request, RestBackend& backend,
     case RestRoute::kMetrics: {
       std::vector<MetricsContainer> metrics;
       for (const ContainerReport& c : backend.ListContainers()) {
-        metrics.push_back({c.id, c.retired, c.notify_fds, c.processes, c.privvmpages});
+        metrics.push_back({c.id, c.retired, c.notify_fds, c.processes, c.privvmpages, c.shmpages});
       }
       RestResponse r;
       r.content_type = "text/plain; version=0.0.4; charset=utf-8";
@@ -365,7 +372,7 @@ RestResponse HandleRestRequest(const RestRequest& request, RestBackend& backend,
     case RestRoute::kUserBeancounters: {
       std::vector<ContainerCounters> counters;
       for (const ContainerReport& c : backend.ListContainers()) {
-        counters.push_back({c.id, c.privvmpages});
+        counters.push_back({c.id, c.privvmpages, c.shmpages});
       }
       RestResponse r;
       r.content_type = "text/plain; charset=utf-8";

@@ -38,7 +38,7 @@ class RestBackend {
   virtual std::vector<ContainerReport> ListContainers() = 0;
   virtual std::optional<ContainerReport> GetContainer(const std::string& id) = 0;
   // False when no container has this id.
-  virtual bool SetLimits(const std::string& id, const BarrierLimit& privvmpages) = 0;
+  virtual bool SetLimits(const std::string& id, const LimitsChange& change) = 0;
   // Oldest first; nullopt for an unknown container.
   virtual std::optional<std::vector<RefusalEvent>> Events(const std::string& id) = 0;
   virtual DecisionMetricsSnapshot Metrics() = 0;
@@ -94,9 +94,6 @@ std::optional<std::string> PercentDecode(std::string_view text);
 bool BearerTokenMatches(std::string_view authorization, std::string_view token);
 
 // A limits change: the fields a PATCH sets, or every field for a PUT.
-struct LimitsChange {
-  std::optional<BarrierLimit> privvmpages;
-};
 
 // Parses and validates a PATCH (`whole` false) or PUT (`whole` true) body.
 // Errors name the field: "/privvmpages (\"12Q\"): must be ...".

@@ -66,14 +66,22 @@ class FakeBackend : public RestBackend {
     if (it == containers.end()) return std::nullopt;
     return it->second;
   }
-  bool SetLimits(const std::string& id, const BarrierLimit& bl) override {
+  bool SetLimits(const std::string& id, const LimitsChange& change) override {
     ++set_calls;
     auto it = containers.find(id);
     if (it == containers.end()) return false;
-    it->second.privvmpages.barrier_pages = bl.barrier_pages;
-    it->second.privvmpages.limit_pages = bl.limit_pages;
-    it->second.limits.privvmpages_source = LimitsSource::kApi;
-    it->second.limits.privvmpages_source_detail = "api";
+    if (change.privvmpages) {
+      it->second.privvmpages.barrier_pages = change.privvmpages->barrier_pages;
+      it->second.privvmpages.limit_pages = change.privvmpages->limit_pages;
+      it->second.limits.privvmpages_source = LimitsSource::kApi;
+      it->second.limits.privvmpages_source_detail = "api";
+    }
+    if (change.shmpages) {
+      it->second.shmpages.barrier_pages = change.shmpages->barrier_pages;
+      it->second.shmpages.limit_pages = change.shmpages->limit_pages;
+      it->second.limits.shmpages_source = LimitsSource::kApi;
+      it->second.limits.shmpages_source_detail = "api";
+    }
     return true;
   }
   std::optional<std::vector<RefusalEvent>> Events(const std::string& id) override {
@@ -188,6 +196,29 @@ TEST(LimitsChangeTest, ObjectWithPagesOrValues) {
   auto s = ParseLimitsChange(R"({"privvmpages": {"barrier": "16M", "limit": "unlimited"}})", true);
   ASSERT_TRUE(s.ok()) << s.status().message();
   EXPECT_EQ(s->privvmpages, (BarrierLimit{4096, kUnlimitedPages}));
+}
+
+TEST(LimitsChangeTest, ShmpagesAloneOrWithPrivvmpages) {
+  auto c = ParseLimitsChange(R"({"shmpages": "8M:12M"})", false);
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  EXPECT_EQ(c->shmpages, (BarrierLimit{2048, 3072}));
+  EXPECT_FALSE(c->privvmpages.has_value());
+  auto both = ParseLimitsChange(
+      R"({"privvmpages": "16M", "shmpages": {"barrier": 10, "limit": "unlimited"}})", true);
+  ASSERT_TRUE(both.ok()) << both.status().message();
+  EXPECT_EQ(both->privvmpages, (BarrierLimit{4096, 4096}));
+  EXPECT_EQ(both->shmpages, (BarrierLimit{10, kUnlimitedPages}));
+  // PUT replaces the limits object, whose privvmpages is required.
+  auto put = ParseLimitsChange(R"({"shmpages": "1"})", true);
+  ASSERT_FALSE(put.ok());
+  EXPECT_NE(put.status().message().find("/privvmpages: required"), std::string::npos);
+  for (const char* body : {R"({"shmpages": "12Q"})", R"({"shmpages": 5})",
+                           R"({"shmpages": "2048:1024"})", R"({"shmpages": {"limit": 1}})"}) {
+    auto bad = ParseLimitsChange(body, false);
+    ASSERT_FALSE(bad.ok()) << body;
+    EXPECT_NE(bad.status().message().find("/shmpages"), std::string::npos)
+        << body << ": " << bad.status().message();
+  }
 }
 
 TEST(LimitsChangeTest, GarbageNamesTheField) {
@@ -342,6 +373,17 @@ TEST_F(HandlerTest, PatchChangesLimits) {
   EXPECT_EQ(doc["beancounters"]["privvmpages"]["barrier"]["pages"], 1024);
   EXPECT_EQ(doc["beancounters"]["privvmpages"]["limit"]["pages"], 2048);
   EXPECT_EQ(doc["beancounters"]["privvmpages"]["source"], "api");
+}
+
+TEST_F(HandlerTest, PatchChangesShmpagesOnly) {
+  RestResponse r = Do("PATCH", "/v1/containers/c1", R"({"shmpages": "100:200"})");
+  EXPECT_EQ(r.http_status, 200) << r.body;
+  json doc = json::parse(r.body);
+  ExpectValid("rest-container.schema.json", doc);
+  EXPECT_EQ(doc["beancounters"]["shmpages"]["barrier"]["pages"], 100);
+  EXPECT_EQ(doc["beancounters"]["shmpages"]["limit"]["pages"], 200);
+  EXPECT_EQ(doc["beancounters"]["shmpages"]["source"], "api");
+  EXPECT_NE(doc["beancounters"]["privvmpages"]["source"], "api");
 }
 
 TEST_F(HandlerTest, PutNeedsEveryField) {

@@ -50,6 +50,17 @@ std::string ReasonPhrase(int status) {
   }
 }
 
+// Throws nlohmann's exceptions on a missing or mistyped field.
+BeancounterValues ValuesFromJson(const json& b) {
+  BeancounterValues v;
+  v.held_pages = b.at("held").at("pages").get<uint64_t>();
+  v.maxheld_pages = b.at("maxheld").at("pages").get<uint64_t>();
+  v.barrier_pages = b.at("barrier").at("pages").get<uint64_t>();
+  v.limit_pages = b.at("limit").at("pages").get<uint64_t>();
+  v.failcnt = b.at("failcnt").get<uint64_t>();
+  return v;
+}
+
 }  // namespace
 
 Result<CtlContainer> CtlContainerFromJson(const json& doc) {
@@ -62,14 +73,16 @@ Result<CtlContainer> CtlContainerFromJson(const json& doc) {
     c.profile = doc.at("profile").get<std::string>();
     c.profile_source = doc.value("profile_source", "");
     c.membership = doc.value("membership", "");
-    const json& p = doc.at("beancounters").at("privvmpages");
-    c.privvmpages.held_pages = p.at("held").at("pages").get<uint64_t>();
-    c.privvmpages.maxheld_pages = p.at("maxheld").at("pages").get<uint64_t>();
-    c.privvmpages.barrier_pages = p.at("barrier").at("pages").get<uint64_t>();
-    c.privvmpages.limit_pages = p.at("limit").at("pages").get<uint64_t>();
-    c.privvmpages.failcnt = p.at("failcnt").get<uint64_t>();
+    const json& beancounters = doc.at("beancounters");
+    const json& p = beancounters.at("privvmpages");
+    c.privvmpages = ValuesFromJson(p);
     c.source = p.value("source", "");
     c.source_detail = p.value("source_detail", "");
+    if (auto s = beancounters.find("shmpages"); s != beancounters.end()) {
+      c.shmpages = ValuesFromJson(*s);
+      c.shm_source = s->value("source", "");
+      c.shm_source_detail = s->value("source_detail", "");
+    }
     return c;
   } catch (const std::exception& e) {
     return Status::Error(std::string("unexpected container document from ubcd: ") + e.what());
@@ -127,18 +140,22 @@ std::string RenderContainer(const CtlContainer& c) {
   out += "notify fds:  " + std::to_string(c.notify_fds) + "\n";
   out += "profile:     " + c.profile + " (from " + c.profile_source + ")\n";
   out += "membership:  " + c.membership + "\n";
-  out += "privvmpages  (pages of 4096 bytes; limits from " + c.source +
-         (c.source_detail.empty() || c.source_detail == c.source ? "" : " " + c.source_detail) +
-         ")\n";
-  const auto line = [&out](const char* name, uint64_t pages) {
-    out += Row("  %-8s %20s  %s\n", name, FormatVzValuePages(pages).c_str(),
-               HumanBytes(pages).c_str());
+  const auto section = [&out](const char* name, const BeancounterValues& values,
+                              const std::string& source, const std::string& detail) {
+    out += std::string(name) + "  (pages of 4096 bytes; limits from " + source +
+           (detail.empty() || detail == source ? "" : " " + detail) + ")\n";
+    const auto line = [&out](const char* field, uint64_t pages) {
+      out += Row("  %-8s %20s  %s\n", field, FormatVzValuePages(pages).c_str(),
+                 HumanBytes(pages).c_str());
+    };
+    line("held", values.held_pages);
+    line("maxheld", values.maxheld_pages);
+    line("barrier", values.barrier_pages);
+    line("limit", values.limit_pages);
+    out += Row("  %-8s %20llu\n", "failcnt", static_cast<unsigned long long>(values.failcnt));
   };
-  line("held", v.held_pages);
-  line("maxheld", v.maxheld_pages);
-  line("barrier", v.barrier_pages);
-  line("limit", v.limit_pages);
-  out += Row("  %-8s %20llu\n", "failcnt", static_cast<unsigned long long>(v.failcnt));
+  section("privvmpages", v, c.source, c.source_detail);
+  if (!c.shm_source.empty()) section("shmpages   ", c.shmpages, c.shm_source, c.shm_source_detail);
   return out;
 }
 

@@ -28,6 +28,10 @@ struct CtlContainer {
   BeancounterValues privvmpages;
   std::string source;  // of the privvmpages limits
   std::string source_detail;
+  // Untracked (held 0, unlimited) when ubcd's document has none: an older ubcd.
+  BeancounterValues shmpages{0, 0, kUnlimitedPages, kUnlimitedPages, 0};
+  std::string shm_source;
+  std::string shm_source_detail;
 };
 
 Result<CtlContainer> CtlContainerFromJson(const nlohmann::json& doc);

@@ -44,6 +44,28 @@ TEST(CtlViewTest, ParsesContainer) {
   EXPECT_FALSE(CtlContainersFromJson(json::array()).ok());
 }
 
+TEST(CtlViewTest, ShmpagesIsParsedAndRenderedWhenPresent) {
+  json doc = ContainerDoc("a", 10, 100);
+  auto amount = [](uint64_t pages) { return json{{"pages", pages}, {"bytes", pages * 4096}}; };
+  doc["beancounters"]["shmpages"] = {
+      {"held", amount(7)}, {"maxheld", amount(9)}, {"barrier", amount(50)}, {"limit", amount(60)},
+      {"failcnt", 3},      {"source", "api"},      {"source_detail", "api"}};
+  auto c = CtlContainerFromJson(doc);
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  EXPECT_EQ(c->shmpages.held_pages, 7u);
+  EXPECT_EQ(c->shmpages.maxheld_pages, 9u);
+  EXPECT_EQ(c->shmpages.limit_pages, 60u);
+  EXPECT_EQ(c->shmpages.failcnt, 3u);
+  const std::string text = RenderContainer(*c);
+  EXPECT_NE(text.find("shmpages"), std::string::npos) << text;
+  EXPECT_NE(text.find("limits from api)"), std::string::npos) << text;
+  // An older ubcd's document has no shmpages: untracked, not rendered.
+  auto old = CtlContainerFromJson(ContainerDoc("b", 10, 100));
+  ASSERT_TRUE(old.ok());
+  EXPECT_EQ(old->shmpages.limit_pages, kUnlimitedPages);
+  EXPECT_EQ(RenderContainer(*old).find("shmpages"), std::string::npos);
+}
+
 TEST(CtlViewTest, TopSortsFullestFirst) {
   json list = {{"containers",
                 {ContainerDoc("low", 10, 100), ContainerDoc("high", 90, 100),

@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <ctime>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -31,7 +32,8 @@ constexpr char kUsage[] =
     "usage: ubcctl [--url URL] [--token-file FILE] COMMAND\n"
     "  status [ID]                     /proc/user_beancounters table (all, or one container)\n"
     "  get ID [--json]                 one container: counters in pages and bytes, limit sources\n"
-    "  set ID --privvmpages B[:L]      change barrier:limit live (vzctl syntax: pages, K/M/G/T,\n"
+    "  set ID [--privvmpages B[:L]] [--shmpages B[:L]]\n"
+    "                                  change barrier:limit live (vzctl syntax: pages, K/M/G/T,\n"
     "                                  unlimited); needs the token file\n"
     "  events ID [--json]              the container's most recent refusals\n"
     "  top [--once] [-n N] [-d SEC]    containers sorted by held/barrier, refreshed every SEC\n"
@@ -111,7 +113,7 @@ int Status(const Options& o) {
   if (!doc.ok()) return Fail(doc.status().message());
   ubc::Result<ubc::CtlContainer> c = ubc::CtlContainerFromJson(*doc);
   if (!c.ok()) return Fail(c.status().message());
-  Print(ubc::RenderUserBeancounters({{c->id, c->privvmpages}}));
+  Print(ubc::RenderUserBeancounters({{c->id, c->privvmpages, c->shmpages}}));
   return 0;
 }
 
@@ -148,26 +150,42 @@ int Get(const Options& o) {
 }
 
 int Set(const Options& o) {
-  std::string id, privvmpages;
+  std::string id;
+  std::map<std::string, std::string> values;  // beancounter -> vzctl value
   for (size_t i = 1; i < o.args.size(); ++i) {
     const std::string& a = o.args[i];
-    if (a == "--privvmpages" && i + 1 < o.args.size()) {
-      privvmpages = o.args[++i];
-    } else if (a.rfind("--privvmpages=", 0) == 0) {
-      privvmpages = a.substr(14);
-    } else if (id.empty() && a.rfind("--", 0) != 0) {
+    bool matched = false;
+    for (const std::string name : {"privvmpages", "shmpages"}) {
+      const std::string flag = "--" + name;
+      if (a == flag && i + 1 < o.args.size()) {
+        values[name] = o.args[++i];
+        matched = true;
+      } else if (a.rfind(flag + "=", 0) == 0) {
+        values[name] = a.substr(flag.size() + 1);
+        matched = true;
+      }
+    }
+    if (matched) continue;
+    if (id.empty() && a.rfind("--", 0) != 0) {
       id = a;
     } else {
       return Usage("unexpected argument \"" + a + "\" to set");
     }
   }
-  if (id.empty() || privvmpages.empty()) return Usage("set needs ID --privvmpages B[:L]");
+  if (id.empty() || values.empty()) {
+    return Usage("set needs ID and --privvmpages B[:L] or --shmpages B[:L]");
+  }
   // Checked here too so a typo is named before any token is read.
-  ubc::Result<ubc::BarrierLimit> bl = ubc::ParseVzBarrierLimit(privvmpages);
-  if (!bl.ok()) return Usage("--privvmpages: " + bl.status().message());
+  json body = json::object();
+  std::string summary;
+  for (const auto& [name, text] : values) {
+    ubc::Result<ubc::BarrierLimit> bl = ubc::ParseVzBarrierLimit(text);
+    if (!bl.ok()) return Usage("--" + name + ": " + bl.status().message());
+    body[name] = {{"barrier", bl->barrier_pages}, {"limit", bl->limit_pages}};
+    summary += (summary.empty() ? "" : ", ") + name + " " + ubc::FormatVzBarrierLimit(*bl);
+  }
   ubc::Result<std::string> token = ReadToken(o.token_file);
   if (!token.ok()) return Fail(token.status().message());
-  const json body = {{"privvmpages", {{"barrier", bl->barrier_pages}, {"limit", bl->limit_pages}}}};
   ubc::Result<ubc::HttpReply> reply =
       ubc::HttpCall(o.url, "PATCH", ContainerPath(id), body.dump(), *token, kTimeout);
   if (!reply.ok()) return Fail(reply.status().message());
@@ -177,9 +195,10 @@ int Set(const Options& o) {
   json doc = json::parse(reply->body, nullptr, false);
   ubc::Result<ubc::CtlContainer> c = ubc::CtlContainerFromJson(doc);
   if (!c.ok()) return Fail(c.status().message());
-  Print(c->id + ": privvmpages " + ubc::FormatVzBarrierLimit(*bl) + " (held " +
-        std::to_string(c->privvmpages.held_pages) + ", failcnt " +
-        std::to_string(c->privvmpages.failcnt) + ")\n");
+  Print(c->id + ": " + summary + " (privvmpages held " + std::to_string(c->privvmpages.held_pages) +
+        ", failcnt " + std::to_string(c->privvmpages.failcnt) + "; shmpages held " +
+        std::to_string(c->shmpages.held_pages) + ", failcnt " +
+        std::to_string(c->shmpages.failcnt) + ")\n");
   return 0;
 }
 

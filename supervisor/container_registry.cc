@@ -76,6 +76,13 @@ std::shared_ptr<Container> ContainerRegistry::MakeLocked(
         c->accounting->SetLimits(c->limits.privvmpages.barrier_pages,
                                  c->limits.privvmpages.limit_pages);
       }
+      if (kept->second.api_shmpages) {
+        c->limits.shmpages = *kept->second.api_shmpages;
+        c->limits.shmpages_source = LimitsSource::kApi;
+        c->limits.shmpages_source_detail = "api";
+        c->accounting->SetShmLimits(c->limits.shmpages.barrier_pages,
+                                    c->limits.shmpages.limit_pages);
+      }
     }
   }
   Log(LogLevel::kInfo,
@@ -84,11 +91,10 @@ std::shared_ptr<Container> ContainerRegistry::MakeLocked(
           c->limits.privvmpages_source_detail + "), shmpages " +
           FormatVzBarrierLimit(c->limits.shmpages) + " (" +
           LimitsSourceName(c->limits.shmpages_source) + " " + c->limits.shmpages_source_detail +
-          "), profile " +
-          std::string(c->limits.profile->name) + ", on_error " + OnErrorName(c->limits.on_error) +
-          ", membership by " + c->members->Describe() + ", stack headroom " +
-          std::to_string(tuning.fast_path_headroom_pages) + " pages (RLIMIT_STACK hard " +
-          StackLimitText(stack_hard_limit_bytes) + ")");
+          "), profile " + std::string(c->limits.profile->name) + ", on_error " +
+          OnErrorName(c->limits.on_error) + ", membership by " + c->members->Describe() +
+          ", stack headroom " + std::to_string(tuning.fast_path_headroom_pages) +
+          " pages (RLIMIT_STACK hard " + StackLimitText(stack_hard_limit_bytes) + ")");
   return c;
 }
 
@@ -187,18 +193,32 @@ ContainerReport ContainerRegistry::Report(const Container& c) {
   return r;
 }
 
-bool ContainerRegistry::SetLimits(const std::string& id, const BarrierLimit& privvmpages) {
+bool ContainerRegistry::SetLimits(const std::string& id, const LimitsChange& change) {
   std::shared_ptr<Container> c = Find(id);
   if (!c) return false;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    c->limits.privvmpages = privvmpages;
-    c->limits.privvmpages_source = LimitsSource::kApi;
-    c->limits.privvmpages_source_detail = "api";
+    if (change.privvmpages) {
+      c->limits.privvmpages = *change.privvmpages;
+      c->limits.privvmpages_source = LimitsSource::kApi;
+      c->limits.privvmpages_source_detail = "api";
+    }
+    if (change.shmpages) {
+      c->limits.shmpages = *change.shmpages;
+      c->limits.shmpages_source = LimitsSource::kApi;
+      c->limits.shmpages_source_detail = "api";
+    }
   }
-  c->accounting->SetLimits(privvmpages.barrier_pages, privvmpages.limit_pages);
-  Log(LogLevel::kInfo, "container " + id + ": privvmpages set to " +
-                           FormatVzBarrierLimit(privvmpages) + " through the API");
+  if (change.privvmpages) {
+    c->accounting->SetLimits(change.privvmpages->barrier_pages, change.privvmpages->limit_pages);
+    Log(LogLevel::kInfo, "container " + id + ": privvmpages set to " +
+                             FormatVzBarrierLimit(*change.privvmpages) + " through the API");
+  }
+  if (change.shmpages) {
+    c->accounting->SetShmLimits(change.shmpages->barrier_pages, change.shmpages->limit_pages);
+    Log(LogLevel::kInfo, "container " + id + ": shmpages set to " +
+                             FormatVzBarrierLimit(*change.shmpages) + " through the API");
+  }
   return true;
 }
 
@@ -215,6 +235,7 @@ PersistedState ContainerRegistry::Persistable() {
     p.shm_failcnt = snap.shmpages.failcnt;
     if (c->limits.privvmpages_source == LimitsSource::kApi)
       p.api_privvmpages = c->limits.privvmpages;
+    if (c->limits.shmpages_source == LimitsSource::kApi) p.api_shmpages = c->limits.shmpages;
     state[id] = p;
   }
   return state;

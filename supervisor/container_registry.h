@@ -83,7 +83,7 @@ class ContainerRegistry {
   ContainerReport Report(const Container& c);
   // Live limit change (vzctl set); applies to the next decision. False when no
   // running or retired container has this id.
-  bool SetLimits(const std::string& id, const BarrierLimit& privvmpages);
+  bool SetLimits(const std::string& id, const LimitsChange& change);
   // maxheld, failcnt and live limits of every running container.
   PersistedState Persistable();
 

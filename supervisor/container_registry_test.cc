@@ -95,14 +95,26 @@ TEST_F(ContainerRegistryTest, RetiredContainersExpire) {
 TEST_F(ContainerRegistryTest, LiveLimitsApplyAndArePersisted) {
   ContainerRegistry registry(Config(), view_, {});
   std::shared_ptr<Container> c = registry.Attach(State("c1", "1000"), 1, false);
-  EXPECT_FALSE(registry.SetLimits("nope", {1, 2}));
-  ASSERT_TRUE(registry.SetLimits("c1", {500, 600}));
+  EXPECT_FALSE(registry.SetLimits("nope", {BarrierLimit{1, 2}, std::nullopt}));
+  ASSERT_TRUE(registry.SetLimits("c1", {BarrierLimit{500, 600}, std::nullopt}));
   ContainerReport r = registry.Report(*c);
   EXPECT_EQ(r.privvmpages.barrier_pages, 500u);
   EXPECT_EQ(r.limits.privvmpages_source, LimitsSource::kApi);
   PersistedState state = registry.Persistable();
   ASSERT_TRUE(state["c1"].api_privvmpages.has_value());
   EXPECT_EQ(state["c1"].api_privvmpages->limit_pages, 600u);
+  EXPECT_FALSE(state["c1"].api_shmpages.has_value());
+
+  // shmpages alone: privvmpages keeps its live value.
+  ASSERT_TRUE(registry.SetLimits("c1", {std::nullopt, BarrierLimit{70, 80}}));
+  r = registry.Report(*c);
+  EXPECT_EQ(r.shmpages.barrier_pages, 70u);
+  EXPECT_EQ(r.shmpages.limit_pages, 80u);
+  EXPECT_EQ(r.limits.shmpages_source, LimitsSource::kApi);
+  EXPECT_EQ(r.privvmpages.barrier_pages, 500u);
+  state = registry.Persistable();
+  ASSERT_TRUE(state["c1"].api_shmpages.has_value());
+  EXPECT_EQ(*state["c1"].api_shmpages, (BarrierLimit{70, 80}));
 }
 
 TEST_F(ContainerRegistryTest, ARecoveredContainerGetsItsRecordBackAndANewOneDoesNot) {
@@ -110,12 +122,17 @@ TEST_F(ContainerRegistryTest, ARecoveredContainerGetsItsRecordBackAndANewOneDoes
   restored["c1"].maxheld_pages = 777;
   restored["c1"].failcnt = 5;
   restored["c1"].api_privvmpages = BarrierLimit{300, 400};
+  restored["c1"].api_shmpages = BarrierLimit{30, 40};
+  restored["c1"].shm_maxheld_pages = 12;
   ContainerRegistry registry(Config(), view_, restored);
   std::shared_ptr<Container> recovered = registry.Attach(State("c1", "1000"), 1, true);
   ContainerReport r = registry.Report(*recovered);
   EXPECT_EQ(r.privvmpages.maxheld_pages, 777u);
   EXPECT_EQ(r.privvmpages.failcnt, 5u);
   EXPECT_EQ(r.privvmpages.barrier_pages, 300u);  // the live change wins over the annotation
+  EXPECT_EQ(r.shmpages.barrier_pages, 30u);
+  EXPECT_EQ(r.limits.shmpages_source, LimitsSource::kApi);
+  EXPECT_EQ(r.shmpages.maxheld_pages, 12u);
   (void)registry.Detach(recovered);
   std::shared_ptr<Container> fresh = registry.Attach(State("c1", "1000"), 1, false);
   EXPECT_EQ(registry.Report(*fresh).privvmpages.failcnt, 0u);

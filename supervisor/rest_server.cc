@@ -29,8 +29,8 @@ class SupervisorBackend : public RestBackend {
   std::optional<ContainerReport> GetContainer(const std::string& id) override {
     return supervisor_.GetContainer(id);
   }
-  bool SetLimits(const std::string& id, const BarrierLimit& privvmpages) override {
-    return supervisor_.SetLimits(id, privvmpages);
+  bool SetLimits(const std::string& id, const LimitsChange& change) override {
+    return supervisor_.SetLimits(id, change);
   }
   std::optional<std::vector<RefusalEvent>> Events(const std::string& id) override {
     return supervisor_.Events(id);

@@ -117,8 +117,8 @@ std::optional<ContainerReport> Supervisor::GetContainer(const std::string& id) {
   return registry_.Report(*c);
 }
 
-bool Supervisor::SetLimits(const std::string& id, const BarrierLimit& privvmpages) {
-  if (!registry_.SetLimits(id, privvmpages)) return false;
+bool Supervisor::SetLimits(const std::string& id, const LimitsChange& change) {
+  if (!registry_.SetLimits(id, change)) return false;
   persister_.WakeSoon();
   return true;
 }
@@ -131,7 +131,8 @@ std::optional<std::vector<RefusalEvent>> Supervisor::Events(const std::string& i
 
 std::string Supervisor::StatusText() {
   std::vector<ContainerCounters> counters;
-  for (const ContainerReport& r : ListContainers()) counters.push_back({r.id, r.privvmpages, r.shmpages});
+  for (const ContainerReport& r : ListContainers())
+    counters.push_back({r.id, r.privvmpages, r.shmpages});
   return RenderUserBeancounters(counters);
 }
 

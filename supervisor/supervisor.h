@@ -75,7 +75,7 @@ class Supervisor {
   // Every running and recently retired container, by id.
   std::vector<ContainerReport> ListContainers();
   std::optional<ContainerReport> GetContainer(const std::string& id);
-  bool SetLimits(const std::string& id, const BarrierLimit& privvmpages);
+  bool SetLimits(const std::string& id, const LimitsChange& change);
   // Most recent refusals, oldest first; nullopt for an unknown container.
   std::optional<std::vector<RefusalEvent>> Events(const std::string& id);
   DecisionMetricsSnapshot Metrics() const { return responder_.Metrics(); }
