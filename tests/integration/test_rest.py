@@ -281,6 +281,41 @@ def test_patch_object_form_and_put():
     c.stop()
 
 
+def test_shmpages_limits_change_live():
+    """ubcctl set --shmpages and a REST PATCH of shmpages move the barrier the next shmget
+    is decided against; the source becomes api; /metrics carries the shmpages series."""
+    s = session()
+    c = s.container(privvmpages="16384:16384", annotations={"ubc.shmpages": "1024:1024"})
+    s.ubcd.wait_container(c.id)
+    c.probe.ok("shmget 1M")  # 256 of 1024 pages
+    out = ubcctl(s.ubcd, "set", c.id, "--shmpages", "300:300").stdout
+    check(c.id in out, f"set output: {out}")
+    c.probe.err("shmget 1M")  # 256 + 256 > 300
+    doc = validate("rest-container.schema.json",
+                   ubcctl(s.ubcd, "get", c.id, "--json").stdout)
+    shm = doc["beancounters"]["shmpages"]
+    check_eq((shm["barrier"]["pages"], shm["limit"]["pages"], shm["source"], shm["failcnt"]),
+             (300, 300, "api", 1), "shmpages after ubcctl set")
+    check_eq(doc["beancounters"]["privvmpages"]["barrier"]["pages"], 16384,
+             "privvmpages untouched by a shmpages change")
+    code, _, body = http("PATCH", f"{s.ubcd.rest_url}/v1/containers/{c.id}",
+                         '{"shmpages": {"barrier": "4M", "limit": 2048}}', token_of(s.ubcd))
+    check_eq(code, 200, f"PATCH shmpages ({body})")
+    shm = validate("rest-container.schema.json", body)["beancounters"]["shmpages"]
+    check_eq((shm["barrier"]["pages"], shm["limit"]["pages"]), (1024, 2048), "PATCH response")
+    c.probe.ok("shmget 1M")  # 512 of 1024 now
+    code, _, metrics = http("GET", s.ubcd.rest_url + "/metrics")
+    check_eq(code, 200, "GET /metrics")
+    want = f'ubc_beancounter_barrier_pages{{container="{c.id}",resource="shmpages"}} 1024'
+    check(want in metrics.splitlines(), f"no {want!r} in /metrics")
+    held = [ln for ln in metrics.splitlines() if ln.startswith(
+        f'ubc_beancounter_held_pages{{container="{c.id}",resource="shmpages"}}')]
+    check(held and int(held[0].split()[-1]) == 512, f"shmpages held in /metrics: {held}")
+    expect_error(s.ubcd, "PATCH", f"/v1/containers/{c.id}", 400, '{"shmpages": "12Q"}',
+                 token_of(s.ubcd), contains="12Q")
+    c.stop()
+
+
 def test_mutation_needs_the_token():
     s = session()
     c = s.supervised("16M:20M")

@@ -123,3 +123,32 @@ def test_fd_store_lets_go_of_gone_containers():
     b.stop()
     wait_until(lambda: _notify_fds_of(store) == 0 if os.path.exists(f"/proc/{store}") else True,
                timeout_s=10, what="no notify fd left in the store")
+
+
+def test_live_limits_and_shmpages_survive_restart():
+    """Limits set through the API (privvmpages and shmpages) and shmpages' maxheld and
+    failcnt come back from the state file after SIGKILL; held comes back from the
+    container's IPC namespace."""
+    from test_rest import get_json, ubcctl, wait_rest
+    s = Session("runc")
+    wait_rest(s.ubcd)
+    c = s.container(privvmpages="16384:16384", annotations={"ubc.shmpages": "1024:1024"})
+    s.ubcd.wait_container(c.id)
+    c.probe.ok("shmget 1M")  # 256 pages
+    ubcctl(s.ubcd, "set", c.id, "--shmpages", "300:300", "--privvmpages", "8192:9000")
+    c.probe.err("shmget 1M")
+    check_eq(s.ubcd.shm(c.id)["failcnt"], 1, "shmpages failcnt before the restart")
+    _restart(s, signal.SIGKILL)
+    wait_rest(s.ubcd)
+    wait_until(lambda: s.ubcd.shm(c.id)["held"] == 256, timeout_s=10,
+               what=f"shmpages held 256 after the restart; now {s.ubcd.shm(c.id)}")
+    doc = get_json(s.ubcd, f"/v1/containers/{c.id}", "rest-container.schema.json")
+    shm, pv = doc["beancounters"]["shmpages"], doc["beancounters"]["privvmpages"]
+    check_eq((shm["barrier"]["pages"], shm["limit"]["pages"], shm["source"], shm["failcnt"]),
+             (300, 300, "api", 1), "shmpages after the restart")
+    check(shm["maxheld"]["pages"] >= 256, f"shmpages maxheld went back: {shm}")
+    check_eq((pv["barrier"]["pages"], pv["limit"]["pages"], pv["source"]), (8192, 9000, "api"),
+             "privvmpages after the restart")
+    c.probe.err("shmget 1M")  # the restored barrier decides
+    check_eq(s.ubcd.shm(c.id)["failcnt"], 2, "shmpages failcnt after a refusal past the restart")
+    c.stop()
