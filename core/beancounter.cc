@@ -52,8 +52,12 @@ void Beancounter::RecordCharge(uint64_t held_pages, uint64_t request_pages) {
   v_.maxheld_pages = std::max(v_.maxheld_pages, SaturatingAdd(held_pages, request_pages));
 }
 
+uint64_t Beancounter::ShownHeld(uint64_t upper_bound_pages, uint64_t certain_pages) const {
+  return std::min(upper_bound_pages, std::max(v_.limit_pages, certain_pages));
+}
+
 void Beancounter::ObserveHeldUpperBound(uint64_t held_pages, uint64_t certain_pages) {
-  v_.held_pages = held_pages;
+  v_.held_pages = ShownHeld(held_pages, certain_pages);
   v_.maxheld_pages = std::max(v_.maxheld_pages, std::min(held_pages, certain_pages));
 }
 

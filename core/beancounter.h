@@ -42,9 +42,17 @@ class Beancounter {
   // Records the current held value; maxheld follows it upwards.
   void ObserveHeld(uint64_t held_pages);
   // Records a held value that may count calls in flight twice (a safe upper
-  // bound for decisions): held shows it, maxheld follows only `certain_pages`,
-  // what the kernel itself reported.
+  // bound for decisions): held shows ShownHeld() of it, maxheld follows only
+  // `certain_pages`, what the kernel itself reported.
   void ObserveHeldUpperBound(uint64_t held_pages, uint64_t certain_pages);
+  // What held shows for an upper bound that decisions use: the bound itself,
+  // but never more than the limit unless the kernel's own figure is (then no
+  // more than that figure). Every charge was admitted within the limit, so an upper bound past it
+  // is made of calls counted twice (a fork whose child is already in the
+  // kernel's figure, say), not of memory; shown as is, an operator would read
+  // a breach that never happened. Decisions keep using the upper bound itself:
+  // at or past the limit either one refuses every charge.
+  uint64_t ShownHeld(uint64_t upper_bound_pages, uint64_t certain_pages) const;
 
   // Charge rule against the current bounds with the given held value.
   bool Fits(uint64_t held_pages, uint64_t request_pages, ChargeCheck check) const;

@@ -144,13 +144,24 @@ TEST(Beancounter, RecordChargeSaturates) {
 }
 
 TEST(BeancounterUpperBoundTest, MaxheldFollowsOnlyTheCertainPart) {
-  Beancounter b(1000, 1000);
+  Beancounter b(1000, 2000);
   b.ObserveHeldUpperBound(1200, 900);
   EXPECT_EQ(b.values().held_pages, 1200u);
   EXPECT_EQ(b.values().maxheld_pages, 900u);
   b.ObserveHeldUpperBound(700, 800);  // the bound is below what was certain
   EXPECT_EQ(b.values().held_pages, 700u);
   EXPECT_EQ(b.values().maxheld_pages, 900u);
+}
+
+TEST(BeancounterUpperBoundTest, HeldShowsNoMoreThanTheLimitUnlessTheKernelDoes) {
+  Beancounter b(800, 1000);
+  b.ObserveHeldUpperBound(1200, 900);  // 300 pages of a fork counted twice
+  EXPECT_EQ(b.values().held_pages, 1000u);
+  EXPECT_EQ(b.ShownHeld(990, 900), 990u);     // under the limit: the bound itself
+  EXPECT_EQ(b.ShownHeld(1500, 1100), 1100u);  // stack growth past it is real
+  EXPECT_EQ(b.ShownHeld(900, 1100), 900u);    // a credit since the kernel's figure
+  EXPECT_FALSE(b.Fits(1200, 1, ChargeCheck::kLimit));
+  EXPECT_FALSE(b.Fits(b.values().held_pages, 1, ChargeCheck::kLimit));
 }
 
 }  // namespace

@@ -451,7 +451,7 @@ ContainerAccounting::ImageCheck ContainerAccounting::CheckImage(int tgid, Member
 AccountingSnapshot ContainerAccounting::SnapshotLocked() const {
   AccountingSnapshot s;
   s.privvmpages = counter_.values();
-  s.privvmpages.held_pages = ledger_.Estimate();
+  s.privvmpages.held_pages = counter_.ShownHeld(ledger_.Estimate(), sample_.data_pages);
   s.shmpages = shm_.values();
   s.processes = processes_;
   s.reservations = ledger_.ActiveReservations();
@@ -496,6 +496,7 @@ void ContainerAccounting::Retire(MemberReader& members) {
   images_.Clear();
   processes_ = 0;
   counter_.ObserveHeld(0);
+  sample_.data_pages = 0;  // a retired container shows no held past its limit
   shm_.Retire();
   PublishLocked();
 }

@@ -135,6 +135,28 @@ TEST(ContainerAccountingTest, AdmitsBelowBarrierAndRefusesAboveWithEnomem) {
   EXPECT_EQ(acc.Peek().privvmpages.failcnt, 1u);
 }
 
+TEST(ContainerAccountingTest, AForkCountedTwiceNeverShowsHeldPastTheLimit) {
+  ContainerAccounting acc(1000, 1300, Bc2006Profile());
+  FakeTarget target;
+  target.data_pages = 600;
+  FakeMembers members;
+  members.data_pages = 600;
+  ASSERT_FALSE(acc.Decide(Syscall(1, x86_64_nr::kFork, {}), target, members).refused);
+  members.in_flight = {1};  // the parent is still in fork, its child already listed
+  members.by_tgid = {{1, 600}, {2, 600}};
+  members.data_pages = 1200;
+  AccountingSnapshot s = acc.Refresh(members);
+  EXPECT_EQ(s.privvmpages.held_pages, 1300u);  // 1800 counted; no more than the limit shown
+  EXPECT_EQ(acc.Peek().privvmpages.held_pages, 1300u);
+  EXPECT_EQ(s.privvmpages.maxheld_pages, 1200u);
+  EXPECT_TRUE(acc.Decide(Mmap(2, 1), target, members).refused);  // decided on the 1800
+  members.in_flight.clear();
+  EXPECT_EQ(acc.Refresh(members).privvmpages.held_pages, 1200u);
+  members.by_tgid = {{1, 600}, {2, 750}};  // growth no call asked for (a stack)
+  members.data_pages = 1350;
+  EXPECT_EQ(acc.Refresh(members).privvmpages.held_pages, 1350u);  // is shown as it is
+}
+
 TEST(ContainerAccountingTest, ReachingTheBarrierExactlyIsAllowed) {
   ContainerAccounting acc(1000, 1100, Bc2006Profile());
   FakeTarget target;
