@@ -164,7 +164,7 @@ Status BoundMemoryCgroup(json& doc, uint64_t bound_bytes) {
 
 }  // namespace
 
-KernelBounds KernelBoundsFor(const BarrierLimit& privvmpages,
+KernelBounds KernelBoundsFor(const BarrierLimit& privvmpages, const BarrierLimit& shmpages,
                              const KernelBoundsSettings& settings) {
   KernelBounds bounds;
   if (!settings.enabled) return bounds;
@@ -173,8 +173,11 @@ KernelBounds KernelBoundsFor(const BarrierLimit& privvmpages,
   bounds.data_bytes = std::max(*limit_bytes, settings.data_floor_bytes);
   bounds.stack_bytes = std::min(settings.stack_bytes, *bounds.data_bytes);
   bounds.tmpfs_bytes = *limit_bytes;
+  // Shared pages (SysV segments, memfd, tmpfs, shared anonymous) are in the
+  // cgroup too; a finite shmpages limit says how many the operator allows.
+  const uint64_t shared_bytes = PagesToBytes(shmpages.limit_pages).value_or(*limit_bytes);
   const uint64_t memory =
-      SaturatingAdd(SaturatingAdd(*limit_bytes, *limit_bytes), settings.memory_margin_bytes);
+      SaturatingAdd(SaturatingAdd(*limit_bytes, shared_bytes), settings.memory_margin_bytes);
   if (settings.memory_cgroup && memory <= kMaxBoundBytes) bounds.memory_bytes = memory;
   return bounds;
 }

@@ -53,13 +53,14 @@ struct KernelBounds {
   std::optional<uint64_t> memory_bytes;
 };
 
-// The bounds for a container whose privvmpages are `privvmpages`. An
-// unlimited limit (or disabled settings) bounds nothing. RLIMIT_DATA is
-// max(limit, data floor), RLIMIT_STACK at most that. The memory cgroup
-// gets twice the limit plus the margin: the private pages the limit allows,
-// as much again for shared memory (no shmpages beancounter yet bounds it on
-// its own), and the margin.
-KernelBounds KernelBoundsFor(const BarrierLimit& privvmpages, const KernelBoundsSettings& settings);
+// The bounds for a container with these privvmpages and shmpages. An
+// unlimited privvmpages limit (or disabled settings) bounds nothing.
+// RLIMIT_DATA is max(limit, data floor), RLIMIT_STACK at most that. The
+// memory cgroup gets the private pages the privvmpages limit allows, plus
+// the shmpages limit for shared memory (the privvmpages limit again while
+// shmpages is unlimited), plus the margin.
+KernelBounds KernelBoundsFor(const BarrierLimit& privvmpages, const BarrierLimit& shmpages,
+                             const KernelBoundsSettings& settings);
 
 // Writes `bounds` into the OCI config `doc` (process.rlimits, mounts,
 // linux.resources.memory.limit), keeping tighter values the config has.

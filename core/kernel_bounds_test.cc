@@ -14,8 +14,10 @@ using nlohmann::json;
 
 constexpr uint64_t kMiB = uint64_t{1} << 20;
 
+const BarrierLimit kUnlimitedShm{kUnlimitedPages, kUnlimitedPages};
+
 KernelBounds For(uint64_t limit_pages, KernelBoundsSettings settings = {}) {
-  return KernelBoundsFor(BarrierLimit{limit_pages / 2, limit_pages}, settings);
+  return KernelBoundsFor(BarrierLimit{limit_pages / 2, limit_pages}, kUnlimitedShm, settings);
 }
 
 json Rlimit(const json& doc, const std::string& type) {
@@ -31,6 +33,19 @@ TEST(KernelBoundsForTest, DerivesEachBoundFromTheLimit) {
   EXPECT_EQ(b.stack_bytes, 8 * kMiB);
   EXPECT_EQ(b.tmpfs_bytes, 512 * kMiB);
   EXPECT_EQ(b.memory_bytes, 2 * 512 * kMiB + 64 * kMiB);
+}
+
+TEST(KernelBoundsForTest, AFiniteShmpagesLimitIsTheSharedPartOfTheMemoryCgroup) {
+  const BarrierLimit privvm{65536, 65536};  // 256 MiB
+  const KernelBounds b = KernelBoundsFor(privvm, BarrierLimit{4096, 8192}, {});
+  EXPECT_EQ(b.memory_bytes, 256 * kMiB + 32 * kMiB + 64 * kMiB);
+  EXPECT_EQ(b.data_bytes, 256 * kMiB);  // the private bounds do not change
+  EXPECT_EQ(b.tmpfs_bytes, 256 * kMiB);
+  EXPECT_EQ(KernelBoundsFor(privvm, BarrierLimit{0, 0}, {}).memory_bytes, 320 * kMiB);
+  // Unlimited shmpages: the privvmpages limit again for shared memory.
+  EXPECT_EQ(KernelBoundsFor(privvm, kUnlimitedShm, {}).memory_bytes, 576 * kMiB);
+  // Unlimited privvmpages bounds nothing, whatever shmpages says.
+  EXPECT_FALSE(KernelBoundsFor(kUnlimitedShm, BarrierLimit{1, 1}, {}).memory_bytes);
 }
 
 TEST(KernelBoundsForTest, DataRlimitNeverBelowTheFloorTheRuntimeNeeds) {

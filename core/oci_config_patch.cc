@@ -64,7 +64,7 @@ Result<std::map<std::string, std::string>> ReadAnnotations(const json& doc) {
   return annotations;
 }
 
-// The values of UBC_PRIVVMPAGES / UBC_PROFILE in process.env, as the
+// The values of UBC_PRIVVMPAGES / UBC_SHMPAGES / UBC_PROFILE in process.env, as the
 // annotations they stand for. The first occurrence counts, as for getenv(3).
 Result<std::map<std::string, std::string>> ReadEnvOptIn(const json& doc) {
   std::map<std::string, std::string> out;
@@ -82,6 +82,7 @@ Result<std::map<std::string, std::string>> ReadEnvOptIn(const json& doc) {
     if (eq == std::string::npos) continue;
     const std::string name = text.substr(0, eq);
     const char* annotation = name == kPrivvmpagesEnv ? kPrivvmpagesAnnotation
+                             : name == kShmpagesEnv  ? kShmpagesAnnotation
                              : name == kProfileEnv   ? kProfileAnnotation
                                                      : nullptr;
     if (annotation != nullptr) out.emplace(annotation, text.substr(eq + 1));
@@ -90,7 +91,9 @@ Result<std::map<std::string, std::string>> ReadEnvOptIn(const json& doc) {
 }
 
 const char* EnvNameOf(const std::string& annotation) {
-  return annotation == kPrivvmpagesAnnotation ? kPrivvmpagesEnv : kProfileEnv;
+  return annotation == kPrivvmpagesAnnotation ? kPrivvmpagesEnv
+         : annotation == kShmpagesAnnotation  ? kShmpagesEnv
+                                              : kProfileEnv;
 }
 
 }  // namespace
@@ -160,7 +163,7 @@ Result<PatchOutcome> PatchOciConfig(std::string_view config_json_text, const Hoo
   Result<UbcAnnotations> effective_ubc = ParseUbcAnnotations(effective);
   if (!effective_ubc.ok()) return effective_ubc.status().Wrap(kSource);  // checked above
   const ResolvedLimits limits = ResolveLimits(*effective_ubc, match, ubcd);
-  outcome.bounds = KernelBoundsFor(limits.privvmpages, settings.kernel_bounds);
+  outcome.bounds = KernelBoundsFor(limits.privvmpages, limits.shmpages, settings.kernel_bounds);
   if (Status s = ApplyKernelBounds(doc, outcome.bounds); !s.ok()) return s.Wrap(kSource);
 
   if (!from_env.empty()) {

@@ -29,6 +29,7 @@ namespace ubc {
 // annotations they turn into.
 inline constexpr char kPrivvmpagesEnv[] = "UBC_PRIVVMPAGES";
 inline constexpr char kProfileEnv[] = "UBC_PROFILE";
+inline constexpr char kShmpagesEnv[] = "UBC_SHMPAGES";
 
 struct PatchOutcome {
   bool patched = false;

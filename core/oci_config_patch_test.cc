@@ -230,6 +230,22 @@ TEST(OciConfigPatchTest, EnvironmentOptInBecomesAnnotations) {
   EXPECT_TRUE(patched["linux"]["seccomp"].is_object());
 }
 
+TEST(OciConfigPatchTest, ShmpagesFromTheEnvironmentBoundsTheMemoryCgroup) {
+  // Docker passes no annotations: UBC_SHMPAGES is how its containers set shmpages.
+  json doc = json::parse(RuncSpec());
+  doc["process"]["env"].push_back("UBC_PRIVVMPAGES=64M:80M");
+  doc["process"]["env"].push_back("UBC_SHMPAGES=16M");
+  PatchOutcome out = MustPatch(doc.dump());
+  ASSERT_TRUE(out.patched);
+  json patched = json::parse(out.output_text);
+  EXPECT_EQ(patched["annotations"],
+            json({{"ubc.privvmpages", "64M:80M"}, {"ubc.shmpages", "16M"}}));
+  EXPECT_EQ(patched["linux"]["resources"]["memory"]["limit"], (80 + 16 + 64) << 20);
+  doc["process"]["env"].back() = "UBC_SHMPAGES=lots";
+  EXPECT_EQ(PatchError(doc.dump()).rfind("config.json: process.env UBC_SHMPAGES=\"lots\": ", 0), 0u)
+      << PatchError(doc.dump());
+}
+
 TEST(OciConfigPatchTest, ExplicitAnnotationsWinOverEnvironment) {
   json doc = json::parse(WithAnnotations({{"ubc.privvmpages", "1000:2000"}, {"a", "b"}}));
   doc["process"]["env"].push_back("UBC_PRIVVMPAGES=12Q");  // overridden, so never judged

@@ -27,6 +27,7 @@ CASES = [
 ]
 RUNC_CASES = [
     "memory_cgroup_is_the_backstop_for_shared_memory",
+    "a_shmpages_limit_is_the_shared_part_of_the_memory_cgroup",
 ]
 
 STACK_BOUND_PAGES = 2048  # the hook's default stack_bytes, 8 MiB
@@ -142,9 +143,9 @@ def _memory_cgroup_limit_bytes(pid):
 
 
 def memory_cgroup_is_the_backstop_for_shared_memory(rt):
-    """Pages written into a memfd are shared: no trapped call charges them (no shmpages
-    beancounter yet). The container's memory cgroup is capped at twice the privvmpages
-    limit + 64 MiB: 1 GiB written into a memfd ends with the writer killed by the kernel
+    """Pages written into a memfd are shared: no trapped call charges them (shmpages counts
+    SysV segments only). With shmpages unlimited, the container's memory cgroup is capped at
+    twice the privvmpages limit + 64 MiB: 1 GiB written into a memfd ends with the writer killed by the kernel
     (the backstop is the OOM killer, not ENOMEM), ubcd alive."""
     s = Session(rt)
     limit = 10240  # 40 MiB -> a 144 MiB memory cgroup
@@ -162,4 +163,27 @@ def memory_cgroup_is_the_backstop_for_shared_memory(rt):
         killed = True
         log(f"the probe is gone: {exc}")
     check(killed, "1 GiB of memfd pages fitted in the container")
+    check(s.ubcd.alive(), "ubcd died")
+
+
+def a_shmpages_limit_is_the_shared_part_of_the_memory_cgroup(rt):
+    """With a finite shmpages limit the memory cgroup allows the privvmpages limit, the
+    shmpages limit and the margin (not twice the privvmpages limit): 160 MiB of memfd pages,
+    which would fit the 192 MiB an unlimited shmpages gives, end in the kernel's kill."""
+    s = Session(rt)
+    limit, shm_limit = 16384, 2048  # 64 MiB + 8 MiB + 64 MiB -> a 136 MiB memory cgroup
+    c = s.container(privvmpages=f"12288:{limit}", annotations={"ubc.shmpages": f"{shm_limit}"})
+    s.ubcd.wait_container(c.id)
+    bound = (limit + shm_limit) * 4096 + (64 << 20)
+    check_eq(_memory_cgroup_limit_bytes(c.host_pid()), bound,
+             "the container's memory cgroup limit")
+    check_eq(s.ubcd.shm(c.id)["limit"], shm_limit, "the shmpages limit ubcd resolved")
+    killed = False
+    try:
+        reply = c.probe.cmd("memfd 160M", timeout_s=60)
+        log(f"memfd 160M -> {reply}")
+    except AssertionError as exc:
+        killed = True
+        log(f"the probe is gone: {exc}")
+    check(killed, "160 MiB of memfd pages fitted in a 136 MiB memory cgroup")
     check(s.ubcd.alive(), "ubcd died")
