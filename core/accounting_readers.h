@@ -43,6 +43,9 @@ class TargetReader {
 struct MembersSample {
   uint64_t data_pages = 0;  // sum over distinct address spaces
   uint64_t processes = 0;
+  // Writable shared anonymous objects the members map, each once
+  // (core/memory_map.h); 0 unless the reader was asked to count them.
+  uint64_t shared_anon_pages = 0;
   // statm data of each member process, sorted by tgid (processes sharing an
   // address space each show the shared value). A flat vector, refilled in
   // place on every exact decision: its capacity is kept.
@@ -96,6 +99,9 @@ class MemberReader {
   // process it forked has exited and been reaped (its pages are released).
   // False when it has one, or when that cannot be told cheaply and surely.
   virtual bool ChildrenReaped(int tid) = 0;
+  // From now on Sample() also fills shared_anon_pages (the openvz profile
+  // holds those objects in privvmpages): one maps read per address space.
+  virtual void CountSharedAnonymous() {}
   // The SysV shared memory of the container's IPC namespace (shmpages held);
   // an error where the namespace cannot be read (then shmget is undecidable).
   virtual Result<ShmUsage> SharedMemory() {

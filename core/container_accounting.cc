@@ -63,8 +63,19 @@ Status ContainerAccounting::RefreshLocked(MemberReader& members) {
     return members.Progress(m.tid, m.nr, m.args) == CallProgress::kDone;
   });
   for (int tid : forgotten_tids_) images_.ForgetThread(tid);
+  const bool shared_in_privvm = profile_->shared_memory_in_privvmpages;
+  if (shared_in_privvm) members.CountSharedAnonymous();
   if (Status s = members.Sample(&sample_); !s.ok()) {
     return s.Wrap("sampling container processes");
+  }
+  if (shared_in_privvm) {
+    // openvz: each shared object once, beside the private pages (the SysV
+    // segments from the container's IPC namespace, as shmpages counts them).
+    Result<ShmUsage> sysv = members.SharedMemory();
+    if (!sysv.ok()) return sysv.status().Wrap("reading SysV shared memory");
+    sample_.data_pages =
+        SaturatingAdd(sample_.data_pages, SaturatingAdd(sysv->pages, sample_.shared_anon_pages));
+    shm_.SetSharedAnonymousPages(sample_.shared_anon_pages);
   }
   // What is remembered of processes the sample does not list is forgotten
   // when the reader says the member set may have changed.
@@ -222,6 +233,54 @@ void ContainerAccounting::AdmitLocked(const TrappedCall& call, MemberReader& mem
   if (d.call.kind == CallKind::kFork) members.ExpectNewProcess(ForkerOf(call.tid, d.call));
 }
 
+bool ContainerAccounting::ChargeShmpagesLocked(const TrappedCall& call, MemberReader& members,
+                                               Decision& d) {
+  // What privvmpages decided stays in `d` unless shmpages refuses.
+  const uint64_t held = d.held_pages, bound = d.bound_pages;
+  if (!shm_.Charge(call, d.plan.pages, members, d)) return false;
+  d.held_pages = held;
+  d.bound_pages = bound;
+  return true;
+}
+
+void ContainerAccounting::DecideShmgetLocked(const TrappedCall& call, MemberReader& members,
+                                             Decision& d) {
+  if (!profile_->shared_memory_in_privvmpages) {
+    shm_.Decide(call, d.call, members, d);
+    return;
+  }
+  // openvz: a new segment is charged to privvmpages as well, checked against
+  // its barrier on the kernel's figure first; a refusal there leaves
+  // shmpages alone, and one by shmpages leaves privvmpages alone.
+  const uint64_t pages = PagesForBytes(d.call.length_bytes);
+  if (pages == 0) return;  // EINVAL: creates nothing
+  if (Status s = RefreshLocked(members); !s.ok()) {
+    d.note = s.message();
+    d.undecidable = true;
+    return;
+  }
+  d.exact = true;
+  d.plan.check = ChargeCheck::kBarrier;
+  d.plan.pages = pages;
+  d.plan.grows_caller_data = false;
+  d.bound_pages = BoundFor(ChargeCheck::kBarrier, counter_.values());
+  const uint64_t held = ledger_.Estimate();
+  d.held_pages = held;
+  if (!counter_.Fits(held, pages, ChargeCheck::kBarrier)) {
+    counter_.RecordRefusal();
+    d.refused = true;
+    d.action = Decision::Action::kFail;
+    d.error_number = ENOMEM;
+    return;
+  }
+  shm_.Decide(call, d.call, members, d);
+  if (d.refused || d.undecidable) return;
+  // Until the thread moves on the segment may not exist yet; then the
+  // namespace's figure, which every exact read adds, has it.
+  counter_.RecordCharge(held, pages);
+  ledger_.Reserve(call, d.call, d.plan, TgidOfLocked(call.tid, members));
+}
+
 bool ContainerAccounting::TryEstimateLocked(const TrappedCall& call, MemberReader& members,
                                             Planning& p, Decision& d) {
   // Away from the bound, the estimate decides without reading /proc. It is
@@ -231,8 +290,12 @@ bool ContainerAccounting::TryEstimateLocked(const TrappedCall& call, MemberReade
   // within the headroom of the bound is always decided exactly.
   const bool parent_unknown =
       d.call.kind == CallKind::kFork && !p.context.parent_private_pages.has_value();
+  // openvz charges a shared anonymous mapping to shmpages as well, which is
+  // decided on the kernel's figure.
+  const bool also_shmpages =
+      profile_->shared_memory_in_privvmpages && d.call.kind == CallKind::kMmapSharedAnonWritable;
   if (!ledger_.have_exact() || ledger_.fast_decisions() >= tuning_.max_fast_decisions ||
-      p.image_unknown || parent_unknown || d.plan.must_resolve_range) {
+      p.image_unknown || parent_unknown || d.plan.must_resolve_range || also_shmpages) {
     return false;
   }
   bool fits = SaturatingAdd(ledger_.Estimate(), d.plan.pages) <= p.threshold_pages;
@@ -316,6 +379,11 @@ void ContainerAccounting::DecideExactLocked(const TrappedCall& call, TargetReade
   }
   const uint64_t held = ledger_.Estimate();
   if (counter_.Fits(held, d.plan.pages, d.plan.check)) {
+    if (profile_->shared_memory_in_privvmpages &&
+        d.call.kind == CallKind::kMmapSharedAnonWritable &&
+        !ChargeShmpagesLocked(call, members, d)) {
+      return;  // refused by shmpages (its failcnt only), or undecidable
+    }
     AdmitLocked(call, members, p, held, d);
     return;
   }
@@ -373,7 +441,7 @@ void ContainerAccounting::DecideLocked(const TrappedCall& call, TargetReader& ta
     return;
   }
   if (d.call.kind == CallKind::kShmget) {
-    shm_.Decide(call, d.call, members, d);
+    DecideShmgetLocked(call, members, d);
     return;
   }
   Planning p;

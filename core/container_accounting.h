@@ -141,6 +141,10 @@ class ContainerAccounting {
   bool PrepareBrkLocked(const TrappedCall& call, TargetReader& target, MemberReader& members,
                         Planning& p, Decision& d);
   // Admits on the estimate when the call fits well below the bound.
+  // openvz: a shared anonymous mapping privvmpages admitted is checked
+  // against shmpages too; false when that refused it (or could not decide).
+  bool ChargeShmpagesLocked(const TrappedCall& call, MemberReader& members, Decision& d);
+  void DecideShmgetLocked(const TrappedCall& call, MemberReader& members, Decision& d);
   bool TryEstimateLocked(const TrappedCall& call, MemberReader& members, Planning& p, Decision& d);
   // Reads the exact held value, resolves what the plan left open, and admits
   // or refuses.

@@ -13,6 +13,7 @@ constexpr uint64_t kPage = kPageBytes;
 constexpr uint64_t kProtRw = 3;
 constexpr uint64_t kMapPrivateAnon = 0x22;
 constexpr uint64_t kMapFixed = 0x10;
+constexpr uint64_t kMapSharedAnon = 0x21;
 
 class FakeTarget : public TargetReader {
  public:
@@ -48,6 +49,7 @@ class FakeMembers : public MemberReader {
     ++samples;
     if (fail) return Status::Error("/proc unreadable");
     out->data_pages = data_pages;
+    out->shared_anon_pages = count_shared_anon ? shared_anon_pages : 0;
     out->processes = 1;
     ++out->generation;  // the fake's members may change between any two samples
     out->data_pages_by_tgid.assign(by_tgid.begin(), by_tgid.end());
@@ -63,6 +65,15 @@ class FakeMembers : public MemberReader {
     return it == tgid_of.end() ? kTgid : it->second;
   }
   void ExpectNewProcess(int forker_tid) override { forkers.push_back(forker_tid); }
+  void CountSharedAnonymous() override { count_shared_anon = true; }
+  Result<ShmUsage> SharedMemory() override {
+    if (shm_fail) return Status::Error("no IPC namespace");
+    return ShmUsage{sysv_pages, sysv_pages > 0 ? 1u : 0u};
+  }
+  bool count_shared_anon = false;
+  uint64_t shared_anon_pages = 0;  // shown only once asked to count them
+  uint64_t sysv_pages = 0;
+  bool shm_fail = false;
   bool ChildrenReaped(int tid) override {
     ++children_reads;
     return reaped.count(tid) != 0;
@@ -664,6 +675,97 @@ TEST(ContainerAccountingTest, MprotectChargesOnlyPagesBecomingPrivateWritable) {
   EXPECT_EQ(d.plan.pages, 50u);
   EXPECT_FALSE(d.refused);  // 950 <= 1000
   EXPECT_EQ(target.maps_reads, 1);
+}
+
+TrappedCall Shmget(int tid, uint64_t pages) {
+  return Syscall(tid, x86_64_nr::kShmget, {0 /* IPC_PRIVATE */, pages * kPage, 0600, 0, 0, 0});
+}
+
+TEST(ContainerAccountingTest, OpenvzHoldsSharedMemoryInPrivvmpagesOnceBc2006DoesNot) {
+  FakeMembers members;
+  members.data_pages = 100;
+  members.shared_anon_pages = 50;
+  members.sysv_pages = 30;
+  ContainerAccounting ovz(1000, 1000, OpenvzProfile());
+  AccountingSnapshot o = ovz.Refresh(members);
+  EXPECT_TRUE(members.count_shared_anon);
+  EXPECT_EQ(o.privvmpages.held_pages, 180u);
+  EXPECT_EQ(o.privvmpages.maxheld_pages, 180u);
+  EXPECT_EQ(o.shmpages.held_pages, 80u);  // segments and shared anonymous objects
+
+  FakeMembers bc_members = members;
+  bc_members.count_shared_anon = false;
+  ContainerAccounting bc(1000, 1000, Bc2006Profile());
+  AccountingSnapshot b = bc.Refresh(bc_members);
+  EXPECT_FALSE(bc_members.count_shared_anon);  // no maps reads under bc2006
+  EXPECT_EQ(b.privvmpages.held_pages, 100u);
+  EXPECT_EQ(b.shmpages.held_pages, 30u);  // SysV segments only
+}
+
+TEST(ContainerAccountingTest, OpenvzChecksASharedAnonymousMappingAgainstShmpagesToo) {
+  FakeTarget target;
+  FakeMembers members;
+  members.data_pages = 100;
+  ContainerAccounting ovz(10000, 10000, OpenvzProfile());
+  ovz.SetShmLimits(100, 100);
+  ASSERT_FALSE(ovz.Decide(Mmap(1, 10), target, members).refused);  // an exact read
+  Decision over = ovz.Decide(Mmap(2, 150, kMapSharedAnon), target, members);
+  EXPECT_TRUE(over.refused);
+  EXPECT_STREQ(over.resource, "shmpages");
+  EXPECT_EQ(over.error_number, ENOMEM);
+  EXPECT_EQ(ovz.Peek().shmpages.failcnt, 1u);
+  EXPECT_EQ(ovz.Peek().privvmpages.failcnt, 0u);  // only the refusing counter's
+  const int samples = members.samples;
+  Decision fits = ovz.Decide(Mmap(3, 60, kMapSharedAnon), target, members);
+  EXPECT_FALSE(fits.refused);
+  EXPECT_TRUE(fits.exact);  // far from the privvmpages bound, still on a fresh read
+  EXPECT_GT(members.samples, samples);
+  EXPECT_EQ(ovz.Peek().shmpages.held_pages, 60u);  // in flight
+  // Once it ran, the object is what the kernel shows; it stays charged.
+  members.shared_anon_pages = 60;
+  EXPECT_TRUE(ovz.Decide(Mmap(3, 41, kMapSharedAnon), target, members).refused);
+  EXPECT_EQ(ovz.Peek().shmpages.held_pages, 60u);
+  EXPECT_EQ(ovz.Peek().privvmpages.held_pages, 160u);  // statm data 100 + the object
+
+  ContainerAccounting bc(10000, 10000, Bc2006Profile());
+  bc.SetShmLimits(100, 100);
+  EXPECT_FALSE(bc.Decide(Mmap(2, 150, kMapSharedAnon), target, members).refused);
+}
+
+TEST(ContainerAccountingTest, OpenvzChargesANewSegmentToPrivvmpagesToo) {
+  FakeTarget target;
+  FakeMembers members;
+  members.data_pages = 950;
+  ContainerAccounting ovz(1000, 1000, OpenvzProfile());
+  ovz.SetShmLimits(10000, 10000);
+  Decision over = ovz.Decide(Shmget(1, 60), target, members);
+  EXPECT_TRUE(over.refused);
+  EXPECT_STREQ(over.resource, "privvmpages");
+  EXPECT_EQ(ovz.Peek().privvmpages.failcnt, 1u);
+  EXPECT_EQ(ovz.Peek().shmpages.failcnt, 0u);
+  EXPECT_EQ(ovz.Peek().shmpages.held_pages, 0u);
+  Decision fits = ovz.Decide(Shmget(1, 40), target, members);
+  EXPECT_FALSE(fits.refused);
+  EXPECT_EQ(ovz.Peek().privvmpages.held_pages, 990u);  // in flight in both
+  EXPECT_EQ(ovz.Peek().shmpages.held_pages, 40u);
+  // A racing thread sees the first one's segment before it exists.
+  members.in_flight = {1};
+  EXPECT_TRUE(ovz.Decide(Shmget(2, 20), target, members).refused);
+  // Created: the namespace shows it, held once in each counter.
+  members.in_flight.clear();
+  members.sysv_pages = 40;
+  EXPECT_EQ(ovz.Refresh(members).privvmpages.held_pages, 990u);
+  EXPECT_EQ(ovz.Peek().shmpages.held_pages, 40u);
+  // Shmpages' own barrier still refuses by itself.
+  ovz.SetLimits(10000, 10000);
+  ovz.SetShmLimits(50, 50);
+  Decision shm_over = ovz.Decide(Shmget(3, 20), target, members);
+  EXPECT_TRUE(shm_over.refused);
+  EXPECT_STREQ(shm_over.resource, "shmpages");
+  EXPECT_EQ(ovz.Peek().privvmpages.failcnt, 2u);  // the racer's refusal above
+  // Undecidable when the namespace cannot be read.
+  members.shm_fail = true;
+  EXPECT_TRUE(ovz.Decide(Shmget(4, 1), target, members).undecidable);
 }
 
 TEST(ContainerAccountingTest, MprotectAgainstTheLimitUnderOpenvz) {

@@ -145,4 +145,23 @@ std::optional<uint64_t> HeapEnd(const std::vector<MapEntry>& maps) {
   return end;
 }
 
+void NoteSharedAnonymousObjects(const std::vector<MapEntry>& maps,
+                                SharedAnonymousObjects* objects) {
+  for (const MapEntry& e : maps) {
+    if (!e.shared || e.path != "/dev/zero (deleted)") continue;
+    SharedAnonymousObject& o = (*objects)[e.inode];
+    o.pages =
+        std::max(o.pages, SaturatingAdd(e.offset / kPageBytes, (e.end - e.start) / kPageBytes));
+    o.writable = o.writable || e.write;
+  }
+}
+
+uint64_t WritableSharedAnonymousPages(const SharedAnonymousObjects& objects) {
+  uint64_t pages = 0;
+  for (const auto& [inode, o] : objects) {
+    if (o.writable) pages = SaturatingAdd(pages, o.pages);
+  }
+  return pages;
+}
+
 }  // namespace ubc

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -40,5 +41,21 @@ RangeFacts CallRangeFacts(const std::vector<MapEntry>& maps, const ClassifiedCal
 
 // End of the last [heap] mapping (the page-aligned break), if there is one.
 std::optional<uint64_t> HeapEnd(const std::vector<MapEntry>& maps);
+
+// A shared anonymous object (MAP_SHARED|MAP_ANONYMOUS: the kernel shows its
+// shmem file as "/dev/zero (deleted)"), as the mappings seen so far show it.
+struct SharedAnonymousObject {
+  uint64_t pages = 0;     // the furthest page of it still mapped (offset + length)
+  bool writable = false;  // some mapping of it is writable
+  bool operator==(const SharedAnonymousObject&) const = default;
+};
+using SharedAnonymousObjects = std::map<uint64_t, SharedAnonymousObject>;  // by inode
+
+// Notes the shared anonymous objects of one address space: each object once,
+// however many mappings or address spaces (after fork) show it.
+void NoteSharedAnonymousObjects(const std::vector<MapEntry>& maps, SharedAnonymousObjects* objects);
+// Pages of the writable ones (an object mapped read-only everywhere is not
+// writable memory of the container).
+uint64_t WritableSharedAnonymousPages(const SharedAnonymousObjects& objects);
 
 }  // namespace ubc

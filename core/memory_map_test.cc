@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -152,6 +153,35 @@ INSTANTIATE_TEST_SUITE_P(
                   1 + 0x21 + 0x10 + 4 + 0x21, 2 + 2 + 1 + 0x21 + 0x10 + 0x10 + 4 + 0x21 + 1,
                   2 + 2 + 1 + 0x21 + 0x10 + 0x10 + 0x10 + 0x10 + 4 + 0x21 + 1},
         FactsCase{"end wraps past 2^64: saturates", 0xffffffffff600000, UINT64_MAX, 0, 1, 1}));
+
+TEST(NoteSharedAnonymousObjects, EachObjectOnceByItsFurthestMappedPage) {
+  // Object 4096 mapped whole (16 pages) in one process; object 5000 split by
+  // an mprotect into two mappings, its second half read-only (still its
+  // pages); object 6000 read-only everywhere; a SysV segment and a memfd are
+  // not anonymous.
+  Result<std::vector<MapEntry>> first = ParseProcMaps(
+      "7ffff7d80000-7ffff7d90000 rw-s 00000000 00:01 4096    /dev/zero (deleted)\n"
+      "7ffff7e00000-7ffff7e04000 rw-s 00000000 00:01 5000    /dev/zero (deleted)\n"
+      "7ffff7e04000-7ffff7e08000 r--s 00004000 00:01 5000    /dev/zero (deleted)\n"
+      "7ffff7f00000-7ffff7f10000 r--s 00000000 00:01 6000    /dev/zero (deleted)\n"
+      "7ffff7f10000-7ffff7f20000 rw-s 00000000 00:01 7000    /SYSV00000000 (deleted)\n"
+      "7ffff7f20000-7ffff7f30000 rw-s 00000000 00:01 8000    /memfd:x (deleted)\n"
+      "7ffff7f30000-7ffff7f40000 rw-p 00000000 00:00 0\n");
+  // After fork the child shows object 4096 too, and maps a tail of 5000 far in.
+  Result<std::vector<MapEntry>> second = ParseProcMaps(
+      "7ffff7d80000-7ffff7d90000 rw-s 00000000 00:01 4096    /dev/zero (deleted)\n"
+      "7ffff7e10000-7ffff7e11000 rw-s 00009000 00:01 5000    /dev/zero (deleted)\n");
+  ASSERT_TRUE(first.ok() && second.ok());
+  SharedAnonymousObjects objects;
+  NoteSharedAnonymousObjects(*first, &objects);
+  EXPECT_EQ(objects,
+            (SharedAnonymousObjects{{4096, {16, true}}, {5000, {8, true}}, {6000, {16, false}}}));
+  EXPECT_EQ(WritableSharedAnonymousPages(objects), 16u + 8u);
+  NoteSharedAnonymousObjects(*second, &objects);
+  EXPECT_EQ(objects,
+            (SharedAnonymousObjects{{4096, {16, true}}, {5000, {10, true}}, {6000, {16, false}}}));
+  EXPECT_EQ(WritableSharedAnonymousPages(objects), 16u + 10u);
+}
 
 TEST(HeapEnd, FindsTheHeap) {
   Result<std::vector<MapEntry>> maps = ParseProcMaps(kSample);

@@ -16,10 +16,12 @@ constexpr RuleProfile kBc2006 = {
     .fork = ChargeCheck::kLimit,
     .shared_anon_stays_charged = false,
     .mremap_move_charges_new_length = false,
+    .shared_memory_in_privvmpages = false,
 };
 
 // OpenVZ RHEL6 (042stab): mprotect checks the limit, fork the barrier, shared
-// anonymous memory stays charged (also to shmpages), and a moving mremap is
+// anonymous memory stays charged (also to shmpages), SysV segments are
+// charged to privvmpages as well as shmpages, and a moving mremap is
 // charged its whole new length before the old range is released.
 constexpr RuleProfile kOpenvz = {
     .name = "openvz",
@@ -31,6 +33,7 @@ constexpr RuleProfile kOpenvz = {
     .fork = ChargeCheck::kBarrier,
     .shared_anon_stays_charged = true,
     .mremap_move_charges_new_length = true,
+    .shared_memory_in_privvmpages = true,
 };
 
 }  // namespace

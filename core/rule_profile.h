@@ -26,6 +26,10 @@ struct RuleProfile {
   bool shared_anon_stays_charged;
   // openvz charges a moving mremap the full new length up front.
   bool mremap_move_charges_new_length;
+  // openvz holds shared memory in privvmpages too, once per object: SysV
+  // segments (from shmget until destroyed) and writable shared anonymous
+  // objects (while mapped); the latter also in shmpages.
+  bool shared_memory_in_privvmpages;
 };
 
 const RuleProfile& Bc2006Profile();

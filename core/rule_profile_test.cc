@@ -39,6 +39,7 @@ TEST(RuleProfile, Bc2006RowsMatchReference) {
   EXPECT_FALSE(p.shared_anon_stays_charged);
   // mremap move: + (new - old).
   EXPECT_FALSE(p.mremap_move_charges_new_length);
+  EXPECT_FALSE(p.shared_memory_in_privvmpages);
 }
 
 TEST(RuleProfile, OpenvzRowsMatchReference) {
@@ -51,6 +52,7 @@ TEST(RuleProfile, OpenvzRowsMatchReference) {
   EXPECT_TRUE(p.shared_anon_stays_charged);
   // mremap move: + new_len up front, old released after.
   EXPECT_TRUE(p.mremap_move_charges_new_length);
+  EXPECT_TRUE(p.shared_memory_in_privvmpages);
 }
 
 TEST(RuleProfile, DefaultIsBc2006) { EXPECT_EQ(&DefaultRuleProfile(), &Bc2006Profile()); }

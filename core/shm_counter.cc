@@ -15,9 +15,9 @@ Result<uint64_t> ShmCounter::ReadHeld(MemberReader& members, uint64_t* kernel_pa
   std::erase_if(in_flight_, [&](const auto& entry) {
     return members.Progress(entry.first, entry.second.nr, entry.second.args) == CallProgress::kDone;
   });
-  uint64_t held = usage->pages;
+  *kernel_pages = SaturatingAdd(usage->pages, shared_anon_pages_);
+  uint64_t held = *kernel_pages;
   for (const auto& [tid, call] : in_flight_) held = SaturatingAdd(held, call.pages);
-  *kernel_pages = usage->pages;
   return held;
 }
 
@@ -31,12 +31,17 @@ void ShmCounter::Decide(const TrappedCall& call, const ClassifiedCall& classifie
   d.plan.check = ChargeCheck::kBarrier;
   d.plan.pages = pages;
   d.plan.grows_caller_data = false;
+  (void)Charge(call, pages, members, d);
+}
+
+bool ShmCounter::Charge(const TrappedCall& call, uint64_t pages, MemberReader& members,
+                        Decision& d) {
   uint64_t kernel_pages = 0;
   Result<uint64_t> held = ReadHeld(members, &kernel_pages);
   if (!held.ok()) {
     d.undecidable = true;
     d.note = "shmpages: " + held.status().message();
-    return;
+    return false;
   }
   counter_.ObserveHeldUpperBound(*held, kernel_pages);
   d.exact = true;
@@ -44,15 +49,17 @@ void ShmCounter::Decide(const TrappedCall& call, const ClassifiedCall& classifie
   d.bound_pages = std::min(counter_.values().barrier_pages, counter_.values().limit_pages);
   if (!counter_.Fits(*held, pages, ChargeCheck::kBarrier)) {
     counter_.RecordRefusal();
+    d.resource = "shmpages";
     d.refused = true;
     d.action = Decision::Action::kFail;
     d.error_number = ENOMEM;
-    return;
+    return false;
   }
   in_flight_[call.tid] = InFlight{call.nr, call.args, pages};
   // maxheld follows the kernel's figure only: the call may still fail
   // (EEXIST, ENOSPC) and create nothing.
   counter_.ObserveHeldUpperBound(SaturatingAdd(*held, pages), kernel_pages);
+  return true;
 }
 
 Status ShmCounter::Refresh(MemberReader& members) {
@@ -65,6 +72,7 @@ Status ShmCounter::Refresh(MemberReader& members) {
 
 void ShmCounter::Retire() {
   in_flight_.clear();
+  shared_anon_pages_ = 0;
   counter_.ObserveHeld(0);
 }
 

@@ -3,7 +3,8 @@
 //
 // Held is the kernel's truth, the SysV segments of the container's IPC
 // namespace (MemberReader::SharedMemory: every segment's size in pages,
-// attached or not, until it is destroyed), plus the shmget calls this counter
+// attached or not, until it is destroyed), under openvz also the writable
+// shared anonymous objects its processes map, plus the calls this counter
 // admitted that may not have run yet: one per thread, released by the
 // thread's next trapped call or once /proc shows it out of that call. A
 // shmget that may create a segment (IPC_PRIVATE or IPC_CREAT) is checked
@@ -40,6 +41,13 @@ class ShmCounter {
   // namespace cannot be read.
   void Decide(const TrappedCall& call, const ClassifiedCall& classified, MemberReader& members,
               Decision& d);
+  // Checks `pages` of `call` against the barrier on a fresh read and counts
+  // them in flight if they fit; on refusal or when undecidable fills `d` as
+  // Decide does and returns false. Leaves d.plan alone.
+  bool Charge(const TrappedCall& call, uint64_t pages, MemberReader& members, Decision& d);
+  // openvz: the container's writable shared anonymous objects (from its
+  // last exact read) count in held beside the SysV segments.
+  void SetSharedAnonymousPages(uint64_t pages) { shared_anon_pages_ = pages; }
   // Reads held from the kernel now; on failure the last values stand.
   Status Refresh(MemberReader& members);
 
@@ -67,6 +75,7 @@ class ShmCounter {
 
   Beancounter counter_;
   std::map<int, InFlight> in_flight_;  // by thread id
+  uint64_t shared_anon_pages_ = 0;
 };
 
 }  // namespace ubc

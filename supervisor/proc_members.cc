@@ -15,6 +15,7 @@
 #include <optional>
 #include <string_view>
 
+#include "core/memory_map.h"
 #include "core/units.h"
 #include "supervisor/proc_read.h"
 
@@ -308,8 +309,10 @@ Status ProcMembers::Sample(MembersSample* out) {
   // lines; only those need the kcmp check.
   std::sort(samples.begin(), samples.end());
   out->data_pages = 0;
+  out->shared_anon_pages = 0;
   out->processes = samples.size();
   out->data_pages_by_tgid.clear();
+  SharedAnonymousObjects shared_objects;
   for (size_t i = 0; i < samples.size(); ++i) {
     bool duplicate = false;
     for (size_t j = i; j-- > 0 && samples[j].first == samples[i].first;) {
@@ -319,11 +322,26 @@ Status ProcMembers::Sample(MembersSample* out) {
       }
     }
     out->data_pages_by_tgid.emplace_back(samples[i].second, StatmDataPages(samples[i].first));
-    if (!duplicate)
-      out->data_pages = SaturatingAdd(out->data_pages, StatmDataPages(samples[i].first));
+    if (duplicate) continue;
+    out->data_pages = SaturatingAdd(out->data_pages, StatmDataPages(samples[i].first));
+    if (count_shared_anon_) NoteSharedObjectsOf(samples[i].second, &shared_objects);
   }
+  if (count_shared_anon_) out->shared_anon_pages = WritableSharedAnonymousPages(shared_objects);
   std::sort(out->data_pages_by_tgid.begin(), out->data_pages_by_tgid.end());
   return Status::Ok();
+}
+
+void ProcMembers::NoteSharedObjectsOf(int tgid, SharedAnonymousObjects* objects) {
+  // Through the member's kept directory fd: a recycled pid is never read. A
+  // process that exited meanwhile has no mappings left to count.
+  auto it = processes_.find(tgid);
+  if (it == processes_.end()) return;
+  UniqueFd maps(::openat(it->second->dir.get(), "maps", O_RDONLY | O_CLOEXEC));
+  if (!maps) return;
+  Result<std::string> text = ReadProcFd(maps.get(), ProcRecords::kMany);
+  if (!text.ok()) return;
+  Result<std::vector<MapEntry>> entries = ParseProcMaps(*text);
+  if (entries.ok()) NoteSharedAnonymousObjects(*entries, objects);
 }
 
 void ProcMembers::ReleaseAll() {

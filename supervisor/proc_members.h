@@ -10,7 +10,9 @@
 // forking thread's children (/proc/PID/task/TID/children) rather than by
 // listing the whole membership again: forks are far apart, the kernel's data
 // is cold by then, and a cold cgroup v1 listing costs several times a cold
-// children read. Parsing is core/proc_text.h. Not thread-safe (except
+// children read. Under the openvz profile (CountSharedAnonymous) each
+// distinct address space's maps is read as well, for its shared anonymous
+// objects. Parsing is core/proc_text.h. Not thread-safe (except
 // NoteProcess and Contains): its container's accounting mutex serialises every use.
 #pragma once
 
@@ -26,6 +28,7 @@
 #include <vector>
 
 #include "core/accounting_readers.h"
+#include "core/memory_map.h"
 #include "core/proc_text.h"
 #include "core/unique_fd.h"
 #include "supervisor/membership.h"
@@ -51,6 +54,8 @@ class ProcMembers : public ContainerMembers {
   bool Contains(ProcessLocation& where) override;
 
   Status Sample(MembersSample* out) override;
+  // Every later Sample() reads each distinct address space's maps as well.
+  void CountSharedAnonymous() override { count_shared_anon_ = true; }
   CallProgress Progress(int tid, int nr, const std::array<uint64_t, 6>& args) override;
   // The container's IPC namespace, opened when it was attached; null with
   // the reason it could not be (SharedMemory() then reports that).
@@ -80,6 +85,7 @@ class ProcMembers : public ContainerMembers {
   // be listed afresh.
   bool OpenChildrenOfForkers(MembersSample* out);
   Result<std::string> ReadChildren(int tid);
+  void NoteSharedObjectsOf(int tgid, SharedAnonymousObjects* objects);
 
   Membership membership_;
   std::mutex observed_mu_;  // NoteProcess runs outside the accounting lock
@@ -100,6 +106,7 @@ class ProcMembers : public ContainerMembers {
   UniqueFd cgroup_dir_;
   UniqueFd cgroup_procs_;
   bool cgroup2_ = false;
+  bool count_shared_anon_ = false;
   // Scratch of Sample(), kept for its capacity.
   std::vector<std::pair<Statm, int>> statm_scratch_;
 };

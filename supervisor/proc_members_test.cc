@@ -6,6 +6,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -31,6 +32,7 @@
 
 #include "core/proc_text.h"
 #include "core/unique_fd.h"
+#include "core/units.h"
 #include "tests/unit/child_process.h"
 #include "tests/unit/test_support.h"
 
@@ -660,6 +662,47 @@ TEST(ProcMembersTest, ObservedMembersAreTheThreadGroupsOfTheThreadsSeen) {
   members.ExpectNewProcess(child.pid());
   ASSERT_TRUE(members.Sample(&s).ok());
   EXPECT_EQ(s.processes, 2u);
+}
+
+// A child with a writable shared anonymous mapping of 64 pages and a
+// read-only one of 16 that forks once (its child shares both objects),
+// reports both pids and holds.
+int HoldSharedAnonymous(int hold_fd, int report_fd) {
+  void* rw =
+      ::mmap(nullptr, 64 * kPageBytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  void* ro = ::mmap(nullptr, 16 * kPageBytes, PROT_READ, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  if (rw == MAP_FAILED || ro == MAP_FAILED) {
+    Report(report_fd, -errno);
+    return 1;
+  }
+  const pid_t child = ::fork();
+  if (child < 0) return 1;
+  if (child == 0) {
+    AwaitRelease(hold_fd);
+    ::_exit(0);
+  }
+  Report(report_fd, ::getpid());
+  Report(report_fd, child);
+  ReapAll();
+  AwaitRelease(hold_fd);
+  return 0;
+}
+
+TEST(ProcMembersTest, SharedAnonymousObjectsAreCountedOnceWhenAsked) {
+  ChildProcess parent(HoldSharedAnonymous);
+  const std::vector<int> pids = parent.Reported(2);
+  ASSERT_EQ(pids.size(), 2u);
+  ASSERT_GT(pids[0], 0) << "mmap: " << std::strerror(-pids[0]);
+  ProcMembers members(Membership{});
+  members.NoteProcess(pids[0]);
+  members.NoteProcess(pids[1]);
+  MembersSample s;
+  ASSERT_TRUE(members.Sample(&s).ok());
+  EXPECT_EQ(s.processes, 2u);
+  EXPECT_EQ(s.shared_anon_pages, 0u);  // not asked (bc2006): no maps read
+  members.CountSharedAnonymous();
+  ASSERT_TRUE(members.Sample(&s).ok());
+  EXPECT_EQ(s.shared_anon_pages, 64u);  // in two address spaces, writable in both; once
 }
 
 TEST(ProcMembersTest, PidNamespaceMembersAreTheProcessesInIt) {

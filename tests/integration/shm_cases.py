@@ -18,11 +18,14 @@ CASES = [
     "shmget_is_charged_to_shmpages_and_refused_at_the_barrier",
     "a_destroyed_segment_leaves_shmpages",
     "opening_an_existing_segment_is_free",
+    "openvz_holds_a_shared_anonymous_mapping_in_both_counters",
+    "openvz_charges_a_segment_to_privvmpages_too",
 ]
 
 
-def _shm_container(s, shmpages, privvmpages="16384:16384"):
-    c = s.container(privvmpages=privvmpages, annotations={"ubc.shmpages": shmpages})
+def _shm_container(s, shmpages, privvmpages="16384:16384", profile=None):
+    c = s.container(privvmpages=privvmpages, profile=profile,
+                    annotations={"ubc.shmpages": shmpages})
     s.ubcd.wait_container(c.id)
     return c
 
@@ -30,6 +33,11 @@ def _shm_container(s, shmpages, privvmpages="16384:16384"):
 def _shm_held_is(s, c, pages, what):
     wait_until(lambda: s.ubcd.shm(c.id)["held"] == pages, timeout_s=10,
                what=f"shmpages held {pages} ({what}); now {s.ubcd.shm(c.id)}")
+
+
+def _privvm_held_is(s, c, pages, what):
+    wait_until(lambda: s.ubcd.privvm(c.id)["held"] == pages, timeout_s=10,
+               what=lambda: f"privvmpages held {pages} ({what}); now {s.ubcd.privvm(c.id)}")
 
 
 def shmget_is_charged_to_shmpages_and_refused_at_the_barrier(rt):
@@ -92,4 +100,50 @@ def opening_an_existing_segment_is_free(rt):
     check_eq(c.probe.ok("shm-open 4242")[0], created, "shmid of the opened segment")
     check_eq(s.ubcd.shm(c.id)["failcnt"], 0, "shmpages failcnt after opening")
     c.probe.ok(f"shmrm {created}")
+    c.stop()
+
+
+def openvz_holds_a_shared_anonymous_mapping_in_both_counters(rt):
+    """Under openvz a writable MAP_SHARED|MAP_ANONYMOUS mapping stays charged while it is
+    mapped, to privvmpages and to shmpages (bc2006 only checks it at mmap:
+    memory_cases.shared_and_readonly_not_charged); past the shmpages barrier it is
+    refused with ENOMEM and only shmpages' failcnt moves; munmap releases both."""
+    s = Session(rt)
+    c = _shm_container(s, "1024:1024", privvmpages="16384:16384", profile="openvz")
+    data = c.probe.statm()
+    c.probe.ok("mmap-shared-anon 2M")
+    check_eq(c.probe.statm(), data, "statm data (shared pages are not in it)")
+    _privvm_held_is(s, c, data + 512, "statm data + the shared object")
+    _shm_held_is(s, c, 512, "the shared object")
+    c.probe.err("mmap-shared-anon 3M")  # 512 + 768 > 1024
+    check_eq(s.ubcd.shm(c.id)["failcnt"], 1, "shmpages failcnt")
+    check_eq(s.ubcd.privvm(c.id)["failcnt"], 0, "privvmpages failcnt")
+    c.probe.ok("munmap")
+    _privvm_held_is(s, c, data, "after munmap")
+    _shm_held_is(s, c, 0, "after munmap")
+    c.probe.ok("mmap-shared-anon 4M")  # the barrier exactly
+    check(s.ubcd.alive(), "ubcd died")
+    c.stop()
+
+
+def openvz_charges_a_segment_to_privvmpages_too(rt):
+    """Under openvz a new SysV segment is charged to privvmpages as well as shmpages: one
+    that fits shmpages but not the privvmpages barrier is refused with ENOMEM (privvmpages'
+    failcnt, not shmpages'); one that fits is held in both until it is destroyed."""
+    s = Session(rt)
+    c = _shm_container(s, "65536:65536", privvmpages="8192:8192", profile="openvz")
+    data = c.probe.statm()
+    c.probe.err("shmget 32M")  # data + 8192 > 8192
+    check_eq(s.ubcd.privvm(c.id)["failcnt"], 1, "privvmpages failcnt")
+    check_eq(s.ubcd.shm(c.id)["failcnt"], 0, "shmpages failcnt")
+    seg = c.probe.ok("shmget 4M")[0]
+    _privvm_held_is(s, c, data + 1024, "statm data + the segment")
+    _shm_held_is(s, c, 1024, "the segment")
+    lines = s.ubcd.refusal_lines(c.id)
+    check(any("syscall=shmget" in ln and "resource=privvmpages" in ln for ln in lines),
+          f"no shmget refusal of privvmpages logged: {lines}")
+    c.probe.ok(f"shmrm {seg}")
+    _privvm_held_is(s, c, data, "after IPC_RMID")
+    _shm_held_is(s, c, 0, "after IPC_RMID")
+    check(s.ubcd.alive(), "ubcd died")
     c.stop()
