@@ -106,7 +106,9 @@ void Listener::Accept() {
         UniqueFd refused(::accept4(socket_.get(), nullptr, nullptr, SOCK_CLOEXEC));
         refused.reset();
         spare_ = UniqueFd(::open("/dev/null", O_RDONLY | O_CLOEXEC));
-        Log(LogLevel::kWarning, "listener: out of file descriptors, refused a connection");
+        LogLimited(LogLevel::kWarning, "listener out of fds",
+                   "connections refused for want of file descriptors",
+                   "listener: out of file descriptors, refused a connection");
         continue;
       }
       if (errno != EAGAIN && errno != EINTR) {

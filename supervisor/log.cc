@@ -2,16 +2,40 @@
 
 #include <unistd.h>
 
+#include <array>
 #include <atomic>
 #include <cstdio>
 #include <ctime>
+#include <mutex>
+#include <optional>
+#include <vector>
 
 #include "core/log_escape.h"
+#include "core/log_rate_limiter.h"
 
 namespace ubc {
 namespace {
 std::atomic<int> g_level{static_cast<int>(LogLevel::kInfo)};
 const char* const kNames[] = {"error", "warning", "info", "debug"};
+
+// One limiter per level, so that a summary has its lines' level.
+struct Limiters {
+  std::mutex mu;
+  std::array<LogRateLimiter, 4> by_level{LogRateLimiter({kLimitedLines, kLimitedIntervalMs}),
+                                         LogRateLimiter({kLimitedLines, kLimitedIntervalMs}),
+                                         LogRateLimiter({kLimitedLines, kLimitedIntervalMs}),
+                                         LogRateLimiter({kLimitedLines, kLimitedIntervalMs})};
+};
+Limiters& TheLimiters() {
+  static Limiters* limiters = new Limiters;  // never destroyed: threads may log at exit
+  return *limiters;
+}
+
+int64_t MonotonicMs() {
+  timespec ts{};
+  ::clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+  return int64_t{ts.tv_sec} * 1000 + ts.tv_nsec / 1000000;
+}
 }  // namespace
 
 void SetLogLevel(LogLevel level) { g_level = static_cast<int>(level); }
@@ -45,6 +69,33 @@ void Log(LogLevel level, const std::string& message) {
   // One write per line keeps concurrent lines whole; a failed log write has
   // nowhere to be reported.
   [[maybe_unused]] ssize_t n = ::write(STDERR_FILENO, line.data(), line.size());
+}
+
+void LogLimited(LogLevel level, const std::string& key, const std::string& what,
+                const std::string& message) {
+  if (!LogEnabled(level)) return;
+  std::optional<LogRateLimiter::Summary> ended;
+  bool write;
+  {
+    Limiters& l = TheLimiters();
+    std::lock_guard<std::mutex> lock(l.mu);
+    write = l.by_level[static_cast<size_t>(level)].Admit(key, what, MonotonicMs(), &ended);
+  }
+  if (ended) Log(level, ended->Line());
+  if (write) Log(level, message);
+}
+
+void FlushLogSummaries() {
+  std::array<std::vector<LogRateLimiter::Summary>, 4> due;
+  {
+    Limiters& l = TheLimiters();
+    std::lock_guard<std::mutex> lock(l.mu);
+    const int64_t now = MonotonicMs();
+    for (size_t i = 0; i < due.size(); ++i) due[i] = l.by_level[i].Flush(now);
+  }
+  for (size_t i = 0; i < due.size(); ++i) {
+    for (const LogRateLimiter::Summary& s : due[i]) Log(static_cast<LogLevel>(i), s.Line());
+  }
 }
 
 }  // namespace ubc

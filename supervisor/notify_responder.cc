@@ -255,13 +255,17 @@ void NotifyResponder::Answer(Worker& w, const seccomp_notif& request) {
     e.checked = d.plan.check;
     e.bound_pages = d.bound_pages;
     e.error_number = d.action == Decision::Action::kFail ? d.error_number : 0;
-    Log(LogLevel::kWarning, "refused container=" + c.id + " pid=" + std::to_string(e.pid) +
-                                " comm=" + e.comm + " syscall=" + e.syscall +
-                                " pages=" + std::to_string(e.requested_pages) +
-                                " held=" + std::to_string(e.held_pages) + " " +
-                                ChargeCheckName(e.checked) + "=" + std::to_string(e.bound_pages) +
-                                (e.error_number != 0 ? " errno=ENOMEM" : " returned=old-break") +
-                                " resource=" + e.resource);
+    // The line is thinned per container, call and resource (a loop at the
+    // barrier refuses thousands of calls a second); the event and the
+    // counters are not.
+    LogLimited(LogLevel::kWarning, c.id + " " + e.syscall + " " + e.resource,
+               "refusals of " + e.syscall + " (resource=" + e.resource + ") in container=" + c.id,
+               "refused container=" + c.id + " pid=" + std::to_string(e.pid) + " comm=" + e.comm +
+                   " syscall=" + e.syscall + " pages=" + std::to_string(e.requested_pages) +
+                   " held=" + std::to_string(e.held_pages) + " " + ChargeCheckName(e.checked) +
+                   "=" + std::to_string(e.bound_pages) +
+                   (e.error_number != 0 ? " errno=ENOMEM" : " returned=old-break") +
+                   " resource=" + e.resource);
     c.events.Add(std::move(e));
     if (hooks_.on_refusal) hooks_.on_refusal(c);
   }

@@ -7,7 +7,9 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstring>
+#include <thread>
 
 #include "supervisor/log.h"
 #include "supervisor/unix_socket.h"
@@ -54,8 +56,19 @@ void StatusServer::Run() {
     if (stopping_) return;
     if (!client) {
       if (errno == EINTR || errno == ECONNABORTED) continue;
-      Log(LogLevel::kError, std::string("status accept: ") + std::strerror(errno));
-      return;
+      const int error = errno;
+      // Out of fds or memory (a flood elsewhere in ubcd) passes: the socket
+      // must go on accepting once it does. Returning here once left the
+      // status socket dead for good after an fd exhaustion.
+      const bool passes = error == EMFILE || error == ENFILE || error == ENOBUFS ||
+                          error == ENOMEM || error == EPROTO || error == EPERM;
+      LogLimited(
+          LogLevel::kError, std::string("status accept ") + std::strerror(error),
+          std::string("status accept failures (") + std::strerror(error) + ")",
+          std::string("status accept: ") + std::strerror(error) + (passes ? "; retrying" : ""));
+      if (!passes) return;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      continue;
     }
     timeval timeout{1, 0};
     ::setsockopt(client.get(), SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);

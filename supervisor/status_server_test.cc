@@ -1,15 +1,19 @@
 #include "supervisor/status_server.h"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <poll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <filesystem>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -249,6 +253,36 @@ TEST(QueryStatusTest, WithoutAServerTheErrorSaysUbcdIsNotReachable) {
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().message(), "cannot reach ubcd: connect " + path + ": " +
                                       std::strerror(ENOENT) + " (is ubcd running?)");
+}
+
+TEST_F(StatusServerTest, KeepsAcceptingAfterTheProcessRanOutOfFds) {
+  // A flood elsewhere in ubcd (idle REST connections) once used up its fds;
+  // accept() failed with EMFILE and the status thread ended for good.
+  rlimit old{};
+  ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &old), 0);
+  int highest = 0;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc/self/fd")) {
+    highest = std::max(highest, std::stoi(entry.path().filename().string()));
+  }
+  rlimit low = old;
+  low.rlim_cur = static_cast<rlim_t>(highest + 16);
+  ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &low), 0);
+  std::vector<UniqueFd> fillers;
+  for (;;) {
+    UniqueFd fd(::open("/dev/null", O_RDONLY | O_CLOEXEC));
+    if (!fd) break;
+    fillers.push_back(std::move(fd));
+  }
+  ASSERT_EQ(errno, EMFILE);
+  fillers.pop_back();  // room for the client's own socket, none for the server's accept
+  UniqueFd client = Connect();
+  ASSERT_TRUE(client);
+  ASSERT_EQ(::send(client.get(), "text\n", 5, MSG_NOSIGNAL), 5);
+  std::this_thread::sleep_for(milliseconds(300));  // accept fails meanwhile
+  fillers.clear();
+  ::setrlimit(RLIMIT_NOFILE, &old);
+  EXPECT_EQ(ReadAll(client.get(), milliseconds(5000)), "reply:text");
+  (void)TimedQuery();  // and the next client gets its reply too
 }
 
 }  // namespace

@@ -64,6 +64,7 @@ void Supervisor::Stop() {
 void Supervisor::Tick() {
   custody_.Keep();
   responder_.Tick();
+  FlushLogSummaries();
 }
 
 Status Supervisor::LoadContainerConfigs() { return registry_.LoadContainerConfigs(); }

@@ -5,10 +5,11 @@ Containers run with runc."""
 import signal
 
 from cleanup import make_temp_dir
-from outcome import check, check_eq, require_built, require_root
+from outcome import check, check_eq, require_built, require_root, wait_until
 from probe import pages
 from procs import run
 from session import Session
+from test_rest import get_json
 from ubcd import Ubcd
 from vzformat import parse_ubc_table, parse_vz_pages
 
@@ -131,4 +132,33 @@ def test_opt_in_all_uses_defaults():
     check_eq(entry["profile"], "bc2006", "default profile")
     c.probe.err("mmap 16M")
     c.probe.ok("mmap 1M")
+    c.stop()
+
+
+def test_a_refusal_loop_makes_a_bounded_log():
+    """A program refused in a loop at its barrier (Python's allocation loop made 22,806
+    lines in one second) writes at most 10 refusal lines per call and resource in 10 s, then
+    one summary line with the exact count of the rest; failcnt and the refusal events
+    count every refusal."""
+    s = Session("runc")
+    c = s.supervised("4096:4096")
+    refusals = 120
+    for _ in range(refusals):
+        c.probe.err("mmap 64M")
+    c.probe.err("sbrk 64M")  # another call has its own budget
+    pv = s.ubcd.privvm(c.id)
+    check_eq(pv["failcnt"], refusals + 1, "failcnt counts every refusal")
+    events = get_json(s.ubcd, f"/v1/containers/{c.id}/events",
+                      "rest-events.schema.json")["events"]
+    check_eq(len([e for e in events if e["syscall"] == "mmap"]), refusals,
+             "refusal events of mmap")
+    lines = s.ubcd.refusal_lines(c.id)
+    mmap_lines = [ln for ln in lines if "syscall=mmap " in ln]
+    check_eq(len(mmap_lines), 10, f"refusal lines of mmap: {lines}")
+    check(any("syscall=brk " in ln for ln in lines), f"the brk refusal was not logged: {lines}")
+    summary = f"{refusals - 10} more refusals of mmap (resource=privvmpages) in container={c.id}"
+    wait_until(lambda: summary in s.ubcd.log(), timeout_s=15,
+               what=lambda: f"summary line {summary!r} in ubcd's log")
+    check(f"{summary} in the last 10 s" in s.ubcd.log(), "the summary's interval")
+    check(s.ubcd.alive(), "ubcd died")
     c.stop()
