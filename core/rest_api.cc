@@ -118,7 +118,10 @@ Result<BarrierLimit> ParseBarrierLimitField(const json& value, const std::string
 }
 
 RestResponse NotFoundContainer(const std::string& id) {
-  return RestErrorResponse(404, "no container \"" + id + "\"");
+  // The id is the client's: a 16 MiB one is not echoed whole.
+  constexpr size_t kEchoBytes = 200;
+  const std::string shown = id.size() > kEchoBytes ? id.substr(0, kEchoBytes) + "..." : id;
+  return RestErrorResponse(404, "no container \"" + shown + "\"");
 }
 
 RestResponse HandleMutation(const RestRequest& request, const RestTarget& target,

@@ -323,6 +323,11 @@ TEST_F(HandlerTest, UnknownContainerIs404) {
   ExpectError(Do("GET", "/v1/containers/nope"), 404, "no container \"nope\"");
   ExpectError(Do("GET", "/v1/containers/nope/events"), 404, "nope");
   ExpectError(Do("PATCH", "/v1/containers/nope", R"({"privvmpages": "1"})"), 404, "nope");
+  // A huge id is echoed cut short, never whole.
+  const std::string huge(1 << 20, 'a');
+  RestResponse r = Do("GET", "/v1/containers/" + huge);
+  ExpectError(r, 404, "no container \"" + std::string(200, 'a') + "...\"");
+  EXPECT_LT(r.body.size(), 512u);
 }
 
 TEST_F(HandlerTest, BadMethodIs405WithAllow) {

@@ -28,6 +28,7 @@ CASES = [
 RUNC_CASES = [
     "memory_cgroup_is_the_backstop_for_shared_memory",
     "a_shmpages_limit_is_the_shared_part_of_the_memory_cgroup",
+    "shared_anonymous_pages_end_in_the_memory_cgroup",
 ]
 
 STACK_BOUND_PAGES = 2048  # the hook's default stack_bytes, 8 MiB
@@ -186,4 +187,27 @@ def a_shmpages_limit_is_the_shared_part_of_the_memory_cgroup(rt):
         killed = True
         log(f"the probe is gone: {exc}")
     check(killed, "160 MiB of memfd pages fitted in a 136 MiB memory cgroup")
+    check(s.ubcd.alive(), "ubcd died")
+
+
+def shared_anonymous_pages_end_in_the_memory_cgroup(rt):
+    """Under bc2006 a shared anonymous mapping is checked against the barrier only for the
+    moment of its mmap (docs/ubc-semantics.md §3): many of them, each within the barrier and
+    touched, once held 816 MiB in a container limited to 80 MiB. They are shared pages of
+    the memory cgroup, whose ceiling (here 144 MiB) ends them in the kernel's kill."""
+    s = Session(rt)
+    limit = 10240  # 40 MiB -> a 144 MiB memory cgroup
+    c = s.supervised(f"8192:{limit}")
+    killed = False
+    mapped = 0
+    try:
+        for _ in range(32):  # 32 x 16 MiB = 512 MiB
+            c.probe.ok("mmap-shared-anon 16M")
+            mapped += 16
+    except AssertionError as exc:
+        # A refusal ("err ENOMEM") is not the kill this case is about.
+        killed = "exited" in str(exc)
+        log(f"after {mapped} MiB: {exc}")
+    check(killed, f"{mapped} MiB of shared anonymous pages fitted in a 144 MiB memory cgroup")
+    check(mapped <= 144, f"{mapped} MiB mapped and touched before the kill")
     check(s.ubcd.alive(), "ubcd died")
