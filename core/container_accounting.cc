@@ -166,7 +166,7 @@ bool ContainerAccounting::CreditIsSafeLocked(const TrappedCall& call, TargetRead
 }
 
 void ContainerAccounting::NoteNewImageLocked(const TrappedCall& call, TargetReader& target,
-                                             Planning& p) {
+                                             MemberReader& members, Planning& p, Decision& d) {
   // The first call after an exec adds the new image (what the kernel mapped
   // unasked: data, bss, stack) to the estimate, bounded by its vsize: one
   // read of /proc/PID/stat, which also gives the new break. The old image's
@@ -181,7 +181,31 @@ void ContainerAccounting::NoteNewImageLocked(const TrappedCall& call, TargetRead
     return;
   }
   // An exec check (CheckImage) may have counted the image exactly already.
-  if (!images_.TakeImageCounted(call.tid)) ledger_.AddToEstimate(image->vm_pages);
+  if (!images_.TakeImageCounted(call.tid)) {
+    ledger_.AddToEstimate(image->vm_pages);
+    // The exec watcher's check is asynchronous: the image's first trapped
+    // call may come first. If the container may be over its limit with the
+    // image, that call reads held exactly and, over the limit, the image is
+    // killed here instead, the same verdict CheckImage gives (a refused first
+    // brk would only make glibc fail its TLS set-up, exit 127).
+    if (ledger_.Estimate() > counter_.values().limit_pages && RefreshLocked(members).ok()) {
+      const uint64_t* own = sample_.DataPagesOf(call.tid);
+      if (own != nullptr && sample_.data_pages > counter_.values().limit_pages) {
+        counter_.RecordRefusal();
+        killed_image_tgid_ = call.tid;
+        d.kill_caller = true;
+        d.refused = true;
+        d.exact = true;
+        d.action = Decision::Action::kFail;
+        d.error_number = ENOMEM;
+        d.plan.check = ChargeCheck::kLimit;
+        d.plan.pages = *own;
+        d.held_pages = sample_.data_pages;
+        d.bound_pages = counter_.values().limit_pages;
+        return;
+      }
+    }
+  }
   const ProcessImageCache::BreakState* brk = images_.Break(call.tid);
   if (brk != nullptr && brk->low == ProcessImageCache::kBreakAtStart) {
     images_.SetBreak(call.tid, image->start_brk);
@@ -445,7 +469,8 @@ void ContainerAccounting::DecideLocked(const TrappedCall& call, TargetReader& ta
     return;
   }
   Planning p;
-  NoteNewImageLocked(call, target, p);
+  NoteNewImageLocked(call, target, members, p, d);
+  if (d.kill_caller) return;
   if (d.call.kind == CallKind::kFork) {
     // The child's charge is the parent's private pages. Away from the bound
     // the parent's estimate plans it without reading anything; otherwise
@@ -489,6 +514,14 @@ ContainerAccounting::ImageCheck ContainerAccounting::CheckImage(int tgid, Member
   ImageCheck r;
   std::lock_guard<std::mutex> lock(mu_);
   if (retired_) return r;
+  if (killed_image_tgid_ == tgid) {
+    // Its first trapped call found it over the limit and it was killed then
+    // (NoteNewImageLocked): counted once.
+    killed_image_tgid_ = -1;
+    r.checked = true;
+    r.member = true;
+    return r;
+  }
   Status s = RefreshLocked(members);
   if (s.ok() && sample_.DataPagesOf(tgid) == nullptr) {
     // Forked and exec'd before any exact read found it: list afresh once.

@@ -136,7 +136,8 @@ class ContainerAccounting {
   void DecideLocked(const TrappedCall& call, TargetReader& target, MemberReader& members,
                     Decision& d);
   // The first call after an exec: the new image joins the estimate.
-  void NoteNewImageLocked(const TrappedCall& call, TargetReader& target, Planning& p);
+  void NoteNewImageLocked(const TrappedCall& call, TargetReader& target, MemberReader& members,
+                          Planning& p, Decision& d);
   // brk: the break to plan from; false (and a note) when the caller vanished.
   bool PrepareBrkLocked(const TrappedCall& call, TargetReader& target, MemberReader& members,
                         Planning& p, Decision& d);
@@ -163,6 +164,7 @@ class ContainerAccounting {
 
   mutable std::mutex mu_;
   const RuleProfile* profile_;
+  int killed_image_tgid_ = -1;  // the last image its first call found over the limit
   const Tuning tuning_;
   Beancounter counter_;
   ShmCounter shm_;  // unlimited until SetShmLimits

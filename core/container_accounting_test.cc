@@ -520,6 +520,40 @@ TEST(ContainerAccountingTest, AnExecImageThatTakesTheContainerOverTheLimitIsRepo
   EXPECT_EQ(acc.Published().privvmpages.failcnt, 1u);  // status readers see it
 }
 
+TEST(ContainerAccountingTest, AnImageOverTheLimitWhoseFirstCallComesBeforeTheCheckIsKilled) {
+  ContainerAccounting acc(8192, 10240, Bc2006Profile());
+  FakeTarget target;
+  FakeMembers members;
+  members.data_pages = 7000;
+  acc.Decide(Mmap(1, 10), target, members);
+  acc.Decide(Execve(1), target, members);
+  // The kernel mapped a 6144-page bss; the exec watcher has not checked yet.
+  members.data_pages = 13144;
+  target.vm_pages = 6200;
+  Decision d = acc.Decide(Syscall(1, x86_64_nr::kBrk, {target.start_brk + kPage, 0, 0, 0, 0, 0}),
+                          target, members);
+  EXPECT_TRUE(d.kill_caller);
+  EXPECT_TRUE(d.refused);
+  EXPECT_TRUE(d.exact);
+  EXPECT_EQ(d.held_pages, 13144u);
+  EXPECT_EQ(d.bound_pages, 10240u);
+  EXPECT_EQ(acc.Peek().privvmpages.failcnt, 1u);
+  // The watcher's check of the same image comes after: not counted twice.
+  EXPECT_FALSE(acc.CheckImage(FakeMembers::kTgid, members).over_limit);
+  EXPECT_EQ(acc.Peek().privvmpages.failcnt, 1u);
+
+  // An image that fits is not killed, though the estimate (old image + vsize) was over.
+  ContainerAccounting fits(8192, 10240, Bc2006Profile());
+  members.data_pages = 7000;
+  fits.Decide(Mmap(1, 10), target, members);
+  fits.Decide(Execve(1), target, members);
+  members.data_pages = 6300;  // the old image's pages went with it
+  Decision ok = fits.Decide(Mmap(1, 10), target, members);
+  EXPECT_FALSE(ok.kill_caller);
+  EXPECT_FALSE(ok.refused);
+  EXPECT_EQ(fits.Peek().privvmpages.failcnt, 0u);
+}
+
 TEST(ContainerAccountingTest, AnExecImageOverTheBarrierButWithinTheLimitRuns) {
   ContainerAccounting acc(8192, 10240, Bc2006Profile());
   FakeTarget target;

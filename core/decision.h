@@ -46,6 +46,10 @@ struct Decision {
   uint64_t held_pages = 0;               // held the decision was taken against
   uint64_t bound_pages = 0;              // barrier or limit checked
   std::string note;                      // why, for logs: "foreign architecture", read errors
+  // The caller's process just exec'd an image that takes the container over
+  // its limit, and the exec watcher has not killed it yet: the responder
+  // kills it (SIGKILL) instead of letting its first call run.
+  bool kill_caller = false;
 };
 
 // The container's on_error for an undecidable call: kContinue lets it run

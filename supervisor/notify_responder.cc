@@ -3,12 +3,14 @@
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <csignal>
 #include <cstring>
 #include <system_error>
 #include <utility>
 
 #include "core/decision.h"
 #include "supervisor/log.h"
+#include "supervisor/process_pin.h"
 
 namespace ubc {
 
@@ -191,6 +193,39 @@ void NotifyResponder::Run(Worker& w) {
   w.done.store(true, std::memory_order_release);
 }
 
+void NotifyResponder::KillExecdImage(Worker& w, const seccomp_notif& request, Container& c,
+                                     const Decision& d) {
+  // While the notification is valid its thread is blocked in the call, so
+  // the pid pinned now is that process (after an exec, tid == tgid).
+  const int tgid = static_cast<int>(request.pid);
+  Result<std::unique_ptr<ProcessPin>> pin = ProcessPin::Pin(tgid);
+  Status killed = !pin.ok()                          ? pin.status()
+                  : !w.notifier->IdValid(request.id) ? Status::Error("it is gone")
+                                                     : (*pin)->Kill();
+  RefusalEvent e;
+  e.time_unix_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                       std::chrono::system_clock::now().time_since_epoch())
+                       .count();
+  e.pid = tgid;
+  e.comm = w.target->Comm();
+  e.syscall = "execve";  // as the exec watcher reports the same verdict
+  e.requested_pages = d.plan.pages;
+  e.held_pages = d.held_pages;
+  e.checked = ChargeCheck::kLimit;
+  e.bound_pages = d.bound_pages;
+  e.signal_number = killed.ok() ? SIGKILL : 0;
+  Log(LogLevel::kWarning,
+      "refused container=" + c.id + " pid=" + std::to_string(e.pid) + " comm=" + e.comm +
+          " syscall=execve image=" + std::to_string(e.requested_pages) +
+          " held=" + std::to_string(e.held_pages) + " limit=" + std::to_string(e.bound_pages) +
+          (killed.ok() ? " killed=SIGKILL: the exec'd image took the container over its limit "
+                         "(at its first trapped call)"
+                       : ": the exec'd image took the container over its limit, not killed: " +
+                             killed.message()));
+  c.events.Add(std::move(e));
+  if (hooks_.on_refusal) hooks_.on_refusal(c);
+}
+
 void NotifyResponder::Answer(Worker& w, const seccomp_notif& request) {
   Container& c = *w.container;
   InflightSlot* slot = w.slot;
@@ -240,7 +275,9 @@ void NotifyResponder::Answer(Worker& w, const seccomp_notif& request) {
       response.val = static_cast<int64_t>(d.return_value);
       break;
   }
-  if (d.refused) {
+  if (d.kill_caller) {
+    KillExecdImage(w, request, c, d);
+  } else if (d.refused) {
     // Before answering: afterwards the notification (and its pid) is gone.
     RefusalEvent e;
     e.time_unix_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(

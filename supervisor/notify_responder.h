@@ -70,6 +70,9 @@ class NotifyResponder {
   void Start(std::unique_ptr<Worker> worker);
   void Run(Worker& w);
   void Replay(Worker& w);
+  // d.kill_caller: kills the caller's process (its exec'd image is over
+  // the limit) and records the refusal as the exec watcher would.
+  void KillExecdImage(Worker& w, const seccomp_notif& request, Container& c, const Decision& d);
   void Answer(Worker& w, const seccomp_notif& request);
   void ReapLocked();
 
