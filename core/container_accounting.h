@@ -138,6 +138,10 @@ class ContainerAccounting {
   // The first call after an exec: the new image joins the estimate.
   void NoteNewImageLocked(const TrappedCall& call, TargetReader& target, MemberReader& members,
                           Planning& p, Decision& d);
+  // The exact check of an exec'd image, for CheckImage and for the image's
+  // first trapped call: held read (listed afresh once if the process is not
+  // in the sample), a failcnt when over the limit.
+  ImageCheck CheckImageLocked(int tgid, MemberReader& members);
   // brk: the break to plan from; false (and a note) when the caller vanished.
   bool PrepareBrkLocked(const TrappedCall& call, TargetReader& target, MemberReader& members,
                         Planning& p, Decision& d);

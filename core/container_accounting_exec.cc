@@ -47,10 +47,9 @@ void ContainerAccounting::NoteNewImageLocked(const TrappedCall& call, TargetRead
     // image, that call reads held exactly and, over the limit, the image is
     // killed here instead, the same verdict CheckImage gives (a refused first
     // brk would only make glibc fail its TLS set-up, exit 127).
-    if (ledger_.Estimate() > counter_.values().limit_pages && RefreshLocked(members).ok()) {
-      const uint64_t* own = sample_.DataPagesOf(call.tid);
-      if (own != nullptr && sample_.data_pages > counter_.values().limit_pages) {
-        counter_.RecordRefusal();
+    if (ledger_.Estimate() > counter_.values().limit_pages) {
+      const ImageCheck check = CheckImageLocked(call.tid, members);
+      if (check.over_limit) {
         killed_image_tgid_ = call.tid;
         d.kill_caller = true;
         d.refused = true;
@@ -58,9 +57,9 @@ void ContainerAccounting::NoteNewImageLocked(const TrappedCall& call, TargetRead
         d.action = Decision::Action::kFail;
         d.error_number = ENOMEM;
         d.plan.check = ChargeCheck::kLimit;
-        d.plan.pages = *own;
-        d.held_pages = sample_.data_pages;
-        d.bound_pages = counter_.values().limit_pages;
+        d.plan.pages = check.image_pages;
+        d.held_pages = check.held_pages;
+        d.bound_pages = check.limit_pages;
         return;
       }
     }
@@ -83,30 +82,34 @@ ContainerAccounting::ImageCheck ContainerAccounting::CheckImage(int tgid, Member
     r.member = true;
     return r;
   }
+  r = CheckImageLocked(tgid, members);
+  if (r.member) {
+    // After an exec the process's only thread has tid == tgid.
+    if (!ledger_.HasSpace(tgid)) images_.SetTgid(tgid, tgid);
+    images_.ImageCounted(tgid);
+  }
+  PublishLocked();
+  return r;
+}
+
+ContainerAccounting::ImageCheck ContainerAccounting::CheckImageLocked(int tgid,
+                                                                      MemberReader& members) {
+  ImageCheck r;
   Status s = RefreshLocked(members);
   if (s.ok() && sample_.DataPagesOf(tgid) == nullptr) {
     // Forked and exec'd before any exact read found it: list afresh once.
     members.ExpectNewProcess(-1);
     s = RefreshLocked(members);
   }
-  if (!s.ok()) {
-    PublishLocked();
-    return r;
-  }
+  if (!s.ok()) return r;
   r.checked = true;
   const uint64_t* image = sample_.DataPagesOf(tgid);
   r.member = image != nullptr;
-  if (r.member) {
-    r.image_pages = *image;
-    // After an exec the process's only thread has tid == tgid.
-    if (!ledger_.HasSpace(tgid)) images_.SetTgid(tgid, tgid);
-    images_.ImageCounted(tgid);
-  }
+  if (r.member) r.image_pages = *image;
   r.held_pages = sample_.data_pages;
   r.limit_pages = counter_.values().limit_pages;
   r.over_limit = r.member && r.held_pages > r.limit_pages;
   if (r.over_limit) counter_.RecordRefusal();
-  PublishLocked();
   return r;
 }
 

@@ -16,6 +16,37 @@ Result<std::unique_ptr<PinnedImage>> PinProcess(int tgid) {
   return std::unique_ptr<PinnedImage>(std::move(pin).value());
 }
 
+void RecordExecKill(Container& c, int tgid, std::string comm,
+                    const ContainerAccounting::ImageCheck& check, const Status& killed) {
+  RefusalEvent e;
+  e.time_unix_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                       std::chrono::system_clock::now().time_since_epoch())
+                       .count();
+  e.pid = tgid;
+  e.comm = std::move(comm);
+  e.syscall = "execve";
+  e.requested_pages = check.image_pages;
+  e.held_pages = check.held_pages;
+  e.checked = ChargeCheck::kLimit;
+  e.bound_pages = check.limit_pages;
+  e.signal_number = killed.ok() ? SIGKILL : 0;
+  const std::string line =
+      "container=" + c.id + " pid=" + std::to_string(e.pid) + " comm=" + e.comm +
+      " syscall=execve image=" + std::to_string(e.requested_pages) +
+      " held=" + std::to_string(e.held_pages) + " limit=" + std::to_string(e.bound_pages);
+  if (killed.ok()) {
+    Log(LogLevel::kWarning, "refused " + line +
+                                " killed=SIGKILL: the exec'd image took the container over its "
+                                "limit and was killed");
+  } else {
+    Log(LogLevel::kWarning, "refused " + line +
+                                ": the exec'd image took the container over its limit, not "
+                                "killed: " +
+                                killed.message());
+  }
+  c.events.Add(std::move(e));
+}
+
 ExecEnforcer::ExecEnforcer(ContainerRegistry& registry, ProcessView& view, Pinner pin,
                            OnKill on_kill)
     : registry_(registry), view_(view), pin_(std::move(pin)), on_kill_(std::move(on_kill)) {}
@@ -45,34 +76,8 @@ void ExecEnforcer::OnExec(const ExecEvent& event) {
   Status killed = (*pin)->StillThatImage()
                       ? (*pin)->Kill()
                       : Status::Error("it runs another image now, whose exec is checked itself");
-  RefusalEvent e;
-  e.time_unix_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
-                       std::chrono::system_clock::now().time_since_epoch())
-                       .count();
-  e.pid = event.tgid;
-  e.comm = (*pin)->comm();
-  e.syscall = "execve";
-  e.requested_pages = check.image_pages;
-  e.held_pages = check.held_pages;
-  e.checked = ChargeCheck::kLimit;
-  e.bound_pages = check.limit_pages;
-  e.signal_number = killed.ok() ? SIGKILL : 0;
-  const std::string line =
-      "container=" + c->id + " pid=" + std::to_string(e.pid) + " comm=" + e.comm +
-      " syscall=execve image=" + std::to_string(e.requested_pages) +
-      " held=" + std::to_string(e.held_pages) + " limit=" + std::to_string(e.bound_pages);
-  if (killed.ok()) {
-    kills_.fetch_add(1, std::memory_order_relaxed);
-    Log(LogLevel::kWarning, "refused " + line +
-                                " killed=SIGKILL: the exec'd image took the container over its "
-                                "limit and was killed");
-  } else {
-    Log(LogLevel::kWarning, "refused " + line +
-                                ": the exec'd image took the container over its limit, not "
-                                "killed: " +
-                                killed.message());
-  }
-  c->events.Add(std::move(e));
+  if (killed.ok()) kills_.fetch_add(1, std::memory_order_relaxed);
+  RecordExecKill(*c, event.tgid, (*pin)->comm(), check, killed);
   if (on_kill_) on_kill_(*c);
 }
 

@@ -57,4 +57,11 @@ class ExecEnforcer {
 // ProcessPin::Pin as a Pinner.
 Result<std::unique_ptr<PinnedImage>> PinProcess(int tgid);
 
+// Records that the image process `tgid` exec'd took container `c` over its
+// limit: the refusal log line and event ("execve", checked against the
+// limit, signal 9 when `killed` is ok). Used by the watcher's path and by the
+// notify path when the image's first trapped call came first.
+void RecordExecKill(Container& c, int tgid, std::string comm,
+                    const ContainerAccounting::ImageCheck& check, const Status& killed);
+
 }  // namespace ubc

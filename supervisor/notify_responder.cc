@@ -3,12 +3,12 @@
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
-#include <csignal>
 #include <cstring>
 #include <system_error>
 #include <utility>
 
 #include "core/decision.h"
+#include "supervisor/exec_enforcer.h"
 #include "supervisor/log.h"
 #include "supervisor/process_pin.h"
 
@@ -202,27 +202,12 @@ void NotifyResponder::KillExecdImage(Worker& w, const seccomp_notif& request, Co
   Status killed = !pin.ok()                          ? pin.status()
                   : !w.notifier->IdValid(request.id) ? Status::Error("it is gone")
                                                      : (*pin)->Kill();
-  RefusalEvent e;
-  e.time_unix_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
-                       std::chrono::system_clock::now().time_since_epoch())
-                       .count();
-  e.pid = tgid;
-  e.comm = w.target->Comm();
-  e.syscall = "execve";  // as the exec watcher reports the same verdict
-  e.requested_pages = d.plan.pages;
-  e.held_pages = d.held_pages;
-  e.checked = ChargeCheck::kLimit;
-  e.bound_pages = d.bound_pages;
-  e.signal_number = killed.ok() ? SIGKILL : 0;
-  Log(LogLevel::kWarning,
-      "refused container=" + c.id + " pid=" + std::to_string(e.pid) + " comm=" + e.comm +
-          " syscall=execve image=" + std::to_string(e.requested_pages) +
-          " held=" + std::to_string(e.held_pages) + " limit=" + std::to_string(e.bound_pages) +
-          (killed.ok() ? " killed=SIGKILL: the exec'd image took the container over its limit "
-                         "(at its first trapped call)"
-                       : ": the exec'd image took the container over its limit, not killed: " +
-                             killed.message()));
-  c.events.Add(std::move(e));
+  ContainerAccounting::ImageCheck check;
+  check.checked = check.member = check.over_limit = true;
+  check.image_pages = d.plan.pages;
+  check.held_pages = d.held_pages;
+  check.limit_pages = d.bound_pages;
+  RecordExecKill(c, tgid, w.target->Comm(), check, killed);
   if (hooks_.on_refusal) hooks_.on_refusal(c);
 }
 
