@@ -496,15 +496,20 @@ TEST(ContainerAccountingTest, TheFirstCallAfterAnExecIsExactWhenTheImageCannotBe
   EXPECT_TRUE(acc.Decide(Mmap(1, 10), target, members).exact);
 }
 
+// A container of 8192:10240 at 7010 pages whose process exec'd an image the
+// kernel gave a 6144-page bss without a trapped call: 13144 pages, over the limit.
+void ExecAnImageWithALargeBss(ContainerAccounting& acc, FakeTarget& target, FakeMembers& members) {
+  members.data_pages = 7000;
+  acc.Decide(Mmap(1, 10), target, members);
+  acc.Decide(Execve(1), target, members);
+  members.data_pages = 13144;
+}
+
 TEST(ContainerAccountingTest, AnExecImageThatTakesTheContainerOverTheLimitIsReported) {
   ContainerAccounting acc(8192, 10240, Bc2006Profile());
   FakeTarget target;
   FakeMembers members;
-  members.data_pages = 7000;
-  acc.Decide(Mmap(1, 10), target, members);
-  acc.Decide(Execve(1), target, members);
-  // The kernel mapped a 6144-page bss without a trapped call.
-  members.data_pages = 13144;
+  ExecAnImageWithALargeBss(acc, target, members);
   const int samples = members.samples;
   ContainerAccounting::ImageCheck check = acc.CheckImage(FakeMembers::kTgid, members);
   EXPECT_EQ(members.samples, samples + 1);  // one exact read
@@ -524,12 +529,8 @@ TEST(ContainerAccountingTest, AnImageOverTheLimitWhoseFirstCallComesBeforeTheChe
   ContainerAccounting acc(8192, 10240, Bc2006Profile());
   FakeTarget target;
   FakeMembers members;
-  members.data_pages = 7000;
-  acc.Decide(Mmap(1, 10), target, members);
-  acc.Decide(Execve(1), target, members);
-  // The kernel mapped a 6144-page bss; the exec watcher has not checked yet.
-  members.data_pages = 13144;
-  target.vm_pages = 6200;
+  ExecAnImageWithALargeBss(acc, target, members);
+  target.vm_pages = 6200;  // the exec watcher has not checked it yet
   Decision d = acc.Decide(Syscall(1, x86_64_nr::kBrk, {target.start_brk + kPage, 0, 0, 0, 0, 0}),
                           target, members);
   EXPECT_TRUE(d.kill_caller);

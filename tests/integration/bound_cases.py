@@ -143,6 +143,18 @@ def _memory_cgroup_limit_bytes(pid):
     return None
 
 
+def _probe_gone_after(c, line):
+    """Sends `line` to the probe; True when the probe was gone before it answered (the
+    memory cgroup's kill), False when it answered."""
+    try:
+        reply = c.probe.cmd(line, timeout_s=60)
+        log(f"{line} -> {reply}")
+        return False
+    except AssertionError as exc:
+        log(f"the probe is gone: {exc}")
+        return True
+
+
 def memory_cgroup_is_the_backstop_for_shared_memory(rt):
     """Pages written into a memfd are shared: no trapped call charges them (shmpages counts
     SysV segments only). With shmpages unlimited, the container's memory cgroup is capped at
@@ -156,14 +168,7 @@ def memory_cgroup_is_the_backstop_for_shared_memory(rt):
     cg_limit = _memory_cgroup_limit_bytes(c.host_pid())
     check_eq(cg_limit, bound, "the container's memory cgroup limit")
     log(f"probe pid {pid} in the container")
-    killed = False
-    try:
-        reply = c.probe.cmd("memfd 1G", timeout_s=60)
-        log(f"memfd 1G -> {reply}")
-    except AssertionError as exc:
-        killed = True
-        log(f"the probe is gone: {exc}")
-    check(killed, "1 GiB of memfd pages fitted in the container")
+    check(_probe_gone_after(c, "memfd 1G"), "1 GiB of memfd pages fitted in the container")
     check(s.ubcd.alive(), "ubcd died")
 
 
@@ -179,14 +184,8 @@ def a_shmpages_limit_is_the_shared_part_of_the_memory_cgroup(rt):
     check_eq(_memory_cgroup_limit_bytes(c.host_pid()), bound,
              "the container's memory cgroup limit")
     check_eq(s.ubcd.shm(c.id)["limit"], shm_limit, "the shmpages limit ubcd resolved")
-    killed = False
-    try:
-        reply = c.probe.cmd("memfd 160M", timeout_s=60)
-        log(f"memfd 160M -> {reply}")
-    except AssertionError as exc:
-        killed = True
-        log(f"the probe is gone: {exc}")
-    check(killed, "160 MiB of memfd pages fitted in a 136 MiB memory cgroup")
+    check(_probe_gone_after(c, "memfd 160M"),
+          "160 MiB of memfd pages fitted in a 136 MiB memory cgroup")
     check(s.ubcd.alive(), "ubcd died")
 
 
