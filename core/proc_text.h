@@ -23,9 +23,16 @@ namespace ubc {
 // ---------------------------------------------------------------- statm
 
 // The seven /proc/PID/statm fields (size resident shared text lib data dt),
-// in pages; compared whole to spot processes sharing one address space.
+// in pages.
 using Statm = std::array<uint64_t, 7>;
 inline uint64_t StatmDataPages(const Statm& s) { return s[5]; }
+
+// The fields that change only when a mapping does (size text lib data): two
+// reads of one address space agree on them, while resident and shared move
+// with faults and reclaim between the reads. Equal layouts are what is worth
+// a kcmp(2) to spot processes sharing one address space.
+using StatmLayout = std::array<uint64_t, 4>;
+inline StatmLayout LayoutOf(const Statm& s) { return {s[0], s[3], s[4], s[5]}; }
 
 // Seven decimal fields separated by single spaces, then the end or a newline.
 // Runs on every exact decision: from_chars, no allocation.

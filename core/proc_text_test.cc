@@ -42,6 +42,15 @@ TEST(ParseStatm, Table) {
 
 TEST(StatmDataPages, IsTheSixthField) { EXPECT_EQ(StatmDataPages(Statm{1, 2, 3, 4, 5, 6, 7}), 6u); }
 
+TEST(LayoutOf, IsTheFieldsOnlyAMappingChanges) {
+  EXPECT_EQ(LayoutOf(Statm{1, 2, 3, 4, 5, 6, 7}), (StatmLayout{1, 4, 5, 6}));
+  // Two reads of one address space between which pages were faulted in.
+  EXPECT_EQ(LayoutOf(Statm{2928, 441, 412, 6, 0, 56, 0}),
+            LayoutOf(Statm{2928, 470, 415, 6, 0, 56, 0}));
+  EXPECT_NE(LayoutOf(Statm{2928, 441, 412, 6, 0, 56, 0}),
+            LayoutOf(Statm{2928, 441, 412, 6, 0, 57, 0}));
+}
+
 // ---------------------------------------------------------------- stat
 
 // A /proc/PID/stat line of `fields` fields (52 in current kernels) with this

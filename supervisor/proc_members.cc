@@ -305,9 +305,11 @@ Status ProcMembers::Sample(MembersSample* out) {
     samples.emplace_back(*s, it->first);
     ++it;
   }
-  // Processes sharing one address space (vfork, CLONE_VM) have identical statm
-  // lines; only those need the kcmp check.
-  std::sort(samples.begin(), samples.end());
+  // Processes sharing one address space (vfork, CLONE_VM) have the same
+  // layout; only those need the kcmp check.
+  std::sort(samples.begin(), samples.end(), [](const auto& a, const auto& b) {
+    return std::pair(LayoutOf(a.first), a.second) < std::pair(LayoutOf(b.first), b.second);
+  });
   out->data_pages = 0;
   out->shared_anon_pages = 0;
   out->processes = samples.size();
@@ -315,7 +317,7 @@ Status ProcMembers::Sample(MembersSample* out) {
   SharedAnonymousObjects shared_objects;
   for (size_t i = 0; i < samples.size(); ++i) {
     bool duplicate = false;
-    for (size_t j = i; j-- > 0 && samples[j].first == samples[i].first;) {
+    for (size_t j = i; j-- > 0 && LayoutOf(samples[j].first) == LayoutOf(samples[i].first);) {
       if (SameAddressSpace(samples[j].second, samples[i].second)) {
         duplicate = true;
         break;
