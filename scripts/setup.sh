@@ -39,6 +39,17 @@ else
   echo "setup: all ${#PACKAGES[@]} packages present"
 fi
 
+# The user ubcd's REST API runs as (supervisor/rest_keeper.h): a system user of its own,
+# so that no other daemon's uid (not even nobody's) can signal or trace it.
+if ! getent passwd ubcd-rest >/dev/null; then
+  if [[ $(id -u) -eq 0 ]]; then
+    useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin ubcd-rest
+  else
+    sudo useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin \
+      ubcd-rest
+  fi
+fi
+
 if [[ -f "$BUILD_DIR/meson-private/coredata.dat" ]]; then
   meson setup --reconfigure "$BUILD_DIR"
 else

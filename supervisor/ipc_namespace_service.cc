@@ -19,6 +19,8 @@
 #include <cstring>
 #include <vector>
 
+#include "supervisor/unix_socket.h"
+
 namespace ubc {
 namespace {
 
@@ -69,7 +71,6 @@ const char* StepName(uint32_t step) {
 
 // Room for a few fds: more than one is an error, and whatever does not fit
 // is dropped (closed) by the kernel with MSG_CTRUNC.
-constexpr size_t kMaxFdsPerPacket = 8;
 // How long the destructor lets the reader leave on end-of-file before
 // killing it.
 constexpr auto kExitGrace = std::chrono::milliseconds(1000);
@@ -93,57 +94,6 @@ bool WaitForExit(int pidfd, std::chrono::milliseconds wait) {
     if (ready > 0) return true;
     if (ready < 0 && errno == EINTR) continue;
     return false;
-  }
-}
-
-// One packet of at most `len` bytes; every fd it carried is in *fds (an
-// oversized packet is cut, MSG_TRUNC set in *flags).
-ssize_t ReceiveWithFds(int sock, void* buf, size_t len, int recv_flags, int* flags,
-                       std::vector<UniqueFd>* fds) {
-  iovec iov{buf, len};
-  msghdr msg{};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * kMaxFdsPerPacket)];
-  ssize_t n;
-  do {
-    msg.msg_control = control;
-    msg.msg_controllen = sizeof control;
-    n = ::recvmsg(sock, &msg, recv_flags | MSG_CMSG_CLOEXEC);
-  } while (n < 0 && errno == EINTR);
-  if (n < 0) return n;
-  for (cmsghdr* h = CMSG_FIRSTHDR(&msg); h != nullptr; h = CMSG_NXTHDR(&msg, h)) {
-    if (h->cmsg_level != SOL_SOCKET || h->cmsg_type != SCM_RIGHTS) continue;
-    const size_t count = (h->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-    for (size_t i = 0; i < count; ++i) {
-      int fd;
-      std::memcpy(&fd, CMSG_DATA(h) + i * sizeof(int), sizeof fd);
-      fds->emplace_back(fd);
-    }
-  }
-  *flags = msg.msg_flags;
-  return n;
-}
-
-// Sends one packet and, when `fd` >= 0, that fd; 0 or an errno.
-int SendPacket(int sock, const void* data, size_t len, int fd, int send_flags) {
-  iovec iov{const_cast<void*>(data), len};
-  msghdr msg{};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))];
-  if (fd >= 0) {
-    msg.msg_control = control;
-    msg.msg_controllen = sizeof control;
-    cmsghdr* h = CMSG_FIRSTHDR(&msg);
-    h->cmsg_level = SOL_SOCKET;
-    h->cmsg_type = SCM_RIGHTS;
-    h->cmsg_len = CMSG_LEN(sizeof(int));
-    std::memcpy(CMSG_DATA(h), &fd, sizeof fd);
-  }
-  for (;;) {
-    if (::sendmsg(sock, &msg, send_flags | MSG_NOSIGNAL) >= 0) return 0;
-    if (errno != EINTR) return errno;
   }
 }
 

@@ -24,7 +24,9 @@
 #include "supervisor/log.h"
 #include "supervisor/privileges.h"
 #include "supervisor/proc_process_view.h"
-#include "supervisor/rest_server.h"
+#include "supervisor/rest_bridge.h"
+#include "supervisor/rest_keeper.h"
+#include "supervisor/rest_worker.h"
 #include "supervisor/status_server.h"
 #include "supervisor/supervisor.h"
 
@@ -36,7 +38,31 @@ constexpr char kUsage[] =
     "                                       print the beancounters of a running ubcd\n"
     "       ubcd --print-default-config     print the embedded default config\n"
     "       ubcd --fd-store [--config FILE] keep notify fds across ubcd restarts\n"
-    "                                       (started by ubcd when none runs)\n";
+    "                                       (started by ubcd when none runs)\n"
+    "       ubcd --rest-worker ...          the REST API's HTTP process (started by ubcd)\n";
+
+// The user the REST API's HTTP process runs as (scripts/setup.sh creates it);
+// "nobody" when it does not exist.
+constexpr char kRestUser[] = "ubcd-rest";
+
+// `ubcd --rest-worker --rest-address A --rest-port P --log-level L`, exec'd by
+// the keeper with ubcd's socket as fd 3.
+int RunRestWorkerMain(int argc, char** argv) {
+  ubc::RestConfig rest;
+  rest.enabled = true;
+  for (int i = 2; i + 1 < argc; i += 2) {
+    const std::string flag = argv[i], value = argv[i + 1];
+    if (flag == "--rest-address") {
+      rest.address = value;
+    } else if (flag == "--rest-port") {
+      rest.port = static_cast<uint16_t>(std::strtoul(value.c_str(), nullptr, 10));
+    } else if (ubc::LogLevel level; flag == "--log-level" && ubc::ParseLogLevel(value, &level)) {
+      ubc::SetLogLevel(level);
+    }
+  }
+  signal(SIGPIPE, SIG_IGN);
+  return ubc::RunRestWorker(3, rest);
+}
 
 int Fail(const std::string& message) {
   std::fprintf(stderr, "ubcd: %s\n", message.c_str());
@@ -46,6 +72,7 @@ int Fail(const std::string& message) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (argc > 1 && std::strcmp(argv[1], "--rest-worker") == 0) return RunRestWorkerMain(argc, argv);
   std::string config_path;
   bool status = false, json = false, print_default = false, fd_store = false;
   for (int i = 1; i < argc; ++i) {
@@ -152,6 +179,37 @@ int main(int argc, char** argv) {
              "no IPC namespace reader (" + started.status().message() +
                  "): shmget in containers with an IPC namespace of their own is undecidable");
   }
+  // The REST API's HTTP process runs as its own user: its keeper, which
+  // keeps the capabilities to switch to it, is forked before the drop. The
+  // API is an extra window on the counters: ubcd enforces limits without it,
+  // so a failure to start it (bad token file) is logged and ubcd runs on.
+  std::unique_ptr<ubc::RestKeeper> rest_keeper;
+  std::string rest_token;
+  if (config->rest.enabled) {
+    ubc::Result<std::string> token = ubc::LoadOrCreateApiToken(config->rest.token_file);
+    bool fallback = false;
+    const ubc::RestWorkerUser user = ubc::ResolveRestWorkerUser(kRestUser, &fallback);
+    auto started =
+        token.ok()
+            ? ubc::RestKeeper::Start(
+                  user, {"--rest-worker", "--rest-address", config->rest.address, "--rest-port",
+                         std::to_string(config->rest.port), "--log-level", config->log_level})
+            : ubc::Result<std::unique_ptr<ubc::RestKeeper>>(token.status());
+    if (started.ok()) {
+      rest_keeper = std::move(started).value();
+      rest_token = *token;
+      ubc::Log(fallback ? ubc::LogLevel::kWarning : ubc::LogLevel::kInfo,
+               "rest api: HTTP process as user " + user.name + " (uid " + std::to_string(user.uid) +
+                   ")" +
+                   (fallback ? std::string("; user ") + kRestUser +
+                                   " does not exist, create it to keep the HTTP process apart "
+                                   "from other daemons"
+                             : "") +
+                   ", token file " + config->rest.token_file);
+    } else {
+      ubc::Log(ubc::LogLevel::kError, "rest api not started: " + started.status().message());
+    }
+  }
   // Before any thread exists: capabilities are per thread.
   if (ubc::Status s = ubc::DropPrivileges(); !s.ok()) {
     ubc::Log(ubc::LogLevel::kWarning, "keeping start-up privileges: " + s.message());
@@ -199,21 +257,13 @@ int main(int argc, char** argv) {
   ubc::Log(ubc::LogLevel::kInfo,
            "listening on " + config->listener_path + ", status on " + config->status_path);
 
-  // The REST API is an extra window on the counters: ubcd enforces limits
-  // without it, so a failure to start it (port taken, bad token file) is
-  // logged and ubcd runs on rather than leaving every container with ENOSYS.
-  std::unique_ptr<ubc::RestServer> rest_server;
-  if (config->rest.enabled) {
-    ubc::Result<std::string> token = ubc::LoadOrCreateApiToken(config->rest.token_file);
-    auto started = token.ok() ? ubc::RestServer::Start(config->rest, *token, supervisor)
-                              : ubc::Result<std::unique_ptr<ubc::RestServer>>(token.status());
-    if (started.ok()) {
-      rest_server = std::move(started).value();
-      ubc::Log(ubc::LogLevel::kInfo, "rest api on " + rest_server->url() + " (token file " +
-                                         config->rest.token_file + ")");
-    } else {
-      ubc::Log(ubc::LogLevel::kError, "rest api not started: " + started.status().message());
-    }
+  ubc::SupervisorRestBackend rest_backend(supervisor);
+  std::unique_ptr<ubc::RestBridge> rest_bridge;
+  std::thread rest_thread;
+  if (rest_keeper) {
+    rest_bridge =
+        std::make_unique<ubc::RestBridge>(rest_backend, std::move(rest_token), rest_keeper->link());
+    rest_thread = std::thread([&] { rest_bridge->Run(); });
   }
 
   int sig = 0;
@@ -224,12 +274,12 @@ int main(int argc, char** argv) {
       ubc::Log(s.ok() ? ubc::LogLevel::kInfo : ubc::LogLevel::kError,
                s.ok() ? "reloaded " + config->containers_dir
                       : "reload failed, previous container configs kept: " + s.message());
-      if (rest_server) {
+      if (rest_bridge) {
         // A rotated token file takes effect without a restart; one that is
         // refused (owner, mode) leaves the previous token in force.
         ubc::Result<std::string> token = ubc::LoadOrCreateApiToken(config->rest.token_file);
         if (token.ok()) {
-          rest_server->SetToken(*token);
+          rest_bridge->SetToken(*token);
           ubc::Log(ubc::LogLevel::kInfo, "reloaded the api token from " + config->rest.token_file);
         } else {
           ubc::Log(ubc::LogLevel::kError,
@@ -248,7 +298,11 @@ int main(int argc, char** argv) {
   (*listener)->Stop();
   listener_thread.join();
   ::unlink(config->listener_path.c_str());
-  rest_server.reset();
+  if (rest_bridge) {
+    rest_bridge->Stop();
+    rest_thread.join();
+  }
+  rest_keeper.reset();  // the keeper and its HTTP process are killed
   (*status_server)->Stop();
   status_thread.join();
   ::unlink(config->status_path.c_str());

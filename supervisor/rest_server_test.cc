@@ -6,12 +6,14 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
 #include <chrono>
+#include <csignal>
 #include <cstdio>
 #include <cstring>
 #include <map>
@@ -20,9 +22,12 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "supervisor/api_token.h"
+#include "supervisor/rest_bridge.h"
+#include "supervisor/rest_worker.h"
 #include "supervisor/supervisor.h"
 #include "tests/unit/fake_notifier.h"
 #include "tests/unit/fake_process_view.h"
@@ -160,8 +165,8 @@ uint16_t FreePort() {
 // RestServer needs a port number up front (its url() names it): take a free
 // one, and another if someone else took it in between.
 Result<std::unique_ptr<RestServer>> StartOnFreePort(const std::string& address,
-                                                    const std::string& token,
-                                                    Supervisor& supervisor, uint16_t* port) {
+                                                    const RestServer::Handler& handler,
+                                                    uint16_t* port, RestServerLimits limits = {}) {
   Result<std::unique_ptr<RestServer>> server = Status::Error("not started");
   for (int attempt = 0; attempt < 5 && !server.ok(); ++attempt) {
     RestConfig config;
@@ -169,7 +174,7 @@ Result<std::unique_ptr<RestServer>> StartOnFreePort(const std::string& address,
     config.address = address;
     config.port = FreePort();
     *port = config.port;
-    server = RestServer::Start(config, token, supervisor);
+    server = RestServer::Start(config, handler, limits);
   }
   return server;
 }
@@ -188,9 +193,11 @@ seccomp_notif Mmap(uint64_t id, uint64_t pages) {
 }
 
 // A real Supervisor (fake processes, one container "web-1" on a scripted
-// notifier) behind a real RestServer on a free loopback port, with the
-// token from a token file of its own. Torn down in order (server, then
-// supervisor) whatever the test did.
+// notifier) behind a real RestServer on a free loopback port, wired as in
+// ubcd but in one process: the server's handler is the HTTP process's
+// RestForwarder, whose socket's other end a RestBridge serves with the
+// token from a token file of its own. Torn down in order (server, bridge,
+// then supervisor) whatever the test did.
 class RestServerTest : public ::testing::Test {
  protected:
   RestServerTest() : view_(processes_) {}
@@ -217,14 +224,28 @@ class RestServerTest : public ::testing::Test {
     state.pid = 4242;
     state.annotations["ubc.privvmpages"] = "1000:1100";
     supervisor_->Attach(state, std::move(notifier), -1, 0);
-    Result<std::unique_ptr<RestServer>> server =
-        StartOnFreePort("127.0.0.1", token_, *supervisor_, &port_);
+    int pair[2];
+    ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair), 0);
+    worker_end_ = UniqueFd(pair[0]);
+    backend_ = std::make_unique<SupervisorRestBackend>(*supervisor_);
+    bridge_ = std::make_unique<RestBridge>(*backend_, token_, -1);
+    bridge_->Adopt(UniqueFd(pair[1]));
+    bridge_thread_ = std::thread([this] { bridge_->Run(); });
+    forwarder_ = std::make_unique<RestForwarder>(worker_end_.get());
+    Result<std::unique_ptr<RestServer>> server = StartOnFreePort("127.0.0.1", Handler(), &port_);
     ASSERT_TRUE(server.ok()) << server.status().message();
     server_ = std::move(server).value();
   }
   void TearDown() override {
     server_.reset();
+    if (bridge_) {
+      bridge_->Stop();
+      bridge_thread_.join();
+    }
     if (supervisor_) supervisor_->Stop();
+  }
+  RestServer::Handler Handler() {
+    return [this](const RestRequest& r) { return forwarder_->Forward(r); };
   }
 
   HttpResponse Get(const std::string& target) {
@@ -252,6 +273,11 @@ class RestServerTest : public ::testing::Test {
   std::string token_;
   std::unique_ptr<Supervisor> supervisor_;
   FakeNotifier* notifier_ = nullptr;  // owned by the supervisor
+  UniqueFd worker_end_;
+  std::unique_ptr<SupervisorRestBackend> backend_;
+  std::unique_ptr<RestBridge> bridge_;
+  std::thread bridge_thread_;
+  std::unique_ptr<RestForwarder> forwarder_;
   uint16_t port_ = 0;
   std::unique_ptr<RestServer> server_;
 };
@@ -354,7 +380,7 @@ TEST_F(RestServerTest, AChangeOfLimitsNeedsTheTokenFromTheTokenFile) {
 
 TEST_F(RestServerTest, SetTokenRetiresTheOldTokenAtOnce) {
   const std::string body = R"({"privvmpages": "3000"})";
-  server_->SetToken("rotated-token");
+  bridge_->SetToken("rotated-token");
   EXPECT_EQ(Patch("/v1/containers/web-1", body, "Bearer " + token_).status, 401);
   EXPECT_EQ(Barrier(), 1000u);
   EXPECT_EQ(Patch("/v1/containers/web-1", body, "Bearer rotated-token").status, 200);
@@ -456,7 +482,7 @@ TEST_F(RestServerTest, StartingOnAPortAnotherSocketHoldsIsAnErrorNamingTheUrl) {
   config.enabled = true;
   config.address = "127.0.0.1";
   config.port = ntohs(addr.sin_port);
-  Result<std::unique_ptr<RestServer>> second = RestServer::Start(config, token_, *supervisor_);
+  Result<std::unique_ptr<RestServer>> second = RestServer::Start(config, Handler());
   ASSERT_FALSE(second.ok());
   const std::string prefix = "rest api on http://127.0.0.1:" + std::to_string(config.port) + ": ";
   EXPECT_EQ(second.status().message().rfind(prefix, 0), 0u) << second.status().message();
@@ -469,11 +495,9 @@ TEST_F(RestServerTest, AnIpv6AddressIsBracketedAndEitherServesOrFailsAsAnError) 
   config.address = "::1";
   config.port = FreePort();
   const std::string url = "http://[::1]:" + std::to_string(config.port);
-  Result<std::unique_ptr<RestServer>> v6 = RestServer::Start(config, token_, *supervisor_);
+  Result<std::unique_ptr<RestServer>> v6 = RestServer::Start(config, Handler());
   if (!v6.ok()) {
-    // cpprestsdk 2.10's Linux listener splits "host:port" at the first ':'
-    // and cannot listen on an IPv6 address (microsoft/cpprestsdk#1816): that
-    // must be an error naming the URL, never an exception or a crash.
+    // A host without IPv6 on loopback: an error naming the URL.
     EXPECT_EQ(v6.status().message().rfind("rest api on " + url + ": ", 0), 0u)
         << v6.status().message();
     return;
@@ -485,6 +509,166 @@ TEST_F(RestServerTest, AnIpv6AddressIsBracketedAndEitherServesOrFailsAsAnError) 
   std::optional<HttpResponse> r = ReadResponse(fd.get());
   ASSERT_TRUE(r.has_value());
   EXPECT_EQ(r->status, 200);
+}
+
+// ---------------------------------------------------------------- bounds
+
+// A server with small bounds and a handler that answers every request with
+// 200 and "METHOD PATH BODY".
+struct BoundedServer {
+  explicit BoundedServer(RestServerLimits limits) {
+    Result<std::unique_ptr<RestServer>> s = StartOnFreePort(
+        "127.0.0.1",
+        [](const RestRequest& r) {
+          RestResponse a;
+          a.content_type = "text/plain";
+          a.body = r.method + " " + r.path + " " + r.body;
+          return a;
+        },
+        &port, limits);
+    EXPECT_TRUE(s.ok()) << s.status().message();
+    if (s.ok()) server = std::move(s).value();
+  }
+  uint16_t port = 0;
+  std::unique_ptr<RestServer> server;
+};
+
+// True when the server closed `fd` (EOF or reset) within 5 s.
+bool ClosedByServer(int fd) {
+  char buf[4096];
+  for (;;) {
+    pollfd p{fd, POLLIN, 0};
+    if (::poll(&p, 1, 5000) != 1) return false;
+    const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+    if (n <= 0) return true;
+  }
+}
+
+TEST(RestServerBoundsTest, AConnectionOverTheCapGetsA503AndTheOthersAreServed) {
+  RestServerLimits limits;
+  limits.max_connections = 4;
+  limits.reserved_for_root = 0;
+  BoundedServer b(limits);
+  std::vector<UniqueFd> held;
+  for (int i = 0; i < 4; ++i) held.push_back(ConnectTcp(b.port));
+  ::usleep(100000);  // accepted before the next arrives
+  UniqueFd extra = ConnectTcp(b.port);
+  ASSERT_TRUE(extra);
+  std::optional<HttpResponse> refused = ReadResponse(extra.get());
+  ASSERT_TRUE(refused.has_value());
+  EXPECT_EQ(refused->status, 503);
+  EXPECT_NE(refused->body.find("too many connections"), std::string::npos) << refused->body;
+  ASSERT_TRUE(SendAll(held[0].get(), Request("GET", "/a")));
+  std::optional<HttpResponse> served = ReadResponse(held[0].get());
+  ASSERT_TRUE(served.has_value());
+  EXPECT_EQ(served->body, "GET /a ");
+}
+
+// A user other than root at its cap is refused, and root still gets in: the
+// flood of one user never locks out another (here root, the test process).
+TEST(RestServerBoundsTest, APeerAtItsCapIsRefusedWhileRootStillGetsIn) {
+  UBC_REQUIRE(::geteuid() == 0, "connecting as another user needs root");
+  RestServerLimits limits;
+  limits.max_connections = 8;
+  limits.reserved_for_root = 2;
+  limits.max_connections_per_peer = 3;
+  BoundedServer b(limits);
+  int report[2];
+  ASSERT_EQ(::pipe(report), 0);
+  const pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    if (::setresgid(65534, 65534, 65534) != 0 || ::setresuid(65534, 65534, 65534) != 0) {
+      ::_exit(1);
+    }
+    std::vector<UniqueFd> mine;
+    for (int i = 0; i < 3; ++i) mine.push_back(ConnectTcp(b.port));
+    ::usleep(100000);
+    UniqueFd fourth = ConnectTcp(b.port);
+    std::optional<HttpResponse> r = fourth ? ReadResponse(fourth.get()) : std::nullopt;
+    const char status = r ? static_cast<char>(r->status / 100) : 0;
+    (void)!::write(report[1], &status, 1);
+    ::pause();
+    ::_exit(0);
+  }
+  ::close(report[1]);
+  char status = 0;
+  const bool got = ::read(report[0], &status, 1) == 1;
+  ::close(report[0]);
+  std::optional<HttpResponse> root = Http(b.port, Request("GET", "/root"));
+  ::kill(child, SIGKILL);
+  ::waitpid(child, nullptr, 0);
+  ASSERT_TRUE(got);
+  EXPECT_EQ(status, 5) << "uid 65534's fourth connection got a 503";
+  ASSERT_TRUE(root.has_value());
+  EXPECT_EQ(root->status, 200);
+}
+
+TEST(RestServerBoundsTest, ARequestNotCompleteByItsDeadlineGets408AndIsClosed) {
+  RestServerLimits limits;
+  limits.request_deadline_ms = 300;
+  BoundedServer b(limits);
+  UniqueFd fd = ConnectTcp(b.port);
+  ASSERT_TRUE(SendAll(fd.get(), "GET /slow HTTP/1.1\r\nHost: x\r\n"));
+  std::optional<HttpResponse> r = ReadResponse(fd.get());
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->status, 408);
+  EXPECT_TRUE(ClosedByServer(fd.get()));
+}
+
+TEST(RestServerBoundsTest, AnIdleKeptAliveConnectionIsClosedAfterTheIdleTimeout) {
+  RestServerLimits limits;
+  limits.idle_timeout_ms = 300;
+  BoundedServer b(limits);
+  UniqueFd fd = ConnectTcp(b.port);
+  ASSERT_TRUE(SendAll(fd.get(), Request("GET", "/once")));
+  ASSERT_TRUE(ReadResponse(fd.get()).has_value());
+  const auto start = std::chrono::steady_clock::now();
+  EXPECT_TRUE(ClosedByServer(fd.get()));
+  EXPECT_GE(std::chrono::steady_clock::now() - start, milliseconds(250));
+}
+
+TEST(RestServerBoundsTest, AHalfClosedRequestIsStillAnswered) {
+  BoundedServer b(RestServerLimits{});
+  UniqueFd fd = ConnectTcp(b.port);
+  ASSERT_TRUE(SendAll(fd.get(), Request("PUT", "/x", {}, "{}")));
+  ::shutdown(fd.get(), SHUT_WR);
+  std::optional<HttpResponse> r = ReadResponse(fd.get());
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->body, "PUT /x {}");
+  EXPECT_EQ(r->Header("connection"), "close");
+}
+
+TEST(RestServerBoundsTest, ExpectContinueGetsA100BeforeTheBody) {
+  BoundedServer b(RestServerLimits{});
+  UniqueFd fd = ConnectTcp(b.port);
+  ASSERT_TRUE(
+      SendAll(fd.get(), "PUT /x HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n"));
+  // The interim answer has no body: read exactly its head.
+  std::string interim;
+  char c;
+  while (interim.find("\r\n\r\n") == std::string::npos && ::recv(fd.get(), &c, 1, 0) == 1) {
+    interim.push_back(c);
+  }
+  EXPECT_EQ(interim, "HTTP/1.1 100 Continue\r\n\r\n");
+  ASSERT_TRUE(SendAll(fd.get(), "{}"));
+  std::optional<HttpResponse> r = ReadResponse(fd.get());
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(r->body, "PUT /x {}");
+}
+
+TEST(RestServerBoundsTest, AnErrorAnswerIsTheApisJsonAndEndsTheConnection) {
+  BoundedServer b(RestServerLimits{});
+  UniqueFd fd = ConnectTcp(b.port);
+  ASSERT_TRUE(SendAll(fd.get(), "GET / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n"));
+  std::optional<HttpResponse> r = ReadResponse(fd.get());
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->status, 501);
+  EXPECT_EQ(r->Header("content-type"), "application/json");
+  EXPECT_EQ(nlohmann::json::parse(r->body).value("error", ""),
+            "only the chunked transfer coding is supported");
+  EXPECT_TRUE(ClosedByServer(fd.get()));
 }
 
 }  // namespace

@@ -15,6 +15,7 @@
 #include <cstring>
 #include <filesystem>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -77,6 +78,48 @@ class StatusServerTest : public ::testing::Test {
     }
     return out;
   }
+  // Everything the server sends until it closes the connection (EOF or
+  // ECONNRESET), or nullopt if it does not close it within `timeout`.
+  static std::optional<std::string> UntilClosed(int fd, milliseconds timeout) {
+    std::string out;
+    const auto deadline = Clock::now() + timeout;
+    char buf[16384];
+    for (;;) {
+      const auto left = std::chrono::ceil<milliseconds>(deadline - Clock::now());
+      if (left.count() <= 0) return std::nullopt;
+      pollfd p{fd, POLLIN, 0};
+      if (::poll(&p, 1, static_cast<int>(left.count())) != 1) continue;
+      ssize_t n = ::recv(fd, buf, sizeof buf, MSG_DONTWAIT);
+      if (n > 0) {
+        out.append(buf, static_cast<size_t>(n));
+        continue;
+      }
+      if (n == 0 || errno == ECONNRESET) return out;
+      if (errno != EINTR && errno != EAGAIN) {
+        ADD_FAILURE() << "recv: " << std::strerror(errno);
+        return std::nullopt;
+      }
+    }
+  }
+  // A query like QueryStatus's but bounded, so that a test fails rather than
+  // hangs when the server does not answer: the reply, or nullopt when the
+  // connection is not closed within `timeout`.
+  std::optional<std::string> QueryWithin(const std::string& request, milliseconds timeout) {
+    UniqueFd c = Connect();
+    const std::string line = request + "\n";
+    if (::send(c.get(), line.data(), line.size(), MSG_NOSIGNAL) !=
+        static_cast<ssize_t>(line.size())) {
+      ADD_FAILURE() << "send: " << std::strerror(errno);
+      return std::nullopt;
+    }
+    return UntilClosed(c.get(), timeout);
+  }
+  // Whether the server still holds a connection it has sent nothing on.
+  static bool StillOpen(int fd) {
+    pollfd p{fd, POLLIN, 0};
+    return ::poll(&p, 1, 0) == 0;
+  }
+  static constexpr milliseconds kDeadline{StatusServer::kClientDeadlineMs};
   // How long a QueryStatus("text") takes, and that it gets the right answer.
   milliseconds TimedQuery() {
     const auto start = Clock::now();
@@ -166,53 +209,155 @@ TEST_F(StatusServerTest, ManyClientsInARowAndAtOnceAreEachAnsweredCorrectly) {
   EXPECT_EQ(requests().size(), 50u + 80u);
 }
 
-TEST_F(StatusServerTest, ASilentClientDelaysTheNextByAtMostTheOneSecondReceiveTimeout) {
+// The old server served clients one at a time with a 1 s receive timeout, so
+// a silent client delayed the next by that second, and was then answered as
+// an empty request. Now it delays no one and is closed, unanswered, at its
+// deadline.
+TEST_F(StatusServerTest, ASilentClientDelaysNoOneAndIsClosedUnansweredAtItsDeadline) {
+  const auto start = Clock::now();
   UniqueFd silent = Connect();
-  std::this_thread::sleep_for(milliseconds(50));  // the server is now waiting for it
-  const milliseconds took = TimedQuery();
-  EXPECT_LT(took, milliseconds(1800));
-  EXPECT_GT(took, milliseconds(500));  // it did wait for the silent one first
-  // The silent client was answered as an empty request when its time was up.
-  EXPECT_EQ(ReadAll(silent.get(), milliseconds(100)), "reply:");
-  EXPECT_EQ(requests(), (std::vector<std::string>{"", "text"}));
+  std::this_thread::sleep_for(milliseconds(50));  // the server has accepted it
+  EXPECT_LT(TimedQuery(), milliseconds(500));
+  EXPECT_TRUE(StillOpen(silent.get()));
+  const std::optional<std::string> got = UntilClosed(silent.get(), kDeadline + milliseconds(1500));
+  ASSERT_TRUE(got.has_value()) << "the silent client was not closed by its deadline";
+  EXPECT_EQ(*got, "");
+  EXPECT_GE(Clock::now() - start, kDeadline);  // it had its whole time
+  EXPECT_EQ(requests(), (std::vector<std::string>{"text"}));
 }
 
-TEST_F(StatusServerTest, AClientThatNeverReadsItsReplyDelaysTheNextOnlyBriefly) {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    big_reply_ = std::string(16 * 1024 * 1024, 'b');  // far more than a socket buffers
+TEST_F(StatusServerTest, AHalfCloseBeforeTheNewlineIsServedWithWhatWasSent) {
+  UniqueFd c = Connect();
+  ASSERT_EQ(::send(c.get(), "js", 2, MSG_NOSIGNAL), 2);
+  std::this_thread::sleep_for(milliseconds(20));  // the server has read the "js"
+  ASSERT_EQ(::shutdown(c.get(), SHUT_WR), 0);
+  EXPECT_EQ(UntilClosed(c.get(), milliseconds(1000)), std::optional<std::string>("reply:js"));
+  EXPECT_EQ(requests(), (std::vector<std::string>{"js"}));
+}
+
+// The old server took up to 1 s per silent client: 100 s for this query.
+TEST_F(StatusServerTest, AHundredClientsThatSendNothingAndNeverReadDoNotDelayARealQuery) {
+  const auto start = Clock::now();
+  std::vector<UniqueFd> silent;
+  for (int i = 0; i < 100; ++i) silent.push_back(Connect());
+  std::this_thread::sleep_for(milliseconds(50));  // the server has accepted them
+  EXPECT_LT(TimedQuery(), milliseconds(1500));
+  EXPECT_EQ(requests(), (std::vector<std::string>{"text"}));
+  if (Clock::now() - start < kDeadline - milliseconds(500)) {
+    size_t open = 0;
+    for (const UniqueFd& fd : silent) open += StillOpen(fd.get()) ? 1 : 0;
+    EXPECT_EQ(open, silent.size());  // held all at once (below the cap), none dropped
   }
-  UniqueFd stuck = Connect();
-  ASSERT_EQ(::send(stuck.get(), "big\n", 4, MSG_NOSIGNAL), 4);
-  std::this_thread::sleep_for(milliseconds(50));  // the server is now blocked sending
-  const milliseconds took = TimedQuery();
-  // The send timeout (1 s) gives up on it; each of the server's send() calls
-  // may wait that long once (a partial one, then the one that fails).
-  EXPECT_LT(took, milliseconds(3500));
 }
 
-// The header promises that a silent client delays others by at most the
-// receive timeout; but the timeout is per recv() call, so a client dripping
-// one byte every 300 ms holds the server for up to 1024 such reads (about five
-// minutes). Disabled until status_server.cc bounds the whole request by one
-// deadline; run it with --gtest_also_run_disabled_tests (it fails in ~3 s).
-TEST_F(StatusServerTest, DISABLED_ADripFeedingClientDelaysTheNextByAtMostTheReceiveTimeout) {
+// The old receive timeout was per recv() call: a client dripping one byte
+// every 300 ms held the server for 1024 of them (about five minutes).
+TEST_F(StatusServerTest, ADripFeedingClientIsClosedAtItsDeadlineWhileOthersAreServed) {
+  const auto start = Clock::now();
   UniqueFd drip = Connect();
   std::atomic<bool> stop{false};
   std::thread dripper([&] {
     while (!stop) {
-      (void)::send(drip.get(), "x", 1, MSG_NOSIGNAL);
+      if (::send(drip.get(), "x", 1, MSG_NOSIGNAL) != 1) break;  // EPIPE once closed
       std::this_thread::sleep_for(milliseconds(300));
     }
   });
-  std::this_thread::sleep_for(milliseconds(50));
-  // A client with a deadline of its own, so that the test ends either way.
-  UniqueFd next = Connect();
-  ASSERT_EQ(::send(next.get(), "text\n", 5, MSG_NOSIGNAL), 5);
-  const std::string reply = ReadAll(next.get(), milliseconds(3000));
+  for (int i = 0; i < 3; ++i) {
+    std::this_thread::sleep_for(milliseconds(200));
+    EXPECT_EQ(QueryWithin("text", milliseconds(1000)), std::optional<std::string>("reply:text"));
+  }
+  const std::optional<std::string> got = UntilClosed(drip.get(), kDeadline + milliseconds(1500));
+  const auto closed_after = Clock::now() - start;
   stop = true;
   dripper.join();
-  EXPECT_EQ(reply, "reply:text") << "the second client was not served within 3 s";
+  ASSERT_TRUE(got.has_value()) << "the drip-feeding client was not closed by its deadline";
+  EXPECT_EQ(*got, "");  // closed, not answered
+  EXPECT_GE(closed_after, kDeadline);
+  EXPECT_EQ(requests(), (std::vector<std::string>{"text", "text", "text"}));
+}
+
+// Each connection arriving at the cap closes the oldest: a flood of stuck
+// clients costs at most kMaxClients fds and cannot lock a real reader out.
+TEST_F(StatusServerTest, MoreThanTheCapOfStuckClientsCannotLockOutARealOne) {
+  const size_t extra = 50;
+  const auto start = Clock::now();
+  std::vector<UniqueFd> stuck;
+  for (size_t i = 0; i < StatusServer::kMaxClients + extra; ++i) stuck.push_back(Connect());
+  EXPECT_EQ(QueryWithin("text", milliseconds(1500)), std::optional<std::string>("reply:text"));
+  EXPECT_EQ(requests(), (std::vector<std::string>{"text"}));
+  // Before any deadline, only the oldest are closed: the first `extra` (and
+  // the next one if the real client was held open a moment, to wait for its
+  // request); the newest kMaxClients - 1 are still open.
+  if (Clock::now() - start < kDeadline - milliseconds(500)) {
+    for (size_t i = 0; i < stuck.size(); ++i) {
+      if (i < extra) {
+        EXPECT_FALSE(StillOpen(stuck[i].get())) << "stuck client " << i << " is still open";
+      } else if (i > extra) {
+        EXPECT_TRUE(StillOpen(stuck[i].get())) << "stuck client " << i << " was closed";
+      }
+    }
+  }
+  for (size_t i = 0; i < extra; ++i) {
+    EXPECT_EQ(UntilClosed(stuck[i].get(), milliseconds(100)), std::optional<std::string>(""));
+  }
+}
+
+// The old server blocked in send() on it, up to 1 s per call.
+TEST_F(StatusServerTest,
+       AClientThatNeverReadsALargeReplyDoesNotBlockAnotherAndIsClosedAtItsDeadline) {
+  const size_t big = 8 * 1024 * 1024;  // far more than a socket buffers
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    big_reply_ = std::string(big, 'b');
+  }
+  const auto start = Clock::now();
+  UniqueFd stuck = Connect();
+  ASSERT_EQ(::send(stuck.get(), "big\n", 4, MSG_NOSIGNAL), 4);
+  std::this_thread::sleep_for(milliseconds(50));  // the server has filled its socket
+  EXPECT_LT(TimedQuery(), milliseconds(900));
+  EXPECT_LT(TimedQuery(), milliseconds(900));
+  // Read only once its deadline is over: what the socket held, then EOF.
+  std::this_thread::sleep_until(start + kDeadline + milliseconds(200));
+  const std::optional<std::string> got = UntilClosed(stuck.get(), milliseconds(2000));
+  ASSERT_TRUE(got.has_value()) << "the client that did not read was not closed";
+  EXPECT_GT(got->size(), 0u);
+  EXPECT_LT(got->size(), big);
+  EXPECT_EQ(got->find_first_not_of('b'), std::string::npos);
+  EXPECT_EQ(requests(), (std::vector<std::string>{"big", "text", "text"}));
+}
+
+TEST_F(StatusServerTest, AClientThatReadsALargeReplyGetsAllOfIt) {
+  const size_t big = 8 * 1024 * 1024;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    big_reply_ = std::string(big, 'b');
+  }
+  Result<std::string> reply = QueryStatus(path_, "big");
+  ASSERT_TRUE(reply.ok()) << reply.status().message();
+  EXPECT_EQ(reply->size(), big);
+}
+
+TEST_F(StatusServerTest, StopWhileClientsAreConnectedReturnsRunPromptlyAndClosesThem) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    big_reply_ = std::string(8 * 1024 * 1024, 'b');
+  }
+  std::vector<UniqueFd> clients;
+  for (int i = 0; i < 20; ++i) clients.push_back(Connect());  // silent
+  clients.push_back(Connect());
+  ASSERT_EQ(::send(clients.back().get(), "te", 2, MSG_NOSIGNAL), 2);  // half a request
+  clients.push_back(Connect());
+  ASSERT_EQ(::send(clients.back().get(), "big\n", 4, MSG_NOSIGNAL), 4);  // never read
+  std::this_thread::sleep_for(milliseconds(50));  // the server has accepted them all
+  const auto start = Clock::now();
+  StopServer();
+  EXPECT_LT(Clock::now() - start, milliseconds(500));
+  // Closed as Run() returned, well before their deadline.
+  for (size_t i = 0; i < clients.size(); ++i) {
+    EXPECT_TRUE(UntilClosed(clients[i].get(), milliseconds(500)).has_value())
+        << "client " << i << " is still open";
+  }
+  EXPECT_FALSE(ConnectUnixSocket(path_, SOCK_STREAM).ok());  // refused, not left waiting
 }
 
 TEST_F(StatusServerTest, StopEndsRunWhileItWaitsForAClientAndTheSocketAnswersNoMore) {

@@ -3,6 +3,7 @@ containers allocate in a loop, then started again, it recovers every container f
 fd store, and no trapped call fails with ENOSYS meanwhile; held comes back from the
 kernel, maxheld, failcnt and limits changed live from the state file."""
 
+import json
 import os
 import signal
 import time
@@ -11,15 +12,28 @@ from outcome import check, check_eq, wait_until
 from probe import pages
 from procs import fd_targets, pids_where
 from session import Session
+from test_rest import http, wait_rest
 
 
 def _restart(s, sig):
     old_pid = s.ubcd.proc.pid
+    old_http = _http_process(s.ubcd)
     s.ubcd.stop(sig)
     check(not os.path.exists(f"/proc/{old_pid}/status"), "the old ubcd still runs")
+    # Its HTTP process goes with it (its socket to ubcd closes; SIGKILL from its keeper).
+    wait_until(lambda: not os.path.exists(f"/proc/{old_http}/status"), timeout_s=5,
+               what="the old HTTP process gone")
     time.sleep(0.3)  # trapped calls wait meanwhile
     s.ubcd.start()
     wait_until(lambda: s.ubcd.status_json() is not None, timeout_s=10, what="status after restart")
+    wait_rest(s.ubcd)
+
+
+def _http_process(ubcd):
+    port = str(ubcd.config["rest"]["port"]).encode()
+    wait_until(lambda: len(pids_where(lambda argv: b"--rest-worker" in argv and port in argv)) == 1,
+               timeout_s=10, what="one HTTP process")
+    return pids_where(lambda argv: b"--rest-worker" in argv and port in argv)[0]
 
 
 def _survives(runtime, sig):
@@ -55,6 +69,10 @@ def _survives(runtime, sig):
     c.probe.err(f"mmap {pages(4096 - data + 1)}")
     c.probe.ok(f"mmap {pages(4096 - data)}")
     check_eq(s.ubcd.privvm(c.id)["failcnt"], 2, "failcnt after a refusal past the restart")
+    # The REST API, from the new HTTP process, shows the same counters.
+    code, _, body = http("GET", f"{s.ubcd.rest_url}/v1/containers/{c.id}")
+    check_eq(code, 200, body)
+    check_eq(json.loads(body)["beancounters"]["privvmpages"]["failcnt"], 2, "failcnt over REST")
     e.close()
     c.stop()
 
