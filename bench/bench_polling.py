@@ -1,7 +1,8 @@
 """Group E, status polling: what a status reader costs the notify path. Trapped mmap calls
 in ubcd containers with and without `ubcctl top` polling ubcd's REST API 20 times a second
-(an eager dashboard; every poll asks for fresh counters), the two interleaved round by
-round; ratio polled / quiet (target <= 1.02). Polling back to back instead measures the
+(an eager dashboard; every poll asks for fresh counters) while 500 idle connections hold
+the REST API's HTTP process, the two interleaved round by round; ratio polled / quiet
+(target <= 1.02). Polling back to back instead measures the
 poller's own CPU on a 2-CPU machine, not what ubcd's locks cost.
 
 Imported by ubc_bench.py, which puts tests/integration (the integration-test
@@ -10,6 +11,7 @@ harness) on sys.path first.
 
 import os
 import signal
+import socket
 import subprocess
 
 from bench_results import median
@@ -24,6 +26,14 @@ class PollingBench:
     """Mixed into Suite; uses Bench's tools."""
 
     POLL_INTERVAL_S = "0.05"
+    IDLE_CONNECTIONS = 500
+
+    def _idle_connections(self, ubcd):
+        """IDLE_CONNECTIONS connections to the REST API that never send a byte (each round
+        opens them afresh: the HTTP process closes a silent one after 5 s)."""
+        port = int(ubcd.rest_url.rsplit(":", 1)[1])
+        return [socket.create_connection(("127.0.0.1", port), timeout=5)
+                for _ in range(self.IDLE_CONNECTIONS)]
 
     def _poller(self, ubcd):
         """ubcctl top polling /v1/containers every POLL_INTERVAL_S until stopped."""
@@ -55,14 +65,18 @@ class PollingBench:
         for r in range(self.reps):
             order = containers[r % per:] + containers[:r % per]
             res["quiet"].append([self.cmd(c, line) for c in order])
+            idle = self._idle_connections(ubcd)
             proc, token = self._poller(ubcd)
             res["polled"].append([self.cmd(c, line) for c in order])
             proc.send_signal(signal.SIGTERM)
             proc.wait(timeout=10)
             remove_cleanup(token)
+            for sock in idle:
+                sock.close()
             polls.append(proc.returncode)
         self.raw["polling"] = {"line": line, "results": res, "poller_exit": polls}
-        g = "trapped mmap below 90% while ubcctl top polls the REST API back to back"
+        g = ("trapped mmap below 90% while ubcctl top polls the REST API and "
+             f"{self.IDLE_CONNECTIONS} idle connections are open")
         note = f"{per} containers; poller -d {self.POLL_INTERVAL_S}"
         p50 = lambda x: x["call_ns"]["p50"]  # noqa: E731
         self.cmp(g, "mmap call p50: polled / quiet", res, "polled", "quiet", p50, 1.02, note)

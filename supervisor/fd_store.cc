@@ -24,54 +24,22 @@ namespace {
 
 constexpr size_t kMaxPacketBytes = 64 * 1024;
 
-Status SendPacket(int sock, const std::string& text, int fd) {
-  iovec iov{const_cast<char*>(text.data()), text.size()};
-  msghdr msg{};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))];
-  if (fd >= 0) {
-    msg.msg_control = control;
-    msg.msg_controllen = sizeof control;
-    cmsghdr* h = CMSG_FIRSTHDR(&msg);
-    h->cmsg_level = SOL_SOCKET;
-    h->cmsg_type = SCM_RIGHTS;
-    h->cmsg_len = CMSG_LEN(sizeof(int));
-    std::memcpy(CMSG_DATA(h), &fd, sizeof fd);
+Status SendText(int sock, const std::string& text, int fd) {
+  if (const int err = SendPacket(sock, text.data(), text.size(), fd, 0); err != 0) {
+    return Status::Error(std::string("fd store send: ") + std::strerror(err));
   }
-  for (;;) {
-    if (::sendmsg(sock, &msg, MSG_NOSIGNAL) >= 0) return Status::Ok();
-    if (errno != EINTR) return Status::Error(std::string("fd store send: ") + std::strerror(errno));
-  }
+  return Status::Ok();
 }
 
 // One packet: its text and at most one fd.
 Result<std::pair<std::string, UniqueFd>> ReceivePacket(int sock) {
   std::string buf(kMaxPacketBytes, '\0');
-  iovec iov{buf.data(), buf.size()};
-  msghdr msg{};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * 8)];
-  msg.msg_control = control;
-  msg.msg_controllen = sizeof control;
-  ssize_t n;
-  do {
-    n = ::recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
-  } while (n < 0 && errno == EINTR);
-  if (n < 0) return Status::Error(std::string("fd store receive: ") + std::strerror(errno));
   std::vector<UniqueFd> fds;
-  for (cmsghdr* h = CMSG_FIRSTHDR(&msg); h != nullptr; h = CMSG_NXTHDR(&msg, h)) {
-    if (h->cmsg_level != SOL_SOCKET || h->cmsg_type != SCM_RIGHTS) continue;
-    size_t count = (h->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-    for (size_t i = 0; i < count; ++i) {
-      int fd;
-      std::memcpy(&fd, CMSG_DATA(h) + i * sizeof(int), sizeof fd);
-      fds.emplace_back(fd);
-    }
-  }
+  int flags = 0;
+  const ssize_t n = ReceiveWithFds(sock, buf.data(), buf.size(), 0, &flags, &fds);
+  if (n < 0) return Status::Error(std::string("fd store receive: ") + std::strerror(errno));
   if (n == 0) return Status::Error("fd store: peer closed");
-  if ((msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) != 0 || fds.size() > 1) {
+  if ((flags & (MSG_TRUNC | MSG_CTRUNC)) != 0 || fds.size() > 1) {
     return Status::Error("fd store: oversized packet or too many fds");
   }
   buf.resize(static_cast<size_t>(n));
@@ -104,7 +72,7 @@ struct Held {
 
 // An answer the client may not be there to read: a client that went away
 // has nothing left to be told, and the store carries on.
-void Reply(int client, const char* text) { (void)SendPacket(client, text, -1); }
+void Reply(int client, const char* text) { (void)SendText(client, text, -1); }
 
 void ServeClient(int client, std::map<std::string, Held>& held) {
   Result<std::pair<std::string, UniqueFd>> packet = ReceivePacket(client);
@@ -124,7 +92,7 @@ void ServeClient(int client, std::map<std::string, Held>& held) {
   } else if (op == "list") {
     for (const auto& [key, h] : held) {
       nlohmann::json entry = {{"key", key}, {"meta", h.meta}};
-      if (!SendPacket(client, entry.dump(), h.fd.get()).ok()) return;
+      if (!SendText(client, entry.dump(), h.fd.get()).ok()) return;
     }
     Reply(client, R"({"op":"end"})");
   } else {
@@ -252,7 +220,7 @@ bool FdStoreClient::Alive() {
   std::lock_guard<std::mutex> lock(mu_);
   for (int attempt = 0; attempt < 2; ++attempt) {
     if (!ConnectLocked().ok()) return false;
-    if (SendPacket(conn_.get(), R"({"op":"ping"})", -1).ok() && ReceivePacket(conn_.get()).ok()) {
+    if (SendText(conn_.get(), R"({"op":"ping"})", -1).ok() && ReceivePacket(conn_.get()).ok()) {
       return true;
     }
     conn_.reset();  // the store went away; a new one may be listening
@@ -272,7 +240,7 @@ Status FdStoreClient::Put(const std::string& key, const nlohmann::json& meta, in
   // One reconnect: the store may have been restarted since the last call.
   for (int attempt = 0; attempt < 2; ++attempt) {
     if (Status s = ConnectLocked(); !s.ok()) return s;
-    Status sent = SendPacket(conn_.get(), text, fd);
+    Status sent = SendText(conn_.get(), text, fd);
     Result<std::pair<std::string, UniqueFd>> reply =
         sent.ok() ? ReceivePacket(conn_.get()) : Result<std::pair<std::string, UniqueFd>>(sent);
     if (reply.ok()) {
@@ -288,7 +256,7 @@ Status FdStoreClient::Put(const std::string& key, const nlohmann::json& meta, in
 Result<std::vector<StoredFd>> FdStoreClient::List() {
   std::lock_guard<std::mutex> lock(mu_);
   if (Status s = ConnectLocked(); !s.ok()) return s;
-  if (Status s = SendPacket(conn_.get(), R"({"op":"list"})", -1); !s.ok()) {
+  if (Status s = SendText(conn_.get(), R"({"op":"list"})", -1); !s.ok()) {
     conn_.reset();
     return s;
   }

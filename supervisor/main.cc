@@ -23,6 +23,7 @@
 #include "supervisor/listener.h"
 #include "supervisor/log.h"
 #include "supervisor/privileges.h"
+#include "supervisor/proc_members.h"
 #include "supervisor/proc_process_view.h"
 #include "supervisor/rest_bridge.h"
 #include "supervisor/rest_keeper.h"
@@ -124,6 +125,12 @@ int main(int argc, char** argv) {
       ::getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < nofile.rlim_max) {
     nofile.rlim_cur = nofile.rlim_max;
     ::setrlimit(RLIMIT_NOFILE, &nofile);
+  }
+  // Half of them at most for the /proc fds of containers' processes: a
+  // container running very many processes has them read by path rather than
+  // take the fds notify fds, runtimes and decisions need.
+  if (rlimit nofile{}; ::getrlimit(RLIMIT_NOFILE, &nofile) == 0) {
+    ubc::ProcMembers::SetKeptFdBudget(static_cast<int64_t>(nofile.rlim_cur / 2));
   }
   if (fd_store) return ubc::RunFdStore(ubc::FdStorePath(*config));
 

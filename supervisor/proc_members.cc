@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <ctime>
@@ -17,6 +18,7 @@
 
 #include "core/memory_map.h"
 #include "core/units.h"
+#include "supervisor/log.h"
 #include "supervisor/proc_read.h"
 
 namespace ubc {
@@ -37,7 +39,26 @@ bool SameAddressSpace(int pid1, int pid2) {
   return ::syscall(SYS_kcmp, pid1, pid2, KCMP_VM, 0, 0) == 0;
 }
 
+// The /proc fds members keep, across every container (see SetKeptFdBudget).
+std::atomic<int64_t> g_kept_fds{0};
+std::atomic<int64_t> g_kept_fd_budget{INT64_MAX};
+
+bool TakeKeptFds(int n) {
+  if (g_kept_fds.fetch_add(n) + n <= g_kept_fd_budget.load(std::memory_order_relaxed)) return true;
+  g_kept_fds.fetch_sub(n);
+  return false;
+}
+
+// Out of a resource rather than the process gone: the read must fail as
+// such, never count the member as exited.
+bool IsResourceError(int error) {
+  return error == EMFILE || error == ENFILE || error == ENOMEM || error == ENOBUFS;
+}
+
 }  // namespace
+
+void ProcMembers::SetKeptFdBudget(int64_t fds) { g_kept_fd_budget = fds; }
+int64_t ProcMembers::KeptFds() { return g_kept_fds.load(); }
 
 int ReadThreadGroupId(int tid) {
   Result<std::string> text =
@@ -46,10 +67,19 @@ int ReadThreadGroupId(int tid) {
   return StatusTgid(*text).value_or(-1);
 }
 
+// A member whose fds did not fit the budget keeps none and is read by path
+// (open, read, close each time).
 struct ProcMembers::Process {
+  explicit Process(int tgid) : path("/proc/" + std::to_string(tgid)) {}
+  ~Process() { g_kept_fds.fetch_sub(kept); }
+  Process(const Process&) = delete;
+  Process& operator=(const Process&) = delete;
+  bool keeps_fds() const { return dir.valid(); }
+  std::string path;
   UniqueFd dir;
   UniqueFd statm;
   UniqueFd children;  // the main thread's, opened at its first fork
+  int kept = 0;       // of g_kept_fds
 };
 
 ProcMembers::ProcMembers(Membership membership) : membership_(std::move(membership)) {}
@@ -109,9 +139,17 @@ Result<std::string> ProcMembers::ReadChildren(int tid) {
   if (member == processes_.end())
     return Status::Error("thread " + std::to_string(tid) + " is not a member's main thread");
   Process& p = *member->second;
+  if (!p.keeps_fds() || (!p.children && !TakeKeptFds(1))) {
+    return ReadProcFile(p.path + "/" + name, ProcRecords::kPids);
+  }
   if (!p.children) {
     p.children = UniqueFd(::openat(p.dir.get(), name.c_str(), O_RDONLY | O_CLOEXEC));
-    if (!p.children) return Status::Error(name + ": " + std::strerror(errno));
+    if (!p.children) {
+      const int error = errno;
+      g_kept_fds.fetch_sub(1);
+      return Status::Error(name + ": " + std::strerror(error));
+    }
+    ++p.kept;
   }
   return ReadProcFd(p.children.get(), ProcRecords::kPids);
 }
@@ -242,20 +280,39 @@ Result<std::set<int>> ProcMembers::ListTgids() {
 ProcMembers::Process* ProcMembers::Open(int tgid) {
   auto it = processes_.find(tgid);
   if (it != processes_.end()) return it->second.get();
-  auto p = std::make_unique<Process>();
-  std::string path = "/proc/" + std::to_string(tgid);
-  p->dir = UniqueFd(::open(path.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
-  if (!p->dir) return nullptr;
-  if (membership_.kind == Membership::Kind::kPidNamespace) {
-    // Checked through the directory fd: the same process the statm fd reads.
+  auto p = std::make_unique<Process>(tgid);
+  const auto failed = [&](int error) -> Process* {
+    if (IsResourceError(error) && resource_error_.ok()) {
+      resource_error_ = Status::FromErrno(error, "opening " + p->path);
+    }
+    return nullptr;
+  };
+  if (TakeKeptFds(2)) {
+    p->kept = 2;
+    p->dir = UniqueFd(::open(p->path.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+    if (!p->dir) return failed(errno);
+    if (membership_.kind == Membership::Kind::kPidNamespace) {
+      // Checked through the directory fd: the same process the statm fd reads.
+      struct stat st {};
+      if (::fstatat(p->dir.get(), "ns/pid", &st, 0) != 0) return failed(errno);
+      if (st.st_dev != membership_.pidns_dev || st.st_ino != membership_.pidns_ino) return nullptr;
+    }
+    p->statm = UniqueFd(::openat(p->dir.get(), "statm", O_RDONLY | O_CLOEXEC));
+    if (!p->statm) return failed(errno);
+  } else {
+    // Past the budget: by path. A pid reused between the listing and a
+    // read would be misread; that needs the member to exit and its pid to
+    // come round again within one decision.
+    LogLimited(LogLevel::kWarning, "proc fd budget", "members read by path",
+               "ubcd keeps " + std::to_string(g_kept_fds.load()) +
+                   " /proc fds, its budget: further container processes are read by path");
     struct stat st {};
-    if (::fstatat(p->dir.get(), "ns/pid", &st, 0) != 0 || st.st_dev != membership_.pidns_dev ||
-        st.st_ino != membership_.pidns_ino) {
-      return nullptr;
+    if (::stat((p->path + "/statm").c_str(), &st) != 0) return failed(errno);
+    if (membership_.kind == Membership::Kind::kPidNamespace) {
+      if (::stat((p->path + "/ns/pid").c_str(), &st) != 0) return failed(errno);
+      if (st.st_dev != membership_.pidns_dev || st.st_ino != membership_.pidns_ino) return nullptr;
     }
   }
-  p->statm = UniqueFd(::openat(p->dir.get(), "statm", O_RDONLY | O_CLOEXEC));
-  if (!p->statm) return nullptr;
   Process* raw = p.get();
   processes_[tgid] = std::move(p);
   return raw;
@@ -289,11 +346,28 @@ Status ProcMembers::Sample(MembersSample* out) {
     }
     for (int tgid : *tgids) Open(tgid);  // new members; verified as they open
   }
+  if (!resource_error_.ok()) {
+    // A member that could not be opened is not known to be gone: the
+    // sample would count too little.
+    Status error = std::move(resource_error_);
+    resource_error_ = Status::Ok();
+    relist_ = true;
+    return error;
+  }
   std::vector<std::pair<Statm, int>>& samples = statm_scratch_;
   samples.clear();
   for (auto it = processes_.begin(); it != processes_.end();) {
     char buf[256];
-    ssize_t n = ::pread(it->second->statm.get(), buf, sizeof buf, 0);
+    ssize_t n;
+    if (it->second->keeps_fds()) {
+      n = ::pread(it->second->statm.get(), buf, sizeof buf, 0);
+    } else {
+      UniqueFd statm(::open((it->second->path + "/statm").c_str(), O_RDONLY | O_CLOEXEC));
+      if (!statm && IsResourceError(errno)) {
+        return Status::FromErrno(errno, "opening " + it->second->path + "/statm");
+      }
+      n = statm ? ::pread(statm.get(), buf, sizeof buf, 0) : -1;
+    }
     const std::optional<Statm> s =
         n <= 0 ? std::nullopt : ParseStatm(std::string_view(buf, static_cast<size_t>(n)));
     if (!s) {
@@ -338,7 +412,9 @@ void ProcMembers::NoteSharedObjectsOf(int tgid, SharedAnonymousObjects* objects)
   // process that exited meanwhile has no mappings left to count.
   auto it = processes_.find(tgid);
   if (it == processes_.end()) return;
-  UniqueFd maps(::openat(it->second->dir.get(), "maps", O_RDONLY | O_CLOEXEC));
+  UniqueFd maps(it->second->keeps_fds()
+                    ? ::openat(it->second->dir.get(), "maps", O_RDONLY | O_CLOEXEC)
+                    : ::open((it->second->path + "/maps").c_str(), O_RDONLY | O_CLOEXEC));
   if (!maps) return;
   Result<std::string> text = ReadProcFd(maps.get(), ProcRecords::kMany);
   if (!text.ok()) return;

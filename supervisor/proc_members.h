@@ -6,7 +6,10 @@
 // address spaces. It keeps one /proc/PID directory fd and statm fd open per
 // member: an open /proc fd stays bound to its process, so a reused pid can
 // never be misread, and pread of a kept statm fd is far cheaper than
-// open/read/close. A process forked by a member is looked for among the
+// open/read/close. Those fds come out of one budget for all containers
+// (SetKeptFdBudget); past it members are read by path. A member that cannot
+// be opened for want of fds fails the sample (the decision follows on_error)
+// instead of being taken for gone. A process forked by a member is looked for among the
 // forking thread's children (/proc/PID/task/TID/children) rather than by
 // listing the whole membership again: forks are far apart, the kernel's data
 // is cold by then, and a cold cgroup v1 listing costs several times a cold
@@ -70,6 +73,13 @@ class ProcMembers : public ContainerMembers {
   int ThreadGroupOf(int tid) override;
   void ReleaseAll() override;
 
+  // At most `fds` /proc fds are kept by all members of all containers
+  // together (ubcd sets half its fd limit): past it a member is read by path,
+  // so however many processes containers run, the fds decisions need are
+  // never taken by the reads of them. Members already open keep theirs.
+  static void SetKeptFdBudget(int64_t fds);
+  static int64_t KeptFds();
+
   const Membership& membership() const { return membership_; }
   std::string Describe() const override { return membership_.Describe(); }
 
@@ -101,6 +111,9 @@ class ProcMembers : public ContainerMembers {
   std::chrono::milliseconds listed_at_{};  // CLOCK_MONOTONIC_COARSE
   uint32_t samples_since_clock_ = 0;
   std::map<int, std::unique_ptr<Process>> processes_;
+  // An Open() that failed for want of fds or memory (not because the
+  // process is gone): the next Sample() fails with it.
+  Status resource_error_;
   // kCgroup: the container's cgroup directory, opened at the first listing
   // and kept; on cgroup2 its cgroup.procs too (on v1 closed after each read).
   UniqueFd cgroup_dir_;

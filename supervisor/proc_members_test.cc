@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -16,6 +17,7 @@
 #include <cerrno>
 #include <chrono>
 #include <condition_variable>
+#include <cstdint>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -466,6 +468,79 @@ TEST(ProcMembersTest, CgroupMembersAreTheListedProcessesWithTheirStatmData) {
   EXPECT_EQ(s.data_pages, sum);
   EXPECT_GT(s.data_pages, 0u);
   EXPECT_EQ(s.DataPagesOf(::getpid()), nullptr);
+}
+
+// Past the budget of kept /proc fds a member keeps none and is read by path:
+// still counted, exactly.
+TEST(ProcMembersTest, PastTheKeptFdBudgetMembersAreReadByPathAndStillCounted) {
+  ChildProcess tree(Tree(2));
+  const std::vector<int> kids = tree.Reported(2);
+  ASSERT_EQ(kids.size(), 2u);
+  TempDir dir("ubc-proc-members-test");
+  ListIn(dir, {tree.pid(), kids[0], kids[1]});
+  const int64_t before = ProcMembers::KeptFds();
+  ProcMembers::SetKeptFdBudget(before + 2);  // one member's dir and statm
+  MembersSample s;
+  uint64_t sum = 0;
+  {
+    ProcMembers members(CgroupAt(dir.path().string()));
+    const Status sampled = members.Sample(&s);
+    EXPECT_EQ(ProcMembers::KeptFds(), before + 2);
+    ProcMembers::SetKeptFdBudget(INT64_MAX);
+    ASSERT_TRUE(sampled.ok()) << sampled.message();
+    for (int pid : {tree.pid(), kids[0], kids[1]}) sum += StatmData(pid);
+    EXPECT_EQ(s.processes, 3u);
+    EXPECT_EQ(s.data_pages, sum);
+  }
+  EXPECT_EQ(ProcMembers::KeptFds(), before) << "a member's fds go back to the budget";
+}
+
+// Out of fds, a new member cannot be opened: the sample fails (the decision
+// follows on_error) instead of counting too little.
+TEST(ProcMembersTest, AMemberThatCannotBeOpenedForWantOfFdsFailsTheSample) {
+  ChildProcess child(Hold);
+  ASSERT_EQ(child.Reported(1).size(), 1u);
+  TempDir dir("ubc-proc-members-test");
+  ListIn(dir, {child.pid()});
+  ProcMembers members(CgroupAt(dir.path().string()));
+  // Leave only the fds the listing needs (its cgroup dir and cgroup.procs
+  // and the read of the latter), none for the member.
+  rlimit saved{};
+  ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &saved), 0);
+  int highest = 0;
+  for (int fd = 0; fd < 4096; ++fd) {
+    if (::fcntl(fd, F_GETFD) != -1) highest = fd;
+  }
+  // No free fd below the highest open one: the limit alone says how many
+  // more can be opened.
+  std::vector<UniqueFd> fillers;
+  for (;;) {
+    UniqueFd f(::open("/dev/null", O_RDONLY | O_CLOEXEC));
+    if (!f || f.get() > highest) break;
+    fillers.push_back(std::move(f));
+  }
+  MembersSample s;
+  Status sampled = Status::Ok();
+  for (int spare = 0; spare <= 3 && sampled.ok(); ++spare) {
+    // The lowest limit that still lets the listing through, found by trying.
+    ProcMembers fresh(CgroupAt(dir.path().string()));
+    rlimit low = saved;
+    low.rlim_cur = static_cast<rlim_t>(highest + 1 + spare);
+    ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &low), 0);
+    sampled = fresh.Sample(&s);
+    ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &saved), 0);
+    if (!sampled.ok() && sampled.message().find("opening /proc/") != std::string::npos) break;
+    if (!sampled.ok()) sampled = Status::Ok();  // the listing itself failed: one more fd
+  }
+  ASSERT_FALSE(sampled.ok()) << "the member was taken for gone";
+  EXPECT_NE(sampled.message().find("opening /proc/" + std::to_string(child.pid())),
+            std::string::npos)
+      << sampled.message();
+  EXPECT_EQ(sampled.error_number(), EMFILE);
+  // With fds again the same reader counts it.
+  ASSERT_TRUE(members.Sample(&s).ok());
+  EXPECT_EQ(s.processes, 1u);
+  EXPECT_EQ(s.data_pages, StatmData(child.pid()));
 }
 
 TEST(ProcMembersTest, TheListingIsKeptUntilTheMembershipMayHaveChanged) {
