@@ -306,7 +306,16 @@ void NotifyResponder::Answer(Worker& w, const seccomp_notif& request) {
   if (Status s = w.notifier->Respond(response); !s.ok()) {
     Log(LogLevel::kError, "container " + c.id + ": " + s.message());
   }
-  if (!d.refused && !d.note.empty()) {
+  if (d.undecidable) {
+    // What could not be decided is worth an operator's eye, but a container
+    // whose /proc cannot be read fails every call: one line per 10 s per
+    // container, then a count.
+    LogLimited(LogLevel::kWarning, "undecided " + c.id, "undecided calls in container=" + c.id,
+               "container " + c.id + ": pid " + std::to_string(call.tid) + " " +
+                   SyscallName(call.arch, call.nr) + " undecided (" + d.note + "), answered " +
+                   (d.action == Decision::Action::kFail ? "ENOMEM" : "continue") +
+                   " as on_error says");
+  } else if (!d.refused && !d.note.empty()) {
     Log(LogLevel::kDebug, "container " + c.id + ": pid " + std::to_string(call.tid) + " " +
                               SyscallName(call.arch, call.nr) + " allowed: " + d.note);
   }

@@ -1,11 +1,16 @@
 #include "supervisor/notify_responder.h"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <chrono>
+#include <cstdio>
 #include <thread>
 
+#include "core/unique_fd.h"
+#include "supervisor/log.h"
 #include "tests/unit/fake_notifier.h"
 #include "tests/unit/fake_process_view.h"
 #include "tests/unit/test_support.h"
@@ -100,6 +105,52 @@ TEST_F(NotifyResponderTest, ContinueFailAndReturnBecomeTheRightResponses) {
   EXPECT_EQ(refusals_.load(), 2);
   EXPECT_EQ(c->events.List().size(), 2u);
   r.Stop();
+}
+
+// Everything written to stderr (ubcd's log) while `body` runs.
+template <typename Body>
+std::string StderrOf(Body body) {
+  std::fflush(stderr);
+  TempDir dir("ubc-responder-log");
+  const std::string path = dir.Path("stderr").string();
+  UniqueFd file(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
+  UniqueFd saved(::dup(2));
+  ::dup2(file.get(), 2);
+  body();
+  std::fflush(stderr);
+  ::dup2(saved.get(), 2);
+  return ReadFileForTest(path);
+}
+
+// A container whose /proc cannot be read: each call follows on_error (here
+// continue), is counted undecided, and the log says so in at most 10 lines
+// per 10 s for the container, not one per call.
+TEST_F(NotifyResponderTest, UndecidedCallsFollowOnErrorWithARateLimitedLine) {
+  NotifyResponder r(view_, nullptr, Hooks());
+  {
+    std::lock_guard<std::mutex> lock(processes_.mu);
+    processes_.fail = true;
+  }
+  std::shared_ptr<Container> c = MakeContainer(1000, 1000);
+  c->id = "undecided-log-test";
+  const std::string log = StderrOf([&] {
+    FakeNotifier* n = Serve(r, c);
+    for (uint64_t id = 1; id <= 25; ++id) n->Push(Mmap(id, 10));
+    ASSERT_TRUE(n->WaitForResponses(25));
+    for (const seccomp_notif_resp& got : n->responses()) {
+      EXPECT_EQ(got.flags, SECCOMP_USER_NOTIF_FLAG_CONTINUE);
+    }
+    r.Stop();
+  });
+  const size_t mmap = static_cast<size_t>(MetricSyscall::kMmap);
+  EXPECT_EQ(r.Metrics().decisions[mmap][static_cast<size_t>(MetricVerdict::kUndecided)], 25u);
+  size_t lines = 0;
+  for (size_t at = 0; (at = log.find("container undecided-log-test: pid", at)) != log.npos; ++at) {
+    ++lines;
+  }
+  EXPECT_EQ(lines, kLimitedLines) << log;
+  EXPECT_NE(log.find(" mmap undecided ("), std::string::npos) << log;
+  EXPECT_NE(log.find("answered continue as on_error says"), std::string::npos) << log;
 }
 
 TEST_F(NotifyResponderTest, MetricsCountEveryDecisionByVerdict) {

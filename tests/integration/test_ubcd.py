@@ -3,6 +3,8 @@ limits from annotations in vzctl syntax, and opt_in "all" with the configured de
 Containers run with runc."""
 
 import signal
+import socket
+import time
 
 from cleanup import make_temp_dir
 from outcome import check, check_eq, require_built, require_root, wait_until
@@ -161,4 +163,30 @@ def test_a_refusal_loop_makes_a_bounded_log():
                what=lambda: f"summary line {summary!r} in ubcd's log")
     check(f"{summary} in the last 10 s" in s.ubcd.log(), "the summary's interval")
     check(s.ubcd.alive(), "ubcd died")
+    c.stop()
+
+
+def test_stuck_status_clients_do_not_hold_up_ubcd_status():
+    """100 clients that connect to the status socket and never send a line nor read
+    (issue #12 saw `ubcd --status` hang for 12 minutes): a real `ubcd --status` is answered
+    within a second, and the stuck ones are closed by their 2 s deadline."""
+    s = Session("runc")
+    c = s.supervised("16M:20M")
+    stuck = []
+    try:
+        for _ in range(100):
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            sock.connect(s.ubcd.status_path)
+            stuck.append(sock)
+        start = time.monotonic()
+        text = s.ubcd.status_text()
+        elapsed = time.monotonic() - start
+        check(c.id in text, f"the status lists the container:\n{text}")
+        check(elapsed < 1.0, f"ubcd --status took {elapsed:.2f} s behind 100 stuck clients")
+        stuck[0].settimeout(5)
+        check_eq(stuck[0].recv(1), b"", "a stuck client is closed by its deadline")
+    finally:
+        for sock in stuck:
+            sock.close()
+    check(s.ubcd.alive(), "ubcd survived")
     c.stop()
