@@ -8,6 +8,8 @@
 #include <type_traits>
 #include <vector>
 
+#include "core/monotonic_clock.h"
+
 namespace ubc {
 namespace {
 
@@ -34,14 +36,6 @@ template <typename T, typename Make>
 void BuildInPlace(T& target, Make make) {
   static_assert(std::is_trivially_destructible_v<T>);
   ::new (static_cast<void*>(&target)) T(make());
-}
-
-// Coarse (jiffy resolution, from the vDSO without the TSC): when status
-// readers last saw an exact value, not a latency.
-int64_t CoarseNowMs() {
-  timespec ts{};
-  ::clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-  return int64_t{ts.tv_sec} * 1000 + ts.tv_nsec / 1000000;
 }
 
 }  // namespace
@@ -86,7 +80,7 @@ Status ContainerAccounting::RefreshLocked(MemberReader& members) {
     images_.PruneGone(sample_, [this](int tid) { return ledger_.KnowsThread(tid); });
   }
   processes_ = sample_.processes;
-  exact_at_ms_ = CoarseNowMs();
+  exact_at_ms_ = CoarseMonotonicMs();
   ++exact_epoch_;
   // Outstanding calls may be counted twice here (a fork whose child already
   // shows in the sample); maxheld records only what the kernel reported.

@@ -12,6 +12,7 @@
 
 #include "core/log_escape.h"
 #include "core/log_rate_limiter.h"
+#include "core/monotonic_clock.h"
 
 namespace ubc {
 namespace {
@@ -31,11 +32,6 @@ Limiters& TheLimiters() {
   return *limiters;
 }
 
-int64_t MonotonicMs() {
-  timespec ts{};
-  ::clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-  return int64_t{ts.tv_sec} * 1000 + ts.tv_nsec / 1000000;
-}
 }  // namespace
 
 void SetLogLevel(LogLevel level) { g_level = static_cast<int>(level); }
@@ -79,7 +75,7 @@ void LogLimited(LogLevel level, const std::string& key, const std::string& what,
   {
     Limiters& l = TheLimiters();
     std::lock_guard<std::mutex> lock(l.mu);
-    write = l.by_level[static_cast<size_t>(level)].Admit(key, what, MonotonicMs(), &ended);
+    write = l.by_level[static_cast<size_t>(level)].Admit(key, what, CoarseMonotonicMs(), &ended);
   }
   if (ended) Log(level, ended->Line());
   if (write) Log(level, message);
@@ -90,7 +86,7 @@ void FlushLogSummaries() {
   {
     Limiters& l = TheLimiters();
     std::lock_guard<std::mutex> lock(l.mu);
-    const int64_t now = MonotonicMs();
+    const int64_t now = CoarseMonotonicMs();
     for (size_t i = 0; i < due.size(); ++i) due[i] = l.by_level[i].Flush(now);
   }
   for (size_t i = 0; i < due.size(); ++i) {

@@ -17,6 +17,7 @@
 #include <string_view>
 
 #include "core/memory_map.h"
+#include "core/monotonic_clock.h"
 #include "core/units.h"
 #include "supervisor/log.h"
 #include "supervisor/proc_read.h"
@@ -27,13 +28,8 @@ namespace {
 // statfs f_type of cgroup2 (linux/magic.h CGROUP2_SUPER_MAGIC).
 constexpr uint64_t kCgroup2Magic = 0x63677270;
 
-// Coarse (jiffy resolution) and read from the vDSO without touching the
-// TSC: enough for a 100 ms re-listing interval, cheaper on every decision.
-std::chrono::milliseconds CoarseNow() {
-  timespec ts{};
-  ::clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-  return std::chrono::milliseconds(int64_t{ts.tv_sec} * 1000 + ts.tv_nsec / 1000000);
-}
+// Coarse: enough for a 100 ms re-listing interval, cheaper on every decision.
+std::chrono::milliseconds CoarseNow() { return std::chrono::milliseconds(CoarseMonotonicMs()); }
 
 bool SameAddressSpace(int pid1, int pid2) {
   return ::syscall(SYS_kcmp, pid1, pid2, KCMP_VM, 0, 0) == 0;

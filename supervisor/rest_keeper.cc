@@ -16,6 +16,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "core/monotonic_clock.h"
 #include "supervisor/unix_socket.h"
 
 namespace ubc {
@@ -23,12 +24,6 @@ namespace {
 
 // The worker's end of its socket: fd 3, as `ubcd --rest-worker` expects.
 constexpr int kWorkerSocketFd = 3;
-
-int64_t MonotonicMs() {
-  timespec ts{};
-  ::clock_gettime(CLOCK_MONOTONIC, &ts);
-  return int64_t{ts.tv_sec} * 1000 + ts.tv_nsec / 1000000;
-}
 
 void SleepMs(int64_t ms) {
   timespec ts{static_cast<time_t>(ms / 1000), static_cast<long>((ms % 1000) * 1000000)};

@@ -18,6 +18,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/monotonic_clock.h"
 #include "supervisor/log.h"
 #include "supervisor/tcp_peer.h"
 
@@ -28,12 +29,6 @@ namespace {
 // framing. The parser has answered long before (431, 413).
 constexpr size_t kMaxBufferedBytes = 256 * 1024;
 constexpr size_t kReadChunkBytes = 16 * 1024;
-
-int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
 
 std::string Serialize(const RestResponse& r, bool keep_alive, bool head_only) {
   std::string out = "HTTP/1.1 " + std::to_string(r.http_status) + " " +
@@ -154,7 +149,7 @@ void RestServer::Impl::Admit(UniqueFd fd) {
   c.fd = std::move(fd);
   c.key = key;
   c.root = root;
-  c.deadline_ms = NowMs() + limits.request_deadline_ms;
+  c.deadline_ms = MonotonicMs() + limits.request_deadline_ms;
   ++per_peer[key];
   if (!root) ++non_root;
 }
@@ -170,14 +165,14 @@ void RestServer::Impl::Queue(Connection& c, const RestResponse& r, bool keep_ali
   c.out += Serialize(r, keep_alive, head_only);
   c.close_after_write = c.close_after_write || !keep_alive;
   c.state = Connection::State::kWriting;
-  c.deadline_ms = NowMs() + limits.write_deadline_ms;
+  c.deadline_ms = MonotonicMs() + limits.write_deadline_ms;
 }
 
 void RestServer::Impl::Process(Connection& c) {
   while (c.state == Connection::State::kReading && !c.in.empty()) {
     if (!c.request_started) {
       c.request_started = true;
-      c.deadline_ms = NowMs() + limits.request_deadline_ms;
+      c.deadline_ms = MonotonicMs() + limits.request_deadline_ms;
     }
     HttpParse p = ParseHttpRequest(c.in, limits.http);
     switch (p.kind) {
@@ -269,18 +264,19 @@ void RestServer::Impl::Write(Connection& c) {
     ::shutdown(c.fd.get(), SHUT_WR);
     c.state = Connection::State::kLingering;
     c.in.clear();
-    c.deadline_ms = NowMs() + limits.linger_ms;
+    c.deadline_ms = MonotonicMs() + limits.linger_ms;
     return;
   }
   c.state = Connection::State::kReading;
-  c.deadline_ms = NowMs() + (c.in.empty() ? limits.idle_timeout_ms : limits.request_deadline_ms);
+  c.deadline_ms =
+      MonotonicMs() + (c.in.empty() ? limits.idle_timeout_ms : limits.request_deadline_ms);
   Process(c);  // a pipelined request may be waiting
 }
 
 void RestServer::Impl::Expire(Connection& c) {
   if (c.state == Connection::State::kReading && c.request_started) {
     Queue(c, RestErrorResponse(408, "request not complete in time"), false, false);
-    c.deadline_ms = NowMs() + limits.linger_ms;  // a short try to say so
+    c.deadline_ms = MonotonicMs() + limits.linger_ms;  // a short try to say so
     return;
   }
   c.fd.reset();
@@ -290,7 +286,7 @@ void RestServer::Impl::Run() {
   std::vector<pollfd> fds;
   std::vector<std::list<Connection>::iterator> order;
   while (!stopping) {
-    const int64_t now = NowMs();
+    const int64_t now = MonotonicMs();
     int64_t next = -1;
     fds.clear();
     order.clear();
@@ -309,7 +305,7 @@ void RestServer::Impl::Run() {
       return;
     }
     if (stopping) return;
-    const int64_t after = NowMs();
+    const int64_t after = MonotonicMs();
     for (size_t i = 0; i < order.size(); ++i) {
       Connection& c = *order[i];
       const short revents = n > 0 ? fds[i + 2].revents : 0;

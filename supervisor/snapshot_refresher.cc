@@ -6,12 +6,6 @@
 
 namespace ubc {
 
-int64_t CoarseMonotonicMs() {
-  timespec ts{};
-  ::clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-  return int64_t{ts.tv_sec} * 1000 + ts.tv_nsec / 1000000;
-}
-
 namespace {
 
 bool Stale(const Container& c, int64_t now_ms) {

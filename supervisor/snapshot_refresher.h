@@ -24,6 +24,7 @@
 #include <thread>
 #include <vector>
 
+#include "core/monotonic_clock.h"
 #include "supervisor/container_registry.h"
 
 namespace ubc {
@@ -53,8 +54,5 @@ class SnapshotRefresher {
   bool stopping_ = false;
   std::thread thread_;
 };
-
-// CLOCK_MONOTONIC_COARSE in milliseconds (the clock of exact_at_ms).
-int64_t CoarseMonotonicMs();
 
 }  // namespace ubc
