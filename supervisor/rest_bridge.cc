@@ -115,18 +115,17 @@ void RestBridge::ReadKeeperReport() {
 
 bool RestBridge::ServeOne() {
   const int fd = worker_.get();
-  char header[kRestFrameHeaderBytes];
-  if (!ReceiveAll(fd, header, sizeof header, kFrameDeadlineMs)) return false;
-  Result<size_t> n =
-      RestFramePayloadBytes(std::string_view(header, sizeof header), kMaxRestRequestFrameBytes);
-  if (!n.ok()) {
-    LogLimited(LogLevel::kError, "rest frame", "bad frames from the HTTP process",
-               "rest: " + n.status().message() + "; dropping the HTTP process's connection");
+  Result<std::string> payload = ReceiveRestFrame(fd, kMaxRestRequestFrameBytes, kFrameDeadlineMs);
+  if (!payload.ok()) {
+    // Gone or stalled needs no line; a frame over its bound does.
+    if (payload.status().error_number() == 0) {
+      LogLimited(
+          LogLevel::kError, "rest frame", "bad frames from the HTTP process",
+          "rest: " + payload.status().message() + "; dropping the HTTP process's connection");
+    }
     return false;
   }
-  std::string payload(*n, '\0');
-  if (!ReceiveAll(fd, payload.data(), payload.size(), kFrameDeadlineMs)) return false;
-  Result<RestRequestFrame> frame = DecodeRestRequestFrame(payload);
+  Result<RestRequestFrame> frame = DecodeRestRequestFrame(*payload);
   if (!frame.ok()) {
     LogLimited(LogLevel::kError, "rest frame", "bad frames from the HTTP process",
                "rest: " + frame.status().message() + "; dropping the HTTP process's connection");

@@ -69,13 +69,9 @@ class RestBridgeTest : public ::testing::Test {
     return ReadAnswer();
   }
   std::optional<RestResponseFrame> ReadAnswer() {
-    char header[kRestFrameHeaderBytes];
-    if (!ReceiveAll(worker_.get(), header, sizeof header, 5000)) return std::nullopt;
-    Result<size_t> n = RestFramePayloadBytes(std::string_view(header, 4), 1 << 20);
-    if (!n.ok()) return std::nullopt;
-    std::string payload(*n, '\0');
-    if (!ReceiveAll(worker_.get(), payload.data(), payload.size(), 5000)) return std::nullopt;
-    Result<RestResponseFrame> r = DecodeRestResponseFrame(payload);
+    Result<std::string> payload = ReceiveRestFrame(worker_.get(), 1 << 20, 5000);
+    if (!payload.ok()) return std::nullopt;
+    Result<RestResponseFrame> r = DecodeRestResponseFrame(*payload);
     if (!r.ok()) return std::nullopt;
     return *r;
   }

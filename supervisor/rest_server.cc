@@ -318,9 +318,6 @@ void RestServer::Impl::Run() {
         if (!Closed(c) && c.state == Connection::State::kWriting) Write(c);
       }
       if (!Closed(c) && after >= c.deadline_ms) Expire(c);
-      if (!Closed(c) && c.state == Connection::State::kWriting && c.deadline_ms < after) {
-        c.fd.reset();
-      }
       if (Closed(c)) Forget(order[i]);
     }
     if (n > 0 && (fds[1].revents & POLLIN)) Accept();

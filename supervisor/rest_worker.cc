@@ -34,18 +34,13 @@ RestResponse RestForwarder::Forward(const RestRequest& request) {
   if (!SendAll(socket_, EncodeRestRequestFrame(frame), kForwardDeadlineMs)) {
     return Break("did not take a request");
   }
-  char header[kRestFrameHeaderBytes];
-  if (!ReceiveAll(socket_, header, sizeof header, kForwardDeadlineMs)) {
-    return Break("did not answer in time");
+  Result<std::string> payload =
+      ReceiveRestFrame(socket_, kMaxRestResponseFrameBytes, kForwardDeadlineMs);
+  if (!payload.ok()) {
+    return Break(payload.status().error_number() != 0 ? "did not answer in time"
+                                                      : "sent an oversized answer");
   }
-  Result<size_t> n =
-      RestFramePayloadBytes(std::string_view(header, sizeof header), kMaxRestResponseFrameBytes);
-  if (!n.ok()) return Break("sent an oversized answer");
-  std::string payload(*n, '\0');
-  if (!ReceiveAll(socket_, payload.data(), payload.size(), kForwardDeadlineMs)) {
-    return Break("did not finish its answer");
-  }
-  Result<RestResponseFrame> reply = DecodeRestResponseFrame(payload);
+  Result<RestResponseFrame> reply = DecodeRestResponseFrame(*payload);
   if (!reply.ok() || reply->id != frame.id) return Break("sent a malformed answer");
   return std::move(reply->response);
 }

@@ -23,13 +23,9 @@ struct Pair {
 };
 
 std::optional<RestRequestFrame> ReadRequest(int fd) {
-  char header[kRestFrameHeaderBytes];
-  if (!ReceiveAll(fd, header, sizeof header, 5000)) return std::nullopt;
-  Result<size_t> n = RestFramePayloadBytes(std::string_view(header, 4), 1 << 20);
-  if (!n.ok()) return std::nullopt;
-  std::string payload(*n, '\0');
-  if (!ReceiveAll(fd, payload.data(), payload.size(), 5000)) return std::nullopt;
-  Result<RestRequestFrame> r = DecodeRestRequestFrame(payload);
+  Result<std::string> payload = ReceiveRestFrame(fd, 1 << 20, 5000);
+  if (!payload.ok()) return std::nullopt;
+  Result<RestRequestFrame> r = DecodeRestRequestFrame(*payload);
   if (!r.ok()) return std::nullopt;
   return *r;
 }

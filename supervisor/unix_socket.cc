@@ -11,6 +11,8 @@
 #include <cstring>
 #include <vector>
 
+#include "core/rest_frame.h"
+
 namespace ubc {
 namespace {
 
@@ -171,6 +173,26 @@ bool SendAll(int fd, std::string_view data, int64_t timeout_ms) {
     }
   }
   return true;
+}
+
+Result<std::string> ReceiveRestFrame(int fd, size_t max_bytes, int64_t timeout_ms) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  const auto left_ms = [&deadline] {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(deadline -
+                                                                 std::chrono::steady_clock::now())
+        .count();
+  };
+  char header[kRestFrameHeaderBytes];
+  if (!ReceiveAll(fd, header, sizeof header, timeout_ms)) {
+    return Status::FromErrno(ECONNABORTED, "rest frame");
+  }
+  Result<size_t> n = RestFramePayloadBytes(std::string_view(header, sizeof header), max_bytes);
+  if (!n.ok()) return n.status();
+  std::string payload(*n, '\0');
+  if (!ReceiveAll(fd, payload.data(), payload.size(), left_ms())) {
+    return Status::FromErrno(ECONNABORTED, "rest frame");
+  }
+  return payload;
 }
 
 }  // namespace ubc

@@ -45,4 +45,10 @@ bool ReceiveAll(int fd, char* buf, size_t len, int64_t timeout_ms);
 // All of `data` within `timeout_ms` in all; false otherwise. Never SIGPIPE.
 bool SendAll(int fd, std::string_view data, int64_t timeout_ms);
 
+// The payload of one frame of core/rest_frame.h (its 4-byte length, then
+// that many bytes) within `timeout_ms` in all. A length over `max_bytes` is
+// an error without an errno (the peer misbehaves); EOF, a socket error or the
+// timeout is ECONNABORTED (the peer is gone or stalled).
+Result<std::string> ReceiveRestFrame(int fd, size_t max_bytes, int64_t timeout_ms);
+
 }  // namespace ubc
