@@ -269,7 +269,7 @@ std::string_view HttpReason(int status) {
     case 408:
       return "Request Timeout";
     case 413:
-      return "Content Too Large";
+      return "Payload Too Large";
     case 415:
       return "Unsupported Media Type";
     case 417:

@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <exception>
 
+#include "core/http_request.h"
 #include "core/units.h"
 #include "core/vz_value.h"
 
@@ -31,23 +32,10 @@ std::string HumanBytes(uint64_t pages) {
   return Row(u == 0 ? "%.0f%s" : "%.1f%s", bytes, units[u]);
 }
 
+// The standard phrase (core/http_request.h), or "HTTP 599" for one it lacks.
 std::string ReasonPhrase(int status) {
-  switch (status) {
-    case 400:
-      return "Bad Request";
-    case 401:
-      return "Unauthorized";
-    case 404:
-      return "Not Found";
-    case 405:
-      return "Method Not Allowed";
-    case 413:
-      return "Payload Too Large";
-    case 500:
-      return "Internal Server Error";
-    default:
-      return "HTTP " + std::to_string(status);
-  }
+  const std::string_view phrase = HttpReason(status);
+  return phrase == "Unknown" ? "HTTP " + std::to_string(status) : std::string(phrase);
 }
 
 // Throws nlohmann's exceptions on a missing or mistyped field.
