@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "supervisor/privileges.h"
+#include "supervisor/unix_socket.h"
 #include "tests/unit/test_support.h"
 
 namespace ubc {
@@ -940,19 +941,7 @@ int ReplyWithABadErrno(int sock) {
 int ReplyWithAnFd(int sock) {
   IpcNamespaceReply reply;
   reply.sequence = ReceiveRequest(sock).sequence;
-  iovec iov{&reply, sizeof reply};
-  msghdr msg{};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))];
-  msg.msg_control = control;
-  msg.msg_controllen = sizeof control;
-  cmsghdr* h = CMSG_FIRSTHDR(&msg);
-  h->cmsg_level = SOL_SOCKET;
-  h->cmsg_type = SCM_RIGHTS;
-  h->cmsg_len = CMSG_LEN(sizeof(int));
-  std::memcpy(CMSG_DATA(h), &sock, sizeof sock);
-  (void)::sendmsg(sock, &msg, MSG_NOSIGNAL);
+  (void)SendPacket(sock, &reply, sizeof reply, sock, 0);
   return WaitForEof(sock);
 }
 

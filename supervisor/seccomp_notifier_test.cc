@@ -22,6 +22,8 @@
 #include <optional>
 #include <thread>
 
+#include "supervisor/unix_socket.h"
+
 namespace ubc {
 namespace {
 
@@ -119,20 +121,8 @@ class TrappedChild {
     int fd = static_cast<int>(
         ::syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER, &prog));
     if (fd < 0) return 11;
-    char tag = 'L';
-    iovec iov{&tag, 1};
-    msghdr msg{};
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-    msg.msg_control = control;
-    msg.msg_controllen = sizeof control;
-    cmsghdr* h = CMSG_FIRSTHDR(&msg);
-    h->cmsg_level = SOL_SOCKET;
-    h->cmsg_type = SCM_RIGHTS;
-    h->cmsg_len = CMSG_LEN(sizeof(int));
-    std::memcpy(CMSG_DATA(h), &fd, sizeof fd);
-    if (::sendmsg(sock, &msg, MSG_NOSIGNAL) != 1) return 12;
+    const char tag = 'L';
+    if (SendPacket(sock, &tag, 1, fd, 0) != 0) return 12;
     ::close(fd);  // the parent's copy is the only one
     pid_t caller = -1;
     char command;

@@ -9,9 +9,11 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <filesystem>
 #include <string>
+#include <vector>
 
 #include "tests/unit/test_support.h"
 
@@ -254,6 +256,81 @@ TEST(UnixSocketTest, BindFailsWhenAParentCannotBeCreated) {
   ASSERT_FALSE(fd.ok());
   EXPECT_EQ(fd.status().message(),
             "creating " + dir.Path("file/sub").string() + ": " + std::strerror(ENOTDIR));
+}
+
+// ---------------------------------------------------------------- packets and frames
+
+struct Pair {
+  explicit Pair(int type) {
+    int fds[2];
+    EXPECT_EQ(::socketpair(AF_UNIX, type | SOCK_CLOEXEC, 0, fds), 0);
+    a = UniqueFd(fds[0]);
+    b = UniqueFd(fds[1]);
+  }
+  UniqueFd a, b;
+};
+
+TEST(UnixSocketTest, SendPacketPassesOneFdThatReceiveWithFdsTakesCloseOnExec) {
+  Pair p(SOCK_SEQPACKET);
+  int pipe_fds[2];
+  ASSERT_EQ(::pipe(pipe_fds), 0);
+  UniqueFd read_end(pipe_fds[0]), write_end(pipe_fds[1]);
+  ASSERT_EQ(SendPacket(p.a.get(), "hello", 5, write_end.get(), 0), 0);
+  ASSERT_EQ(SendPacket(p.a.get(), "no fd", 5, -1, 0), 0);
+  char buf[16] = {};
+  int flags = 0;
+  std::vector<UniqueFd> fds;
+  ASSERT_EQ(ReceiveWithFds(p.b.get(), buf, sizeof buf, 0, &flags, &fds), 5);
+  EXPECT_EQ(std::string(buf, 5), "hello");
+  ASSERT_EQ(fds.size(), 1u);
+  EXPECT_EQ(::fcntl(fds[0].get(), F_GETFD) & FD_CLOEXEC, FD_CLOEXEC);
+  ASSERT_EQ(::write(fds[0].get(), "x", 1), 1);  // the pipe's write end
+  char c = 0;
+  ASSERT_EQ(::read(read_end.get(), &c, 1), 1);
+  EXPECT_EQ(c, 'x');
+  fds.clear();
+  ASSERT_EQ(ReceiveWithFds(p.b.get(), buf, sizeof buf, 0, &flags, &fds), 5);
+  EXPECT_TRUE(fds.empty());
+  // A packet longer than the buffer is cut and says so.
+  ASSERT_EQ(SendPacket(p.a.get(), "0123456789", 10, -1, 0), 0);
+  ASSERT_EQ(ReceiveWithFds(p.b.get(), buf, 4, 0, &flags, &fds), 4);
+  EXPECT_NE(flags & MSG_TRUNC, 0);
+  p.a.reset();
+  EXPECT_EQ(SendPacket(p.b.get(), "x", 1, -1, 0), EPIPE);  // no SIGPIPE
+}
+
+TEST(UnixSocketTest, ReceiveAllAndSendAllKeepTheirTotalTimeout) {
+  Pair p(SOCK_STREAM);
+  ASSERT_TRUE(SendAll(p.a.get(), "abc", 1000));
+  char buf[8] = {};
+  EXPECT_TRUE(ReceiveAll(p.b.get(), buf, 3, 1000));
+  EXPECT_EQ(std::string(buf, 3), "abc");
+  ASSERT_TRUE(SendAll(p.a.get(), "de", 1000));
+  const auto start = std::chrono::steady_clock::now();
+  EXPECT_FALSE(ReceiveAll(p.b.get(), buf, 3, 200));  // only 2 of 3 bytes come
+  const auto waited = std::chrono::steady_clock::now() - start;
+  EXPECT_GE(waited, std::chrono::milliseconds(150));
+  EXPECT_LT(waited, std::chrono::milliseconds(5000));
+  p.a.reset();
+  EXPECT_FALSE(ReceiveAll(p.b.get(), buf, 1, 1000));  // EOF
+  EXPECT_FALSE(SendAll(p.b.get(), "x", 1000));        // no SIGPIPE either
+}
+
+TEST(UnixSocketTest, ReceiveRestFrameTellsAnOversizedFrameFromAGonePeer) {
+  Pair p(SOCK_STREAM);
+  ASSERT_TRUE(SendAll(p.a.get(), std::string("\x03\x00\x00\x00xyz", 7), 1000));
+  Result<std::string> got = ReceiveRestFrame(p.b.get(), 3, 1000);
+  ASSERT_TRUE(got.ok()) << got.status().message();
+  EXPECT_EQ(*got, "xyz");
+  ASSERT_TRUE(SendAll(p.a.get(), std::string("\x04\x00\x00\x00", 4), 1000));
+  got = ReceiveRestFrame(p.b.get(), 3, 1000);
+  ASSERT_FALSE(got.ok());
+  EXPECT_EQ(got.status().error_number(), 0) << got.status().message();
+  ASSERT_TRUE(SendAll(p.a.get(), std::string("\x02\x00\x00\x00y", 5), 1000));
+  p.a.reset();
+  got = ReceiveRestFrame(p.b.get(), 3, 1000);  // half a payload, then EOF
+  ASSERT_FALSE(got.ok());
+  EXPECT_EQ(got.status().error_number(), ECONNABORTED);
 }
 
 }  // namespace
