@@ -1,5 +1,6 @@
 #include "core/container_report.h"
 
+#include <string_view>
 #include <utility>
 
 #include "core/units.h"
@@ -15,7 +16,38 @@ nlohmann::ordered_json Amount(uint64_t pages) {
   return {{"pages", pages}, {"bytes", bytes}};
 }
 
+// The rows of the text table as JSON, in OpenVZ's order and units, without
+// its placeholders.
+nlohmann::ordered_json ResourcesJson(const ContainerCounters& counters) {
+  nlohmann::ordered_json rows = nlohmann::ordered_json::array();
+  for (const ResourceRow& row : ResourceRows(counters)) {
+    if (std::string_view(row.name) == "dummy") continue;
+    rows.push_back({{"resource", row.name},
+                    {"unit", row.unit},
+                    {"tracking", TrackingName(row.tracking)},
+                    {"held", row.values.held_pages},
+                    {"maxheld", row.values.maxheld_pages},
+                    {"barrier", row.values.barrier_pages},
+                    {"limit", row.values.limit_pages},
+                    {"failcnt", row.values.failcnt}});
+  }
+  return rows;
+}
+
 }  // namespace
+
+ContainerCounters CountersOf(const ContainerReport& c) {
+  ContainerCounters counters;
+  counters.ctid = c.id;
+  counters.privvmpages = c.privvmpages;
+  counters.shmpages = c.shmpages;
+  counters.measured = c.measured;
+  // A numproc limit is kept with the measured values (the pids cgroup, or
+  // ubcd's own count where it traps task creation).
+  counters.numproc_enforced =
+      c.measured.numproc && c.measured.numproc->limit_pages != kUnlimitedPages;
+  return counters;
+}
 
 nlohmann::ordered_json ContainerReportJson(const ContainerReport& c) {
   const BeancounterValues& p = c.privvmpages;
@@ -46,6 +78,7 @@ nlohmann::ordered_json ContainerReportJson(const ContainerReport& c) {
           {"failcnt", shm.failcnt},
           {"source", LimitsSourceName(c.limits.shmpages_source)},
           {"source_detail", c.limits.shmpages_source_detail}}}}},
+      {"resources", ResourcesJson(CountersOf(c))},
   };
 }
 

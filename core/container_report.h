@@ -3,7 +3,9 @@
 // The one type behind `GET /v1/containers[/{id}]` and `ubcd --status --json`
 // (schemas/rest-container.schema.json, rest-containers.schema.json): both
 // print ContainerReportJson / ContainerReportsJson, so the two views cannot
-// drift apart. Plain values; the functions are pure and thread-safe.
+// drift apart. Besides the enforced page counters, "resources" lists every
+// row of /proc/user_beancounters but the dummies, in its order and unit, with
+// its marker (core/resource_rows.h). Plain values; the functions are pure and thread-safe.
 #pragma once
 
 #include <cstdint>
@@ -13,6 +15,7 @@
 
 #include "core/beancounter.h"
 #include "core/limits_resolver.h"
+#include "core/resource_rows.h"
 
 namespace ubc {
 
@@ -26,7 +29,13 @@ struct ContainerReport {
   ResolvedLimits limits;
   BeancounterValues privvmpages;
   BeancounterValues shmpages;
+  // numproc, physpages, kmemsize, numfile as the kernel shows them (sampled
+  // at most once a second, never on the notify path).
+  MeasuredResources measured;
 };
+
+// The counters of the text table, the JSON rows and the metrics.
+ContainerCounters CountersOf(const ContainerReport& container);
 
 // Ordered so the id comes first and the fields read in the order the schemas
 // list them.

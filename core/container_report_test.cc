@@ -72,6 +72,33 @@ TEST(ResponseJsonTest, ShmpagesIsReportedWithItsSource) {
   EXPECT_EQ(doc["beancounters"]["privvmpages"]["held"]["pages"], 100);
 }
 
+TEST(ResponseJsonTest, ResourcesListEveryRowButTheDummiesWithItsMarker) {
+  ContainerReport c = Sample("m");
+  c.measured.numfile = BeancounterValues{7, 9, kUnlimitedPages, kUnlimitedPages, 0};
+  c.measured.numproc = BeancounterValues{3, 5, 32, 32, 1};
+  c.measured.kmemsize = BeancounterValues{81920, 90112, kUnlimitedPages, kUnlimitedPages, 0};
+  const nlohmann::ordered_json doc = ContainerReportJson(c);
+  ExpectValid("rest-container.schema.json", doc);
+  const auto& rows = doc["resources"];
+  ASSERT_EQ(rows.size(), 20u);
+  EXPECT_EQ(rows[0]["resource"], "kmemsize");
+  EXPECT_EQ(rows[0]["unit"], "bytes");
+  EXPECT_EQ(rows[0]["tracking"], "measured");
+  EXPECT_EQ(rows[0]["held"], 81920);
+  EXPECT_EQ(rows[1]["resource"], "lockedpages");
+  EXPECT_EQ(rows[1]["tracking"], "untracked");
+  EXPECT_EQ(rows[1]["limit"], kUnlimitedPages);
+  EXPECT_EQ(rows[2]["resource"], "privvmpages");
+  EXPECT_EQ(rows[2]["tracking"], "enforced");
+  EXPECT_EQ(rows[2]["failcnt"], 3);
+  EXPECT_EQ(rows[4]["resource"], "numproc");   // the dummy before it is left out
+  EXPECT_EQ(rows[4]["tracking"], "enforced");  // a finite limit
+  EXPECT_EQ(rows[4]["limit"], 32);
+  EXPECT_EQ(rows[18]["resource"], "numfile");
+  EXPECT_EQ(rows[18]["maxheld"], 9);
+  EXPECT_EQ(rows[19]["resource"], "numiptent");
+}
+
 TEST(ResponseJsonTest, UnlimitedHasNullBytes) {
   ContainerReport c = Sample("c1");
   c.privvmpages.limit_pages = kUnlimitedPages;

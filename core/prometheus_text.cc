@@ -1,7 +1,9 @@
 #include "core/prometheus_text.h"
 
+#include <array>
 #include <charconv>
 #include <cmath>
+#include <utility>
 
 namespace ubc {
 namespace {
@@ -46,6 +48,64 @@ void AppendPerBeancounter(std::string& out, const std::vector<MetricsContainer>&
     for (const auto& [resource, values] : resources) {
       AppendSample(out, name, Label("container", c.id) + "," + Label("resource", resource),
                    std::to_string(get(*values)));
+    }
+  }
+}
+
+ContainerCounters CountersOf(const MetricsContainer& c) {
+  ContainerCounters counters;
+  counters.ctid = c.id;
+  counters.privvmpages = c.privvmpages;
+  counters.shmpages = c.shmpages;
+  counters.measured = c.measured;
+  counters.numproc_enforced = c.numproc_enforced;
+  return counters;
+}
+
+// The rows of the table: a marker for each, values for the tracked ones.
+void AppendResourceRows(std::string& out, const std::vector<MetricsContainer>& containers) {
+  std::vector<std::pair<std::string, std::array<ResourceRow, kResourceRowCount>>> all;
+  all.reserve(containers.size());
+  for (const MetricsContainer& c : containers) all.emplace_back(c.id, ResourceRows(CountersOf(c)));
+  AppendHeader(out, "ubc_resource_tracking", "gauge",
+               "1 for each row of /proc/user_beancounters: enforced (refused past the limit), "
+               "measured (read from the kernel, not enforced) or untracked (held 0).");
+  for (const auto& [id, rows] : all) {
+    for (const ResourceRow& row : rows) {
+      if (std::string_view(row.name) == "dummy") continue;
+      AppendSample(out, "ubc_resource_tracking",
+                   Label("container", id) + "," + Label("resource", row.name) + "," +
+                       Label("tracking", TrackingName(row.tracking)),
+                   "1");
+    }
+  }
+  struct Series {
+    const char* name;
+    const char* type;
+    const char* help;
+    uint64_t BeancounterValues::*field;
+  };
+  const Series series[] = {
+      {"ubc_resource_held", "gauge", "Held now, in the row's unit (label unit).",
+       &BeancounterValues::held_pages},
+      {"ubc_resource_maxheld", "gauge", "Most ever held, in the row's unit.",
+       &BeancounterValues::maxheld_pages},
+      {"ubc_resource_barrier", "gauge", "Barrier (9223372036854775807: unlimited).",
+       &BeancounterValues::barrier_pages},
+      {"ubc_resource_limit", "gauge", "Limit (9223372036854775807: unlimited).",
+       &BeancounterValues::limit_pages},
+      {"ubc_resource_failcnt_total", "counter", "Refusals (failcnt).", &BeancounterValues::failcnt},
+  };
+  for (const Series& s : series) {
+    AppendHeader(out, s.name, s.type, s.help);
+    for (const auto& [id, rows] : all) {
+      for (const ResourceRow& row : rows) {
+        if (row.tracking == Tracking::kUntracked) continue;
+        AppendSample(out, s.name,
+                     Label("container", id) + "," + Label("resource", row.name) + "," +
+                         Label("unit", row.unit),
+                     std::to_string(row.values.*s.field));
+      }
     }
   }
 }
@@ -109,6 +169,8 @@ std::string RenderPrometheusMetrics(const std::vector<MetricsContainer>& contain
   AppendPerBeancounter(out, containers, "ubc_beancounter_failcnt_total", "counter",
                        "Allocations refused (failcnt).",
                        [](const BeancounterValues& v) { return v.failcnt; });
+
+  AppendResourceRows(out, containers);
 
   AppendHeader(out, "ubc_decisions_total", "counter",
                "Trapped system calls decided, by syscall and verdict.");

@@ -2,7 +2,9 @@
 //
 // Renders per container and resource the beancounter values (held, maxheld,
 // barrier, limit as gauges in pages; failcnt as a counter), the container's
-// notify fds and processes, the number of containers by state, decisions by
+// notify fds and processes, every row of /proc/user_beancounters with its
+// marker (ubc_resource_tracking) and, for the tracked ones, their values in
+// the row's own unit (ubc_resource_*), the number of containers by state, decisions by
 // syscall and verdict, and the decision latency histogram. DecisionMetrics
 // keeps non-cumulative buckets; Prometheus wants cumulative `le` buckets, so
 // they are summed here, and `_count` is the +Inf bucket so the two always
@@ -17,6 +19,7 @@
 
 #include "core/beancounter.h"
 #include "core/decision_metrics.h"
+#include "core/resource_rows.h"
 
 namespace ubc {
 
@@ -28,6 +31,8 @@ struct MetricsContainer {
   uint64_t processes = 0;
   BeancounterValues privvmpages;
   BeancounterValues shmpages;
+  MeasuredResources measured;
+  bool numproc_enforced = false;
 };
 
 std::string RenderPrometheusMetrics(const std::vector<MetricsContainer>& containers,

@@ -101,9 +101,42 @@ TEST(PrometheusTextTest, EveryFamilyHasHelpAndTypeOnceAndEndsWithNewline) {
     if (l.rfind("# TYPE ", 0) == 0) ++types;
     if (l.rfind("# HELP ", 0) == 0) ++helps;
   }
-  EXPECT_EQ(types, 10u);
-  EXPECT_EQ(helps, 10u);
+  EXPECT_EQ(types, 16u);
+  EXPECT_EQ(helps, 16u);
   EXPECT_TRUE(HasLine(text, "ubc_containers{state=\"retired\"} 1"));
+}
+
+TEST(PrometheusTextTest, EveryRowHasItsMarkerAndTrackedRowsTheirValues) {
+  MetricsContainer c;
+  c.id = "web";
+  c.privvmpages = {4196, 4200, 16384, kUnlimitedPages, 7};
+  c.measured.numproc = BeancounterValues{5, 9, 64, 64, 3};
+  c.numproc_enforced = true;
+  c.measured.numfile = BeancounterValues{12, 40, kUnlimitedPages, kUnlimitedPages, 0};
+  const std::string text = RenderPrometheusMetrics({c}, DecisionMetricsSnapshot{});
+  EXPECT_TRUE(HasLine(
+      text,
+      "ubc_resource_tracking{container=\"web\",resource=\"numproc\",tracking=\"enforced\"} 1"))
+      << text;
+  EXPECT_TRUE(HasLine(
+      text,
+      "ubc_resource_tracking{container=\"web\",resource=\"numfile\",tracking=\"measured\"} 1"));
+  EXPECT_TRUE(HasLine(text,
+                      "ubc_resource_tracking{container=\"web\",resource=\"lockedpages\",tracking="
+                      "\"untracked\"} 1"));
+  EXPECT_TRUE(
+      HasLine(text, "ubc_resource_held{container=\"web\",resource=\"numproc\",unit=\"tasks\"} 5"));
+  EXPECT_TRUE(HasLine(
+      text, "ubc_resource_limit{container=\"web\",resource=\"numproc\",unit=\"tasks\"} 64"));
+  EXPECT_TRUE(HasLine(
+      text, "ubc_resource_failcnt_total{container=\"web\",resource=\"numproc\",unit=\"tasks\"} 3"));
+  EXPECT_TRUE(HasLine(
+      text, "ubc_resource_maxheld{container=\"web\",resource=\"numfile\",unit=\"files\"} 40"));
+  EXPECT_TRUE(HasLine(
+      text, "ubc_resource_held{container=\"web\",resource=\"privvmpages\",unit=\"pages\"} 4196"));
+  // Untracked rows have a marker and no values; dummy rows neither.
+  EXPECT_EQ(text.find("resource=\"lockedpages\",unit="), std::string::npos);
+  EXPECT_EQ(text.find("\"dummy\""), std::string::npos);
 }
 
 }  // namespace

@@ -365,7 +365,9 @@ RestResponse HandleRestRequest(const RestRequest& request, RestBackend& backend,
     case RestRoute::kMetrics: {
       std::vector<MetricsContainer> metrics;
       for (const ContainerReport& c : backend.ListContainers()) {
-        metrics.push_back({c.id, c.retired, c.notify_fds, c.processes, c.privvmpages, c.shmpages});
+        const ContainerCounters counters = CountersOf(c);
+        metrics.push_back({c.id, c.retired, c.notify_fds, c.processes, c.privvmpages, c.shmpages,
+                           c.measured, counters.numproc_enforced});
       }
       RestResponse r;
       r.content_type = "text/plain; version=0.0.4; charset=utf-8";
@@ -375,7 +377,7 @@ RestResponse HandleRestRequest(const RestRequest& request, RestBackend& backend,
     case RestRoute::kUserBeancounters: {
       std::vector<ContainerCounters> counters;
       for (const ContainerReport& c : backend.ListContainers()) {
-        counters.push_back({c.id, c.privvmpages, c.shmpages});
+        counters.push_back(CountersOf(c));
       }
       RestResponse r;
       r.content_type = "text/plain; charset=utf-8";

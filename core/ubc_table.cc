@@ -1,23 +1,9 @@
 #include "core/ubc_table.h"
 
 #include <cstdio>
-#include <iterator>
-#include <string_view>
-
-#include "core/units.h"
 
 namespace ubc {
 namespace {
-
-// OpenVZ's fixed resource order; "dummy" rows are placeholders existing
-// parsers count on.
-constexpr const char* kResources[] = {
-    "kmemsize",   "lockedpages", "privvmpages",  "shmpages",     "dummy",       "numproc",
-    "physpages",  "vmguarpages", "oomguarpages", "numtcpsock",   "numflock",    "numpty",
-    "numsiginfo", "tcpsndbuf",   "tcprcvbuf",    "othersockbuf", "dgramrcvbuf", "numothersock",
-    "dcachesize", "numfile",     "dummy",        "dummy",        "dummy",       "numiptent",
-};
-static_assert(std::size(kResources) == 24);
 
 void AppendRow(std::string& out, const char* uid, const char* resource,
                const BeancounterValues& v) {
@@ -55,17 +41,11 @@ std::string RenderUserBeancounters(const std::vector<ContainerCounters>& contain
                 "held", "maxheld", "barrier", "limit", "failcnt");
   out += header;
 
-  // Untracked resources: nothing held, unlimited bounds (docs/ubc-semantics.md §6).
-  const BeancounterValues untracked{0, 0, kUnlimitedPages, kUnlimitedPages, 0};
   for (const ContainerCounters& c : containers) {
     const std::string uid = c.ctid + ":";
     bool first = true;
-    for (const char* resource : kResources) {
-      const std::string_view name(resource);
-      AppendRow(out, first ? uid.c_str() : "", resource,
-                name == "privvmpages" ? c.privvmpages
-                : name == "shmpages"  ? c.shmpages
-                                      : untracked);
+    for (const ResourceRow& row : ResourceRows(c)) {
+      AppendRow(out, first ? uid.c_str() : "", row.name, row.values);
       first = false;
     }
   }

@@ -132,8 +132,7 @@ std::optional<std::vector<RefusalEvent>> Supervisor::Events(const std::string& i
 
 std::string Supervisor::StatusText() {
   std::vector<ContainerCounters> counters;
-  for (const ContainerReport& r : ListContainers())
-    counters.push_back({r.id, r.privvmpages, r.shmpages});
+  for (const ContainerReport& r : ListContainers()) counters.push_back(CountersOf(r));
   return RenderUserBeancounters(counters);
 }
 
