@@ -117,6 +117,26 @@ std::optional<uint64_t> StatusField(std::string_view text, std::string_view key)
   return std::nullopt;
 }
 
+std::optional<uint64_t> KeyedValue(std::string_view text, std::string_view key) {
+  while (!text.empty()) {
+    std::string_view line = NextLine(text);
+    if (line.size() <= key.size() || line.substr(0, key.size()) != key || line[key.size()] != ' ')
+      continue;
+    return SingleValue(line.substr(key.size() + 1));
+  }
+  return std::nullopt;
+}
+
+std::optional<uint64_t> SingleValue(std::string_view text) {
+  while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.remove_suffix(1);
+  uint64_t value = 0;
+  const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || ptr == text.data() || ptr != text.data() + text.size()) {
+    return std::nullopt;
+  }
+  return value;
+}
+
 std::optional<int> StatusTgid(std::string_view text) {
   const std::optional<uint64_t> tgid = StatusField(text, "Tgid");
   if (!tgid || *tgid > static_cast<uint64_t>(INT_MAX)) return std::nullopt;

@@ -54,6 +54,14 @@ Result<ImageFacts> ParseStatImage(std::string_view text);
 // (multi-valued lines like Uid: are not read here).
 std::optional<uint64_t> StatusField(std::string_view text, std::string_view key);
 
+// The value of the line "key value" of a cgroup file in flat-keyed format
+// (memory.stat, pids.events): KeyedValue(text, "kernel"). Nothing when the
+// line is missing or its value is not one unsigned number.
+std::optional<uint64_t> KeyedValue(std::string_view text, std::string_view key);
+
+// A cgroup file holding one number ("123\n"); "max" is nullopt like garbage.
+std::optional<uint64_t> SingleValue(std::string_view text);
+
 // "Tgid:" of /proc/TID/status, when it is there and fits an int.
 std::optional<int> StatusTgid(std::string_view text);
 

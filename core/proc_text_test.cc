@@ -168,6 +168,27 @@ constexpr const char* kStatus =
     "VmData:\t     224 kB\n"
     "Threads:\t2\n";
 
+TEST(KeyedValue, Table) {
+  const char* stat = "anon 1208320\nfile 4096\nkernel 962560\nkernel_stack 65536\n";
+  EXPECT_EQ(KeyedValue(stat, "anon"), 1208320u);
+  EXPECT_EQ(KeyedValue(stat, "kernel"), 962560u);  // not kernel_stack
+  EXPECT_EQ(KeyedValue(stat, "kernel_stack"), 65536u);
+  EXPECT_EQ(KeyedValue(stat, "kern"), std::nullopt);
+  EXPECT_EQ(KeyedValue(stat, "slab"), std::nullopt);
+  EXPECT_EQ(KeyedValue("max 3", "max"), 3u);
+  EXPECT_EQ(KeyedValue("max 3x\n", "max"), std::nullopt);
+  EXPECT_EQ(KeyedValue("max -1\n", "max"), std::nullopt);
+  EXPECT_EQ(KeyedValue("", "max"), std::nullopt);
+}
+
+TEST(SingleValue, Table) {
+  EXPECT_EQ(SingleValue("12\n"), 12u);
+  EXPECT_EQ(SingleValue("0"), 0u);
+  EXPECT_EQ(SingleValue("max\n"), std::nullopt);
+  EXPECT_EQ(SingleValue("12 13\n"), std::nullopt);
+  EXPECT_EQ(SingleValue(""), std::nullopt);
+}
+
 TEST(StatusField, Table) {
   const struct {
     const char* text;

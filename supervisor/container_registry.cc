@@ -40,7 +40,7 @@ void ContainerRegistry::DropExpiredLocked() {
 
 std::shared_ptr<Container> ContainerRegistry::MakeLocked(
     const ContainerProcessState& state, bool recovered, std::unique_ptr<ContainerMembers> members,
-    std::optional<uint64_t> stack_hard_limit_bytes) {
+    std::unique_ptr<ResourceGauge> gauge, std::optional<uint64_t> stack_hard_limit_bytes) {
   auto c = std::make_shared<Container>();
   c->id = state.id;
   UbcAnnotations annotations;
@@ -65,6 +65,7 @@ std::shared_ptr<Container> ContainerRegistry::MakeLocked(
                                                         *c->limits.profile, tuning);
   c->accounting->SetShmLimits(c->limits.shmpages.barrier_pages, c->limits.shmpages.limit_pages);
   c->members = std::move(members);
+  c->gauge = std::move(gauge);
   if (recovered) {
     if (auto kept = restored_.find(state.id); kept != restored_.end()) {
       c->accounting->Restore(kept->second.maxheld_pages, kept->second.failcnt);
@@ -106,6 +107,7 @@ std::shared_ptr<Container> ContainerRegistry::Attach(const ContainerProcessState
   // wait on. Then the registry is looked at again: another fd of the same
   // container may have registered it meanwhile.
   std::unique_ptr<ContainerMembers> members;
+  std::unique_ptr<ResourceGauge> gauge;
   std::optional<uint64_t> stack_hard_limit_bytes;
   std::unique_lock<std::mutex> lock(mu_);
   for (;;) {
@@ -119,11 +121,12 @@ std::shared_ptr<Container> ContainerRegistry::Attach(const ContainerProcessState
     lock.unlock();
     const int init_pid = state.state_pid > 0 ? state.state_pid : state.pid;
     members = view_.Members(init_pid, runtime_pid);
+    gauge = view_.Gauge(init_pid, runtime_pid);
     stack_hard_limit_bytes = view_.StackHardLimitBytes(init_pid);
     lock.lock();
   }
   std::shared_ptr<Container> c =
-      MakeLocked(state, recovered, std::move(members), stack_hard_limit_bytes);
+      MakeLocked(state, recovered, std::move(members), std::move(gauge), stack_hard_limit_bytes);
   ++c->notify_fds;
   containers_[state.id] = c;
   return c;
@@ -190,6 +193,8 @@ ContainerReport ContainerRegistry::Report(const Container& c) {
   r.processes = snap.processes;
   r.privvmpages = snap.privvmpages;
   r.shmpages = snap.shmpages;
+  // A retired container's cgroup and processes are gone: its last sample stands.
+  if (c.gauge) r.measured = r.retired ? c.gauge->Last() : c.gauge->Read();
   return r;
 }
 

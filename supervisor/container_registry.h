@@ -44,6 +44,7 @@ struct Container {
   OnError on_error = OnError::kContinue;  // fixed at creation
   std::unique_ptr<ContainerAccounting> accounting;
   std::unique_ptr<ContainerMembers> members;
+  std::unique_ptr<ResourceGauge> gauge;  // null: the measured rows are not tracked
   RefusalEvents events;
   std::atomic<int> notify_fds{0};
   // When a status reader last had the counters refreshed (the snapshot
@@ -91,6 +92,7 @@ class ContainerRegistry {
   void DropExpiredLocked();
   std::shared_ptr<Container> MakeLocked(const ContainerProcessState& state, bool recovered,
                                         std::unique_ptr<ContainerMembers> members,
+                                        std::unique_ptr<ResourceGauge> gauge,
                                         std::optional<uint64_t> stack_hard_limit_bytes);
 
   const SupervisorConfig config_;

@@ -55,6 +55,33 @@ bool Membership::CgroupHolds(std::string_view path) const {
          path[cgroup_path.size()] == '/';
 }
 
+std::string OwnCgroupDir(int init_pid, int runtime_pid, std::string_view controller,
+                         std::string_view probe_file) {
+  std::string init_text, runtime_text;
+  const std::vector<CgroupLine> init_cg = ReadCgroups(init_pid, &init_text);
+  const std::vector<CgroupLine> runtime_cg =
+      runtime_pid > 0 ? ReadCgroups(runtime_pid, &runtime_text) : std::vector<CgroupLine>{};
+  for (const CgroupLine& line : init_cg) {
+    bool names = line.controllers.empty();  // cgroup2: the probe file tells
+    for (std::string_view rest = line.controllers; !rest.empty() && !names;) {
+      const size_t comma = rest.find(',');
+      names = rest.substr(0, comma) == controller;
+      rest = comma == std::string_view::npos ? std::string_view{} : rest.substr(comma + 1);
+    }
+    if (!names || line.path == "/") continue;
+    auto same = std::find_if(runtime_cg.begin(), runtime_cg.end(), [&](const CgroupLine& r) {
+      return r.controllers == line.controllers;
+    });
+    if (same == runtime_cg.end() || same->path == line.path) continue;
+    const std::string mount = MountPointOf(line.controllers);
+    if (mount.empty()) continue;
+    std::string dir = mount + std::string(line.path);
+    if (::access((dir + "/" + std::string(probe_file)).c_str(), R_OK) != 0) continue;
+    return dir;
+  }
+  return "";
+}
+
 bool PidNamespaceOf(const std::string& ns_path, dev_t* dev, ino_t* ino) {
   struct stat st {};
   if (::stat(ns_path.c_str(), &st) != 0) return false;

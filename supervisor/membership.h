@@ -37,6 +37,15 @@ struct Membership {
 // of the runtime that sent the notify fd.
 Membership DetermineMembership(int init_pid, int runtime_pid);
 
+// The container's own cgroup directory in the hierarchy of `controller`
+// ("memory", "pids"): where the init is in another cgroup than the runtime, in
+// a cgroup v1 hierarchy naming that controller, or in cgroup2 when the
+// directory has `probe_file` (a controller's file, "memory.current", shows it
+// is enabled there). "" when there is none (crun without cgroups, or a
+// container sharing the runtime's cgroup, whose figures would be the host's).
+std::string OwnCgroupDir(int init_pid, int runtime_pid, std::string_view controller,
+                         std::string_view probe_file);
+
 // The pid namespace (device and inode of `ns_path`, a /proc/PID/ns/pid);
 // false when it cannot be stat'ed.
 bool PidNamespaceOf(const std::string& ns_path, dev_t* dev, ino_t* ino);

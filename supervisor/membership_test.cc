@@ -112,6 +112,7 @@ class TestCgroup {
       }
       parent_ = parent;
       dir_ = dir;
+      controllers_ = std::string(line.controllers);
       why_.clear();
       return;
     }
@@ -143,8 +144,11 @@ class TestCgroup {
   const std::string& why() const { return why_; }
   // The cgroup's directory: its mount point and path, as /proc/PID/cgroup names it.
   const std::string& dir() const { return dir_; }
+  // Its hierarchy's controllers as /proc/PID/cgroup names them ("" is cgroup2).
+  const std::string& controllers() const { return controllers_; }
 
  private:
+  std::string controllers_;
   std::string parent_;
   std::string dir_;
   std::string why_;
@@ -221,6 +225,35 @@ TEST(MembershipTest, AnInitInACgroupOfItsOwnIsFoundByItsCgroup) {
   ASSERT_FALSE(m.cgroup_path.empty());
   EXPECT_TRUE(cgroup.dir().ends_with(m.cgroup_path));
   EXPECT_TRUE(m.CgroupHolds(m.cgroup_path));
+}
+
+TEST(MembershipTest, OwnCgroupDirIsTheInitsCgroupWhereTheControllersFileIsThere) {
+  TestCgroup cgroup;
+  UBC_REQUIRE(cgroup.ok(), cgroup.why());
+  ChildProcess init(Holder(cgroup.dir()));
+  ASSERT_EQ(init.Reported(1), std::vector<int>{0});
+  // TestCgroup prefers cgroup2, where the probe file says whether the
+  // controller is enabled; a v1 hierarchy is taken by its name.
+  const std::string controller =
+      cgroup.controllers().empty() ? "pids"
+                                   : cgroup.controllers().substr(0, cgroup.controllers().find(','));
+  EXPECT_EQ(OwnCgroupDir(init.pid(), ::getpid(), controller, "cgroup.procs"), cgroup.dir());
+  EXPECT_EQ(OwnCgroupDir(init.pid(), ::getpid(), controller, "no-such.file"), "");
+  EXPECT_EQ(OwnCgroupDir(init.pid(), -1, controller, "cgroup.procs"), "");  // nothing to compare
+  EXPECT_EQ(OwnCgroupDir(kNoSuchPid, ::getpid(), controller, "cgroup.procs"), "");
+}
+
+TEST(MembershipTest, OwnCgroupDirIsNoneWhenTheRuntimeSharesTheCgroup) {
+  TestCgroup cgroup;
+  UBC_REQUIRE(cgroup.ok(), cgroup.why());
+  ChildProcess init(Holder(cgroup.dir()));
+  ChildProcess runtime(Holder(cgroup.dir()));
+  ASSERT_EQ(init.Reported(1), std::vector<int>{0});
+  ASSERT_EQ(runtime.Reported(1), std::vector<int>{0});
+  const std::string controller =
+      cgroup.controllers().empty() ? "pids"
+                                   : cgroup.controllers().substr(0, cgroup.controllers().find(','));
+  EXPECT_EQ(OwnCgroupDir(init.pid(), runtime.pid(), controller, "cgroup.procs"), "");
 }
 
 TEST(MembershipTest, ACgroupHoldsItselfAndWhatIsBelowItOnly) {

@@ -56,6 +56,10 @@ class ProcProcessView : public ProcessView {
     }
     return members;
   }
+  std::unique_ptr<ResourceGauge> Gauge(int init_pid, int runtime_pid) override {
+    if (init_pid <= 0) return nullptr;
+    return std::make_unique<ResourceGauge>(FindGaugeSources(init_pid, runtime_pid));
+  }
   std::unique_ptr<CallTarget> Target(const Notifier& notifier) override {
     return std::make_unique<ProcTarget>(notifier);
   }

@@ -28,6 +28,7 @@
 
 #include "core/accounting_readers.h"
 #include "supervisor/notifier.h"
+#include "supervisor/resource_gauge.h"
 
 namespace ubc {
 
@@ -79,6 +80,11 @@ class ProcessView {
   // The RLIMIT_STACK hard limit of `pid` in bytes (kUnlimitedStackBytes in
   // core/stack_headroom.h for none); nullopt when it cannot be read.
   virtual std::optional<uint64_t> StackHardLimitBytes(int pid) = 0;
+  // What measures the container's other rows (resource_gauge.h); null: none
+  // (they show as not tracked).
+  virtual std::unique_ptr<ResourceGauge> Gauge(int /*init_pid*/, int /*runtime_pid*/) {
+    return nullptr;
+  }
 };
 
 }  // namespace ubc
