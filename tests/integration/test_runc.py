@@ -7,6 +7,7 @@ import os
 import bound_cases
 import bypass_cases
 import memory_cases
+import resource_cases
 import shm_cases
 from cleanup import add_cleanup, unique_id
 from memory_cases import _grow_to, _held_is, _processes_are
@@ -37,6 +38,8 @@ for _name in bound_cases.CASES:
     globals()["test_" + _name] = _bind(_name, bound_cases)
 for _name in shm_cases.CASES:
     globals()["test_" + _name] = _bind(_name, shm_cases)
+for _name in resource_cases.CASES:
+    globals()["test_" + _name] = _bind(_name, resource_cases)
 for _name in bound_cases.RUNC_CASES:
     globals()["test_" + _name] = _bind(_name, bound_cases)
 

@@ -41,6 +41,8 @@
  *   seccomp-allow            installs an extra allow-all seccomp filter of its own -> ok
  *   fork-bomb N SIZE         N children at once, each mmaps + touches SIZE, then exits
  *                            -> ok FORKED FORK_FAILED CHILD_MMAP_FAILED
+ *   open-files N             opens /dev/null N more times and keeps the fds -> ok N
+ *   close-files              closes every fd open-files opened       -> ok N
  *   threads-exit N           N threads each mmap 64 KiB and exit at once (untouched,
  *                            unmapped by nobody) -> ok N
  *   i386-works               whether `int $0x80` works here (tried in a child: a machine
@@ -1048,6 +1050,29 @@ static void cmd_seccomp_allow(void) {
   reply("ok");
 }
 
+#define MAX_KEPT_FDS 4096
+static int kept_fds[MAX_KEPT_FDS];
+static int kept_fd_count;
+
+static void cmd_open_files(long n) {
+  long opened = 0;
+  for (; opened < n && kept_fd_count < MAX_KEPT_FDS; opened++) {
+    int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+      reply_err(errno);
+      return;
+    }
+    kept_fds[kept_fd_count++] = fd;
+  }
+  reply("ok %ld", opened);
+}
+
+static void cmd_close_files(void) {
+  int closed = kept_fd_count;
+  while (kept_fd_count > 0) close(kept_fds[--kept_fd_count]);
+  reply("ok %d", closed);
+}
+
 static void cmd_fork_bomb(long n, size_t len_bytes) {
   long forked = 0, fork_failed = 0, child_failed = 0;
   for (long i = 0; i < n; i++) {
@@ -1303,6 +1328,10 @@ static int run_command(int argc, char **argv) {
     cmd_fork();
   } else if (strcmp(c, "fork-hold") == 0) {
     cmd_fork_hold();
+  } else if (strcmp(c, "open-files") == 0) {
+    if (need_long(argc, argv, 1, &n) == 0) cmd_open_files(n);
+  } else if (strcmp(c, "close-files") == 0) {
+    cmd_close_files();
   } else if (strcmp(c, "kill-children") == 0) {
     cmd_kill_children();
   } else if (strcmp(c, "threads") == 0) {
