@@ -64,17 +64,22 @@ Result<UbcAnnotations> ParseUbcAnnotations(const std::map<std::string, std::stri
   for (const auto& [key, value] : annotations) {
     if (!HasUbcPrefix(key)) continue;
     const std::string shown = "annotation " + key + "=" + QuoteValue(value);
-    if (key == kPrivvmpagesAnnotation || key == kShmpagesAnnotation) {
-      Result<BarrierLimit> bl = ParseVzBarrierLimit(value);
+    if (key == kPrivvmpagesAnnotation || key == kShmpagesAnnotation ||
+        key == kNumprocAnnotation) {
+      // numproc counts tasks: integers and "unlimited", no size suffixes.
+      Result<BarrierLimit> bl = key == kNumprocAnnotation ? ParseVzCountBarrierLimit(value)
+                                                          : ParseVzBarrierLimit(value);
       if (!bl.ok()) {
-        // ParseVzBarrierLimit's message starts with `invalid value "<text>": `,
+        // The parsers' message starts with `invalid value "<text>": `,
         // which would repeat the value just shown; keep only the reason.
         std::string reason = bl.status().message();
         const std::string repeated = "invalid value \"" + value + "\": ";
         if (reason.rfind(repeated, 0) == 0) reason.erase(0, repeated.size());
         return Status::Error(shown + ": " + reason);
       }
-      (key == kPrivvmpagesAnnotation ? out.privvmpages : out.shmpages) = *bl;
+      (key == kPrivvmpagesAnnotation ? out.privvmpages
+       : key == kShmpagesAnnotation  ? out.shmpages
+                                     : out.numproc) = *bl;
     } else if (key == kProfileAnnotation) {
       const RuleProfile* profile = FindRuleProfile(value);
       if (profile == nullptr) {
@@ -89,7 +94,8 @@ Result<UbcAnnotations> ParseUbcAnnotations(const std::map<std::string, std::stri
       // without the limits its owner asked for.
       return Status::Error("annotation " + ShowKey(key) + ": unknown ubc annotation (known: " +
                            kPrivvmpagesAnnotation + ", " + kShmpagesAnnotation + ", " +
-                           kProfileAnnotation + ", " + kOnErrorAnnotation + ")");
+                           kNumprocAnnotation + ", " + kProfileAnnotation + ", " +
+                           kOnErrorAnnotation + ")");
     }
   }
   return out;

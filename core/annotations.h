@@ -1,7 +1,8 @@
 // ubc annotations: the per-container opt-in and limits in an OCI config.
 //
-// `ubc.privvmpages` ("barrier:limit" in vzctl syntax) and `ubc.profile`
-// ("bc2006" or "openvz"), read from OCI config annotations by ubc-hook and
+// `ubc.privvmpages`, `ubc.shmpages` ("barrier:limit" in vzctl syntax),
+// `ubc.numproc` ("barrier:limit" of tasks: integers or "unlimited", no
+// suffixes) and `ubc.profile` ("bc2006" or "openvz"), read from OCI config annotations by ubc-hook and
 // from the container state's annotations by ubcd. Other annotations are
 // ignored, except unknown `ubc.*` keys, which are errors: a typo such as
 // `ubc.privvmpage` must not silently leave a container unlimited. Pure;
@@ -21,6 +22,8 @@ namespace ubc {
 
 inline constexpr char kPrivvmpagesAnnotation[] = "ubc.privvmpages";
 inline constexpr char kShmpagesAnnotation[] = "ubc.shmpages";
+// Tasks (processes + threads), OpenVZ's numproc: a count, not pages.
+inline constexpr char kNumprocAnnotation[] = "ubc.numproc";
 inline constexpr char kProfileAnnotation[] = "ubc.profile";
 // What ubcd answers when it cannot decide (internal error, unreadable /proc):
 // "continue" (fail open, the default) or "enomem" (fail closed).
@@ -34,11 +37,14 @@ std::optional<OnError> ParseOnError(std::string_view text);
 struct UbcAnnotations {
   std::optional<BarrierLimit> privvmpages;
   std::optional<BarrierLimit> shmpages;
+  // numproc's barrier:limit in tasks (BarrierLimit's fields say pages; here
+  // they hold counts).
+  std::optional<BarrierLimit> numproc;
   const RuleProfile* profile = nullptr;  // nullptr: not set
   std::optional<OnError> on_error;
   bool any() const {
-    return privvmpages.has_value() || shmpages.has_value() || profile != nullptr ||
-           on_error.has_value();
+    return privvmpages.has_value() || shmpages.has_value() || numproc.has_value() ||
+           profile != nullptr || on_error.has_value();
   }
 };
 

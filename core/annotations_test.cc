@@ -59,6 +59,46 @@ TEST(AnnotationsTest, ShmpagesIsItsOwnBeancounter) {
       << bad.status().message();
 }
 
+TEST(AnnotationsTest, NumprocCountsTasks) {
+  auto r = ParseUbcAnnotations({{"ubc.numproc", "200:240"}, {"ubc.privvmpages", "1024"}});
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  ASSERT_TRUE(r->numproc.has_value());
+  EXPECT_EQ(*r->numproc, (BarrierLimit{200, 240}));  // tasks, not pages
+  EXPECT_EQ(*r->privvmpages, (BarrierLimit{1024, 1024}));
+  EXPECT_FALSE(r->shmpages.has_value());
+  auto single = ParseUbcAnnotations({{kNumprocAnnotation, "64"}});
+  ASSERT_TRUE(single.ok()) << single.status().message();
+  EXPECT_EQ(*single->numproc, (BarrierLimit{64, 64}));
+  auto only = ParseUbcAnnotations({{"ubc.numproc", "unlimited"}});
+  ASSERT_TRUE(only.ok());
+  EXPECT_TRUE(only->any());
+  EXPECT_EQ(*only->numproc, (BarrierLimit{kUnlimitedPages, kUnlimitedPages}));
+  EXPECT_FALSE(only->privvmpages.has_value());
+  auto none = ParseUbcAnnotations({{"ubc.privvmpages", "1024"}});
+  ASSERT_TRUE(none.ok());
+  EXPECT_FALSE(none->numproc.has_value());
+}
+
+TEST(AnnotationsTest, NumprocRefusesSizeSuffixes) {
+  // 1K tasks is not a thing: a suffix is refused, not taken as 1024.
+  auto k = ParseUbcAnnotations({{"ubc.numproc", "1K"}});
+  ASSERT_FALSE(k.ok());
+  EXPECT_EQ(k.status().message(),
+            "annotation ubc.numproc=\"1K\": suffix 'K' is not allowed: a count takes no unit");
+  auto limit = ParseUbcAnnotations({{"ubc.numproc", "100:2M"}});
+  ASSERT_FALSE(limit.ok());
+  EXPECT_EQ(limit.status().message(),
+            "annotation ubc.numproc=\"100:2M\": limit: suffix 'M' is not allowed: a count takes "
+            "no unit");
+  auto fraction = ParseUbcAnnotations({{"ubc.numproc", "1.5"}});
+  ASSERT_FALSE(fraction.ok());
+  EXPECT_EQ(fraction.status().message(),
+            "annotation ubc.numproc=\"1.5\": a count must be a whole number");
+  auto garbage = ParseUbcAnnotations({{"ubc.numproc", "lots"}});
+  ASSERT_FALSE(garbage.ok());
+  EXPECT_EQ(garbage.status().message(), "annotation ubc.numproc=\"lots\": not a number");
+}
+
 TEST(AnnotationsTest, ProfileBoth) {
   auto r = ParseUbcAnnotations({{"ubc.profile", "openvz"}, {"ubc.privvmpages", "1024:2048"}});
   ASSERT_TRUE(r.ok()) << r.status().message();
@@ -106,7 +146,7 @@ TEST(AnnotationsTest, MisspeltUbcKeyIsRejected) {
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().message(),
             "annotation ubc.privvmpage: unknown ubc annotation (known: ubc.privvmpages, "
-            "ubc.shmpages, ubc.profile, ubc.on_error)");
+            "ubc.shmpages, ubc.numproc, ubc.profile, ubc.on_error)");
 }
 
 TEST(AnnotationsTest, OnErrorChoosesFailOpenOrClosed) {
@@ -128,7 +168,7 @@ TEST(AnnotationsTest, UbcKeyInOtherCaseIsRejected) {
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().message(),
             "annotation UBC.privvmpages: unknown ubc annotation (known: ubc.privvmpages, "
-            "ubc.shmpages, ubc.profile, ubc.on_error)");
+            "ubc.shmpages, ubc.numproc, ubc.profile, ubc.on_error)");
 }
 
 TEST(AnnotationsTest, UnprintableKeyAndValueAreQuotedAndCapped) {
@@ -137,7 +177,7 @@ TEST(AnnotationsTest, UnprintableKeyAndValueAreQuotedAndCapped) {
   EXPECT_EQ(
       key.status().message(),
       "annotation \"ubc.\\nx\": unknown ubc annotation (known: ubc.privvmpages, ubc.shmpages, "
-      "ubc.profile, ubc.on_error)");
+      "ubc.numproc, ubc.profile, ubc.on_error)");
   auto value = ParseUbcAnnotations({{"ubc.profile", std::string(100, 'z') + "\x01"}});
   ASSERT_FALSE(value.ok());
   EXPECT_EQ(value.status().message(), "annotation ubc.profile=\"" + std::string(64, 'z') +

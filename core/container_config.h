@@ -1,8 +1,8 @@
 // ContainerConfig: one per-container limits file of ubcd's containers_dir.
 //
 // A file (/etc/ubc/containers.d/NAME.json, schemas/container-config.schema.json)
-// says which containers it matches, by id or name globs, and the privvmpages
-// and profile they get. Files are tried in file-name order and the first match
+// says which containers it matches, by id or name globs, and the privvmpages,
+// shmpages, numproc (tasks) and profile they get. Files are tried in file-name order and the first match
 // wins; ubc.* annotations override a file field by field (limits_resolver.h).
 // Configs are plain values; `profile` points at a static RuleProfile. All
 // functions are thread-safe; LoadContainerConfigDir reads the file system.
@@ -27,6 +27,8 @@ struct ContainerConfig {
   std::vector<std::string> name_patterns;   // fnmatch(3) globs on the container name
   std::optional<BarrierLimit> privvmpages;  // unset: not specified by this file
   std::optional<BarrierLimit> shmpages;
+  // numproc's barrier:limit in tasks (the fields say pages; they hold counts).
+  std::optional<BarrierLimit> numproc;
   const RuleProfile* profile = nullptr;  // nullptr: not specified by this file
   std::optional<OnError> on_error;       // unset: not specified by this file
 };

@@ -47,6 +47,20 @@ ResolvedLimits ResolveLimits(const UbcAnnotations& annotations, const ContainerC
     out.shmpages_source_detail = "default";
   }
 
+  if (annotations.numproc) {
+    out.numproc = *annotations.numproc;
+    out.numproc_source = LimitsSource::kAnnotation;
+    out.numproc_source_detail = kNumprocAnnotation;
+  } else if (matched_file != nullptr && matched_file->numproc) {
+    out.numproc = *matched_file->numproc;
+    out.numproc_source = LimitsSource::kConfigFile;
+    out.numproc_source_detail = matched_file->source_path;
+  } else {
+    out.numproc = supervisor.default_numproc;
+    out.numproc_source = LimitsSource::kDefault;
+    out.numproc_source_detail = "default";
+  }
+
   if (annotations.profile != nullptr) {
     out.profile = annotations.profile;
     out.profile_source = LimitsSource::kAnnotation;

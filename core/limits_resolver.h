@@ -1,5 +1,5 @@
-// LimitsResolver: which privvmpages, shmpages and rule profile a container
-// gets, and why.
+// LimitsResolver: which privvmpages, shmpages, numproc and rule profile a
+// container gets, and why.
 //
 // Each field is resolved on its own, highest precedence first: the container's
 // ubc.* annotation, then the first matching file of containers.d, then ubcd's
@@ -30,7 +30,10 @@ const char* LimitsSourceName(LimitsSource source);
 struct LimitsChange {
   std::optional<BarrierLimit> privvmpages;
   std::optional<BarrierLimit> shmpages;
-  bool any() const { return privvmpages.has_value() || shmpages.has_value(); }
+  std::optional<BarrierLimit> numproc;  // in tasks, though the fields say pages
+  bool any() const {
+    return privvmpages.has_value() || shmpages.has_value() || numproc.has_value();
+  }
 };
 
 struct ResolvedLimits {
@@ -42,6 +45,12 @@ struct ResolvedLimits {
   std::string privvmpages_source_detail;
   LimitsSource shmpages_source = LimitsSource::kDefault;
   std::string shmpages_source_detail = "default";
+  // Tasks (processes + threads), not pages: BarrierLimit's *_pages fields hold
+  // counts here. Unlimited unless set somewhere.
+  BarrierLimit numproc = {kUnlimitedPages, kUnlimitedPages};
+  LimitsSource numproc_source = LimitsSource::kDefault;
+  // "ubc.numproc", the config file path, or "default".
+  std::string numproc_source_detail = "default";
   LimitsSource profile_source = LimitsSource::kDefault;
   OnError on_error = OnError::kContinue;
   LimitsSource on_error_source = LimitsSource::kDefault;

@@ -25,6 +25,10 @@ std::string SerializePersistedState(const PersistedState& state) {
       entry["shm_maxheld"] = c.shm_maxheld_pages;
       entry["shm_failcnt"] = c.shm_failcnt;
     }
+    if (c.numproc_maxheld != 0 || c.numproc_failcnt != 0) {
+      entry["numproc_maxheld"] = c.numproc_maxheld;
+      entry["numproc_failcnt"] = c.numproc_failcnt;
+    }
     if (c.api_privvmpages) {
       entry["api_privvmpages"] = {{"barrier", c.api_privvmpages->barrier_pages},
                                   {"limit", c.api_privvmpages->limit_pages}};
@@ -32,6 +36,10 @@ std::string SerializePersistedState(const PersistedState& state) {
     if (c.api_shmpages) {
       entry["api_shmpages"] = {{"barrier", c.api_shmpages->barrier_pages},
                                {"limit", c.api_shmpages->limit_pages}};
+    }
+    if (c.api_numproc) {
+      entry["api_numproc"] = {{"barrier", c.api_numproc->barrier_pages},
+                              {"limit", c.api_numproc->limit_pages}};
     }
     containers[id] = std::move(entry);
   }
@@ -62,7 +70,13 @@ Result<PersistedState> ParsePersistedState(std::string_view text, std::string_vi
       return Status::Error(where + ": " + pointer +
                            ": shm_maxheld and shm_failcnt must be unsigned");
     }
-    for (const char* field : {"api_privvmpages", "api_shmpages"}) {
+    // Absent in state files written before numproc.
+    if (!ReadUint(*it, "numproc_maxheld", &c.numproc_maxheld) ||
+        !ReadUint(*it, "numproc_failcnt", &c.numproc_failcnt)) {
+      return Status::Error(where + ": " + pointer +
+                           ": numproc_maxheld and numproc_failcnt must be unsigned");
+    }
+    for (const char* field : {"api_privvmpages", "api_shmpages", "api_numproc"}) {
       auto api = it->find(field);
       if (api == it->end()) continue;
       BarrierLimit bl;
@@ -72,7 +86,10 @@ Result<PersistedState> ParsePersistedState(std::string_view text, std::string_vi
         return Status::Error(where + ": " + pointer + "/" + field +
                              " needs unsigned barrier and limit");
       }
-      (std::string_view(field) == "api_privvmpages" ? c.api_privvmpages : c.api_shmpages) = bl;
+      const std::string_view name = field;
+      (name == "api_privvmpages" ? c.api_privvmpages
+       : name == "api_shmpages"  ? c.api_shmpages
+                                 : c.api_numproc) = bl;
     }
     out[it.key()] = c;
   }

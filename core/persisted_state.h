@@ -27,6 +27,11 @@ struct PersistedContainer {
   uint64_t shm_maxheld_pages = 0;
   uint64_t shm_failcnt = 0;
   std::optional<BarrierLimit> api_shmpages;  // as api_privvmpages
+  // numproc counts tasks, not pages: its maxheld is a number of tasks, and
+  // api_numproc's BarrierLimit (fields named *_pages) holds counts.
+  uint64_t numproc_maxheld = 0;
+  uint64_t numproc_failcnt = 0;
+  std::optional<BarrierLimit> api_numproc;  // as api_privvmpages
   bool operator==(const PersistedContainer&) const = default;
 };
 

@@ -117,6 +117,44 @@ Result<BarrierLimit> ParseBarrierLimitField(const json& value, const std::string
   return bl;
 }
 
+// One bound of numproc's object form: tasks as an integer, or a count
+// string ("240", "unlimited"; no suffixes).
+Result<uint64_t> BoundCount(const json& value, const std::string& pointer) {
+  if (value.is_number_unsigned()) {
+    const uint64_t count = value.get<uint64_t>();
+    return count > kUnlimitedPages ? kUnlimitedPages : count;
+  }
+  Result<uint64_t> count = ParseVzCount(value.get<std::string>());
+  if (!count.ok()) return count.status().Wrap(pointer);
+  return count;
+}
+
+// numproc counts tasks, not pages (BarrierLimit's *_pages fields hold
+// counts): an integer for both bounds, a "B:L" string of counts, or
+// {"barrier": B, "limit": L} with integers or count strings.
+Result<BarrierLimit> ParseCountBarrierLimitField(const json& value, const std::string& pointer) {
+  BarrierLimit bl;
+  if (value.is_number_unsigned()) {
+    const uint64_t count = value.get<uint64_t>();
+    bl.barrier_pages = bl.limit_pages = count > kUnlimitedPages ? kUnlimitedPages : count;
+  } else if (value.is_string()) {
+    Result<BarrierLimit> parsed = ParseVzCountBarrierLimit(value.get<std::string>());
+    if (!parsed.ok()) return parsed.status().Wrap(pointer);
+    bl = *parsed;
+  } else {
+    Result<uint64_t> barrier = BoundCount(value.at("barrier"), pointer + "/barrier");
+    if (!barrier.ok()) return barrier.status();
+    Result<uint64_t> limit = BoundCount(value.at("limit"), pointer + "/limit");
+    if (!limit.ok()) return limit.status();
+    bl = {*barrier, *limit};
+  }
+  if (bl.barrier_pages > bl.limit_pages) {  // as for the page counters
+    return Status::Error(pointer + ": barrier " + FormatVzValuePages(bl.barrier_pages) +
+                         " is above limit " + FormatVzValuePages(bl.limit_pages));
+  }
+  return bl;
+}
+
 RestResponse NotFoundContainer(const std::string& id) {
   // The id is the client's: a 16 MiB one is not echoed whole.
   constexpr size_t kEchoBytes = 200;
@@ -260,6 +298,12 @@ Result<LimitsChange> ParseLimitsChange(std::string_view body, bool whole) {
                            "\"limit\": L}");
     }
   }
+  if (auto it = doc.find("numproc"); doc.is_object() && it != doc.end() && !it->is_string() &&
+                                     !it->is_object() && !it->is_number_integer()) {
+    return Status::Error("request body: /numproc (" + it->dump() +
+                         "): must be a number of tasks such as 240, \"200:240\" or "
+                         "\"unlimited\", or {\"barrier\": B, \"limit\": L}");
+  }
   if (Status s = (*validator)->Validate(doc, "request body"); !s.ok()) {
     return Status::Error(WithoutConditionalWrappers(s.message()));
   }
@@ -275,6 +319,11 @@ Result<LimitsChange> ParseLimitsChange(std::string_view body, bool whole) {
       if (!bl.ok()) return bl.status().Wrap("request body");
       change.shmpages = *bl;
     }
+    if (auto it = doc.find("numproc"); it != doc.end()) {
+      Result<BarrierLimit> bl = ParseCountBarrierLimitField(*it, "/numproc");
+      if (!bl.ok()) return bl.status().Wrap("request body");
+      change.numproc = *bl;
+    }
   } catch (const std::exception& e) {
     // Unreachable for a schema-valid body; keeps a schema edit from becoming
     // an exception.
@@ -283,7 +332,7 @@ Result<LimitsChange> ParseLimitsChange(std::string_view body, bool whole) {
   if (whole && !change.privvmpages) {
     return Status::Error(
         "request body: /privvmpages: required (PUT replaces the limits object: privvmpages, "
-        "and shmpages when given; use PATCH to change some fields)");
+        "and shmpages and numproc when given; use PATCH to change some fields)");
   }
   return change;
 }

@@ -7,7 +7,10 @@
 #include <filesystem>
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "core/embedded_schemas.h"
 #include "core/rule_profile.h"
@@ -55,6 +58,7 @@ class FakeBackend : public RestBackend {
   std::map<std::string, std::vector<RefusalEvent>> events;
   DecisionMetricsSnapshot metrics;
   int set_calls = 0;
+  std::optional<LimitsChange> last_change;  // what the last SetLimits was given
 
   std::vector<ContainerReport> ListContainers() override {
     std::vector<ContainerReport> out;
@@ -68,6 +72,7 @@ class FakeBackend : public RestBackend {
   }
   bool SetLimits(const std::string& id, const LimitsChange& change) override {
     ++set_calls;
+    last_change = change;
     auto it = containers.find(id);
     if (it == containers.end()) return false;
     if (change.privvmpages) {
@@ -218,6 +223,74 @@ TEST(LimitsChangeTest, ShmpagesAloneOrWithPrivvmpages) {
     ASSERT_FALSE(bad.ok()) << body;
     EXPECT_NE(bad.status().message().find("/shmpages"), std::string::npos)
         << body << ": " << bad.status().message();
+  }
+}
+
+TEST(LimitsChangeTest, NumprocTakesTasks) {
+  // An integer is both bounds, in tasks.
+  auto n = ParseLimitsChange(R"({"numproc": 240})", false);
+  ASSERT_TRUE(n.ok()) << n.status().message();
+  EXPECT_EQ(n->numproc, (BarrierLimit{240, 240}));
+  EXPECT_FALSE(n->privvmpages.has_value());
+  EXPECT_FALSE(n->shmpages.has_value());
+  EXPECT_TRUE(n->any());
+  for (const auto& [body, want] : std::vector<std::pair<std::string, BarrierLimit>>{
+           {R"({"numproc": 0})", {0, 0}},
+           {R"({"numproc": "200:240"})", {200, 240}},
+           {R"({"numproc": " 64 "})", {64, 64}},
+           {R"({"numproc": "unlimited"})", {kUnlimitedPages, kUnlimitedPages}},
+           {R"({"numproc": "100:unlimited"})", {100, kUnlimitedPages}},
+           {R"({"numproc": {"barrier": 200, "limit": 240}})", {200, 240}},
+           {R"({"numproc": {"barrier": "200", "limit": "unlimited"}})", {200, kUnlimitedPages}},
+           {R"({"numproc": 9223372036854775807})", {kUnlimitedPages, kUnlimitedPages}},
+       }) {
+    auto c = ParseLimitsChange(body, false);
+    ASSERT_TRUE(c.ok()) << body << ": " << c.status().message();
+    EXPECT_EQ(c->numproc, want) << body;
+  }
+  auto all = ParseLimitsChange(R"({"privvmpages": "16M", "shmpages": "8M", "numproc": 100})", true);
+  ASSERT_TRUE(all.ok()) << all.status().message();
+  EXPECT_EQ(all->privvmpages, (BarrierLimit{4096, 4096}));
+  EXPECT_EQ(all->shmpages, (BarrierLimit{2048, 2048}));
+  EXPECT_EQ(all->numproc, (BarrierLimit{100, 100}));
+  auto without = ParseLimitsChange(R"({"privvmpages": "16M"})", true);
+  ASSERT_TRUE(without.ok()) << without.status().message();
+  EXPECT_FALSE(without->numproc.has_value());
+}
+
+TEST(LimitsChangeTest, NumprocPutStillNeedsPrivvmpages) {
+  auto put = ParseLimitsChange(R"({"numproc": 100})", true);
+  ASSERT_FALSE(put.ok());
+  EXPECT_NE(put.status().message().find("/privvmpages: required"), std::string::npos)
+      << put.status().message();
+  EXPECT_NE(put.status().message().find("numproc when given"), std::string::npos)
+      << put.status().message();
+  auto patch = ParseLimitsChange(R"({"numproc": 100})", false);
+  EXPECT_TRUE(patch.ok()) << patch.status().message();
+}
+
+TEST(LimitsChangeTest, NumprocRefusesSuffixesAndNamesTheField) {
+  for (const auto& [body, needle] : std::vector<std::pair<std::string, std::string>>{
+           {R"({"numproc": "1K"})", "/numproc (\"1K\")"},
+           {R"({"numproc": "100:2M"})", "/numproc (\"100:2M\")"},
+           {R"({"numproc": "1.5"})", "/numproc (\"1.5\")"},
+           {R"({"numproc": -1})", "/numproc (-1)"},
+           {R"({"numproc": 1.5})", "/numproc (1.5): must be a number of tasks"},
+           {R"({"numproc": true})", "/numproc (true): must be a number of tasks"},
+           {R"({"numproc": null})", "/numproc (null): must be a number of tasks"},
+           {R"({"numproc": [1]})", "/numproc ([1]): must be a number of tasks"},
+           {R"({"numproc": "240:200"})", "/numproc: barrier 240 is above limit 200"},
+           {R"({"numproc": {"barrier": 300, "limit": 200}})",
+            "/numproc: barrier 300 is above limit 200"},
+           {R"({"numproc": {"barrier": "2M", "limit": 300}})", "/numproc/barrier"},
+           {R"({"numproc": {"barrier": 1, "limit": 1.5}})", "/numproc/limit"},
+           {R"({"numproc": {"barrier": 1}})", "/numproc"},
+           {R"({"numproc": {"barrier": 1, "limit": 2, "x": 3}})", "/numproc"},
+       }) {
+    auto c = ParseLimitsChange(body, false);
+    ASSERT_FALSE(c.ok()) << body;
+    EXPECT_NE(c.status().message().find(needle), std::string::npos)
+        << body << ": " << c.status().message();
   }
 }
 
@@ -389,6 +462,23 @@ TEST_F(HandlerTest, PatchChangesShmpagesOnly) {
   EXPECT_EQ(doc["beancounters"]["shmpages"]["limit"]["pages"], 200);
   EXPECT_EQ(doc["beancounters"]["shmpages"]["source"], "api");
   EXPECT_NE(doc["beancounters"]["privvmpages"]["source"], "api");
+}
+
+TEST_F(HandlerTest, PatchPassesNumprocToTheBackend) {
+  RestResponse r = Do("PATCH", "/v1/containers/c1", R"({"numproc": "200:240"})");
+  EXPECT_EQ(r.http_status, 200) << r.body;
+  ASSERT_TRUE(backend_.last_change.has_value());
+  EXPECT_EQ(backend_.last_change->numproc, (BarrierLimit{200, 240}));
+  EXPECT_FALSE(backend_.last_change->privvmpages.has_value());
+  EXPECT_FALSE(backend_.last_change->shmpages.has_value());
+  ExpectError(Do("PATCH", "/v1/containers/c1", R"({"numproc": "1K"})"), 400, "/numproc");
+  EXPECT_EQ(backend_.set_calls, 1);
+  RestResponse put =
+      Do("PUT", "/v1/containers/c1", R"({"privvmpages": "1024:2048", "numproc": 64})");
+  EXPECT_EQ(put.http_status, 200) << put.body;
+  EXPECT_EQ(backend_.last_change->numproc, (BarrierLimit{64, 64}));
+  ExpectError(Do("PUT", "/v1/containers/c1", R"({"numproc": 64})"), 400, "/privvmpages");
+  EXPECT_EQ(backend_.set_calls, 2);
 }
 
 TEST_F(HandlerTest, PutNeedsEveryField) {

@@ -39,6 +39,9 @@ struct SupervisorConfig {
   std::string containers_dir;  // per-container files, see container_config.h
   BarrierLimit default_privvmpages;
   BarrierLimit default_shmpages = {kUnlimitedPages, kUnlimitedPages};  // when the config has none
+  // numproc in tasks (the fields say pages; they hold counts); likewise
+  // unlimited when the config has none.
+  BarrierLimit default_numproc = {kUnlimitedPages, kUnlimitedPages};
   const RuleProfile* default_profile = nullptr;  // static; never null after parsing
   OnError default_on_error = OnError::kContinue;
   uint32_t retire_after_seconds = 0;

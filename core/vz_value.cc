@@ -138,6 +138,54 @@ Result<uint64_t> ParseValue(std::string_view text) {
   return FractionToPages(count, unit_bytes);
 }
 
+// A count (no unit) without the "invalid value" prefix; returns the reason.
+Result<uint64_t> ParseCount(std::string_view text) {
+  text = TrimBlanks(text);
+  if (text.empty()) return Status::Error("empty value");
+  if (EqualsIgnoreCase(text, "unlimited")) return kUnlimitedPages;
+  if (text.front() == '-') return Status::Error("negative values are not allowed");
+  size_t i = 0;
+  while (i < text.size() && IsDigit(text[i])) ++i;
+  if (i == 0) return Status::Error("not a number");
+  if (i < text.size()) {
+    const char c = text[i];
+    if (c == '.') return Status::Error("a count must be a whole number");
+    if (std::isalpha(static_cast<unsigned char>(c)) && SuffixBytes(c)) {
+      // "64K" would be 64 KiB for a size; a number of tasks has no unit.
+      return Status::Error(std::string("suffix '") + c + "' is not allowed: a count takes no unit");
+    }
+    return Status::Error(std::string("unexpected character '") + c + "'");
+  }
+  uint64_t count = 0;
+  const auto [ptr, ec] = std::from_chars(text.data(), text.data() + i, count);
+  // Only out-of-range can fail on validated digits: a number that large clamps.
+  if (ec != std::errc() || ptr != text.data() + i) return kUnlimitedPages;
+  return ClampPages(count);
+}
+
+// "B:L" or "V" with `parse` for each value; errors carry the whole text.
+Result<BarrierLimit> ParsePair(std::string_view text, Result<uint64_t> (*parse)(std::string_view)) {
+  const size_t colon = text.find(':');
+  if (colon == std::string_view::npos) {
+    Result<uint64_t> v = parse(text);
+    if (!v.ok()) return Status::Error("invalid value " + Quote(text) + ": " + v.status().message());
+    return BarrierLimit{*v, *v};
+  }
+  if (text.find(':', colon + 1) != std::string_view::npos) {
+    return Status::Error("invalid value " + Quote(text) + ": more than one ':'");
+  }
+  Result<uint64_t> barrier = parse(text.substr(0, colon));
+  if (!barrier.ok()) {
+    return Status::Error("invalid value " + Quote(text) +
+                         ": barrier: " + barrier.status().message());
+  }
+  Result<uint64_t> limit = parse(text.substr(colon + 1));
+  if (!limit.ok()) {
+    return Status::Error("invalid value " + Quote(text) + ": limit: " + limit.status().message());
+  }
+  return BarrierLimit{*barrier, *limit};
+}
+
 }  // namespace
 
 Result<uint64_t> ParseVzValuePages(std::string_view text) {
@@ -147,25 +195,17 @@ Result<uint64_t> ParseVzValuePages(std::string_view text) {
 }
 
 Result<BarrierLimit> ParseVzBarrierLimit(std::string_view text) {
-  const size_t colon = text.find(':');
-  if (colon == std::string_view::npos) {
-    Result<uint64_t> v = ParseVzValuePages(text);
-    if (!v.ok()) return v.status();
-    return BarrierLimit{*v, *v};
-  }
-  if (text.find(':', colon + 1) != std::string_view::npos) {
-    return Status::Error("invalid value " + Quote(text) + ": more than one ':'");
-  }
-  Result<uint64_t> barrier = ParseValue(text.substr(0, colon));
-  if (!barrier.ok()) {
-    return Status::Error("invalid value " + Quote(text) +
-                         ": barrier: " + barrier.status().message());
-  }
-  Result<uint64_t> limit = ParseValue(text.substr(colon + 1));
-  if (!limit.ok()) {
-    return Status::Error("invalid value " + Quote(text) + ": limit: " + limit.status().message());
-  }
-  return BarrierLimit{*barrier, *limit};
+  return ParsePair(text, &ParseValue);
+}
+
+Result<uint64_t> ParseVzCount(std::string_view text) {
+  Result<uint64_t> r = ParseCount(text);
+  if (!r.ok()) return Status::Error("invalid value " + Quote(text) + ": " + r.status().message());
+  return r;
+}
+
+Result<BarrierLimit> ParseVzCountBarrierLimit(std::string_view text) {
+  return ParsePair(text, &ParseCount);
 }
 
 std::string FormatVzValuePages(uint64_t pages) {

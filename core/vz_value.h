@@ -5,7 +5,8 @@
 // allowed) with a suffix K, M, G, T (powers of 1024 bytes, converted to pages
 // rounding up), P (pages) or B (bytes). A pair is "barrier:limit"; a single
 // value sets both; suffixes may be lowercase and blanks around a value are
-// ignored. Pure functions, thread-safe.
+// ignored. Counts (numproc's tasks) have their own parsers below: integers and
+// `unlimited` only, no suffixes. Pure functions, thread-safe.
 #pragma once
 
 #include <cstdint>
@@ -29,7 +30,20 @@ Result<uint64_t> ParseVzValuePages(std::string_view text);
 // "B:L" or "V" -> both bounds.
 Result<BarrierLimit> ParseVzBarrierLimit(std::string_view text);
 
-// Pages as vzctl prints them: a number, or "unlimited" for kUnlimitedPages.
+// Counts (numproc: tasks, i.e. processes plus threads), not pages: a
+// non-negative integer or `unlimited` (any case), blanks around it ignored.
+// No suffix is accepted (K, M, G, T, P and B are sizes, meaningless for a
+// count), nor a fraction. Counts of kUnlimitedPages and above clamp to it, as
+// for pages: the unlimited value is the same LONG_MAX. Errors name the text,
+// e.g. "invalid value \"12K\": suffix 'K' is not allowed: a count takes none".
+Result<uint64_t> ParseVzCount(std::string_view text);
+
+// "B:L" or "V" of counts -> both bounds, each as ParseVzCount. The result's
+// fields are named *_pages but hold counts (for numproc: tasks).
+Result<BarrierLimit> ParseVzCountBarrierLimit(std::string_view text);
+
+// Pages (or counts) as vzctl prints them: a number, or "unlimited" for
+// kUnlimitedPages.
 std::string FormatVzValuePages(uint64_t pages);
 std::string FormatVzBarrierLimit(const BarrierLimit& bl);
 
