@@ -162,12 +162,38 @@ Status BoundMemoryCgroup(json& doc, uint64_t bound_bytes) {
   return Status::Ok();
 }
 
+// linux.resources.pids.limit: at most `limit`; a positive value the config
+// has that is smaller stays (0 or negative is unlimited in OCI).
+Status BoundPidsCgroup(json& doc, int64_t limit) {
+  auto linux_it = doc.find("linux");
+  if (linux_it == doc.end() || !linux_it->is_object())
+    return FieldError("linux", "missing or not an object");
+  json& resources = (*linux_it)["resources"];
+  if (resources.is_null()) resources = json::object();
+  if (!resources.is_object()) return FieldError("linux.resources", "not an object");
+  json& pids = resources["pids"];
+  if (pids.is_null()) pids = json::object();
+  if (!pids.is_object()) return FieldError("linux.resources.pids", "not an object");
+  if (auto it = pids.find("limit"); it != pids.end() && !it->is_null()) {
+    if (!it->is_number_integer()) return FieldError("linux.resources.pids.limit", "not an integer");
+    const int64_t value = it->get<int64_t>();
+    if (value > 0) limit = std::min(limit, value);
+  }
+  pids["limit"] = limit;
+  return Status::Ok();
+}
+
 }  // namespace
 
 KernelBounds KernelBoundsFor(const BarrierLimit& privvmpages, const BarrierLimit& shmpages,
-                             const KernelBoundsSettings& settings) {
+                             const KernelBoundsSettings& settings, const BarrierLimit& numproc) {
   KernelBounds bounds;
   if (!settings.enabled) return bounds;
+  if (numproc.limit_pages != kUnlimitedPages &&
+      numproc.limit_pages <= static_cast<uint64_t>(INT64_MAX)) {
+    // pids.max of 0 would refuse even the container's init: at least one.
+    bounds.pids_limit = static_cast<int64_t>(std::max<uint64_t>(numproc.limit_pages, 1));
+  }
   std::optional<uint64_t> limit_bytes = PagesToBytes(privvmpages.limit_pages);
   if (!limit_bytes) return bounds;
   bounds.data_bytes = std::max(*limit_bytes, settings.data_floor_bytes);
@@ -191,6 +217,9 @@ Status ApplyKernelBounds(json& doc, const KernelBounds& bounds) {
   }
   if (bounds.memory_bytes) {
     if (Status s = BoundMemoryCgroup(out, *bounds.memory_bytes); !s.ok()) return s;
+  }
+  if (bounds.pids_limit) {
+    if (Status s = BoundPidsCgroup(out, *bounds.pids_limit); !s.ok()) return s;
   }
   doc = std::move(out);
   return Status::Ok();

@@ -29,6 +29,7 @@
 #include <string_view>
 
 #include "core/status.h"
+#include "core/units.h"
 #include "core/vz_value.h"
 
 namespace ubc {
@@ -51,6 +52,9 @@ struct KernelBounds {
   std::optional<uint64_t> stack_bytes;
   std::optional<uint64_t> tmpfs_bytes;
   std::optional<uint64_t> memory_bytes;
+  // linux.resources.pids.limit: the numproc limit, enforced by the pids
+  // cgroup (a fork past it fails with EAGAIN).
+  std::optional<int64_t> pids_limit;
 };
 
 // The bounds for a container with these privvmpages and shmpages. An
@@ -58,12 +62,15 @@ struct KernelBounds {
 // RLIMIT_DATA is max(limit, data floor), RLIMIT_STACK at most that. The
 // memory cgroup gets the private pages the privvmpages limit allows, plus
 // the shmpages limit for shared memory (the privvmpages limit again while
-// shmpages is unlimited), plus the margin.
+// shmpages is unlimited), plus the margin. A finite numproc limit (tasks)
+// becomes the pids cgroup's limit whatever privvmpages is.
 KernelBounds KernelBoundsFor(const BarrierLimit& privvmpages, const BarrierLimit& shmpages,
-                             const KernelBoundsSettings& settings);
+                             const KernelBoundsSettings& settings,
+                             const BarrierLimit& numproc = {kUnlimitedPages, kUnlimitedPages});
 
 // Writes `bounds` into the OCI config `doc` (process.rlimits, mounts,
-// linux.resources.memory.limit), keeping tighter values the config has.
+// linux.resources.memory.limit, linux.resources.pids.limit), keeping tighter
+// values the config has.
 // Errors name the field ("process.rlimits[2].hard: not a non-negative
 // integer") and leave `doc` unchanged.
 Status ApplyKernelBounds(nlohmann::json& doc, const KernelBounds& bounds);

@@ -242,6 +242,47 @@ TEST(ApplyKernelBoundsTest, MalformedFieldsAreNamedAndLeaveTheConfigUnchanged) {
   }
 }
 
+TEST(KernelBoundsForTest, AFiniteNumprocLimitBoundsThePidsCgroup) {
+  const BarrierLimit unlimited{kUnlimitedPages, kUnlimitedPages};
+  EXPECT_EQ(KernelBoundsFor(unlimited, unlimited, {}, BarrierLimit{60, 64}).pids_limit, 64);
+  EXPECT_EQ(KernelBoundsFor(unlimited, unlimited, {}, BarrierLimit{0, 0}).pids_limit, 1);
+  EXPECT_FALSE(KernelBoundsFor(unlimited, unlimited, {}, unlimited).pids_limit);
+  EXPECT_FALSE(KernelBoundsFor(unlimited, unlimited, {}).pids_limit);
+  KernelBoundsSettings off;
+  off.enabled = false;
+  EXPECT_FALSE(KernelBoundsFor(unlimited, unlimited, off, BarrierLimit{8, 8}).pids_limit);
+}
+
+TEST(ApplyKernelBoundsTest, PidsLimitKeepsATighterOneAndReplacesUnlimited) {
+  KernelBounds b;
+  b.pids_limit = 64;
+  const struct {
+    const char* doc;
+    int64_t want;
+  } cases[] = {
+      {R"({"linux": {}})", 64},
+      {R"({"linux": {"resources": {"pids": {"limit": 10}}}})", 10},
+      {R"({"linux": {"resources": {"pids": {"limit": 100}}}})", 64},
+      {R"({"linux": {"resources": {"pids": {"limit": -1}}}})", 64},
+      {R"({"linux": {"resources": {"pids": {"limit": 0}}}})", 64},
+      {R"({"linux": {"resources": {"pids": {}}}})", 64},
+  };
+  for (const auto& c : cases) {
+    json doc = json::parse(c.doc);
+    ASSERT_TRUE(ApplyKernelBounds(doc, b).ok()) << c.doc;
+    EXPECT_EQ(doc["linux"]["resources"]["pids"]["limit"], c.want) << c.doc;
+  }
+  for (const char* bad : {R"({"linux": {"resources": {"pids": 3}}})",
+                          R"({"linux": {"resources": {"pids": {"limit": "9"}}}})"}) {
+    json doc = json::parse(bad);
+    const json before = doc;
+    const Status s = ApplyKernelBounds(doc, b);
+    EXPECT_FALSE(s.ok()) << bad;
+    EXPECT_NE(s.message().find("linux.resources.pids"), std::string::npos) << s.message();
+    EXPECT_EQ(doc, before);
+  }
+}
+
 TEST(ParseTmpfsSizeBytesTest, TheKernelsSuffixes) {
   EXPECT_EQ(ParseTmpfsSizeBytes("4096"), 4096u);
   EXPECT_EQ(ParseTmpfsSizeBytes("65536k"), 64 * kMiB);

@@ -163,7 +163,8 @@ Result<PatchOutcome> PatchOciConfig(std::string_view config_json_text, const Hoo
   Result<UbcAnnotations> effective_ubc = ParseUbcAnnotations(effective);
   if (!effective_ubc.ok()) return effective_ubc.status().Wrap(kSource);  // checked above
   const ResolvedLimits limits = ResolveLimits(*effective_ubc, match, ubcd);
-  outcome.bounds = KernelBoundsFor(limits.privvmpages, limits.shmpages, settings.kernel_bounds);
+  outcome.bounds =
+      KernelBoundsFor(limits.privvmpages, limits.shmpages, settings.kernel_bounds, limits.numproc);
   if (Status s = ApplyKernelBounds(doc, outcome.bounds); !s.ok()) return s.Wrap(kSource);
 
   if (!from_env.empty()) {

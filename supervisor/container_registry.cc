@@ -38,6 +38,13 @@ void ContainerRegistry::DropExpiredLocked() {
   });
 }
 
+void ContainerRegistry::ApplyNumproc(Container& c, const BarrierLimit& tasks) {
+  if (!c.gauge) return;
+  if (Status s = c.gauge->SetNumprocLimit(tasks); !s.ok()) {
+    Log(LogLevel::kWarning, "container " + c.id + ": numproc limit not applied: " + s.message());
+  }
+}
+
 std::shared_ptr<Container> ContainerRegistry::MakeLocked(
     const ContainerProcessState& state, bool recovered, std::unique_ptr<ContainerMembers> members,
     std::unique_ptr<ResourceGauge> gauge, std::optional<uint64_t> stack_hard_limit_bytes) {
@@ -84,14 +91,28 @@ std::shared_ptr<Container> ContainerRegistry::MakeLocked(
         c->accounting->SetShmLimits(c->limits.shmpages.barrier_pages,
                                     c->limits.shmpages.limit_pages);
       }
+      if (kept->second.api_numproc) {
+        c->limits.numproc = *kept->second.api_numproc;
+        c->limits.numproc_source = LimitsSource::kApi;
+        c->limits.numproc_source_detail = "api";
+      }
+      if (c->gauge) c->gauge->Restore(kept->second.numproc_maxheld, kept->second.numproc_failcnt);
     }
   }
+  // Also when ubc-hook already wrote it as linux.resources.pids.limit: a
+  // containers.d file or default may have changed since, and a restart must
+  // not leave a live change behind.
+  if (c->limits.numproc.limit_pages != kUnlimitedPages) ApplyNumproc(*c, c->limits.numproc);
   Log(LogLevel::kInfo,
       "container " + state.id + ": privvmpages " + FormatVzBarrierLimit(c->limits.privvmpages) +
           " (" + LimitsSourceName(c->limits.privvmpages_source) + " " +
           c->limits.privvmpages_source_detail + "), shmpages " +
           FormatVzBarrierLimit(c->limits.shmpages) + " (" +
           LimitsSourceName(c->limits.shmpages_source) + " " + c->limits.shmpages_source_detail +
+          "), numproc " + FormatVzBarrierLimit(c->limits.numproc) + " (" +
+          LimitsSourceName(c->limits.numproc_source) + " " + c->limits.numproc_source_detail +
+          (c->gauge && c->gauge->HasPidsCgroup() ? ", pids cgroup"
+                                                 : ", not enforced: no pids cgroup") +
           "), profile " + std::string(c->limits.profile->name) + ", on_error " +
           OnErrorName(c->limits.on_error) + ", membership by " + c->members->Describe() +
           ", stack headroom " + std::to_string(tuning.fast_path_headroom_pages) +
@@ -213,6 +234,11 @@ bool ContainerRegistry::SetLimits(const std::string& id, const LimitsChange& cha
       c->limits.shmpages_source = LimitsSource::kApi;
       c->limits.shmpages_source_detail = "api";
     }
+    if (change.numproc) {
+      c->limits.numproc = *change.numproc;
+      c->limits.numproc_source = LimitsSource::kApi;
+      c->limits.numproc_source_detail = "api";
+    }
   }
   if (change.privvmpages) {
     c->accounting->SetLimits(change.privvmpages->barrier_pages, change.privvmpages->limit_pages);
@@ -223,6 +249,11 @@ bool ContainerRegistry::SetLimits(const std::string& id, const LimitsChange& cha
     c->accounting->SetShmLimits(change.shmpages->barrier_pages, change.shmpages->limit_pages);
     Log(LogLevel::kInfo, "container " + id + ": shmpages set to " +
                              FormatVzBarrierLimit(*change.shmpages) + " through the API");
+  }
+  if (change.numproc) {
+    ApplyNumproc(*c, *change.numproc);
+    Log(LogLevel::kInfo, "container " + id + ": numproc set to " +
+                             FormatVzBarrierLimit(*change.numproc) + " through the API");
   }
   return true;
 }
@@ -241,6 +272,13 @@ PersistedState ContainerRegistry::Persistable() {
     if (c->limits.privvmpages_source == LimitsSource::kApi)
       p.api_privvmpages = c->limits.privvmpages;
     if (c->limits.shmpages_source == LimitsSource::kApi) p.api_shmpages = c->limits.shmpages;
+    if (c->gauge) {
+      if (const MeasuredResources m = c->gauge->Last(); m.numproc) {
+        p.numproc_maxheld = m.numproc->maxheld_pages;
+        p.numproc_failcnt = m.numproc->failcnt;
+      }
+    }
+    if (c->limits.numproc_source == LimitsSource::kApi) p.api_numproc = c->limits.numproc;
     state[id] = p;
   }
   return state;

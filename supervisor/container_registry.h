@@ -90,6 +90,8 @@ class ContainerRegistry {
 
  private:
   void DropExpiredLocked();
+  // The numproc limit to the container's pids cgroup (logged when it fails).
+  void ApplyNumproc(Container& c, const BarrierLimit& tasks);
   std::shared_ptr<Container> MakeLocked(const ContainerProcessState& state, bool recovered,
                                         std::unique_ptr<ContainerMembers> members,
                                         std::unique_ptr<ResourceGauge> gauge,

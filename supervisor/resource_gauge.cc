@@ -142,7 +142,9 @@ void ResourceGauge::SampleLocked() {
     }
   }
   Observe(last_.numproc, tasks);
-  if (last_.numproc || numproc_limit_.limit_pages != kUnlimitedPages) {
+  // The bounds are shown only where the kernel enforces them: a limit
+  // nothing enforces must not read as one.
+  if (!sources_.pids_dir.empty()) {
     if (!last_.numproc)
       last_.numproc = BeancounterValues{0, 0, kUnlimitedPages, kUnlimitedPages, 0};
     last_.numproc->barrier_pages = numproc_limit_.barrier_pages;

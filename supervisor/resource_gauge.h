@@ -64,7 +64,7 @@ class ResourceGauge {
 
   // The numproc limit (barrier and limit in tasks). With a pids cgroup its
   // pids.max is set to the limit (unlimited: "max"); an error says why not.
-  // Without one it is only shown (ubcd's own count enforces it, or nothing).
+  // Without one nothing enforces it (yet): the row shows unlimited bounds.
   Status SetNumprocLimit(const BarrierLimit& tasks);
   bool HasPidsCgroup() const { return !sources_.pids_dir.empty(); }
 

@@ -316,6 +316,36 @@ def test_shmpages_limits_change_live():
     c.stop()
 
 
+def test_numproc_limit_changes_live():
+    """A REST PATCH of numproc reaches the container's pids cgroup at once: with numproc 4
+    the probe holds 3 children and the 4th fork fails with EAGAIN; PATCHed to 6 two more
+    fork; the row in the response is enforced with the new limit and source api, and
+    /metrics carries it in tasks."""
+    s = session()
+    c = s.container(privvmpages="65536:65536", annotations={"ubc.numproc": "4"})
+    s.ubcd.wait_container(c.id)
+    for _ in range(3):
+        c.probe.ok("fork-hold")
+    c.probe.err("fork-hold", "EAGAIN")
+    code, _, body = http("PATCH", f"{s.ubcd.rest_url}/v1/containers/{c.id}",
+                         '{"numproc": 6}', token_of(s.ubcd))
+    check_eq(code, 200, f"PATCH numproc ({body})")
+    doc = validate("rest-container.schema.json", body)
+    row = next(r for r in doc["resources"] if r["resource"] == "numproc")
+    check_eq((row["tracking"], row["barrier"], row["limit"]), ("enforced", 6, 6),
+             "numproc row in the PATCH response")
+    c.probe.ok("fork-hold")
+    c.probe.ok("fork-hold")
+    c.probe.err("fork-hold", "EAGAIN")
+    wait_until(lambda: f'ubc_resource_limit{{container="{c.id}",resource="numproc",'
+               f'unit="tasks"}} 6' in http("GET", s.ubcd.rest_url + "/metrics")[2].splitlines(),
+               timeout_s=5, what="numproc limit 6 in /metrics")
+    expect_error(s.ubcd, "PATCH", f"/v1/containers/{c.id}", 400, '{"numproc": "12M"}',
+                 token_of(s.ubcd), contains="12M")
+    c.probe.ok("kill-children")
+    c.stop()
+
+
 def test_mutation_needs_the_token():
     s = session()
     c = s.supervised("16M:20M")

@@ -2,6 +2,7 @@
 patched by `ubc-hook patch`. The cases live in memory_cases.py; each is one meson test
 named runc_<case>. Cases that need the container's own cgroup are here."""
 
+import json
 import os
 
 import bound_cases
@@ -11,7 +12,7 @@ import resource_cases
 import shm_cases
 from cleanup import add_cleanup, unique_id
 from memory_cases import _grow_to, _held_is, _processes_are
-from outcome import check, check_eq, log
+from outcome import check, check_eq, log, wait_until
 from probe import pages
 from procs import kill_pid
 from session import Session
@@ -88,5 +89,35 @@ def test_nested_cgroup_member_counted():
     room = barrier - 9000
     c.probe.err(f"mmap {pages(room + 1)}")
     c.probe.ok(f"mmap {pages(room)}")
+    c.probe.ok("kill-children")
+    c.stop()
+
+
+def test_numproc_limit_stops_a_fork_bomb_with_eagain():
+    """ubc.numproc=8 under runc: the container's own pids cgroup gets pids.max 8 (from
+    ubc-hook's linux.resources.pids.limit and from ubcd), so with the probe itself one
+    task, seven held children fork and the eighth fork fails with EAGAIN; the numproc row
+    is enforced, held 8, failcnt from pids.events. The children are killed afterwards."""
+    s = Session(RUNTIME)
+    c = s.container(privvmpages="65536:65536", annotations={"ubc.numproc": "8"})
+    s.ubcd.wait_container(c.id)
+    with open(os.path.join(c.bundle, "config.json")) as f:
+        check_eq(json.load(f)["linux"]["resources"]["pids"]["limit"], 8,
+                 "linux.resources.pids.limit written by ubc-hook")
+    forked = 0
+    for _ in range(20):
+        reply = c.probe.cmd("fork-hold")
+        if not reply.startswith("ok "):
+            check_eq(reply, "err EAGAIN", "the fork past numproc")
+            break
+        forked += 1
+    check_eq(forked, 7, "children forked under numproc 8 (the probe is the 8th task)")
+    row = wait_until(
+        lambda: next((r for r in s.ubcd.require_container(c.id)["resources"]
+                      if r["resource"] == "numproc" and r["failcnt"] >= 1), None),
+        timeout_s=5, what="numproc failcnt >= 1")
+    check_eq((row["tracking"], row["held"], row["limit"]), ("enforced", 8, 8), "numproc row")
+    c.probe.ok("kill-children")
+    c.probe.ok("fork-hold")  # room again
     c.probe.ok("kill-children")
     c.stop()
