@@ -64,11 +64,10 @@ Result<UbcAnnotations> ParseUbcAnnotations(const std::map<std::string, std::stri
   for (const auto& [key, value] : annotations) {
     if (!HasUbcPrefix(key)) continue;
     const std::string shown = "annotation " + key + "=" + QuoteValue(value);
-    if (key == kPrivvmpagesAnnotation || key == kShmpagesAnnotation ||
-        key == kNumprocAnnotation) {
+    if (key == kPrivvmpagesAnnotation || key == kShmpagesAnnotation || key == kNumprocAnnotation) {
       // numproc counts tasks: integers and "unlimited", no size suffixes.
-      Result<BarrierLimit> bl = key == kNumprocAnnotation ? ParseVzCountBarrierLimit(value)
-                                                          : ParseVzBarrierLimit(value);
+      Result<BarrierLimit> bl =
+          key == kNumprocAnnotation ? ParseVzCountBarrierLimit(value) : ParseVzBarrierLimit(value);
       if (!bl.ok()) {
         // The parsers' message starts with `invalid value "<text>": `,
         // which would repeat the value just shown; keep only the reason.
@@ -92,10 +91,10 @@ Result<UbcAnnotations> ParseUbcAnnotations(const std::map<std::string, std::stri
     } else {
       // A typo such as "ubc.privvmpage" must not silently run the container
       // without the limits its owner asked for.
-      return Status::Error("annotation " + ShowKey(key) + ": unknown ubc annotation (known: " +
-                           kPrivvmpagesAnnotation + ", " + kShmpagesAnnotation + ", " +
-                           kNumprocAnnotation + ", " + kProfileAnnotation + ", " +
-                           kOnErrorAnnotation + ")");
+      return Status::Error("annotation " + ShowKey(key) +
+                           ": unknown ubc annotation (known: " + kPrivvmpagesAnnotation + ", " +
+                           kShmpagesAnnotation + ", " + kNumprocAnnotation + ", " +
+                           kProfileAnnotation + ", " + kOnErrorAnnotation + ")");
     }
   }
   return out;

@@ -2,11 +2,10 @@
 //
 // `ubc.privvmpages`, `ubc.shmpages` ("barrier:limit" in vzctl syntax),
 // `ubc.numproc` ("barrier:limit" of tasks: integers or "unlimited", no
-// suffixes) and `ubc.profile` ("bc2006" or "openvz"), read from OCI config annotations by ubc-hook and
-// from the container state's annotations by ubcd. Other annotations are
-// ignored, except unknown `ubc.*` keys, which are errors: a typo such as
-// `ubc.privvmpage` must not silently leave a container unlimited. Pure;
-// thread-safe.
+// suffixes) and `ubc.profile` ("bc2006" or "openvz"), read from OCI config annotations by ubc-hook
+// and from the container state's annotations by ubcd. Other annotations are ignored, except unknown
+// `ubc.*` keys, which are errors: a typo such as `ubc.privvmpage` must not silently leave a
+// container unlimited. Pure; thread-safe.
 #pragma once
 
 #include <map>

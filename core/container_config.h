@@ -2,10 +2,10 @@
 //
 // A file (/etc/ubc/containers.d/NAME.json, schemas/container-config.schema.json)
 // says which containers it matches, by id or name globs, and the privvmpages,
-// shmpages, numproc (tasks) and profile they get. Files are tried in file-name order and the first match
-// wins; ubc.* annotations override a file field by field (limits_resolver.h).
-// Configs are plain values; `profile` points at a static RuleProfile. All
-// functions are thread-safe; LoadContainerConfigDir reads the file system.
+// shmpages, numproc (tasks) and profile they get. Files are tried in file-name order and the first
+// match wins; ubc.* annotations override a file field by field (limits_resolver.h). Configs are
+// plain values; `profile` points at a static RuleProfile. All functions are thread-safe;
+// LoadContainerConfigDir reads the file system.
 #pragma once
 
 #include <map>

@@ -52,6 +52,42 @@ TEST(ParseContainerConfigTest, ShmpagesIsReadAndItsErrorsNamed) {
       << bad.status().message();
 }
 
+TEST(ParseContainerConfigTest, NumprocIsReadAsTasks) {
+  auto c = ParseContainerConfig(R"({"match": {"ids": ["*"]}, "numproc": "200:240"})", "a.json");
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  ASSERT_TRUE(c->numproc.has_value());
+  EXPECT_EQ(*c->numproc, (BarrierLimit{200, 240}));  // tasks
+  EXPECT_FALSE(c->privvmpages.has_value());
+  EXPECT_FALSE(c->shmpages.has_value());
+  auto single = ParseContainerConfig(R"({"match": {"ids": ["*"]}, "numproc": " 64 "})", "a.json");
+  ASSERT_TRUE(single.ok()) << single.status().message();
+  EXPECT_EQ(*single->numproc, (BarrierLimit{64, 64}));
+  auto open = ParseContainerConfig(R"({"match": {"ids": ["*"]}, "numproc": "100:Unlimited"})", "a");
+  ASSERT_TRUE(open.ok()) << open.status().message();
+  EXPECT_EQ(*open->numproc, (BarrierLimit{100, kUnlimitedPages}));
+  auto none = ParseContainerConfig(R"({"match": {"ids": ["*"]}})", "a.json");
+  ASSERT_TRUE(none.ok());
+  EXPECT_FALSE(none->numproc.has_value());
+}
+
+TEST(ParseContainerConfigTest, NumprocRefusesSuffixesAndNumbers) {
+  for (const char* body : {R"({"match": {"ids": ["*"]}, "numproc": "1K"})",
+                           R"({"match": {"ids": ["*"]}, "numproc": "100:2M"})",
+                           R"({"match": {"ids": ["*"]}, "numproc": "1.5"})",
+                           R"({"match": {"ids": ["*"]}, "numproc": "-1"})",
+                           R"({"match": {"ids": ["*"]}, "numproc": 100})"}) {
+    auto bad = ParseContainerConfig(body, "b.json");
+    ASSERT_FALSE(bad.ok()) << body;
+    EXPECT_EQ(bad.status().message().rfind("b.json: /numproc (", 0), 0u)
+        << body << ": " << bad.status().message();
+  }
+  auto k = ParseContainerConfig(R"({"match": {"ids": ["*"]}, "numproc": "64K"})", "b.json");
+  ASSERT_FALSE(k.ok());
+  EXPECT_EQ(k.status().message(),
+            "b.json: /numproc (\"64K\"): must be a number of tasks such as \"200:240\", \"512\" or "
+            "\"unlimited\" (a count: no suffixes)");
+}
+
 TEST(ParseContainerConfigTest, UnlimitedAndSingleValue) {
   auto c = ParseContainerConfig(R"({"match": {"ids": ["*"]}, "privvmpages": "unlimited"})", "a");
   ASSERT_TRUE(c.ok()) << c.status().message();

@@ -113,6 +113,63 @@ TEST(ResolveLimitsTest, ShmpagesResolvesOnItsOwn) {
   EXPECT_EQ(from_default.shmpages_source, LimitsSource::kDefault);
 }
 
+TEST(ResolveLimitsTest, NumprocResolvesOnItsOwn) {
+  ResolvedLimits none = ResolveLimits(UbcAnnotations{}, nullptr, Supervisor());
+  EXPECT_EQ(none.numproc, (BarrierLimit{kUnlimitedPages, kUnlimitedPages}));
+  EXPECT_EQ(none.numproc_source, LimitsSource::kDefault);
+  EXPECT_EQ(none.numproc_source_detail, "default");
+  EXPECT_EQ(ResolvedLimits{}.numproc, (BarrierLimit{kUnlimitedPages, kUnlimitedPages}));
+  EXPECT_EQ(ResolvedLimits{}.numproc_source_detail, "default");
+
+  SupervisorConfig sup = Supervisor();
+  sup.default_numproc = {100, 120};  // tasks
+  ContainerConfig file = File(BarrierLimit{100, 200}, nullptr);
+  file.numproc = BarrierLimit{30, 40};
+  ResolvedLimits from_file = ResolveLimits(UbcAnnotations{}, &file, sup);
+  EXPECT_EQ(from_file.numproc, (BarrierLimit{30, 40}));
+  EXPECT_EQ(from_file.numproc_source, LimitsSource::kConfigFile);
+  EXPECT_EQ(from_file.numproc_source_detail, "/etc/ubc/containers.d/10-a.json");
+  EXPECT_EQ(from_file.shmpages_source, LimitsSource::kDefault);
+
+  UbcAnnotations a;
+  a.numproc = BarrierLimit{1, 2};
+  ResolvedLimits from_annotation = ResolveLimits(a, &file, sup);
+  EXPECT_EQ(from_annotation.numproc, (BarrierLimit{1, 2}));
+  EXPECT_EQ(from_annotation.numproc_source, LimitsSource::kAnnotation);
+  EXPECT_EQ(from_annotation.numproc_source_detail, "ubc.numproc");
+  // The file's privvmpages still applies: each field resolves on its own.
+  EXPECT_EQ(from_annotation.privvmpages, (BarrierLimit{100, 200}));
+  EXPECT_EQ(from_annotation.privvmpages_source, LimitsSource::kConfigFile);
+
+  ContainerConfig file_without = File(std::nullopt, nullptr);
+  ResolvedLimits from_default = ResolveLimits(UbcAnnotations{}, &file_without, sup);
+  EXPECT_EQ(from_default.numproc, (BarrierLimit{100, 120}));
+  EXPECT_EQ(from_default.numproc_source, LimitsSource::kDefault);
+  EXPECT_EQ(from_default.numproc_source_detail, "default");
+}
+
+TEST(ResolveLimitsTest, NumprocFromParsedInputs) {
+  auto annotations = ParseUbcAnnotations({{"ubc.numproc", "64"}});
+  auto file = ParseContainerConfig(R"({"match": {"ids": ["c*"]}, "numproc": "10:20"})", "f.json");
+  auto supervisor = ParseSupervisorConfig(R"({"defaults": {"numproc": "500"}})", "u.json");
+  ASSERT_TRUE(annotations.ok() && file.ok() && supervisor.ok());
+  EXPECT_EQ(ResolveLimits(*annotations, &*file, *supervisor).numproc, (BarrierLimit{64, 64}));
+  ResolvedLimits r = ResolveLimits(UbcAnnotations{}, &*file, *supervisor);
+  EXPECT_EQ(r.numproc, (BarrierLimit{10, 20}));
+  EXPECT_EQ(r.numproc_source_detail, "f.json");
+  EXPECT_EQ(ResolveLimits(UbcAnnotations{}, nullptr, *supervisor).numproc,
+            (BarrierLimit{500, 500}));
+}
+
+TEST(LimitsChangeTest, AnyIncludesNumproc) {
+  LimitsChange change;
+  EXPECT_FALSE(change.any());
+  change.numproc = BarrierLimit{10, 20};
+  EXPECT_TRUE(change.any());
+  EXPECT_FALSE(change.privvmpages.has_value());
+  EXPECT_FALSE(change.shmpages.has_value());
+}
+
 TEST(ResolveLimitsTest, AnnotationProfileWithDefaultLimits) {
   UbcAnnotations a;
   a.profile = &OpenvzProfile();

@@ -2,6 +2,12 @@
 
 #include <gtest/gtest.h>
 
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "core/units.h"
+
 namespace ubc {
 namespace {
 
@@ -43,6 +49,56 @@ TEST(PersistedStateTest, ApiShmpagesRoundTrips) {
   ASSERT_FALSE(bad.ok());
   EXPECT_NE(bad.status().message().find("api_shmpages"), std::string::npos)
       << bad.status().message();
+}
+
+TEST(PersistedStateTest, NumprocCountersAndApiLimitRoundTrip) {
+  PersistedState state;
+  PersistedContainer c;
+  c.maxheld_pages = 10;
+  c.numproc_maxheld = 37;  // tasks
+  c.numproc_failcnt = 4;
+  c.api_numproc = BarrierLimit{200, 240};
+  state["a"] = c;
+  PersistedContainer only_limit;
+  only_limit.api_numproc = BarrierLimit{kUnlimitedPages, kUnlimitedPages};
+  state["b"] = only_limit;
+  const std::string text = SerializePersistedState(state);
+  EXPECT_NE(text.find("\"numproc_maxheld\": 37"), std::string::npos) << text;
+  EXPECT_NE(text.find("\"api_numproc\""), std::string::npos) << text;
+  Result<PersistedState> back = ParsePersistedState(text, "s.json");
+  ASSERT_TRUE(back.ok()) << back.status().message();
+  EXPECT_EQ(*back, state);
+  // Counters at zero are not written, as for shmpages.
+  PersistedState quiet;
+  quiet["q"] = PersistedContainer{1, 0, std::nullopt};
+  EXPECT_EQ(SerializePersistedState(quiet).find("numproc"), std::string::npos);
+}
+
+TEST(PersistedStateTest, OldFilesWithoutNumprocStillLoad) {
+  Result<PersistedState> old = ParsePersistedState(
+      R"({"version": 1, "containers": {"a": {"maxheld": 5, "failcnt": 1, "shm_maxheld": 2,
+          "shm_failcnt": 0, "api_shmpages": {"barrier": 3, "limit": 4}}}})",
+      "s.json");
+  ASSERT_TRUE(old.ok()) << old.status().message();
+  EXPECT_EQ(old->at("a").numproc_maxheld, 0u);
+  EXPECT_EQ(old->at("a").numproc_failcnt, 0u);
+  EXPECT_FALSE(old->at("a").api_numproc.has_value());
+  EXPECT_EQ(old->at("a").api_shmpages, (BarrierLimit{3, 4}));
+}
+
+TEST(PersistedStateTest, BadNumprocFieldsAreNamed) {
+  for (const auto& [text, needle] : std::vector<std::pair<std::string, std::string>>{
+           {R"({"containers": {"a": {"numproc_failcnt": -1}}})", "numproc_failcnt"},
+           {R"({"containers": {"a": {"numproc_maxheld": "x"}}})", "numproc_maxheld"},
+           {R"({"containers": {"a": {"api_numproc": {"barrier": 1}}}})",
+            "/containers/a/api_numproc"},
+           {R"({"containers": {"a": {"api_numproc": 5}}})", "/containers/a/api_numproc"},
+       }) {
+    Result<PersistedState> bad = ParsePersistedState(text, "s.json");
+    ASSERT_FALSE(bad.ok()) << text;
+    EXPECT_NE(bad.status().message().find(needle), std::string::npos)
+        << text << ": " << bad.status().message();
+  }
 }
 
 TEST(PersistedStateTest, EmptyDocument) {

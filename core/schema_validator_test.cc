@@ -95,10 +95,9 @@ TEST(SchemaValidatorTest, PointerTokensAreEscaped) {
   auto v = MustCreate("container-config.schema.json");
   ASSERT_NE(v, nullptr);
   Status s = v->Validate(json::parse(R"({"match": {"ids": ["c1"]}, "a/b~c": true})"), "a.json");
-  EXPECT_EQ(
-      s.message(),
-      "a.json: /a~1b~0c (true): unknown property (known: $comment, match, numproc, on_error, "
-      "privvmpages, profile, shmpages)");
+  EXPECT_EQ(s.message(),
+            "a.json: /a~1b~0c (true): unknown property (known: $comment, match, numproc, on_error, "
+            "privvmpages, profile, shmpages)");
 }
 
 TEST(SchemaValidatorTest, EveryViolationIsReported) {

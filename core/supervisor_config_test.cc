@@ -92,6 +92,30 @@ TEST(SupervisorConfigTest, ShmpagesDefaultIsUnlimitedUnlessSet) {
       << bad.status().message();
 }
 
+TEST(SupervisorConfigTest, NumprocDefaultIsUnlimitedUnlessSet) {
+  auto builtin = DefaultSupervisorConfig();
+  ASSERT_TRUE(builtin.ok()) << builtin.status().message();
+  EXPECT_EQ(builtin->default_numproc, (BarrierLimit{kUnlimitedPages, kUnlimitedPages}));
+  auto none = ParseSupervisorConfig(R"({"defaults": {"privvmpages": "2048"}})", "u.json");
+  ASSERT_TRUE(none.ok()) << none.status().message();
+  EXPECT_EQ(none->default_numproc, (BarrierLimit{kUnlimitedPages, kUnlimitedPages}));
+  auto set = ParseSupervisorConfig(R"({"defaults": {"numproc": "200:240"}})", "u.json");
+  ASSERT_TRUE(set.ok()) << set.status().message();
+  EXPECT_EQ(set->default_numproc, (BarrierLimit{200, 240}));  // tasks
+  EXPECT_EQ(set->default_shmpages, (BarrierLimit{kUnlimitedPages, kUnlimitedPages}));
+  auto single = ParseSupervisorConfig(R"({"defaults": {"numproc": "512"}})", "u.json");
+  ASSERT_TRUE(single.ok()) << single.status().message();
+  EXPECT_EQ(single->default_numproc, (BarrierLimit{512, 512}));
+  for (const char* body :
+       {R"({"defaults": {"numproc": "1K"}})", R"({"defaults": {"numproc": "100:1M"}})",
+        R"({"defaults": {"numproc": 100}})", R"({"defaults": {"numproc": "x"}})"}) {
+    auto bad = ParseSupervisorConfig(body, "u.json");
+    ASSERT_FALSE(bad.ok()) << body;
+    EXPECT_EQ(bad.status().message().rfind("u.json: /defaults/numproc (", 0), 0u)
+        << body << ": " << bad.status().message();
+  }
+}
+
 TEST(SupervisorConfigTest, RestFieldsOverrideOneByOne) {
   auto c = ParseSupervisorConfig(R"({"rest": {"port": 18080, "token_file": "/tmp/t"}})", "u.json");
   ASSERT_TRUE(c.ok()) << c.status().message();

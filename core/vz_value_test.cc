@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <utility>
 
 #include "core/units.h"
 
@@ -180,6 +181,109 @@ TEST(FormatVzValue, RoundTrips) {
     const std::string formatted = FormatVzBarrierLimit(*r);
     Result<BarrierLimit> again = ParseVzBarrierLimit(formatted);
     ASSERT_TRUE(again.ok()) << formatted;
+    EXPECT_EQ(*again, *r) << text;
+  }
+}
+
+// --- counts (numproc: tasks), not pages
+
+TEST(ParseVzCount, IntegersAndUnlimited) {
+  const std::pair<const char*, uint64_t> cases[] = {
+      {"0", 0},
+      {"1", 1},
+      {"240", 240},
+      {"007", 7},
+      {" 42\t", 42},
+      {"unlimited", kUnlimitedPages},
+      {"UNLIMITED", kUnlimitedPages},
+      {"9223372036854775806", 9223372036854775806ULL},
+      {"9223372036854775807", kUnlimitedPages},
+      {"18446744073709551615", kUnlimitedPages},
+      {"99999999999999999999999", kUnlimitedPages},
+  };
+  for (const auto& [text, count] : cases) {
+    Result<uint64_t> r = ParseVzCount(text);
+    ASSERT_TRUE(r.ok()) << text << ": " << r.status().message();
+    EXPECT_EQ(*r, count) << text;
+  }
+}
+
+TEST(ParseVzCount, SuffixesFractionsAndGarbageAreRefused) {
+  const ErrorCase cases[] = {
+      {"1K", "invalid value \"1K\": suffix 'K' is not allowed: a count takes no unit"},
+      {"64k", "invalid value \"64k\": suffix 'k' is not allowed: a count takes no unit"},
+      {"2M", "invalid value \"2M\": suffix 'M' is not allowed: a count takes no unit"},
+      {"1G", "invalid value \"1G\": suffix 'G' is not allowed: a count takes no unit"},
+      {"1T", "invalid value \"1T\": suffix 'T' is not allowed: a count takes no unit"},
+      {"10P", "invalid value \"10P\": suffix 'P' is not allowed: a count takes no unit"},
+      {"100B", "invalid value \"100B\": suffix 'B' is not allowed: a count takes no unit"},
+      {"1.5", "invalid value \"1.5\": a count must be a whole number"},
+      {"1.", "invalid value \"1.\": a count must be a whole number"},
+      {".5", "invalid value \".5\": not a number"},
+      {"", "invalid value \"\": empty value"},
+      {"  ", "invalid value \"  \": empty value"},
+      {"-1", "invalid value \"-1\": negative values are not allowed"},
+      {"+1", "invalid value \"+1\": not a number"},
+      {"abc", "invalid value \"abc\": not a number"},
+      {"12Q", "invalid value \"12Q\": unexpected character 'Q'"},
+      {"1e3", "invalid value \"1e3\": unexpected character 'e'"},
+      {"0x10", "invalid value \"0x10\": unexpected character 'x'"},
+      {"1 2", "invalid value \"1 2\": unexpected character ' '"},
+      {"1:2", "invalid value \"1:2\": unexpected character ':'"},
+  };
+  for (const ErrorCase& c : cases) {
+    Result<uint64_t> r = ParseVzCount(c.text);
+    ASSERT_FALSE(r.ok()) << c.text << " parsed as " << *r;
+    EXPECT_EQ(r.status().message(), c.message) << c.text;
+  }
+}
+
+TEST(ParseVzCountBarrierLimit, PairSingleAndUnlimited) {
+  Result<BarrierLimit> pair = ParseVzCountBarrierLimit("200:240");
+  ASSERT_TRUE(pair.ok()) << pair.status().message();
+  EXPECT_EQ(*pair, (BarrierLimit{200, 240}));  // tasks, though the fields say pages
+  Result<BarrierLimit> single = ParseVzCountBarrierLimit("512");
+  ASSERT_TRUE(single.ok()) << single.status().message();
+  EXPECT_EQ(*single, (BarrierLimit{512, 512}));
+  Result<BarrierLimit> open = ParseVzCountBarrierLimit(" 100 : unlimited ");
+  ASSERT_TRUE(open.ok()) << open.status().message();
+  EXPECT_EQ(*open, (BarrierLimit{100, kUnlimitedPages}));
+  Result<BarrierLimit> none = ParseVzCountBarrierLimit("unlimited");
+  ASSERT_TRUE(none.ok()) << none.status().message();
+  EXPECT_EQ(*none, (BarrierLimit{kUnlimitedPages, kUnlimitedPages}));
+  // As for pages, barrier <= limit is the callers' concern.
+  Result<BarrierLimit> swapped = ParseVzCountBarrierLimit("50:10");
+  ASSERT_TRUE(swapped.ok()) << swapped.status().message();
+  EXPECT_EQ(*swapped, (BarrierLimit{50, 10}));
+}
+
+TEST(ParseVzCountBarrierLimit, Errors) {
+  const ErrorCase cases[] = {
+      {"1K:2K",
+       "invalid value \"1K:2K\": barrier: suffix 'K' is not allowed: a count takes no unit"},
+      {"100:1M",
+       "invalid value \"100:1M\": limit: suffix 'M' is not allowed: a count takes no unit"},
+      {"64K", "invalid value \"64K\": suffix 'K' is not allowed: a count takes no unit"},
+      {"1:2:3", "invalid value \"1:2:3\": more than one ':'"},
+      {"100:", "invalid value \"100:\": limit: empty value"},
+      {":5", "invalid value \":5\": barrier: empty value"},
+      {"5:-1", "invalid value \"5:-1\": limit: negative values are not allowed"},
+      {"1.5:2", "invalid value \"1.5:2\": barrier: a count must be a whole number"},
+      {"", "invalid value \"\": empty value"},
+  };
+  for (const ErrorCase& c : cases) {
+    Result<BarrierLimit> r = ParseVzCountBarrierLimit(c.text);
+    ASSERT_FALSE(r.ok()) << c.text;
+    EXPECT_EQ(r.status().message(), c.message) << c.text;
+  }
+}
+
+TEST(ParseVzCountBarrierLimit, RoundTripsThroughFormat) {
+  for (const char* text : {"0", "240", "200:240", "100:unlimited", "unlimited:unlimited"}) {
+    Result<BarrierLimit> r = ParseVzCountBarrierLimit(text);
+    ASSERT_TRUE(r.ok()) << text;
+    Result<BarrierLimit> again = ParseVzCountBarrierLimit(FormatVzBarrierLimit(*r));
+    ASSERT_TRUE(again.ok()) << text;
     EXPECT_EQ(*again, *r) << text;
   }
 }

@@ -129,10 +129,9 @@ TEST(ResourceGaugeTest, NothingToListMeansNothingMeasured) {
   ResourceGauge gauge(GaugeSources{}, 0);
   const MeasuredResources m = gauge.Read();
   EXPECT_FALSE(m.numproc || m.physpages || m.kmemsize || m.numfile);
-  // A numproc limit is shown even where nothing measures held.
+  // Without a pids cgroup nothing enforces a numproc limit: it is not shown as one.
   ASSERT_TRUE(gauge.SetNumprocLimit({16, 16}).ok());
-  ASSERT_TRUE(gauge.Read().numproc.has_value());
-  EXPECT_EQ(gauge.Read().numproc->limit_pages, 16u);
+  EXPECT_FALSE(gauge.Read().numproc.has_value());
 }
 
 TEST(ResourceGaugeTest, FindGaugeSourcesOfAProcessSharingOurCgroupsFindsNone) {
