@@ -415,7 +415,7 @@ def test_errors_with_curl():
     auth = ["-H", f"Authorization: Bearer {tok}"]
     for garbage in ("garbage", "{", "[]", "{}", '{"privvmpages": "12Q"}',
                     '{"privvmpages": 5}', '{"privvmpages": "2048:1024"}',
-                    '{"privvmpages": {"barrier": 1}}', '{"numproc": "10"}', b"\x00\xff{"):
+                    '{"privvmpages": {"barrier": 1}}', '{"privvmpage": "10"}', b"\x00\xff{"):
         body_path = os.path.join(s.workdir, "garbage.body")
         with open(body_path, "wb") as f:
             f.write(garbage if isinstance(garbage, bytes) else garbage.encode())
