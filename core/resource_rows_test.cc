@@ -72,7 +72,8 @@ TEST(ResourceRows, ANumprocLimitMakesItsRowEnforced) {
   ContainerCounters c;
   c.measured.numproc = BeancounterValues{3, 4, 64, 64, 2};
   c.numproc_enforced = true;
-  const ResourceRow& row = Row(ResourceRows(c), "numproc");
+  const auto rows = ResourceRows(c);  // Row() refers into it
+  const ResourceRow& row = Row(rows, "numproc");
   EXPECT_EQ(row.tracking, Tracking::kEnforced);
   EXPECT_EQ(row.values.limit_pages, 64u);
   EXPECT_EQ(row.values.failcnt, 2u);
