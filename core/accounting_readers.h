@@ -73,12 +73,25 @@ enum class CallProgress {
 struct ShmUsage {
   uint64_t pages = 0;     // sum of the segments' sizes in pages, attached or not
   uint64_t segments = 0;  // segments in the namespace (marked for removal included)
+  // The segments locked with shmctl(SHM_LOCK) (SHM_LOCKED in their mode), in
+  // pages of their size: lockedpages held beside the processes' VmLck.
+  uint64_t locked_pages = 0;
+};
+
+// One segment of a container's IPC namespace, by its shmid (shmctl IPC_STAT).
+struct ShmSegment {
+  bool exists = false;  // false: no segment with that id (the call fails EINVAL)
+  uint64_t pages = 0;   // its size in pages
+  bool locked = false;  // SHM_LOCKED already: SHM_LOCK charges nothing new
 };
 
 class ShmReader {
  public:
   virtual ~ShmReader() = default;
   virtual Result<ShmUsage> Usage() = 0;
+  virtual Result<ShmSegment> Segment(int /*shmid*/) {
+    return Status::Error("segment lookup not supported");
+  }
 };
 
 class MemberReader {
@@ -105,6 +118,14 @@ class MemberReader {
   // The SysV shared memory of the container's IPC namespace (shmpages held);
   // an error where the namespace cannot be read (then shmget is undecidable).
   virtual Result<ShmUsage> SharedMemory() {
+    return Status::Error("the container's IPC namespace is not readable");
+  }
+  // lockedpages held by the kernel: VmLck (/proc/PID/status) summed over the
+  // container's distinct address spaces, in pages. Read only when a locking
+  // call is decided or a report asks, never on the privvmpages path.
+  virtual Result<uint64_t> LockedPages() { return Status::Error("locked memory is not readable"); }
+  // The SysV segment `shmid` of the container's IPC namespace.
+  virtual Result<ShmSegment> SharedSegment(int /*shmid*/) {
     return Status::Error("the container's IPC namespace is not readable");
   }
   // The container is gone: drop anything kept open for it.

@@ -448,6 +448,7 @@ AccountingSnapshot ContainerAccounting::SnapshotLocked() const {
   s.privvmpages = counter_.values();
   s.privvmpages.held_pages = counter_.ShownHeld(ledger_.Estimate(), sample_.data_pages);
   s.shmpages = shm_.values();
+  s.lockedpages = locked_.values();
   s.processes = processes_;
   s.reservations = ledger_.ActiveReservations();
   s.exact_at_ms = exact_at_ms_;
@@ -468,6 +469,18 @@ void ContainerAccounting::SetLimits(uint64_t barrier_pages, uint64_t limit_pages
 void ContainerAccounting::SetShmLimits(uint64_t barrier_pages, uint64_t limit_pages) {
   std::lock_guard<std::mutex> lock(mu_);
   shm_.SetLimits(barrier_pages, limit_pages);
+  PublishLocked();
+}
+
+void ContainerAccounting::SetLockedLimits(uint64_t barrier_pages, uint64_t limit_pages) {
+  std::lock_guard<std::mutex> lock(mu_);
+  locked_.SetLimits(barrier_pages, limit_pages);
+  PublishLocked();
+}
+
+void ContainerAccounting::RestoreLocked(uint64_t maxheld_pages, uint64_t failcnt) {
+  std::lock_guard<std::mutex> lock(mu_);
+  locked_.Restore(maxheld_pages, failcnt);
   PublishLocked();
 }
 

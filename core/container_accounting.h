@@ -42,6 +42,7 @@ namespace ubc {
 struct AccountingSnapshot {
   BeancounterValues privvmpages;
   BeancounterValues shmpages;
+  BeancounterValues lockedpages;
   uint64_t processes = 0;
   uint64_t reservations = 0;
   // CLOCK_MONOTONIC_COARSE (ms) of the exact read held comes from; 0: none yet.
@@ -101,9 +102,11 @@ class ContainerAccounting {
 
   void SetLimits(uint64_t barrier_pages, uint64_t limit_pages);
   void SetShmLimits(uint64_t barrier_pages, uint64_t limit_pages);
+  void SetLockedLimits(uint64_t barrier_pages, uint64_t limit_pages);
   // maxheld and failcnt kept across a supervisor restart.
   void Restore(uint64_t maxheld_pages, uint64_t failcnt);
   void RestoreShm(uint64_t maxheld_pages, uint64_t failcnt);
+  void RestoreLocked(uint64_t maxheld_pages, uint64_t failcnt);
   // The container's last task is gone: everything it held is released;
   // maxheld and failcnt stay for the record, and `members` lets go of what it
   // kept open.
@@ -171,7 +174,8 @@ class ContainerAccounting {
   int killed_image_tgid_ = -1;  // the last image its first call found over the limit
   const Tuning tuning_;
   Beancounter counter_;
-  ShmCounter shm_;  // unlimited until SetShmLimits
+  ShmCounter shm_;      // unlimited until SetShmLimits
+  Beancounter locked_;  // lockedpages; unlimited until SetLockedLimits
   uint64_t processes_ = 0;
   MembersSample sample_;  // scratch of RefreshLocked, kept for its capacity
   uint64_t pruned_generation_ = ~uint64_t{0};
