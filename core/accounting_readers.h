@@ -37,6 +37,13 @@ class TargetReader {
   virtual Result<std::vector<MapEntry>> Maps() = 0;
   // /proc/PID/stat fields 20 (num_threads), 23 (vsize) and 47 (start_brk).
   virtual Result<ImageFacts> Image() = 0;
+  // lockedpages: VmLck of the caller's address space, in pages
+  // (/proc/PID/status), and the mappings smaps marks locked. Read only for
+  // locking calls under a finite lockedpages bound.
+  virtual Result<uint64_t> LockedPages() { return Status::Error("VmLck not readable"); }
+  virtual Result<std::vector<AddressRange>> LockedRanges() {
+    return Status::Error("smaps not readable");
+  }
 };
 
 // Facts about the whole container.

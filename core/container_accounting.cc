@@ -25,6 +25,8 @@ uint64_t BoundFor(ChargeCheck check, const BeancounterValues& v) {
   return kUnlimitedPages;
 }
 
+uint64_t SaturatingSub(uint64_t a, uint64_t b) { return a > b ? a - b : 0; }
+
 // The thread whose children a fork's new process is among, for the reader.
 int ForkerOf(int tid, const ClassifiedCall& call) { return call.sibling ? -1 : tid; }
 
@@ -78,6 +80,7 @@ Status ContainerAccounting::RefreshLocked(MemberReader& members) {
   if (prune) {
     pruned_generation_ = sample_.generation;
     images_.PruneGone(sample_, [this](int tid) { return ledger_.KnowsThread(tid); });
+    locked_.PruneGone([this](int tgid) { return sample_.DataPagesOf(tgid) == nullptr; });
   }
   processes_ = sample_.processes;
   exact_at_ms_ = CoarseMonotonicMs();
@@ -124,6 +127,22 @@ Decision ContainerAccounting::Decide(const TrappedCall& call, TargetReader& targ
   Decision d;
   std::lock_guard<std::mutex> lock(mu_);
   DecideLocked(call, target, members, d);
+  if (locked_.has_pending()) {
+    // lockedpages admitted the mapping first; privvmpages refusing it takes
+    // that charge back (failcnt moves only on the counter that refused).
+    if (d.refused || d.kill_caller) {
+      locked_.CancelPending();
+    } else {
+      locked_.CommitPending();
+    }
+  }
+  if ((d.call.kind == CallKind::kMlockall || d.call.kind == CallKind::kMunlockall) &&
+      d.action == Decision::Action::kContinue) {
+    // mlockall sets MCL_FUTURE or clears it (apply_mlockall_flags);
+    // munlockall clears it.
+    locked_.SetFuture(TgidOfLocked(call.tid, members),
+                      d.call.kind == CallKind::kMlockall && (d.call.lock_flags & kMclFuture) != 0);
+  }
   if (d.call.kind == CallKind::kMremap && d.action == Decision::Action::kContinue) {
     movers_.push_back(call);  // the thread's previous entry went at this call's start
   }
@@ -236,6 +255,144 @@ void ContainerAccounting::DecideShmgetLocked(const TrappedCall& call, MemberRead
   // namespace's figure, which every exact read adds, has it.
   counter_.RecordCharge(held, pages);
   ledger_.Reserve(call, d.call, d.plan, TgidOfLocked(call.tid, members));
+}
+
+uint64_t ContainerAccounting::CallerLockedPagesLocked(TargetReader& target, uint64_t addr,
+                                                      uint64_t length_bytes, bool* unknown) {
+  *unknown = false;
+  // Most processes lock nothing: VmLck 0 says so without reading smaps.
+  Result<uint64_t> vm_locked = target.LockedPages();
+  if (vm_locked.ok() && *vm_locked == 0) return 0;
+  Result<std::vector<AddressRange>> ranges =
+      vm_locked.ok() ? target.LockedRanges()
+                     : Result<std::vector<AddressRange>>(vm_locked.status());
+  if (!ranges.ok()) {
+    *unknown = true;
+    return 0;
+  }
+  return PagesCovered(*ranges, addr, length_bytes);
+}
+
+void ContainerAccounting::DecideLockingCallLocked(const TrappedCall& call, TargetReader& target,
+                                                  MemberReader& members, Decision& d) {
+  d.resource = "lockedpages";
+  if (d.call.kind == CallKind::kMunlockall || !locked_.limited()) return;
+  // MCL_FUTURE alone locks nothing now; the mappings that follow are charged
+  // as they are made.
+  if (d.call.kind == CallKind::kMlockall && (d.call.lock_flags & kMclCurrent) == 0) return;
+  // The members' distinct address spaces, whose VmLck makes held.
+  if (Status s = RefreshLocked(members); !s.ok()) {
+    d.note = s.message();
+    d.undecidable = true;
+    return;
+  }
+  uint64_t pages = 0;
+  switch (d.call.kind) {
+    case CallKind::kMlock: {
+      // Only mapped pages lock (a hole fails the rest with ENOMEM), and
+      // pages locked already are in VmLck.
+      Result<std::vector<MapEntry>> maps = target.Maps();
+      if (!maps.ok()) {
+        d.note = "caller vanished: " + maps.status().message();
+        return;
+      }
+      bool unknown = false;
+      const uint64_t locked =
+          CallerLockedPagesLocked(target, d.call.addr, d.call.length_bytes, &unknown);
+      pages = SaturatingSub(RangeFactsFor(*maps, d.call.addr, d.call.length_bytes).mapped_pages,
+                            locked);
+      break;
+    }
+    case CallKind::kMlockall: {
+      // MCL_CURRENT locks every mapping (total_vm) not locked yet.
+      Result<ImageFacts> image = target.Image();
+      Result<uint64_t> vm_locked = target.LockedPages();
+      if (!image.ok() || !vm_locked.ok()) {
+        d.note = "caller vanished";
+        return;
+      }
+      pages = SaturatingSub(image->vm_pages, *vm_locked);
+      break;
+    }
+    case CallKind::kShmLock: {
+      Result<ShmSegment> segment = members.SharedSegment(static_cast<int>(d.call.addr));
+      if (!segment.ok()) {
+        d.note = "lockedpages: " + segment.status().message();
+        d.undecidable = true;
+        return;
+      }
+      if (!segment->exists || segment->locked) return;  // EINVAL, or nothing new
+      pages = segment->pages;
+      break;
+    }
+    default:
+      return;
+  }
+  d.plan = ChargePlan{};
+  d.plan.check = ChargeCheck::kBarrier;
+  d.plan.pages = pages;
+  d.plan.grows_caller_data = false;
+  d.bound_pages = std::min(locked_.values().barrier_pages, locked_.values().limit_pages);
+  // mlockall(MCL_CURRENT) ignores a refusal and returns 0 (the reference).
+  if (!locked_.Charge(call, pages, d.call.kind == CallKind::kMlockall, members, d)) return;
+  d.exact = true;
+  locked_.CommitPending();  // no other counter decides these calls
+}
+
+bool ContainerAccounting::ChargeLockedMappingLocked(const TrappedCall& call, TargetReader& target,
+                                                    MemberReader& members, const Planning& p,
+                                                    Decision& d) {
+  uint64_t pages = 0;
+  switch (d.call.kind) {
+    case CallKind::kMmapPrivateWritable:
+    case CallKind::kMmapSharedAnonWritable:
+    case CallKind::kMmapUncharged: {
+      bool future = false;
+      if (!d.call.map_locked && locked_.any_future()) {
+        future = locked_.Future(TgidOfLocked(call.tid, members));
+      }
+      // A MAP_FIXED takes no credit for locked pages it replaces: an upper bound.
+      if (d.call.map_locked || future) pages = PagesForBytes(d.call.length_bytes);
+      break;
+    }
+    case CallKind::kBrk:
+      if (d.plan.check != ChargeCheck::kNone && locked_.any_future() &&
+          locked_.Future(p.brk_tgid)) {
+        pages = d.plan.pages;
+      }
+      break;
+    case CallKind::kMremap: {
+      // The growth of a locked mapping is locked (mremap keeps its flags).
+      const uint64_t old_pages = PagesForBytes(d.call.length_bytes);
+      const uint64_t new_pages = PagesForBytes(d.call.new_length_bytes);
+      const uint64_t growth = d.call.dont_unmap ? new_pages : SaturatingSub(new_pages, old_pages);
+      if (growth == 0) break;
+      bool unknown = false;
+      const uint64_t locked =
+          CallerLockedPagesLocked(target, d.call.addr, d.call.length_bytes, &unknown);
+      if (locked > 0 || unknown) pages = growth;
+      break;
+    }
+    default:
+      break;
+  }
+  if (pages == 0) return true;
+  if (Status s = RefreshLocked(members); !s.ok()) {
+    d.resource = "lockedpages";
+    d.note = s.message();
+    d.undecidable = true;
+    return false;
+  }
+  if (locked_.Charge(call, pages, false, members, d)) return true;
+  if (d.refused && d.call.kind == CallKind::kBrk) {
+    // A refused brk returns the kernel's break, never a remembered one.
+    Result<uint64_t> brk = CurrentBrkLocked(target);
+    if (brk.ok()) {
+      d.action = Decision::Action::kReturn;
+      d.return_value = *brk;
+    }
+  }
+  return false;
 }
 
 bool ContainerAccounting::TryEstimateLocked(const TrappedCall& call, MemberReader& members,
@@ -377,6 +534,7 @@ void ContainerAccounting::DecideLocked(const TrappedCall& call, TargetReader& ta
   // counters hold that charge now.
   ledger_.CallCompleted(call.tid, members);
   shm_.CallCompleted(call.tid);
+  locked_.CallCompleted(call.tid);
   if (!movers_.empty()) {
     std::erase_if(movers_, [&](const TrappedCall& m) { return m.tid == call.tid; });
   }
@@ -394,11 +552,18 @@ void ContainerAccounting::DecideLocked(const TrappedCall& call, TargetReader& ta
     return;
   }
   if (d.call.kind == CallKind::kExec) {
+    // The new image's address space starts without MCL_FUTURE.
+    if (locked_.any_future()) locked_.SetFuture(TgidOfLocked(call.tid, members), false);
     ForgetImageLocked(call.tid);
     return;
   }
   if (d.call.kind == CallKind::kShmget) {
     DecideShmgetLocked(call, members, d);
+    return;
+  }
+  if (d.call.kind == CallKind::kMlock || d.call.kind == CallKind::kMlockall ||
+      d.call.kind == CallKind::kMunlockall || d.call.kind == CallKind::kShmLock) {
+    DecideLockingCallLocked(call, target, members, d);
     return;
   }
   Planning p;
@@ -416,6 +581,7 @@ void ContainerAccounting::DecideLocked(const TrappedCall& call, TargetReader& ta
   }
   if (d.call.kind == CallKind::kBrk && !PrepareBrkLocked(call, target, members, p, d)) return;
   BuildInPlace(d.plan, [&] { return PlanCharge(d.call, *profile_, p.context); });
+  if (locked_.limited() && !ChargeLockedMappingLocked(call, target, members, p, d)) return;
   if (d.plan.check == ChargeCheck::kNone) {
     // A shrink or a move within the same page always succeeds.
     if (d.call.kind == CallKind::kBrk) RememberBrkLocked(p, d.call.addr);
@@ -434,7 +600,7 @@ AccountingSnapshot ContainerAccounting::Refresh(MemberReader& members) {
   std::lock_guard<std::mutex> lock(mu_);
   if (!retired_) {
     // On failure the last known values stand.
-    (void)RefreshLocked(members);
+    if (RefreshLocked(members).ok()) (void)locked_.Refresh(members);
     (void)shm_.Refresh(members);
   }
   PublishLocked();
@@ -506,6 +672,7 @@ void ContainerAccounting::Retire(MemberReader& members) {
   counter_.ObserveHeld(0);
   sample_.data_pages = 0;  // a retired container shows no held past its limit
   shm_.Retire();
+  locked_.Retire();
   PublishLocked();
 }
 

@@ -30,6 +30,7 @@
 #include "core/accounting_readers.h"
 #include "core/beancounter.h"
 #include "core/decision.h"
+#include "core/locked_counter.h"
 #include "core/process_image_cache.h"
 #include "core/published_value.h"
 #include "core/reservation_ledger.h"
@@ -153,6 +154,18 @@ class ContainerAccounting {
   // against shmpages too; false when that refused it (or could not decide).
   bool ChargeShmpagesLocked(const TrappedCall& call, MemberReader& members, Decision& d);
   void DecideShmgetLocked(const TrappedCall& call, MemberReader& members, Decision& d);
+  // mlock, mlock2, mlockall, munlockall, shmctl(SHM_LOCK): lockedpages only.
+  void DecideLockingCallLocked(const TrappedCall& call, TargetReader& target, MemberReader& members,
+                               Decision& d);
+  // A mapping locked as it is made (MAP_LOCKED, MCL_FUTURE, the growth of a
+  // locked mapping): charged to lockedpages before privvmpages decides. False
+  // when lockedpages refused it (or could not decide): `d` is the answer.
+  bool ChargeLockedMappingLocked(const TrappedCall& call, TargetReader& target,
+                                 MemberReader& members, const Planning& p, Decision& d);
+  // Pages of [addr, addr + length) the caller has locked already (0 when it
+  // locks nothing; `unknown` when that cannot be read).
+  uint64_t CallerLockedPagesLocked(TargetReader& target, uint64_t addr, uint64_t length_bytes,
+                                   bool* unknown);
   bool TryEstimateLocked(const TrappedCall& call, MemberReader& members, Planning& p, Decision& d);
   // Reads the exact held value, resolves what the plan left open, and admits
   // or refuses.
@@ -174,8 +187,8 @@ class ContainerAccounting {
   int killed_image_tgid_ = -1;  // the last image its first call found over the limit
   const Tuning tuning_;
   Beancounter counter_;
-  ShmCounter shm_;      // unlimited until SetShmLimits
-  Beancounter locked_;  // lockedpages; unlimited until SetLockedLimits
+  ShmCounter shm_;        // unlimited until SetShmLimits
+  LockedCounter locked_;  // unlimited until SetLockedLimits
   uint64_t processes_ = 0;
   MembersSample sample_;  // scratch of RefreshLocked, kept for its capacity
   uint64_t pruned_generation_ = ~uint64_t{0};

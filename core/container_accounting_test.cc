@@ -32,6 +32,19 @@ class FakeTarget : public TargetReader {
     if (vanished) return Status::Error("gone");
     return ImageFacts{vm_pages, start_brk, threads};
   }
+  Result<uint64_t> LockedPages() override {
+    ++locked_reads;
+    if (vanished) return Status::Error("gone");
+    return locked_pages;
+  }
+  Result<std::vector<AddressRange>> LockedRanges() override {
+    ++locked_reads;
+    if (vanished) return Status::Error("gone");
+    return locked_ranges;
+  }
+  uint64_t locked_pages = 0;  // the caller's VmLck
+  std::vector<AddressRange> locked_ranges;
+  int locked_reads = 0;
   uint64_t data_pages = 0;
   std::vector<MapEntry> maps;
   uint64_t start_brk = 0x555555000000;
@@ -68,8 +81,23 @@ class FakeMembers : public MemberReader {
   void CountSharedAnonymous() override { count_shared_anon = true; }
   Result<ShmUsage> SharedMemory() override {
     if (shm_fail) return Status::Error("no IPC namespace");
-    return ShmUsage{sysv_pages, sysv_pages > 0 ? 1u : 0u};
+    return ShmUsage{sysv_pages, sysv_pages > 0 ? 1u : 0u, sysv_locked_pages};
   }
+  Result<uint64_t> LockedPages() override {
+    ++locked_reads;
+    if (locked_fail) return Status::Error("status unreadable");
+    return vm_locked_pages;
+  }
+  Result<ShmSegment> SharedSegment(int shmid) override {
+    if (shm_fail) return Status::Error("no IPC namespace");
+    auto it = segments.find(shmid);
+    return it == segments.end() ? ShmSegment{} : it->second;
+  }
+  uint64_t vm_locked_pages = 0;  // VmLck summed over the members
+  uint64_t sysv_locked_pages = 0;
+  std::map<int, ShmSegment> segments;
+  bool locked_fail = false;
+  int locked_reads = 0;
   bool count_shared_anon = false;
   uint64_t shared_anon_pages = 0;  // shown only once asked to count them
   uint64_t sysv_pages = 0;
@@ -801,6 +829,253 @@ TEST(ContainerAccountingTest, OpenvzChargesANewSegmentToPrivvmpagesToo) {
   // Undecidable when the namespace cannot be read.
   members.shm_fail = true;
   EXPECT_TRUE(ovz.Decide(Shmget(4, 1), target, members).undecidable);
+}
+
+constexpr uint64_t kMapLocked = 0x2000;
+constexpr uint64_t kLockBase = 0x7f0000000000;
+
+TrappedCall Mlock(int tid, uint64_t first_page, uint64_t pages) {
+  return Syscall(tid, x86_64_nr::kMlock,
+                 {kLockBase + first_page * kPage, pages * kPage, 0, 0, 0, 0});
+}
+
+TrappedCall Mlockall(int tid, uint64_t flags) {
+  return Syscall(tid, x86_64_nr::kMlockall, {flags, 0, 0, 0, 0, 0});
+}
+
+// A process with 200 private writable pages mapped at kLockBase.
+void MapLockable(FakeTarget& target) {
+  target.maps = {Map(kLockBase, kLockBase + 200 * kPage, true, false)};
+}
+
+TEST(ContainerAccountingTest, MlockOverTheLockedBarrierIsRefusedOnLockedpagesOnly) {
+  FakeTarget target;
+  FakeMembers members;
+  MapLockable(target);
+  ContainerAccounting acct(10000, 10000, Bc2006Profile());
+  acct.SetLockedLimits(100, 100);
+  Decision over = acct.Decide(Mlock(1, 0, 150), target, members);
+  EXPECT_TRUE(over.refused);
+  EXPECT_STREQ(over.resource, "lockedpages");
+  EXPECT_EQ(over.error_number, ENOMEM);
+  EXPECT_EQ(acct.Peek().lockedpages.failcnt, 1u);
+  EXPECT_EQ(acct.Peek().privvmpages.failcnt, 0u);
+  EXPECT_EQ(acct.Peek().privvmpages.held_pages, 0u);  // mlock charges no privvmpages
+  Decision fits = acct.Decide(Mlock(1, 0, 50), target, members);
+  EXPECT_FALSE(fits.refused);
+  EXPECT_EQ(fits.action, Decision::Action::kContinue);
+  EXPECT_EQ(acct.Peek().lockedpages.held_pages, 50u);  // in flight
+  // It ran: the kernel shows it, and locking the same pages again is free.
+  members.vm_locked_pages = 50;
+  target.locked_pages = 50;
+  target.locked_ranges = {{kLockBase, kLockBase + 50 * kPage}};
+  EXPECT_FALSE(acct.Decide(Mlock(1, 0, 100), target, members).refused);  // 50 new
+  members.vm_locked_pages = 100;
+  target.locked_pages = 100;
+  target.locked_ranges = {{kLockBase, kLockBase + 100 * kPage}};
+  // Only mapped pages lock: a range past the mapping's end charges what is mapped.
+  EXPECT_TRUE(acct.Decide(Mlock(1, 99, 2), target, members).refused);
+  EXPECT_EQ(acct.Peek().lockedpages.failcnt, 2u);
+  EXPECT_EQ(acct.Peek().lockedpages.held_pages, 100u);
+  EXPECT_FALSE(acct.Decide(Mlock(1, 0, 100), target, members).refused);
+}
+
+TEST(ContainerAccountingTest, Mlock2OnfaultIsChargedAndBadFlagsAreEinval) {
+  FakeTarget target;
+  FakeMembers members;
+  MapLockable(target);
+  ContainerAccounting acct(10000, 10000, Bc2006Profile());
+  acct.SetLockedLimits(100, 100);
+  Decision onfault = acct.Decide(
+      Syscall(1, x86_64_nr::kMlock2, {kLockBase, 150 * kPage, 1 /* MLOCK_ONFAULT */, 0, 0, 0}),
+      target, members);
+  EXPECT_TRUE(onfault.refused);  // the pages count once locked, faulted or not
+  EXPECT_STREQ(onfault.resource, "lockedpages");
+  Decision bad =
+      acct.Decide(Syscall(1, x86_64_nr::kMlock2, {kLockBase, kPage, 2, 0, 0, 0}), target, members);
+  EXPECT_FALSE(bad.refused);
+  EXPECT_EQ(acct.Peek().lockedpages.failcnt, 1u);
+}
+
+TEST(ContainerAccountingTest, UnlimitedLockedpagesReadsNothingOnLockingCalls) {
+  FakeTarget target;
+  FakeMembers members;
+  MapLockable(target);
+  ContainerAccounting acct(10000, 10000, Bc2006Profile());
+  EXPECT_FALSE(acct.Decide(Mlock(1, 0, 150), target, members).refused);
+  EXPECT_FALSE(acct.Decide(Mmap(1, 10, kMapPrivateAnon | kMapLocked), target, members).refused);
+  EXPECT_EQ(target.locked_reads, 0);
+  EXPECT_EQ(members.locked_reads, 0);
+}
+
+TEST(ContainerAccountingTest, ALockedMmapIsChargedToLockedpagesThenPrivvmpages) {
+  FakeTarget target;
+  FakeMembers members;
+  members.data_pages = 90;
+  ContainerAccounting acct(100, 100, Bc2006Profile());
+  acct.SetLockedLimits(1000, 1000);
+  // privvmpages refuses: lockedpages is as if it had never been asked.
+  Decision priv = acct.Decide(Mmap(1, 20, kMapPrivateAnon | kMapLocked), target, members);
+  EXPECT_TRUE(priv.refused);
+  EXPECT_STREQ(priv.resource, "privvmpages");
+  EXPECT_EQ(acct.Peek().privvmpages.failcnt, 1u);
+  EXPECT_EQ(acct.Peek().lockedpages.failcnt, 0u);
+  EXPECT_EQ(acct.Peek().lockedpages.held_pages, 0u);
+  // lockedpages refuses first: privvmpages neither charges nor counts a failure.
+  acct.SetLockedLimits(5, 5);
+  Decision locked = acct.Decide(Mmap(1, 8, kMapPrivateAnon | kMapLocked), target, members);
+  EXPECT_TRUE(locked.refused);
+  EXPECT_STREQ(locked.resource, "lockedpages");
+  EXPECT_EQ(acct.Peek().privvmpages.failcnt, 1u);
+  EXPECT_EQ(acct.Peek().lockedpages.failcnt, 1u);
+  EXPECT_EQ(acct.Peek().privvmpages.held_pages, 90u);
+  // Both admit: both hold it while it is in flight.
+  Decision both = acct.Decide(Mmap(1, 4, kMapPrivateAnon | kMapLocked), target, members);
+  EXPECT_FALSE(both.refused);
+  EXPECT_EQ(acct.Peek().lockedpages.held_pages, 4u);
+  EXPECT_EQ(acct.Peek().privvmpages.held_pages, 94u);
+  // A read-only locked mapping charges lockedpages alone.
+  members.data_pages = 94;
+  members.vm_locked_pages = 4;
+  EXPECT_TRUE(acct.Decide(Mmap(2, 2, kMapPrivateAnon | kMapLocked, 0), target, members).refused);
+  TrappedCall read_only = Mmap(2, 1, kMapPrivateAnon | kMapLocked);
+  read_only.args[2] = 1;  // PROT_READ
+  EXPECT_FALSE(acct.Decide(read_only, target, members).refused);
+  EXPECT_EQ(acct.Peek().lockedpages.held_pages, 5u);
+  EXPECT_EQ(acct.Peek().privvmpages.held_pages, 94u);
+}
+
+TEST(ContainerAccountingTest, AfterMclFuturePlainMappingsAreChargedAsLocked) {
+  FakeTarget target;
+  FakeMembers members;
+  ContainerAccounting acct(10000, 10000, Bc2006Profile());
+  acct.SetLockedLimits(100, 100);
+  Decision future = acct.Decide(Mlockall(1, kMclFuture), target, members);
+  EXPECT_FALSE(future.refused);
+  EXPECT_EQ(future.action, Decision::Action::kContinue);
+  EXPECT_FALSE(acct.Decide(Mmap(1, 50), target, members).refused);
+  EXPECT_EQ(acct.Peek().lockedpages.held_pages, 50u);
+  members.vm_locked_pages = 50;
+  Decision over = acct.Decide(Mmap(1, 60), target, members);
+  EXPECT_TRUE(over.refused);
+  EXPECT_STREQ(over.resource, "lockedpages");
+  // Another process of the container is not under MCL_FUTURE.
+  members.tgid_of[7] = 7;
+  members.by_tgid = {{FakeMembers::kTgid, 0}, {7, 0}};
+  EXPECT_FALSE(acct.Decide(Mmap(7, 60), target, members).refused);
+  // munlockall ends it. (A call still in flight would show in held.)
+  EXPECT_FALSE(acct.Decide(Syscall(1, x86_64_nr::kMunlockall, {}), target, members).refused);
+  members.vm_locked_pages = 0;
+  members.in_flight = {1};
+  EXPECT_FALSE(acct.Decide(Mmap(1, 60), target, members).refused);
+  EXPECT_EQ(acct.Refresh(members).lockedpages.held_pages, 0u);
+  // So does an exec.
+  members.in_flight.clear();
+  EXPECT_FALSE(acct.Decide(Mlockall(1, kMclFuture), target, members).refused);
+  EXPECT_FALSE(acct.Decide(Execve(1), target, members).refused);
+  members.in_flight = {1};
+  EXPECT_FALSE(acct.Decide(Mmap(1, 60), target, members).refused);
+  EXPECT_EQ(acct.Refresh(members).lockedpages.held_pages, 0u);
+  // Under MCL_FUTURE again, the same call is held while in flight.
+  members.in_flight.clear();
+  EXPECT_FALSE(acct.Decide(Mlockall(1, kMclFuture), target, members).refused);
+  members.in_flight = {1};
+  EXPECT_FALSE(acct.Decide(Mmap(1, 60), target, members).refused);
+  EXPECT_EQ(acct.Refresh(members).lockedpages.held_pages, 60u);
+}
+
+TEST(ContainerAccountingTest, ARefusedMlockallCurrentReturnsZeroAndSetsNoFuture) {
+  FakeTarget target;
+  FakeMembers members;
+  target.vm_pages = 300;
+  target.locked_pages = 20;
+  members.vm_locked_pages = 20;
+  ContainerAccounting acct(10000, 10000, Bc2006Profile());
+  acct.SetLockedLimits(200, 200);
+  Decision all = acct.Decide(Mlockall(1, kMclCurrent | kMclFuture), target, members);
+  EXPECT_TRUE(all.refused);
+  EXPECT_EQ(all.action, Decision::Action::kReturn);
+  EXPECT_EQ(all.return_value, 0u);
+  EXPECT_EQ(acct.Peek().lockedpages.failcnt, 1u);
+  EXPECT_FALSE(acct.Decide(Mmap(1, 100), target, members).refused);  // not locked
+  EXPECT_EQ(acct.Peek().lockedpages.held_pages, 20u);
+  // What is mapped and not locked yet is what MCL_CURRENT charges.
+  target.vm_pages = 200;
+  EXPECT_FALSE(acct.Decide(Mlockall(1, kMclCurrent), target, members).refused);
+  EXPECT_EQ(acct.Peek().lockedpages.held_pages, 200u);
+}
+
+TEST(ContainerAccountingTest, ShmLockChargesTheSegmentOnce) {
+  FakeTarget target;
+  FakeMembers members;
+  members.segments[7] = ShmSegment{true, 80, false};
+  ContainerAccounting acct(10000, 10000, Bc2006Profile());
+  acct.SetLockedLimits(50, 50);
+  const TrappedCall shm_lock = Syscall(1, x86_64_nr::kShmctl, {7, 11 /* SHM_LOCK */, 0, 0, 0, 0});
+  Decision over = acct.Decide(shm_lock, target, members);
+  EXPECT_TRUE(over.refused);
+  EXPECT_STREQ(over.resource, "lockedpages");
+  EXPECT_EQ(over.error_number, ENOMEM);
+  members.segments[7].pages = 40;
+  EXPECT_FALSE(acct.Decide(shm_lock, target, members).refused);
+  // Locked: the namespace shows it, and locking it again charges nothing.
+  members.segments[7].locked = true;
+  members.sysv_locked_pages = 40;
+  EXPECT_FALSE(
+      acct.Decide(Syscall(2, x86_64_nr::kShmctl, {7, 11, 0, 0, 0, 0}), target, members).refused);
+  EXPECT_EQ(acct.Refresh(members).lockedpages.held_pages, 40u);
+  // No such segment: the kernel's EINVAL, nothing charged.
+  EXPECT_FALSE(
+      acct.Decide(Syscall(3, x86_64_nr::kShmctl, {9, 11, 0, 0, 0, 0}), target, members).refused);
+  // Other commands are not locking calls.
+  members.segments[7] = ShmSegment{true, 400, false};
+  EXPECT_FALSE(acct.Decide(Syscall(3, x86_64_nr::kShmctl, {7, 0 /* IPC_RMID */, 0, 0, 0, 0}),
+                           target, members)
+                   .refused);
+  EXPECT_EQ(acct.Peek().lockedpages.failcnt, 1u);
+  members.shm_fail = true;
+  EXPECT_TRUE(acct.Decide(Syscall(4, x86_64_nr::kShmctl, {7, 11, 0, 0, 0, 0}), target, members)
+                  .undecidable);
+}
+
+TEST(ContainerAccountingTest, LockedHeldIsVmLckPlusLockedSegmentsAndUndecidableWhenUnreadable) {
+  FakeTarget target;
+  FakeMembers members;
+  MapLockable(target);
+  members.vm_locked_pages = 30;
+  members.sysv_locked_pages = 12;
+  ContainerAccounting acct(10000, 10000, Bc2006Profile());
+  acct.SetLockedLimits(100, 100);
+  AccountingSnapshot snap = acct.Refresh(members);
+  EXPECT_EQ(snap.lockedpages.held_pages, 42u);
+  EXPECT_EQ(snap.lockedpages.maxheld_pages, 42u);
+  members.locked_fail = true;
+  Decision d = acct.Decide(Mlock(1, 0, 1), target, members);
+  EXPECT_TRUE(d.undecidable);
+  EXPECT_STREQ(d.resource, "lockedpages");
+  EXPECT_EQ(acct.Refresh(members).lockedpages.held_pages, 42u);  // the last known value
+}
+
+TEST(ContainerAccountingTest, GrowingALockedMappingWithMremapIsChargedAsLocked) {
+  FakeTarget target;
+  FakeMembers members;
+  MapLockable(target);
+  target.locked_pages = 10;
+  target.locked_ranges = {{kLockBase, kLockBase + 10 * kPage}};
+  members.vm_locked_pages = 10;
+  ContainerAccounting acct(10000, 10000, Bc2006Profile());
+  acct.SetLockedLimits(50, 50);
+  Decision grow = acct.Decide(
+      Syscall(1, x86_64_nr::kMremap, {kLockBase, 10 * kPage, 60 * kPage, 1 /* MAYMOVE */, 0, 0}),
+      target, members);
+  EXPECT_TRUE(grow.refused);
+  EXPECT_STREQ(grow.resource, "lockedpages");
+  // An unlocked mapping grows without lockedpages.
+  Decision plain = acct.Decide(
+      Syscall(1, x86_64_nr::kMremap, {kLockBase + 100 * kPage, 10 * kPage, 60 * kPage, 1, 0, 0}),
+      target, members);
+  EXPECT_FALSE(plain.refused);
+  EXPECT_EQ(acct.Peek().lockedpages.failcnt, 1u);
 }
 
 TEST(ContainerAccountingTest, MprotectAgainstTheLimitUnderOpenvz) {

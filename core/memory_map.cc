@@ -91,6 +91,60 @@ Result<std::vector<MapEntry>> ParseProcMaps(std::string_view text) {
   return maps;
 }
 
+Result<std::vector<AddressRange>> ParseSmapsLockedRanges(std::string_view text) {
+  std::vector<AddressRange> locked;
+  std::optional<AddressRange> current;
+  size_t line_no = 0;
+  while (!text.empty()) {
+    const size_t nl = std::min(text.find('\n'), text.size());
+    std::string_view line = text.substr(0, nl);
+    text.remove_prefix(std::min(nl + 1, text.size()));
+    ++line_no;
+    if (line.empty()) continue;
+    const std::string_view first = line.substr(0, line.find(' '));
+    if (first.empty() || first.back() != ':') {
+      // A mapping's header line, as in /proc/PID/maps.
+      Result<MapEntry> entry = ParseLine(line, line_no);
+      if (!entry.ok()) return entry.status();
+      current = AddressRange{entry->start, entry->end};
+      continue;
+    }
+    if (first != "VmFlags:") continue;
+    if (!current) {
+      return Status::Error("smaps line " + std::to_string(line_no) + ": VmFlags before a mapping");
+    }
+    std::string_view flags = line.substr(first.size());
+    bool is_locked = false;
+    while (!flags.empty()) {
+      const size_t start = flags.find_first_not_of(' ');
+      if (start == std::string_view::npos) break;
+      flags.remove_prefix(start);
+      const std::string_view flag = flags.substr(0, flags.find(' '));
+      if (flag == "lo") is_locked = true;
+      flags.remove_prefix(flag.size());
+    }
+    if (is_locked) locked.push_back(*current);
+    current.reset();
+  }
+  return locked;
+}
+
+uint64_t PagesCovered(const std::vector<AddressRange>& ranges, uint64_t addr,
+                      uint64_t length_bytes) {
+  if (length_bytes == 0) return 0;
+  const uint64_t start = addr - addr % kPageBytes;
+  const uint64_t last = SaturatingAdd(addr, length_bytes);
+  const uint64_t end =
+      last > UINT64_MAX - (kPageBytes - 1) ? UINT64_MAX : PagesForBytes(last) * kPageBytes;
+  uint64_t pages = 0;
+  for (const AddressRange& r : ranges) {
+    const uint64_t lo = std::max(r.start, start);
+    const uint64_t hi = std::min(r.end, end);
+    if (lo < hi) pages += PagesForBytes(hi - lo);
+  }
+  return pages;
+}
+
 RangeFacts RangeFactsFor(const std::vector<MapEntry>& maps, uint64_t addr, uint64_t length_bytes) {
   RangeFacts facts;
   if (length_bytes == 0) return facts;

@@ -39,6 +39,22 @@ RangeFacts RangeFactsFor(const std::vector<MapEntry>& maps, uint64_t addr, uint6
 // contains (or follows) addr, as do_mprotect_pkey() extends it.
 RangeFacts CallRangeFacts(const std::vector<MapEntry>& maps, const ClassifiedCall& call);
 
+// [start, end) of one mapping, in bytes.
+struct AddressRange {
+  uint64_t start = 0;
+  uint64_t end = 0;  // exclusive
+  bool operator==(const AddressRange&) const = default;
+};
+
+// The mappings /proc/PID/smaps marks locked ("lo" in VmFlags: mlock,
+// MAP_LOCKED, MCL_FUTURE; MLOCK_ONFAULT ones too), in order. Errors name the
+// line that failed.
+Result<std::vector<AddressRange>> ParseSmapsLockedRanges(std::string_view text);
+// Pages of [addr, addr + length_bytes), rounded outward to pages, that the
+// ranges cover.
+uint64_t PagesCovered(const std::vector<AddressRange>& ranges, uint64_t addr,
+                      uint64_t length_bytes);
+
 // End of the last [heap] mapping (the page-aligned break), if there is one.
 std::optional<uint64_t> HeapEnd(const std::vector<MapEntry>& maps);
 

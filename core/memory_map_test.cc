@@ -183,6 +183,57 @@ TEST(NoteSharedAnonymousObjects, EachObjectOnceByItsFurthestMappedPage) {
   EXPECT_EQ(WritableSharedAnonymousPages(objects), 16u + 10u);
 }
 
+// A trimmed /proc/PID/smaps: one locked heap, one unlocked mapping, one
+// locked-on-fault mapping (also "lo").
+constexpr const char* kSmapsSample =
+    "55555555a000-55555557b000 rw-p 00000000 00:00 0                          [heap]\n"
+    "Size:                132 kB\n"
+    "Locked:              132 kB\n"
+    "VmFlags: rd wr mr mw me ac lo sd\n"
+    "7ffff7dc0000-7ffff7dc4000 rw-p 00000000 00:00 0\n"
+    "Size:                 16 kB\n"
+    "Locked:                0 kB\n"
+    "VmFlags: rd wr mr mw me ac sd\n"
+    "7ffff7e00000-7ffff7e10000 rw-p 00000000 00:00 0 \n"
+    "Size:                 64 kB\n"
+    "VmFlags: rd wr mr mw me lo ac sd lf\n";
+
+TEST(ParseSmapsLockedRanges, KeepsTheMappingsFlaggedLo) {
+  Result<std::vector<AddressRange>> locked = ParseSmapsLockedRanges(kSmapsSample);
+  ASSERT_TRUE(locked.ok()) << locked.status().message();
+  EXPECT_EQ(*locked, (std::vector<AddressRange>{{0x55555555a000, 0x55555557b000},
+                                                {0x7ffff7e00000, 0x7ffff7e10000}}));
+  Result<std::vector<AddressRange>> none = ParseSmapsLockedRanges("");
+  ASSERT_TRUE(none.ok());
+  EXPECT_TRUE(none->empty());
+}
+
+TEST(ParseSmapsLockedRanges, Errors) {
+  // A flag called "lock" or "blo" is not "lo".
+  Result<std::vector<AddressRange>> near =
+      ParseSmapsLockedRanges("1000-2000 rw-p 00000000 00:00 0\nVmFlags: rd blo lock\n");
+  ASSERT_TRUE(near.ok());
+  EXPECT_TRUE(near->empty());
+  Result<std::vector<AddressRange>> orphan = ParseSmapsLockedRanges("VmFlags: rd wr lo\n");
+  ASSERT_FALSE(orphan.ok());
+  EXPECT_NE(orphan.status().message().find("line 1"), std::string::npos);
+  Result<std::vector<AddressRange>> bad =
+      ParseSmapsLockedRanges("Size: 4 kB\nzzzz-2000 rw-p 00000000 00:00 0\n");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("2"), std::string::npos);
+}
+
+TEST(PagesCovered, CountsTheOverlapRoundedOutward) {
+  const std::vector<AddressRange> ranges = {{0x10000, 0x14000}, {0x20000, 0x21000}};
+  EXPECT_EQ(PagesCovered(ranges, 0x10000, 0x4000), 4u);
+  EXPECT_EQ(PagesCovered(ranges, 0x12000, 0x20000), 3u);  // two of the first, the whole second
+  EXPECT_EQ(PagesCovered(ranges, 0x13fff, 2), 1u);        // [0x13000, 0x15000) meets one page
+  EXPECT_EQ(PagesCovered(ranges, 0x15000, 0x1000), 0u);
+  EXPECT_EQ(PagesCovered(ranges, 0x10000, 0), 0u);
+  EXPECT_EQ(PagesCovered(ranges, 0, ~0ull), 5u);  // a saturating end covers everything
+  EXPECT_EQ(PagesCovered({}, 0x10000, 0x4000), 0u);
+}
+
 TEST(HeapEnd, FindsTheHeap) {
   Result<std::vector<MapEntry>> maps = ParseProcMaps(kSample);
   ASSERT_TRUE(maps.ok());

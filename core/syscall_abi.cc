@@ -52,6 +52,18 @@ int NativeOfI386(int nr) {
       return x86_64_nr::kClone3;
     case i386_nr::kShmget:
       return x86_64_nr::kShmget;
+    case i386_nr::kShmctl:
+      return x86_64_nr::kShmctl;
+    case i386_nr::kMlock:
+      return x86_64_nr::kMlock;
+    case i386_nr::kMunlock:
+      return x86_64_nr::kMunlock;
+    case i386_nr::kMlockall:
+      return x86_64_nr::kMlockall;
+    case i386_nr::kMunlockall:
+      return x86_64_nr::kMunlockall;
+    case i386_nr::kMlock2:
+      return x86_64_nr::kMlock2;
     default:
       return -1;
   }

@@ -29,6 +29,12 @@ inline constexpr int kMunmap = 11;
 inline constexpr int kBrk = 12;
 inline constexpr int kMremap = 25;
 inline constexpr int kShmget = 29;  // shmpages, not privvmpages
+inline constexpr int kShmctl = 31;  // SHM_LOCK: lockedpages
+inline constexpr int kMlock = 149;
+inline constexpr int kMunlock = 150;
+inline constexpr int kMlockall = 151;
+inline constexpr int kMunlockall = 152;
+inline constexpr int kMlock2 = 325;
 inline constexpr int kClone = 56;
 inline constexpr int kFork = 57;
 inline constexpr int kVfork = 58;
@@ -56,14 +62,21 @@ inline constexpr int kMunmap = 91;
 // (the high 16 are a version the kernel ignores), its arguments follow.
 inline constexpr int kIpc = 117;
 inline constexpr int kIpcShmget = 23;  // ipc(SHMGET, key, size, shmflg)
+inline constexpr int kIpcShmctl = 24;  // ipc(SHMCTL, shmid, cmd | IPC_64, 0, buf)
 inline constexpr int kClone = 120;
 inline constexpr int kMprotect = 125;
+inline constexpr int kMlock = 150;
+inline constexpr int kMunlock = 151;
+inline constexpr int kMlockall = 152;
+inline constexpr int kMunlockall = 153;
 inline constexpr int kMremap = 163;
 inline constexpr int kVfork = 190;
 inline constexpr int kMmap2 = 192;  // offset in pages
+inline constexpr int kMlock2 = 376;
 inline constexpr int kExecveat = 358;
 inline constexpr int kPkeyMprotect = 380;
 inline constexpr int kShmget = 395;
+inline constexpr int kShmctl = 396;
 inline constexpr int kClone3 = 435;
 }  // namespace i386_nr
 

@@ -38,12 +38,15 @@ INSTANTIATE_TEST_SUITE_P(
                     NativeCase{120, 56}, NativeCase{125, 10}, NativeCase{163, 25},
                     NativeCase{190, 58}, NativeCase{192, 9}, NativeCase{358, 322},
                     NativeCase{380, 329}, NativeCase{435, 435},
+                    // lockedpages: mlock, munlock, mlockall, munlockall, mlock2, shmctl.
+                    NativeCase{150, 149}, NativeCase{151, 150}, NativeCase{152, 151},
+                    NativeCase{153, 152}, NativeCase{376, 325}, NativeCase{396, 31},
                     // old_mmap has no register equivalent; 9 is link, 10 unlink, 12 chdir.
                     NativeCase{90, -1}, NativeCase{9, -1}, NativeCase{10, -1}, NativeCase{12, -1},
                     NativeCase{59, -1}));
 
 TEST(SyscallAbi, X32SharesTheMemoryNumbersButNotExecve) {
-  for (int nr : {9, 10, 11, 12, 25, 56, 57, 58, 329, 435}) {
+  for (int nr : {9, 10, 11, 12, 25, 31, 56, 57, 58, 149, 150, 151, 152, 325, 329, 435}) {
     EXPECT_EQ(NativeOfX32(kX32SyscallBit | nr), nr) << nr;
     EXPECT_EQ(NativeOfX32(nr), nr) << nr;  // the bit may already be stripped
   }

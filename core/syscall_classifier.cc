@@ -33,6 +33,11 @@ constexpr uint64_t kMapAnonymous = 0x20;
 constexpr uint64_t kMapGrowsDown = 0x0100;
 constexpr uint64_t kMapHugetlb = 0x40000;
 constexpr uint64_t kMapFixedNoReplace = 0x100000;
+constexpr uint64_t kMapLocked = 0x2000;
+
+constexpr uint64_t kMlockOnfault = 1;
+constexpr int32_t kShmLock = 11;
+constexpr uint64_t kIpc64 = 0x100;
 
 constexpr uint64_t kMremapMayMove = 1;
 constexpr uint64_t kMremapFixed = 2;
@@ -61,6 +66,15 @@ static_assert(MAP_SHARED_VALIDATE == kMapSharedValidate);
 #endif
 #ifdef MAP_HUGETLB
 static_assert(MAP_HUGETLB == kMapHugetlb);
+#endif
+#ifdef MAP_LOCKED
+static_assert(MAP_LOCKED == kMapLocked);
+#endif
+#ifdef MCL_FUTURE
+static_assert(MCL_CURRENT == kMclCurrent && MCL_FUTURE == kMclFuture);
+#endif
+#ifdef MCL_ONFAULT
+static_assert(MCL_ONFAULT == kMclOnfault);
 #endif
 #ifdef MAP_FIXED_NOREPLACE
 static_assert(MAP_FIXED_NOREPLACE == kMapFixedNoReplace);
@@ -119,6 +133,7 @@ void ClassifyMmap(const std::array<uint64_t, 6>& args, ClassifiedCall* call) {
   // Only MAP_FIXED replaces existing mappings; MAP_FIXED_NOREPLACE fails with
   // EEXIST instead, so nothing is released first.
   call->fixed = (flags & kMapFixed) != 0;
+  call->map_locked = (flags & kMapLocked) != 0;
   // MAP_NORESERVE is deliberately ignored: such mappings are charged too.
   if ((prot & kProtWrite) == 0) {
     // A MAP_GROWSDOWN mapping is a stack: statm data counts it (stack_vm)
@@ -133,6 +148,22 @@ void ClassifyMmap(const std::array<uint64_t, 6>& args, ClassifiedCall* call) {
   } else {
     call->kind = CallKind::kMmapUncharged;  // MAP_SHARED file (hugetlbfs included)
   }
+}
+
+// do_mlock(): the range is page-rounded outward; a wrapping end is EINVAL,
+// an empty range a no-op.
+void ClassifyMlock(const std::array<uint64_t, 6>& args, uint64_t flags, ClassifiedCall* call) {
+  const uint64_t start = args[0] & ~(kPageBytes - 1);
+  const uint64_t in_page = args[0] - start;
+  call->kind = CallKind::kInvalid;
+  call->lock_flags = static_cast<uint32_t>(flags);
+  if ((flags & ~kMlockOnfault) != 0) return;  // mlock2: EINVAL
+  if (args[1] > UINT64_MAX - in_page - kPageBytes) return;
+  const uint64_t len = PagesForBytes(args[1] + in_page) * kPageBytes;
+  if (len > UINT64_MAX - start) return;  // EINVAL
+  call->addr = start;
+  call->length_bytes = len;
+  call->kind = len == 0 ? CallKind::kNotMemory : CallKind::kMlock;
 }
 
 void ClassifyMprotect(const std::array<uint64_t, 6>& args, ClassifiedCall* call) {
@@ -253,6 +284,14 @@ const char* CallKindName(CallKind kind) {
       return "exec";
     case CallKind::kShmget:
       return "shmget";
+    case CallKind::kMlock:
+      return "mlock";
+    case CallKind::kMlockall:
+      return "mlockall";
+    case CallKind::kMunlockall:
+      return "munlockall";
+    case CallKind::kShmLock:
+      return "shm_lock";
     case CallKind::kRefusedAbi:
       return "refused_abi";
     case CallKind::kInvalid:
@@ -285,6 +324,18 @@ const char* SyscallName(int nr) {
       return "clone3";
     case x86_64_nr::kShmget:
       return "shmget";
+    case x86_64_nr::kShmctl:
+      return "shmctl";
+    case x86_64_nr::kMlock:
+      return "mlock";
+    case x86_64_nr::kMunlock:
+      return "munlock";
+    case x86_64_nr::kMlockall:
+      return "mlockall";
+    case x86_64_nr::kMunlockall:
+      return "munlockall";
+    case x86_64_nr::kMlock2:
+      return "mlock2";
     case x86_64_nr::kExecve:
       return "execve";
     case x86_64_nr::kExecveat:
@@ -357,6 +408,9 @@ ClassifiedCall ClassifyTrappedSyscall(uint32_t arch, int nr, const std::array<ui
       // comparing the whole register would miss SHMGET | version << 16.
       if ((regs[0] & 0xffff) == i386_nr::kIpcShmget) {
         ClassifyInto(call, x86_64_nr::kShmget, {regs[1], regs[2], regs[3], 0, 0, 0});
+      } else if ((regs[0] & 0xffff) == i386_nr::kIpcShmctl) {
+        // The old interface takes IPC_64 in cmd as a version (ipc_parse_version).
+        ClassifyInto(call, x86_64_nr::kShmctl, {regs[1], regs[2] & ~kIpc64, 0, 0, 0, 0});
       }
     } else if (const int native = NativeOfI386(nr); native >= 0) {
       ClassifyInto(call, native, regs);
@@ -443,6 +497,33 @@ void ClassifyInto(ClassifiedCall& call, int nr, const std::array<uint64_t, 6>& a
     case x86_64_nr::kExecveat:
       call.kind = CallKind::kExec;
       return;
+    case x86_64_nr::kMlock:
+      ClassifyMlock(args, 0, &call);
+      return;
+    case x86_64_nr::kMlock2:
+      ClassifyMlock(args, args[2] & 0xffffffffu, &call);
+      return;
+    case x86_64_nr::kMlockall: {
+      // apply_mlockall_flags' checks: some flag, only known ones, and
+      // MCL_ONFAULT never alone.
+      const uint64_t flags = args[0] & 0xffffffffu;
+      call.lock_flags = static_cast<uint32_t>(flags);
+      const bool valid = flags != 0 &&
+                         (flags & ~uint64_t{kMclCurrent | kMclFuture | kMclOnfault}) == 0 &&
+                         flags != kMclOnfault;
+      call.kind = valid ? CallKind::kMlockall : CallKind::kInvalid;
+      return;
+    }
+    case x86_64_nr::kMunlockall:
+      call.kind = CallKind::kMunlockall;
+      return;
+    case x86_64_nr::kShmctl: {
+      // shmid and cmd are ints; only SHM_LOCK of a valid id charges.
+      const int32_t shmid = static_cast<int32_t>(args[0]);
+      call.addr = static_cast<uint32_t>(shmid);
+      if (static_cast<int32_t>(args[1]) == kShmLock && shmid >= 0) call.kind = CallKind::kShmLock;
+      return;
+    }
     default:
       call.kind = CallKind::kNotMemory;
       return;
@@ -511,6 +592,10 @@ ChargePlan PlanCharge(const ClassifiedCall& call, const RuleProfile& profile,
     case CallKind::kMunmap:
     case CallKind::kExec:
     case CallKind::kShmget:  // shmpages: ShmCounter (core/shm_counter.h)
+    case CallKind::kMlock:   // lockedpages: LockedCounter (core/locked_counter.h)
+    case CallKind::kMlockall:
+    case CallKind::kMunlockall:
+    case CallKind::kShmLock:
     case CallKind::kRefusedAbi:
     case CallKind::kInvalid:
     case CallKind::kNotMemory:

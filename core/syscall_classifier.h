@@ -37,11 +37,16 @@ enum class CallKind {
                             // unasked, so what ubcd remembers of the caller is stale
   kShmget,                  // SysV shmget that may create a segment (IPC_PRIVATE or
                             // IPC_CREAT): shmpages, never privvmpages here
-  kRefusedAbi,              // i386 old_mmap: its arguments are in user memory, which
-                            // another thread may change after ubcd read them; refused
-  kInvalid,                 // arguments the kernel rejects before mapping anything (EINVAL,
-                            // or ENOMEM for lengths beyond the user address space)
-  kNotMemory,               // any other syscall
+  // lockedpages (core/locked_counter.h): never privvmpages charges here.
+  kMlock,       // mlock, mlock2: [addr, addr + length) page-rounded, lock_flags mlock2's
+  kMlockall,    // lock_flags MCL_*: CURRENT locks what is mapped, FUTURE what comes
+  kMunlockall,  // releases, and ends MCL_FUTURE
+  kShmLock,     // shmctl(shmid, SHM_LOCK): the segment's size (shmid in addr)
+  kRefusedAbi,  // i386 old_mmap: its arguments are in user memory, which
+                // another thread may change after ubcd read them; refused
+  kInvalid,     // arguments the kernel rejects before mapping anything (EINVAL,
+                // or ENOMEM for lengths beyond the user address space)
+  kNotMemory,   // any other syscall
 };
 
 const char* CallKindName(CallKind kind);
@@ -66,8 +71,15 @@ struct ClassifiedCall {
   // mprotect PROT_GROWSDOWN: the kernel extends the range down to the start
   // of the mapping containing `addr`, so `length_bytes` is no bound at all.
   bool grows_down = false;
-  uint32_t shm_flags = 0;  // shmget's shmflg
+  uint32_t shm_flags = 0;   // shmget's shmflg
+  uint32_t lock_flags = 0;  // mlock2's MLOCK_*, mlockall's MCL_*
+  bool map_locked = false;  // mmap MAP_LOCKED: lockedpages as well
 };
+
+// mlockall's flags (x86-64 values).
+inline constexpr uint32_t kMclCurrent = 1;
+inline constexpr uint32_t kMclFuture = 2;
+inline constexpr uint32_t kMclOnfault = 4;
 
 // An x86-64 call.
 ClassifiedCall ClassifySyscall(int nr, const std::array<uint64_t, 6>& args);

@@ -642,6 +642,10 @@ TEST(CallKindName, EveryKind) {
       {CallKind::kThreadOrVfork, "thread_or_vfork"},
       {CallKind::kClone3, "clone3"},
       {CallKind::kMunmap, "munmap"},
+      {CallKind::kMlock, "mlock"},
+      {CallKind::kMlockall, "mlockall"},
+      {CallKind::kMunlockall, "munlockall"},
+      {CallKind::kShmLock, "shm_lock"},
       {CallKind::kInvalid, "invalid"},
       {CallKind::kNotMemory, "not_memory"},
   };
@@ -661,6 +665,12 @@ TEST(SyscallName, KnownNumbers) {
   EXPECT_STREQ(SyscallName(29), "shmget");
   EXPECT_STREQ(SyscallName(kAuditArchI386, 395), "shmget/i386");
   EXPECT_STREQ(SyscallName(kAuditArchI386, 117), "ipc/i386");
+  EXPECT_STREQ(SyscallName(31), "shmctl");
+  EXPECT_STREQ(SyscallName(149), "mlock");
+  EXPECT_STREQ(SyscallName(150), "munlock");
+  EXPECT_STREQ(SyscallName(151), "mlockall");
+  EXPECT_STREQ(SyscallName(152), "munlockall");
+  EXPECT_STREQ(SyscallName(325), "mlock2");
 }
 
 TEST(ShmgetAbis, EveryAbiTellsCreationsFromOpens) {
@@ -683,6 +693,97 @@ TEST(ShmgetAbis, EveryAbiTellsCreationsFromOpens) {
   // A negative key other than IPC_PRIVATE is a named key.
   EXPECT_EQ(ClassifySyscall(29, {0xffffffffu, 4096, 0600, 0, 0, 0}).kind, CallKind::kNotMemory);
   EXPECT_EQ(ClassifySyscall(29, {0x100000000u, 4096, 0600, 0, 0, 0}).kind, CallKind::kShmget);
+}
+
+TEST(LockingCalls, MlockRoundsTheRangeOutwardAsDoMlock) {
+  ClassifiedCall c = ClassifySyscall(x86_64_nr::kMlock, {0x10000 + 100, 5000, 0, 0, 0, 0});
+  EXPECT_EQ(c.kind, CallKind::kMlock);
+  EXPECT_EQ(c.addr, 0x10000u);
+  EXPECT_EQ(c.length_bytes, 2 * kPageBytes);  // [0x10064, 0x113ec) touches two pages
+  EXPECT_EQ(c.lock_flags, 0u);
+  // An empty range locks nothing; a wrapping one is EINVAL.
+  EXPECT_EQ(ClassifySyscall(x86_64_nr::kMlock, {0x10000, 0, 0, 0, 0, 0}).kind,
+            CallKind::kNotMemory);
+  EXPECT_EQ(ClassifySyscall(x86_64_nr::kMlock, {0xfffffffffffff000u, 0x2000, 0, 0, 0, 0}).kind,
+            CallKind::kInvalid);
+  EXPECT_EQ(ClassifySyscall(x86_64_nr::kMlock, {0x1000, ~0ull, 0, 0, 0, 0}).kind,
+            CallKind::kInvalid);
+}
+
+TEST(LockingCalls, Mlock2TakesOnlyMlockOnfault) {
+  ClassifiedCall onfault = ClassifySyscall(x86_64_nr::kMlock2, {0x10000, 4096, 1, 0, 0, 0});
+  EXPECT_EQ(onfault.kind, CallKind::kMlock);
+  EXPECT_EQ(onfault.lock_flags, 1u);
+  EXPECT_EQ(ClassifySyscall(x86_64_nr::kMlock2, {0x10000, 4096, 2, 0, 0, 0}).kind,
+            CallKind::kInvalid);
+  // flags is an int: the upper half of the register is not looked at.
+  EXPECT_EQ(ClassifySyscall(x86_64_nr::kMlock2, {0x10000, 4096, 0x100000000u, 0, 0, 0}).kind,
+            CallKind::kMlock);
+}
+
+TEST(LockingCalls, MlockallFlagsAsApplyMlockallFlagsChecksThem) {
+  for (uint64_t ok : {1u, 2u, 3u, 5u, 6u, 7u}) {
+    ClassifiedCall c = ClassifySyscall(x86_64_nr::kMlockall, {ok, 0, 0, 0, 0, 0});
+    EXPECT_EQ(c.kind, CallKind::kMlockall) << ok;
+    EXPECT_EQ(c.lock_flags, ok);
+  }
+  for (uint64_t bad : {0u, 4u, 8u, 9u}) {
+    EXPECT_EQ(ClassifySyscall(x86_64_nr::kMlockall, {bad, 0, 0, 0, 0, 0}).kind, CallKind::kInvalid)
+        << bad;
+  }
+  EXPECT_EQ(ClassifySyscall(x86_64_nr::kMunlockall, {}).kind, CallKind::kMunlockall);
+  // munlock only releases; the kernel's VmLck is read after it.
+  EXPECT_EQ(ClassifySyscall(x86_64_nr::kMunlock, {0x10000, 4096, 0, 0, 0, 0}).kind,
+            CallKind::kNotMemory);
+}
+
+TEST(LockingCalls, MmapMapLockedIsMarked) {
+  ClassifiedCall locked =
+      ClassifySyscall(x86_64_nr::kMmap, {0, 4 * kPageBytes, 3, 0x22 | 0x2000, ~0ull, 0});
+  EXPECT_EQ(locked.kind, CallKind::kMmapPrivateWritable);
+  EXPECT_TRUE(locked.map_locked);
+  EXPECT_FALSE(
+      ClassifySyscall(x86_64_nr::kMmap, {0, 4 * kPageBytes, 3, 0x22, ~0ull, 0}).map_locked);
+  // A read-only locked mapping is not privvmpages but is still locked memory.
+  ClassifiedCall ro =
+      ClassifySyscall(x86_64_nr::kMmap, {0, 4 * kPageBytes, 1, 0x22 | 0x2000, ~0ull, 0});
+  EXPECT_EQ(ro.kind, CallKind::kMmapUncharged);
+  EXPECT_TRUE(ro.map_locked);
+}
+
+TEST(LockingCalls, ShmctlOnlyShmLockOfAValidIdCharges) {
+  ClassifiedCall lock = ClassifySyscall(x86_64_nr::kShmctl, {7, 11, 0, 0, 0, 0});
+  EXPECT_EQ(lock.kind, CallKind::kShmLock);
+  EXPECT_EQ(lock.addr, 7u);
+  EXPECT_EQ(ClassifySyscall(x86_64_nr::kShmctl, {7, 12, 0, 0, 0, 0}).kind,
+            CallKind::kNotMemory);  // SHM_UNLOCK
+  EXPECT_EQ(ClassifySyscall(x86_64_nr::kShmctl, {7, 0, 0, 0, 0, 0}).kind,
+            CallKind::kNotMemory);  // IPC_RMID
+  EXPECT_EQ(ClassifySyscall(x86_64_nr::kShmctl, {0xffffffffu, 11, 0, 0, 0, 0}).kind,
+            CallKind::kNotMemory);  // shmid -1: EINVAL
+  // cmd is an int: SHM_LOCK with garbage in the upper half is still SHM_LOCK.
+  EXPECT_EQ(ClassifySyscall(x86_64_nr::kShmctl, {7, 0x500000000u | 11, 0, 0, 0, 0}).kind,
+            CallKind::kShmLock);
+}
+
+TEST(LockingCalls, EveryAbiReachesTheSameKinds) {
+  constexpr uint32_t kI386Arch = 0x40000003;
+  EXPECT_EQ(ClassifyTrappedSyscall(kI386Arch, 150, {0x10000, 4096, 0, 0, 0, 0}).kind,
+            CallKind::kMlock);
+  EXPECT_EQ(ClassifyTrappedSyscall(kI386Arch, 376, {0x10000, 4096, 1, 0, 0, 0}).kind,
+            CallKind::kMlock);
+  EXPECT_EQ(ClassifyTrappedSyscall(kI386Arch, 152, {2, 0, 0, 0, 0, 0}).kind, CallKind::kMlockall);
+  EXPECT_EQ(ClassifyTrappedSyscall(kI386Arch, 153, {}).kind, CallKind::kMunlockall);
+  EXPECT_EQ(ClassifyTrappedSyscall(kI386Arch, 396, {3, 11, 0, 0, 0, 0}).kind, CallKind::kShmLock);
+  // ipc(SHMCTL, shmid, SHM_LOCK | IPC_64): the version bit is not part of cmd.
+  ClassifiedCall ipc = ClassifyTrappedSyscall(kI386Arch, 117, {24, 3, 11 | 0x100, 0, 0, 0});
+  EXPECT_EQ(ipc.kind, CallKind::kShmLock);
+  EXPECT_EQ(ipc.addr, 3u);
+  // x32 shares the x86-64 numbers.
+  EXPECT_EQ(ClassifyTrappedSyscall(0xC000003E, 149 | 0x40000000, {0x10000, 4096, 0, 0, 0, 0}).kind,
+            CallKind::kMlock);
+  EXPECT_EQ(ClassifyTrappedSyscall(0xC000003E, 31 | 0x40000000, {3, 11, 0, 0, 0, 0}).kind,
+            CallKind::kShmLock);
 }
 
 TEST(SyscallName, OtherNumbersAreStable) {
