@@ -19,6 +19,7 @@
 #include <cstring>
 #include <vector>
 
+#include "core/units.h"
 #include "supervisor/unix_socket.h"
 
 namespace ubc {
@@ -97,19 +98,63 @@ bool WaitForExit(int pidfd, std::chrono::milliseconds wait) {
   }
 }
 
-// shmctl(SHM_INFO) in the caller's IPC namespace: 0 or an errno.
+// Not in every libc's headers: shmctl by index without a permission check
+// (Linux 4.17).
+constexpr int kShmStatAny = 15;
+constexpr unsigned kShmLocked = 02000;  // SHM_LOCKED in shm_perm.mode
+
+// Visits every segment of the caller's IPC namespace, by index up to the
+// highest in use (shmctl(SHM_INFO)'s return): f(shmid, shmid_ds).
+template <typename F>
+int ForEachSegmentHere(int highest_index, F&& f) {
+  for (int index = 0; index <= highest_index; ++index) {
+    shmid_ds ds{};
+    const int shmid = ::shmctl(index, kShmStatAny, &ds);
+    if (shmid < 0) {
+      if (errno == EINVAL || errno == EIDRM) continue;  // a free index, or removed meanwhile
+      return errno;
+    }
+    f(shmid, ds);
+  }
+  return 0;
+}
+
+// shmctl(SHM_INFO) in the caller's IPC namespace, and the locked segments:
+// 0 or an errno.
 int ShmInfoHere(ShmUsage* out) {
   shm_info info{};
-  if (::shmctl(0, SHM_INFO, reinterpret_cast<shmid_ds*>(&info)) < 0) return errno;
+  const int highest = ::shmctl(0, SHM_INFO, reinterpret_cast<shmid_ds*>(&info));
+  if (highest < 0) return errno;
   out->pages = info.shm_tot;
   out->segments = static_cast<uint64_t>(info.used_ids);
-  return 0;
+  out->locked_pages = 0;
+  if (info.used_ids == 0) return 0;
+  return ForEachSegmentHere(highest, [&](int, const shmid_ds& ds) {
+    if ((ds.shm_perm.mode & kShmLocked) != 0) {
+      out->locked_pages = SaturatingAdd(out->locked_pages, PagesForBytes(ds.shm_segsz));
+    }
+  });
+}
+
+// The segment `shmid` of the caller's IPC namespace: 0 or an errno.
+int ShmSegmentHere(int shmid, ShmSegment* out) {
+  *out = ShmSegment{};
+  shm_info info{};
+  const int highest = ::shmctl(0, SHM_INFO, reinterpret_cast<shmid_ds*>(&info));
+  if (highest < 0) return errno;
+  if (shmid < 0) return 0;
+  return ForEachSegmentHere(highest, [&](int id, const shmid_ds& ds) {
+    if (id != shmid) return;
+    out->exists = true;
+    out->pages = PagesForBytes(ds.shm_segsz);
+    out->locked = (ds.shm_perm.mode & kShmLocked) != 0;
+  });
 }
 
 // The reader's work for one request: joins the namespace of `ns_fd`, reads
 // it, and rejoins `home`. False when it could not rejoin: then it must not
 // answer anything more.
-bool ReadNamespace(int ns_fd, int home, IpcNamespaceReply* reply) {
+bool ReadNamespace(int ns_fd, int home, uint32_t op, int shmid, IpcNamespaceReply* reply) {
   // setns() alone would also take a pidfd (joining that process's
   // namespace): only namespace files are accepted, and only IPC ones
   // (setns checks the type against CLONE_NEWIPC).
@@ -126,10 +171,19 @@ bool ReadNamespace(int ns_fd, int home, IpcNamespaceReply* reply) {
     reply->error_number = errno;
     return true;
   }
-  ShmUsage usage;
-  reply->error_number = ShmInfoHere(&usage);
-  reply->pages = usage.pages;
-  reply->segments = usage.segments;
+  if (op == IpcNamespaceRequest::kShmSegment) {
+    ShmSegment segment;
+    reply->error_number = ShmSegmentHere(shmid, &segment);
+    reply->pages = segment.pages;
+    reply->segments = segment.exists ? 1 : 0;
+    reply->locked_pages = segment.locked ? segment.pages : 0;
+  } else {
+    ShmUsage usage;
+    reply->error_number = ShmInfoHere(&usage);
+    reply->pages = usage.pages;
+    reply->segments = usage.segments;
+    reply->locked_pages = usage.locked_pages;
+  }
   return ::setns(home, CLONE_NEWIPC) == 0;
 }
 
@@ -158,10 +212,11 @@ int ServeRequests(int sock, int home) {
       reply.sequence = request.sequence;
       if ((flags & MSG_CTRUNC) != 0 || fds.size() != 1) {
         reply.error_number = EBADF;
-      } else if (request.op != IpcNamespaceRequest::kShmInfo) {
+      } else if (request.op != IpcNamespaceRequest::kShmInfo &&
+                 request.op != IpcNamespaceRequest::kShmSegment) {
         reply.error_number = EOPNOTSUPP;
       } else {
-        home_again = ReadNamespace(fds[0].get(), home, &reply);
+        home_again = ReadNamespace(fds[0].get(), home, request.op, request.shmid, &reply);
       }
     }
     fds.clear();  // closed before answering: the reader keeps nothing of a request
@@ -343,6 +398,26 @@ Status IpcNamespaceService::BreakLocked(const std::string& reason) {
 }
 
 Result<ShmUsage> IpcNamespaceService::ShmUsageOf(int ns_fd) {
+  Result<IpcNamespaceReply> reply = Ask(ns_fd, IpcNamespaceRequest::kShmInfo, -1);
+  if (!reply.ok()) return reply.status();
+  ShmUsage usage;
+  usage.pages = reply->pages;
+  usage.segments = reply->segments;
+  usage.locked_pages = reply->locked_pages;
+  return usage;
+}
+
+Result<ShmSegment> IpcNamespaceService::ShmSegmentOf(int ns_fd, int shmid) {
+  Result<IpcNamespaceReply> reply = Ask(ns_fd, IpcNamespaceRequest::kShmSegment, shmid);
+  if (!reply.ok()) return reply.status();
+  ShmSegment segment;
+  segment.exists = reply->segments != 0;
+  segment.pages = reply->pages;
+  segment.locked = reply->locked_pages != 0;
+  return segment;
+}
+
+Result<IpcNamespaceReply> IpcNamespaceService::Ask(int ns_fd, uint32_t op, int shmid) {
   std::lock_guard<std::mutex> lock(mu_);
   if (!broken_.empty()) return Status::Error(broken_);
   // A bad fd of the caller's is the caller's error, not the reader's.
@@ -350,7 +425,8 @@ Result<ShmUsage> IpcNamespaceService::ShmUsageOf(int ns_fd) {
     return Status::FromErrno(EBADF, "ipc namespace fd " + std::to_string(ns_fd));
   }
   IpcNamespaceRequest request;
-  request.op = IpcNamespaceRequest::kShmInfo;
+  request.op = op;
+  request.shmid = shmid;
   request.sequence = ++sequence_;
   // At most one request is ever outstanding, so the socket's buffer has
   // room: never blocks.
@@ -399,10 +475,7 @@ Result<ShmUsage> IpcNamespaceService::ShmUsageOf(int ns_fd) {
     if (reply.error_number != 0) {
       return Status::FromErrno(reply.error_number, ReaderName(pid_) + ": reading the namespace");
     }
-    ShmUsage usage;
-    usage.pages = reply.pages;
-    usage.segments = reply.segments;
-    return usage;
+    return reply;
   }
 }
 
@@ -439,6 +512,23 @@ Result<ShmUsage> ContainerIpcNamespace::Usage() {
   Result<ShmUsage> usage = service_->ShmUsageOf(ns_.get());
   if (!usage.ok()) return usage.status().Wrap(what);
   return usage;
+}
+
+Result<ShmSegment> ContainerIpcNamespace::Segment(int shmid) {
+  const std::string what = "ipc namespace of pid " + std::to_string(pid_);
+  if (shares_ubcd_namespace_) {
+    ShmSegment segment;
+    if (const int err = ShmSegmentHere(shmid, &segment); err != 0) {
+      return Status::FromErrno(err, what + ": shmctl(SHM_STAT_ANY)");
+    }
+    return segment;
+  }
+  if (service_ == nullptr) {
+    return Status::Error(what + ": not ubcd's own, and no ipc namespace reader to read it");
+  }
+  Result<ShmSegment> segment = service_->ShmSegmentOf(ns_.get(), shmid);
+  if (!segment.ok()) return segment.status().Wrap(what);
+  return segment;
 }
 
 }  // namespace ubc

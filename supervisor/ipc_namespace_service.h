@@ -11,7 +11,8 @@
 // it holds no fd but its end of a SOCK_SEQPACKET socketpair (and, once
 // started, an fd of its own IPC namespace), and SIGKILL reaches it when ubcd
 // dies. It answers one request at a time: a fixed struct and exactly one fd
-// (SCM_RIGHTS) of an IPC namespace in, setns, shmctl(SHM_INFO), back into its
+// (SCM_RIGHTS) of an IPC namespace in, setns, shmctl(SHM_INFO) and a
+// SHM_STAT_ANY walk of the segments (which are locked), back into its
 // own namespace (so it never keeps a container's namespace, and with it its
 // segments, alive), a fixed struct out. Malformed requests get an error reply
 // and every fd received is closed; end-of-file on the socket ends it.
@@ -51,16 +52,20 @@ namespace ubc {
 // The reader's protocol: one packet each way per request. Exposed for the
 // tests of the reader's loop.
 struct IpcNamespaceRequest {
-  uint32_t op = 0;        // kShmInfo; anything else is answered EOPNOTSUPP
+  uint32_t op = 0;        // kShmInfo or kShmSegment; anything else is answered EOPNOTSUPP
   uint32_t sequence = 0;  // echoed in the reply
+  int32_t shmid = -1;     // kShmSegment: the segment asked about
+  uint32_t reserved = 0;
   static constexpr uint32_t kShmInfo = 1;
+  static constexpr uint32_t kShmSegment = 2;
 };
 
 struct IpcNamespaceReply {
-  int32_t error_number = 0;  // 0, or the errno of the step that failed
-  uint32_t sequence = 0;     // the request's; 0 when the packet was no request
-  uint64_t pages = 0;        // shm_info.shm_tot
-  uint64_t segments = 0;     // shm_info.used_ids
+  int32_t error_number = 0;   // 0, or the errno of the step that failed
+  uint32_t sequence = 0;      // the request's; 0 when the packet was no request
+  uint64_t pages = 0;         // kShmInfo: shm_info.shm_tot; kShmSegment: its size
+  uint64_t segments = 0;      // kShmInfo: shm_info.used_ids; kShmSegment: 1 if it exists
+  uint64_t locked_pages = 0;  // kShmInfo: the SHM_LOCKED segments; kShmSegment: its size if locked
 };
 
 // The reader's loop on its end of the socket: answers requests until
@@ -97,12 +102,17 @@ class IpcNamespaceService {
   // within about kReplyTimeout; an error value if the reader is gone or
   // misbehaved (and from then on).
   Result<ShmUsage> ShmUsageOf(int ns_fd);
+  // The segment `shmid` of that namespace (shmctl SHM_STAT_ANY, so no
+  // permission on the segment is needed).
+  Result<ShmSegment> ShmSegmentOf(int ns_fd, int shmid);
 
   // The reader's pid (in the caller's pid namespace).
   int pid() const { return pid_; }
 
  private:
   IpcNamespaceService(int pid, UniqueFd pidfd, UniqueFd socket);
+  // One round trip (mu_ taken here); the reply, error_number 0.
+  Result<IpcNamespaceReply> Ask(int ns_fd, uint32_t op, int shmid);
   // `serve` null: the real request loop.
   static Result<std::unique_ptr<IpcNamespaceService>> StartReader(int (*serve)(int socket_fd));
   // Marks the service broken for good (mu_ held) and kills the reader, which
@@ -130,6 +140,7 @@ class ContainerIpcNamespace : public ShmReader {
   static Result<std::unique_ptr<ContainerIpcNamespace>> Open(IpcNamespaceService* service, int pid);
 
   Result<ShmUsage> Usage() override;
+  Result<ShmSegment> Segment(int shmid) override;
 
   // Same namespace (device and inode) as /proc/self/ns/ipc when opened: read
   // with shmctl in ubcd itself, no helper.

@@ -89,7 +89,9 @@ char ReadByte(int fd) {
 // A child process in an IPC namespace of its own (unshare CLONE_NEWIPC)
 // holding `segments` SysV segments of SegmentBytes() each. Commands are one
 // byte on a pipe, each answered with one byte ('k' done, 'e' failed):
-// 'a' attaches the first segment not yet removed, 'r' removes (IPC_RMID) it.
+// 'a' attaches the first segment not yet removed, 'r' removes (IPC_RMID) it,
+// 'l' locks (SHM_LOCK) the first segment not yet locked. ids() are the
+// segments' shmids.
 // The destructor closes the pipe: the child detaches and removes every
 // segment it still has and exits; it is killed if it does not, and reaped.
 class NamespaceChild {
@@ -114,7 +116,15 @@ class NamespaceChild {
       ::_exit(Run(segments, command_read.get(), answer_write.get()));
     }
     const char ready = ReadByte(answers_.get());
-    if (ready != 'R') error_ = std::string("the child did not get ready: ") + (ready ? ready : '-');
+    if (ready != 'R') {
+      error_ = std::string("the child did not get ready: ") + (ready ? ready : '-');
+      return;
+    }
+    ids_.resize(static_cast<size_t>(segments));
+    const size_t want = ids_.size() * sizeof(int);
+    if (want > 0 && ::read(answers_.get(), ids_.data(), want) != static_cast<ssize_t>(want)) {
+      error_ = "the child did not send its shmids";
+    }
   }
 
   ~NamespaceChild() {
@@ -141,6 +151,7 @@ class NamespaceChild {
   bool ok() const { return error_.empty(); }
   const std::string& error() const { return error_; }
   int pid() const { return pid_; }
+  const std::vector<int>& ids() const { return ids_; }
 
   bool Command(char c) {
     if (::write(commands_.get(), &c, 1) != 1) return false;
@@ -166,12 +177,19 @@ class NamespaceChild {
       }
       ids.push_back(id);
     }
-    if (::write(answers, "R", 1) != 1) {
+    const ssize_t id_bytes = static_cast<ssize_t>(ids.size() * sizeof(int));
+    if (::write(answers, "R", 1) != 1 ||
+        ::write(answers, ids.data(), ids.size() * sizeof(int)) != id_bytes) {
       clean_up();
       return 4;
     }
+    size_t locked = 0;
     for (char c; ::read(commands, &c, 1) == 1;) {
       bool done = false;
+      if (c == 'l' && locked < ids.size()) {
+        done = ::shmctl(ids[locked], SHM_LOCK, nullptr) == 0;
+        if (done) ++locked;
+      }
       if (c == 'a' && removed < ids.size()) {
         void* a = ::shmat(ids[removed], nullptr, SHM_RDONLY);
         if (a != reinterpret_cast<void*>(-1)) {
@@ -192,6 +210,7 @@ class NamespaceChild {
   UniqueFd commands_;
   UniqueFd answers_;
   std::string error_;
+  std::vector<int> ids_;
 };
 
 // ---------------------------------------------------------------- reading namespaces
@@ -314,6 +333,72 @@ TEST(IpcNamespaceServiceTest, RemovingASegmentLowersTheUsageUnlessItIsStillAttac
   expect_usage(2);
   ASSERT_TRUE(child.Command('r'));
   expect_usage(1);  // the attached one
+}
+
+TEST(IpcNamespaceServiceTest, LockedSegmentsAreCountedAndEachSegmentIsFoundByItsId) {
+  UBC_REQUIRE_ROOT();
+  std::unique_ptr<IpcNamespaceService> service = StartService();
+  ASSERT_NE(service, nullptr);
+  NamespaceChild child(3);
+  ASSERT_TRUE(child.ok()) << child.error();
+  Result<std::unique_ptr<ContainerIpcNamespace>> ns =
+      ContainerIpcNamespace::Open(service.get(), child.pid());
+  ASSERT_TRUE(ns.ok()) << ns.status().message();
+  Result<ShmUsage> usage = (*ns)->Usage();
+  ASSERT_TRUE(usage.ok()) << usage.status().message();
+  EXPECT_EQ(usage->locked_pages, 0u);
+  ASSERT_TRUE(child.Command('l'));
+  ASSERT_TRUE(child.Command('l'));
+  usage = (*ns)->Usage();
+  ASSERT_TRUE(usage.ok()) << usage.status().message();
+  EXPECT_EQ(usage->pages, 3 * SegmentPages());
+  EXPECT_EQ(usage->locked_pages, 2 * SegmentPages());
+
+  for (size_t i = 0; i < child.ids().size(); ++i) {
+    Result<ShmSegment> segment = (*ns)->Segment(child.ids()[i]);
+    ASSERT_TRUE(segment.ok()) << segment.status().message();
+    EXPECT_TRUE(segment->exists) << i;
+    EXPECT_EQ(segment->pages, SegmentPages()) << i;
+    EXPECT_EQ(segment->locked, i < 2) << i;
+  }
+  // An id no segment has (in that namespace), and a negative one.
+  int absent = 1;
+  while (std::find(child.ids().begin(), child.ids().end(), absent) != child.ids().end()) ++absent;
+  for (int id : {absent, -1}) {
+    Result<ShmSegment> none = (*ns)->Segment(id);
+    ASSERT_TRUE(none.ok()) << none.status().message();
+    EXPECT_FALSE(none->exists) << id;
+  }
+  // Removed while locked and not attached: gone, so no longer locked memory.
+  ASSERT_TRUE(child.Command('r'));
+  usage = (*ns)->Usage();
+  ASSERT_TRUE(usage.ok()) << usage.status().message();
+  EXPECT_EQ(usage->locked_pages, SegmentPages());
+  Result<ShmSegment> gone = (*ns)->Segment(child.ids()[0]);
+  ASSERT_TRUE(gone.ok());
+  EXPECT_FALSE(gone->exists);
+}
+
+TEST(IpcNamespaceServiceTest, UbcdsOwnNamespaceFindsItsSegmentsWithoutTheReader) {
+  UBC_REQUIRE_ROOT();
+  Result<std::unique_ptr<ContainerIpcNamespace>> own =
+      ContainerIpcNamespace::Open(nullptr, ::getpid());
+  ASSERT_TRUE(own.ok()) << own.status().message();
+  const int id = ::shmget(IPC_PRIVATE, SegmentBytes(), IPC_CREAT | 0600);
+  ASSERT_GE(id, 0) << std::strerror(errno);
+  const ShmUsage before = OwnShmForTest();
+  const bool locked = ::shmctl(id, SHM_LOCK, nullptr) == 0;
+  Result<ShmSegment> segment = (*own)->Segment(id);
+  Result<ShmUsage> usage = (*own)->Usage();
+  ::shmctl(id, IPC_RMID, nullptr);
+  ASSERT_TRUE(locked) << std::strerror(errno);
+  ASSERT_TRUE(segment.ok()) << segment.status().message();
+  EXPECT_TRUE(segment->exists);
+  EXPECT_TRUE(segment->locked);
+  EXPECT_EQ(segment->pages, SegmentPages());
+  ASSERT_TRUE(usage.ok()) << usage.status().message();
+  EXPECT_GE(usage->locked_pages, SegmentPages());
+  EXPECT_EQ(usage->segments, before.segments);
 }
 
 TEST(IpcNamespaceServiceTest, ANamespaceFdOfAnotherTypeIsAnErrorAndTheServiceGoesOn) {
@@ -957,8 +1042,9 @@ TEST(IpcNamespaceServiceTest, AMalformedReplyBreaksTheServiceAndNothingOfItIsKep
     int (*serve)(int);
     std::string reason;
   } cases[] = {
-      {ShortReply, "a reply of 5 bytes, not 24"},
-      {LongReply, "a reply of over 25 bytes, not 24"},
+      {ShortReply, "a reply of 5 bytes, not " + std::to_string(sizeof(IpcNamespaceReply))},
+      {LongReply, "a reply of over " + std::to_string(sizeof(IpcNamespaceReply) + 1) +
+                      " bytes, not " + std::to_string(sizeof(IpcNamespaceReply))},
       {ReplyToAnotherRequest, "a reply to request 2, not 1"},
       {ReplyWithABadErrno, "a reply with errno -3"},
       {ReplyWithAnFd, "a reply carrying fds"},

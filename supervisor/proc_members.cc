@@ -15,6 +15,7 @@
 #include <ctime>
 #include <optional>
 #include <string_view>
+#include <tuple>
 
 #include "core/memory_map.h"
 #include "core/monotonic_clock.h"
@@ -401,6 +402,43 @@ Status ProcMembers::Sample(MembersSample* out) {
   if (count_shared_anon_) out->shared_anon_pages = WritableSharedAnonymousPages(shared_objects);
   std::sort(out->data_pages_by_tgid.begin(), out->data_pages_by_tgid.end());
   return Status::Ok();
+}
+
+Result<uint64_t> ProcMembers::LockedPages() {
+  // (VmSize, VmLck, tgid): processes sharing one address space show the same
+  // sizes, and only those need the kcmp check.
+  std::vector<std::tuple<uint64_t, uint64_t, int>> spaces;
+  for (const auto& [tgid, process] : processes_) {
+    UniqueFd status(process->keeps_fds()
+                        ? ::openat(process->dir.get(), "status", O_RDONLY | O_CLOEXEC)
+                        : ::open((process->path + "/status").c_str(), O_RDONLY | O_CLOEXEC));
+    if (!status) {
+      if (IsResourceError(errno)) {
+        return Status::FromErrno(errno, "opening " + process->path + "/status");
+      }
+      continue;  // exited: nothing of it is locked any more
+    }
+    Result<std::string> text = ReadProcFd(status.get(), ProcRecords::kOne);
+    if (!text.ok()) continue;
+    // A zombie has no Vm* lines: its memory is gone.
+    const std::optional<uint64_t> locked_kb = StatusField(*text, "VmLck");
+    if (!locked_kb || *locked_kb == 0) continue;
+    spaces.emplace_back(StatusField(*text, "VmSize").value_or(0), *locked_kb, tgid);
+  }
+  std::sort(spaces.begin(), spaces.end());
+  uint64_t pages = 0;
+  for (size_t i = 0; i < spaces.size(); ++i) {
+    bool duplicate = false;
+    for (size_t j = i; j-- > 0 && std::get<0>(spaces[j]) == std::get<0>(spaces[i]) &&
+                       std::get<1>(spaces[j]) == std::get<1>(spaces[i]);) {
+      if (SameAddressSpace(std::get<2>(spaces[j]), std::get<2>(spaces[i]))) {
+        duplicate = true;
+        break;
+      }
+    }
+    if (!duplicate) pages = SaturatingAdd(pages, std::get<1>(spaces[i]) / (kPageBytes / 1024));
+  }
+  return pages;
 }
 
 void ProcMembers::NoteSharedObjectsOf(int tgid, SharedAnonymousObjects* objects) {

@@ -70,6 +70,13 @@ class ProcMembers : public ContainerMembers {
     if (shm_) return shm_->Usage();
     return Status::Error(shm_error_.empty() ? "no IPC namespace" : shm_error_);
   }
+  Result<ShmSegment> SharedSegment(int shmid) override {
+    if (shm_) return shm_->Segment(shmid);
+    return Status::Error(shm_error_.empty() ? "no IPC namespace" : shm_error_);
+  }
+  // VmLck of the members listed by the last Sample(), each address space
+  // once, read through their kept fds.
+  Result<uint64_t> LockedPages() override;
   int ThreadGroupOf(int tid) override;
   void ReleaseAll() override;
 

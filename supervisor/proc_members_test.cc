@@ -715,6 +715,63 @@ TEST(ProcMembersTest, ProcessesSharingAnAddressSpaceAreCountedOnce) {
   EXPECT_EQ(s.data_pages, data);
 }
 
+// A child that locks `pages` of its memory (mlock) and then shares its
+// address space with a clone of itself, whose pid it reports.
+ChildProcess::Body LockingAndSharing(int pages) {
+  return [pages](int hold_fd, int report_fd) {
+    static int hold = hold_fd;
+    const size_t page = static_cast<size_t>(::sysconf(_SC_PAGESIZE));
+    void* area = ::mmap(nullptr, static_cast<size_t>(pages) * page, PROT_READ | PROT_WRITE,
+                        MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (area == MAP_FAILED || ::mlock(area, static_cast<size_t>(pages) * page) != 0) {
+      Report(report_fd, -errno);
+      return 1;
+    }
+    const pid_t sharer =
+        ::clone(HoldSharingMemory, g_clone_stack + sizeof g_clone_stack, CLONE_VM | SIGCHLD, &hold);
+    Report(report_fd, sharer < 0 ? -errno : sharer);
+    ReapAll();
+    AwaitRelease(hold_fd);
+    return 0;
+  };
+}
+
+TEST(ProcMembersTest, LockedPagesAreTheSumOfVmLckOverDistinctAddressSpaces) {
+  UBC_REQUIRE_ROOT();
+  ChildProcess first(LockingAndSharing(3));
+  ChildProcess second(LockingAndSharing(5));
+  const std::vector<int> first_sharer = first.Reported(1);
+  const std::vector<int> second_sharer = second.Reported(1);
+  ASSERT_EQ(first_sharer.size(), 1u);
+  ASSERT_EQ(second_sharer.size(), 1u);
+  ASSERT_GT(first_sharer[0], 0) << std::strerror(-first_sharer[0]);
+  ASSERT_GT(second_sharer[0], 0) << std::strerror(-second_sharer[0]);
+  TempDir dir("ubc-proc-members-test");
+  ListIn(dir, {first.pid(), first_sharer[0], second.pid(), second_sharer[0]});
+  ProcMembers members(CgroupAt(dir.path().string()));
+  MembersSample s;
+  ASSERT_TRUE(members.Sample(&s).ok());
+  EXPECT_EQ(s.processes, 4u);
+  // Each address space once: the sharers show their parent's VmLck.
+  Result<uint64_t> locked = members.LockedPages();
+  ASSERT_TRUE(locked.ok()) << locked.status().message();
+  EXPECT_EQ(*locked, 8u);
+}
+
+TEST(ProcMembersTest, NoMembersLockNothing) {
+  ChildProcess tree(Tree(1));
+  ASSERT_EQ(tree.Reported(1).size(), 1u);
+  TempDir dir("ubc-proc-members-test");
+  ListIn(dir, {tree.pid()});
+  ProcMembers members(CgroupAt(dir.path().string()));
+  MembersSample s;
+  ASSERT_TRUE(members.Sample(&s).ok());
+  Result<uint64_t> locked = members.LockedPages();
+  ASSERT_TRUE(locked.ok()) << locked.status().message();
+  EXPECT_EQ(*locked, 0u);
+  EXPECT_FALSE(members.SharedSegment(0).ok());  // no IPC namespace given
+}
+
 // ---------------------------------------------------------------- observed, pid namespace
 
 TEST(ProcMembersTest, ObservedMembersAreTheThreadGroupsOfTheThreadsSeen) {

@@ -8,6 +8,7 @@
 
 #include "core/proc_text.h"
 #include "core/unique_fd.h"
+#include "core/units.h"
 #include "supervisor/proc_read.h"
 
 namespace ubc {
@@ -22,8 +23,8 @@ Result<std::string> ProcTarget::ReadVerified(const char* file) {
   // Only now is it certain that `fd` belongs to the thread that is waiting:
   // had it died and its pid been reused, the notification would be gone.
   if (!notifier_.IdValid(id_)) return Status::Error(path + ": notification no longer valid");
-  return ReadProcFd(fd.get(),
-                    std::strcmp(file, "maps") == 0 ? ProcRecords::kMany : ProcRecords::kOne);
+  const bool many = std::strcmp(file, "maps") == 0 || std::strcmp(file, "smaps") == 0;
+  return ReadProcFd(fd.get(), many ? ProcRecords::kMany : ProcRecords::kOne);
 }
 
 Result<uint64_t> ProcTarget::DataPages() {
@@ -44,6 +45,21 @@ Result<ImageFacts> ProcTarget::Image() {
   Result<std::string> text = ReadVerified("stat");
   if (!text.ok()) return text.status();
   return ParseStatImage(*text);
+}
+
+Result<uint64_t> ProcTarget::LockedPages() {
+  Result<std::string> text = ReadVerified("status");
+  if (!text.ok()) return text.status();
+  const std::optional<uint64_t> kb = StatusField(*text, "VmLck");
+  // A kernel thread or a zombie has no VmLck line: nothing is locked.
+  if (!kb) return uint64_t{0};
+  return *kb / (kPageBytes / 1024);
+}
+
+Result<std::vector<AddressRange>> ProcTarget::LockedRanges() {
+  Result<std::string> text = ReadVerified("smaps");
+  if (!text.ok()) return text.status();
+  return ParseSmapsLockedRanges(*text);
 }
 
 std::string ProcTarget::Comm() {

@@ -29,6 +29,9 @@ class ProcTarget : public CallTarget {
   Result<uint64_t> DataPages() override;
   Result<std::vector<MapEntry>> Maps() override;
   Result<ImageFacts> Image() override;
+  // VmLck of /proc/TID/status (kB) in pages, and smaps' locked mappings.
+  Result<uint64_t> LockedPages() override;
+  Result<std::vector<AddressRange>> LockedRanges() override;
   std::string Comm() override;
 
  private:

@@ -56,6 +56,24 @@ ChildProcess::Body Mapping(size_t extra_bytes, int mappings = 0) {
   };
 }
 
+// A child that maps 5 pages at `addr` and locks the middle 3 (mlock), then
+// holds. Tests run as root, so RLIMIT_MEMLOCK does not stop it.
+ChildProcess::Body LockingMiddlePages(uintptr_t addr) {
+  return [addr](int hold_fd, int report_fd) {
+    const size_t page = static_cast<size_t>(::sysconf(_SC_PAGESIZE));
+    char* area =
+        static_cast<char*>(::mmap(reinterpret_cast<void*>(addr), 5 * page, PROT_READ | PROT_WRITE,
+                                  MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0));
+    if (area == MAP_FAILED || ::mlock(area + page, 3 * page) != 0) {
+      Report(report_fd, -errno);
+      return 1;
+    }
+    Report(report_fd, 0);
+    AwaitRelease(hold_fd);
+    return 0;
+  };
+}
+
 // ---------------------------------------------------------------- helpers
 
 // Whitespace-separated fields of a /proc file, read independently of the
@@ -160,6 +178,35 @@ TEST(ProcTargetTest, ReadsTheThreadsStatmMapsAndStat) {
   EXPECT_EQ(image->vm_pages, (std::stoull(StatField(child.pid(), 23)) + page - 1) / page);
   EXPECT_EQ(image->start_brk, std::stoull(StatField(child.pid(), 47)));
   EXPECT_GT(image->start_brk, 0u);
+}
+
+TEST(ProcTargetTest, ReadsTheLockedPagesAndTheLockedRanges) {
+  UBC_REQUIRE_ROOT();
+  constexpr uintptr_t kAt = 0x200000000;
+  ChildProcess child(LockingMiddlePages(kAt));
+  const std::vector<int> reported = child.Reported(1);
+  ASSERT_EQ(reported, std::vector<int>{0}) << std::strerror(reported.empty() ? 0 : -reported[0]);
+  FakeNotifier notifier;
+  notifier.Push(Notification(7));
+  ProcTarget target(notifier, 7, child.pid());
+  Result<uint64_t> locked = target.LockedPages();
+  ASSERT_TRUE(locked.ok()) << locked.status().message();
+  EXPECT_EQ(*locked, 3u);
+  Result<std::vector<AddressRange>> ranges = target.LockedRanges();
+  ASSERT_TRUE(ranges.ok()) << ranges.status().message();
+  // mlock split the mapping: only its middle is flagged.
+  EXPECT_EQ(*ranges, (std::vector<AddressRange>{{kAt + kPageBytes, kAt + 4 * kPageBytes}}));
+  EXPECT_EQ(PagesCovered(*ranges, kAt, 5 * kPageBytes), 3u);
+}
+
+TEST(ProcTargetTest, ALockingProcessIsNotReadOnceTheNotificationIsGone) {
+  UBC_REQUIRE_ROOT();
+  ChildProcess child(LockingMiddlePages(0x210000000));
+  ASSERT_EQ(child.Reported(1), std::vector<int>{0});
+  FakeNotifier notifier;  // notification 9 was never pushed: not valid
+  ProcTarget target(notifier, 9, child.pid());
+  EXPECT_FALSE(target.LockedPages().ok());
+  EXPECT_FALSE(target.LockedRanges().ok());
 }
 
 TEST(ProcTargetTest, ReadsEveryMappingOfAProcessWithVeryManyMappings) {
