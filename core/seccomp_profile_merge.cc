@@ -22,6 +22,7 @@ constexpr uint64_t kProtWrite = 0x2;
 constexpr uint64_t kMapPrivate = 0x02;
 constexpr uint64_t kMapAnonymous = 0x20;
 constexpr uint64_t kMapGrowsDown = 0x100;
+constexpr uint64_t kMapLocked = 0x2000;
 constexpr uint64_t kCloneVm = 0x100;
 constexpr uint64_t kHighHalf = uint64_t{1} << 63;
 
@@ -43,8 +44,15 @@ std::vector<Cell> MmapCells(const std::vector<ArgCmp>& extra) {
       // Read-only but MAP_GROWSDOWN: a stack, counted in statm data (stack_vm)
       // and made writable whole by one PROT_GROWSDOWN mprotect.
       {true, {MaskedEq(2, kProtWrite, 0), MaskedEq(3, kMapGrowsDown, kMapGrowsDown)}},
-      {false, {MaskedEq(2, kProtWrite, 0), MaskedEq(3, kMapGrowsDown, 0)}},
-      {false, {MaskedEq(2, kProtWrite, kProtWrite), MaskedEq(3, kMapPrivate | kMapAnonymous, 0)}}};
+      // MAP_LOCKED: lockedpages, whatever privvmpages makes of the mapping.
+      {true, {MaskedEq(2, kProtWrite, 0), MaskedEq(3, kMapGrowsDown | kMapLocked, kMapLocked)}},
+      {false, {MaskedEq(2, kProtWrite, 0), MaskedEq(3, kMapGrowsDown | kMapLocked, 0)}},
+      {true,
+       {MaskedEq(2, kProtWrite, kProtWrite),
+        MaskedEq(3, kMapPrivate | kMapAnonymous | kMapLocked, kMapLocked)}},
+      {false,
+       {MaskedEq(2, kProtWrite, kProtWrite),
+        MaskedEq(3, kMapPrivate | kMapAnonymous | kMapLocked, 0)}}};
   for (Cell& c : cells) c.args.insert(c.args.begin(), extra.begin(), extra.end());
   return cells;
 }
@@ -87,6 +95,15 @@ const std::vector<MemorySyscall>& MemorySyscalls() {
       // register a rule would compare in full.
       {"shmget", {{true, {}}}},
       {"ipc", {{true, {}}}},
+      // lockedpages. munlock only releases (VmLck is read after it);
+      // munlockall ends MCL_FUTURE. shmctl whole: its cmd is an int, and
+      // a masked comparison has no complement cell to let the rest through
+      // untrapped (it is rare and cheap to continue).
+      {"mlock", {{true, {}}}},
+      {"mlock2", {{true, {}}}},
+      {"mlockall", {{true, {}}}},
+      {"munlockall", {{true, {}}}},
+      {"shmctl", {{true, {}}}},
   };
   return kSyscalls;
 }

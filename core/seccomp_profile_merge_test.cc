@@ -72,7 +72,8 @@ std::vector<Args> MemoryGrid(const std::string& syscall) {
   if (syscall == "mmap" || syscall == "mprotect") {
     for (uint64_t addr : {0ull, 0x7f0000000000ull}) {
       for (uint64_t prot : {0, 1, 2, 3, 7}) {
-        for (uint64_t flags : {0x01, 0x02, 0x03, 0x22, 0x21, 0x12, 0x32, 0x4022}) {
+        for (uint64_t flags :
+             {0x01, 0x02, 0x03, 0x22, 0x21, 0x12, 0x32, 0x4022, 0x2001, 0x2022, 0x2102}) {
           grid.push_back({addr, 4096, prot, flags, ~0ull, 0});
           grid.push_back({addr, 1 << 20, prot, flags, 3, 4096});
         }
@@ -303,8 +304,14 @@ TEST(SeccompProfileMergeTest, RealProfileRuleShapes) {
       EXPECT_TRUE(r.contains("args") || r["action"] == "SCMP_ACT_NOTIFY") << r.dump();
     }
   }
-  EXPECT_EQ(RulesFor(merged, "mmap").size(), 6u);
-  EXPECT_EQ(RulesFor(merged, "mmap2").size(), 5u);
+  EXPECT_EQ(RulesFor(merged, "mmap").size(), 8u);
+  EXPECT_EQ(RulesFor(merged, "mmap2").size(), 7u);
+  for (const char* s : {"mlock", "mlock2", "mlockall", "munlockall", "shmctl"}) {
+    const std::vector<json> want = {
+        json{{"names", json::array({s})}, {"action", "SCMP_ACT_NOTIFY"}}};
+    EXPECT_EQ(RulesFor(merged, s), want) << s;
+  }
+  EXPECT_GT(RulesFor(merged, "munlock")[0]["names"].size(), 100u);  // untouched
   EXPECT_EQ(
       RulesFor(merged, "mremap"),
       std::vector<json>{json::parse(R"({"names": ["mremap"], "action": "SCMP_ACT_NOTIFY"})")});
@@ -324,11 +331,12 @@ TEST(SeccompProfileMergeTest, RealProfileRuleShapes) {
       std::vector<json>{json::parse(R"({"names": ["shmget"], "action": "SCMP_ACT_NOTIFY"})")});
   EXPECT_EQ(RulesFor(merged, "ipc"),
             std::vector<json>{json::parse(R"({"names": ["ipc"], "action": "SCMP_ACT_NOTIFY"})")});
-  // mmap 6, mmap2 5, mprotect 2, pkey_mprotect 2, brk 2, mremap 1, clone 2,
-  // fork 1, execve 1, execveat 1, shmget 1, ipc 1 (map_shadow_stack is not
-  // allowed by podman's).
+  // mmap 8, mmap2 7, mprotect 2, pkey_mprotect 2, brk 2, mremap 1, clone 2,
+  // fork 1, execve 1, execveat 1, shmget 1, ipc 1, and 1 each for mlock,
+  // mlock2, mlockall, munlockall, shmctl (map_shadow_stack is not allowed by
+  // podman's).
   EXPECT_EQ(merged["syscalls"].size(),
-            original["syscalls"].size() + 6 + 5 + 2 + 2 + 2 + 1 + 2 + 1 + 1 + 1 + 1 + 1);
+            original["syscalls"].size() + 8 + 7 + 2 + 2 + 2 + 1 + 2 + 1 + 1 + 1 + 1 + 1 + 5);
 }
 
 TEST(SeccompProfileMergeTest, DockerStyleProfile) {
@@ -387,6 +395,14 @@ TEST(SeccompProfileMergeTest, NoProfileGetsAllowAllWithNotifyCells) {
       {"index": 0, "value": 9223372036854775808, "valueTwo": 0, "op": "SCMP_CMP_LT"},
       {"index": 2, "value": 2, "valueTwo": 0, "op": "SCMP_CMP_MASKED_EQ"},
       {"index": 3, "value": 256, "valueTwo": 256, "op": "SCMP_CMP_MASKED_EQ"}]},
+    {"names": ["mmap"], "action": "SCMP_ACT_NOTIFY", "args": [
+      {"index": 0, "value": 9223372036854775808, "valueTwo": 0, "op": "SCMP_CMP_LT"},
+      {"index": 2, "value": 2, "valueTwo": 0, "op": "SCMP_CMP_MASKED_EQ"},
+      {"index": 3, "value": 8448, "valueTwo": 8192, "op": "SCMP_CMP_MASKED_EQ"}]},
+    {"names": ["mmap"], "action": "SCMP_ACT_NOTIFY", "args": [
+      {"index": 0, "value": 9223372036854775808, "valueTwo": 0, "op": "SCMP_CMP_LT"},
+      {"index": 2, "value": 2, "valueTwo": 2, "op": "SCMP_CMP_MASKED_EQ"},
+      {"index": 3, "value": 8226, "valueTwo": 8192, "op": "SCMP_CMP_MASKED_EQ"}]},
     {"names": ["mmap2"], "action": "SCMP_ACT_NOTIFY", "args": [
       {"index": 2, "value": 2, "valueTwo": 2, "op": "SCMP_CMP_MASKED_EQ"},
       {"index": 3, "value": 2, "valueTwo": 2, "op": "SCMP_CMP_MASKED_EQ"}]},
@@ -396,6 +412,12 @@ TEST(SeccompProfileMergeTest, NoProfileGetsAllowAllWithNotifyCells) {
     {"names": ["mmap2"], "action": "SCMP_ACT_NOTIFY", "args": [
       {"index": 2, "value": 2, "valueTwo": 0, "op": "SCMP_CMP_MASKED_EQ"},
       {"index": 3, "value": 256, "valueTwo": 256, "op": "SCMP_CMP_MASKED_EQ"}]},
+    {"names": ["mmap2"], "action": "SCMP_ACT_NOTIFY", "args": [
+      {"index": 2, "value": 2, "valueTwo": 0, "op": "SCMP_CMP_MASKED_EQ"},
+      {"index": 3, "value": 8448, "valueTwo": 8192, "op": "SCMP_CMP_MASKED_EQ"}]},
+    {"names": ["mmap2"], "action": "SCMP_ACT_NOTIFY", "args": [
+      {"index": 2, "value": 2, "valueTwo": 2, "op": "SCMP_CMP_MASKED_EQ"},
+      {"index": 3, "value": 8226, "valueTwo": 8192, "op": "SCMP_CMP_MASKED_EQ"}]},
     {"names": ["mprotect"], "action": "SCMP_ACT_NOTIFY", "args": [
       {"index": 2, "value": 2, "valueTwo": 2, "op": "SCMP_CMP_MASKED_EQ"}]},
     {"names": ["pkey_mprotect"], "action": "SCMP_ACT_NOTIFY", "args": [
@@ -411,7 +433,12 @@ TEST(SeccompProfileMergeTest, NoProfileGetsAllowAllWithNotifyCells) {
     {"names": ["execveat"], "action": "SCMP_ACT_NOTIFY"},
     {"names": ["clone3"], "action": "SCMP_ACT_ERRNO", "errnoRet": 38},
     {"names": ["shmget"], "action": "SCMP_ACT_NOTIFY"},
-    {"names": ["ipc"], "action": "SCMP_ACT_NOTIFY"}])");
+    {"names": ["ipc"], "action": "SCMP_ACT_NOTIFY"},
+    {"names": ["mlock"], "action": "SCMP_ACT_NOTIFY"},
+    {"names": ["mlock2"], "action": "SCMP_ACT_NOTIFY"},
+    {"names": ["mlockall"], "action": "SCMP_ACT_NOTIFY"},
+    {"names": ["munlockall"], "action": "SCMP_ACT_NOTIFY"},
+    {"names": ["shmctl"], "action": "SCMP_ACT_NOTIFY"}])");
   EXPECT_EQ(merged["syscalls"], expected_syscalls) << merged["syscalls"].dump(2);
   json null_profile;
   EXPECT_EQ(MustMerge(&null_profile), merged);

@@ -13,12 +13,15 @@ namespace ubc {
 
 // The syscalls ubc traps: the memory calls, execve and execveat (never
 // charged, so that ubcd learns of every image change), and clone3 (answered
-// ENOSYS instead), shmget and i386's ipc multiplexer (shmpages). vfork is not
-// among them.
+// ENOSYS instead), shmget and i386's ipc multiplexer (shmpages), and mlock,
+// mlock2, mlockall, munlockall and shmctl (lockedpages). vfork and munlock
+// are not among them.
 inline const std::set<std::string>& TrappedSyscallNames() {
   static const std::set<std::string> kNames = {
-      "mmap",  "mmap2", "mprotect", "pkey_mprotect", "map_shadow_stack", "brk",    "mremap",
-      "clone", "fork",  "clone3",   "execve",        "execveat",         "shmget", "ipc"};
+      "mmap",   "mmap2",    "mprotect",   "pkey_mprotect", "map_shadow_stack",
+      "brk",    "mremap",   "clone",      "fork",          "clone3",
+      "execve", "execveat", "shmget",     "ipc",           "mlock",
+      "mlock2", "mlockall", "munlockall", "shmctl"};
   return kNames;
 }
 
@@ -30,7 +33,8 @@ inline bool MustNotify(const std::string& syscall, const std::array<uint64_t, 6>
   // i386 old_mmap once libseccomp drops the upper 32 bits.
   if (syscall == "mmap" && args[0] >= (uint64_t{1} << 63)) return true;
   if (syscall == "mmap" || syscall == "mmap2") {
-    constexpr uint64_t kMapGrowsDown = 0x100;
+    constexpr uint64_t kMapGrowsDown = 0x100, kMapLocked = 0x2000;
+    if (args[3] & kMapLocked) return true;  // lockedpages, whatever the protection
     if (!(args[2] & kProtWrite)) return (args[3] & kMapGrowsDown) != 0;
     return (args[3] & kMapPrivate) || (args[3] & kMapAnonymous);
   }
@@ -38,7 +42,8 @@ inline bool MustNotify(const std::string& syscall, const std::array<uint64_t, 6>
   if (syscall == "map_shadow_stack") return true;
   if (syscall == "brk") return args[0] != 0;
   if (syscall == "mremap" || syscall == "fork" || syscall == "execve" || syscall == "execveat" ||
-      syscall == "shmget" || syscall == "ipc") {
+      syscall == "shmget" || syscall == "ipc" || syscall == "mlock" || syscall == "mlock2" ||
+      syscall == "mlockall" || syscall == "munlockall" || syscall == "shmctl") {
     return true;
   }
   if (syscall == "clone") return (args[0] & kCloneVm) == 0;
