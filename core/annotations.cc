@@ -64,7 +64,8 @@ Result<UbcAnnotations> ParseUbcAnnotations(const std::map<std::string, std::stri
   for (const auto& [key, value] : annotations) {
     if (!HasUbcPrefix(key)) continue;
     const std::string shown = "annotation " + key + "=" + QuoteValue(value);
-    if (key == kPrivvmpagesAnnotation || key == kShmpagesAnnotation || key == kNumprocAnnotation) {
+    if (key == kPrivvmpagesAnnotation || key == kShmpagesAnnotation || key == kNumprocAnnotation ||
+        key == kLockedpagesAnnotation) {
       // numproc counts tasks: integers and "unlimited", no size suffixes.
       Result<BarrierLimit> bl =
           key == kNumprocAnnotation ? ParseVzCountBarrierLimit(value) : ParseVzBarrierLimit(value);
@@ -76,9 +77,10 @@ Result<UbcAnnotations> ParseUbcAnnotations(const std::map<std::string, std::stri
         if (reason.rfind(repeated, 0) == 0) reason.erase(0, repeated.size());
         return Status::Error(shown + ": " + reason);
       }
-      (key == kPrivvmpagesAnnotation ? out.privvmpages
-       : key == kShmpagesAnnotation  ? out.shmpages
-                                     : out.numproc) = *bl;
+      (key == kPrivvmpagesAnnotation   ? out.privvmpages
+       : key == kShmpagesAnnotation    ? out.shmpages
+       : key == kLockedpagesAnnotation ? out.lockedpages
+                                       : out.numproc) = *bl;
     } else if (key == kProfileAnnotation) {
       const RuleProfile* profile = FindRuleProfile(value);
       if (profile == nullptr) {
@@ -91,9 +93,9 @@ Result<UbcAnnotations> ParseUbcAnnotations(const std::map<std::string, std::stri
     } else {
       // A typo such as "ubc.privvmpage" must not silently run the container
       // without the limits its owner asked for.
-      return Status::Error("annotation " + ShowKey(key) +
-                           ": unknown ubc annotation (known: " + kPrivvmpagesAnnotation + ", " +
-                           kShmpagesAnnotation + ", " + kNumprocAnnotation + ", " +
+      return Status::Error("annotation " + ShowKey(key) + ": unknown ubc annotation (known: " +
+                           kPrivvmpagesAnnotation + ", " + kShmpagesAnnotation + ", " +
+                           kNumprocAnnotation + ", " + kLockedpagesAnnotation + ", " +
                            kProfileAnnotation + ", " + kOnErrorAnnotation + ")");
     }
   }

@@ -23,6 +23,8 @@ inline constexpr char kPrivvmpagesAnnotation[] = "ubc.privvmpages";
 inline constexpr char kShmpagesAnnotation[] = "ubc.shmpages";
 // Tasks (processes + threads), OpenVZ's numproc: a count, not pages.
 inline constexpr char kNumprocAnnotation[] = "ubc.numproc";
+// Locked memory (mlock, MAP_LOCKED, SHM_LOCK): sizes like privvmpages.
+inline constexpr char kLockedpagesAnnotation[] = "ubc.lockedpages";
 inline constexpr char kProfileAnnotation[] = "ubc.profile";
 // What ubcd answers when it cannot decide (internal error, unreadable /proc):
 // "continue" (fail open, the default) or "enomem" (fail closed).
@@ -39,11 +41,12 @@ struct UbcAnnotations {
   // numproc's barrier:limit in tasks (BarrierLimit's fields say pages; here
   // they hold counts).
   std::optional<BarrierLimit> numproc;
+  std::optional<BarrierLimit> lockedpages;
   const RuleProfile* profile = nullptr;  // nullptr: not set
   std::optional<OnError> on_error;
   bool any() const {
     return privvmpages.has_value() || shmpages.has_value() || numproc.has_value() ||
-           profile != nullptr || on_error.has_value();
+           lockedpages.has_value() || profile != nullptr || on_error.has_value();
   }
 };
 

@@ -146,7 +146,7 @@ TEST(AnnotationsTest, MisspeltUbcKeyIsRejected) {
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().message(),
             "annotation ubc.privvmpage: unknown ubc annotation (known: ubc.privvmpages, "
-            "ubc.shmpages, ubc.numproc, ubc.profile, ubc.on_error)");
+            "ubc.shmpages, ubc.numproc, ubc.lockedpages, ubc.profile, ubc.on_error)");
 }
 
 TEST(AnnotationsTest, OnErrorChoosesFailOpenOrClosed) {
@@ -168,7 +168,7 @@ TEST(AnnotationsTest, UbcKeyInOtherCaseIsRejected) {
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().message(),
             "annotation UBC.privvmpages: unknown ubc annotation (known: ubc.privvmpages, "
-            "ubc.shmpages, ubc.numproc, ubc.profile, ubc.on_error)");
+            "ubc.shmpages, ubc.numproc, ubc.lockedpages, ubc.profile, ubc.on_error)");
 }
 
 TEST(AnnotationsTest, UnprintableKeyAndValueAreQuotedAndCapped) {
@@ -177,11 +177,28 @@ TEST(AnnotationsTest, UnprintableKeyAndValueAreQuotedAndCapped) {
   EXPECT_EQ(
       key.status().message(),
       "annotation \"ubc.\\nx\": unknown ubc annotation (known: ubc.privvmpages, ubc.shmpages, "
-      "ubc.numproc, ubc.profile, ubc.on_error)");
+      "ubc.numproc, ubc.lockedpages, ubc.profile, ubc.on_error)");
   auto value = ParseUbcAnnotations({{"ubc.profile", std::string(100, 'z') + "\x01"}});
   ASSERT_FALSE(value.ok());
   EXPECT_EQ(value.status().message(), "annotation ubc.profile=\"" + std::string(64, 'z') +
                                           "\"...: unknown profile (known: bc2006, openvz)");
+}
+
+TEST(AnnotationsTest, LockedpagesTakesSizesLikePrivvmpages) {
+  auto r = ParseUbcAnnotations({{"ubc.lockedpages", "32M:40M"}});
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  ASSERT_TRUE(r->lockedpages.has_value());
+  EXPECT_EQ(*r->lockedpages, (BarrierLimit{8192, 10240}));
+  EXPECT_TRUE(r->any());
+  EXPECT_FALSE(r->privvmpages.has_value());
+  auto pages = ParseUbcAnnotations({{kLockedpagesAnnotation, "256"}});
+  ASSERT_TRUE(pages.ok());
+  EXPECT_EQ(*pages->lockedpages, (BarrierLimit{256, 256}));
+  auto bad = ParseUbcAnnotations({{"ubc.lockedpages", "12Q"}});
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.status().message().rfind("annotation ubc.lockedpages=\"12Q\": ", 0), 0u)
+      << bad.status().message();
+  EXPECT_FALSE(ParseUbcAnnotations({{"ubc.privvmpages", "1M"}})->lockedpages.has_value());
 }
 
 }  // namespace

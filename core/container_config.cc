@@ -65,6 +65,11 @@ Result<ContainerConfig> ParseContainerConfig(std::string_view json_text,
       if (!bl.ok()) return bl.status().Wrap(source + ": /shmpages");
       cfg.shmpages = *bl;
     }
+    if (auto it = doc->find("lockedpages"); it != doc->end()) {
+      Result<BarrierLimit> bl = ParseVzBarrierLimit(it->get<std::string>());
+      if (!bl.ok()) return bl.status().Wrap(source + ": /lockedpages");
+      cfg.lockedpages = *bl;
+    }
     if (auto it = doc->find("numproc"); it != doc->end()) {
       // Tasks: integers and "unlimited" only (the schema says so too).
       Result<BarrierLimit> bl = ParseVzCountBarrierLimit(it->get<std::string>());

@@ -29,6 +29,7 @@ struct ContainerConfig {
   std::optional<BarrierLimit> shmpages;
   // numproc's barrier:limit in tasks (the fields say pages; they hold counts).
   std::optional<BarrierLimit> numproc;
+  std::optional<BarrierLimit> lockedpages;
   const RuleProfile* profile = nullptr;  // nullptr: not specified by this file
   std::optional<OnError> on_error;       // unset: not specified by this file
 };

@@ -286,5 +286,19 @@ TEST(ContainerNameFromAnnotationsTest, EmptyValueFallsThroughAndUbcKeysAreIgnore
   EXPECT_EQ(ContainerNameFromAnnotations({{"ubc.name", "u"}, {"name", "x"}}), "");
 }
 
+TEST(ContainerConfigTest, LockedpagesIsAVzSize) {
+  auto c = ParseContainerConfig(R"({"match": {"ids": ["*"]}, "lockedpages": "8M:16M"})", "a.json");
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  ASSERT_TRUE(c->lockedpages.has_value());
+  EXPECT_EQ(*c->lockedpages, (BarrierLimit{2048, 4096}));
+  auto none = ParseContainerConfig(R"({"match": {"ids": ["*"]}, "privvmpages": "1G"})", "a.json");
+  ASSERT_TRUE(none.ok());
+  EXPECT_FALSE(none->lockedpages.has_value());
+  auto bad = ParseContainerConfig(R"({"match": {"ids": ["*"]}, "lockedpages": "1Q"})", "b.json");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.status().message().rfind("b.json: /lockedpages (", 0), 0u)
+      << bad.status().message();
+}
+
 }  // namespace
 }  // namespace ubc

@@ -61,6 +61,20 @@ ResolvedLimits ResolveLimits(const UbcAnnotations& annotations, const ContainerC
     out.numproc_source_detail = "default";
   }
 
+  if (annotations.lockedpages) {
+    out.lockedpages = *annotations.lockedpages;
+    out.lockedpages_source = LimitsSource::kAnnotation;
+    out.lockedpages_source_detail = kLockedpagesAnnotation;
+  } else if (matched_file != nullptr && matched_file->lockedpages) {
+    out.lockedpages = *matched_file->lockedpages;
+    out.lockedpages_source = LimitsSource::kConfigFile;
+    out.lockedpages_source_detail = matched_file->source_path;
+  } else {
+    out.lockedpages = supervisor.default_lockedpages;
+    out.lockedpages_source = LimitsSource::kDefault;
+    out.lockedpages_source_detail = "default";
+  }
+
   if (annotations.profile != nullptr) {
     out.profile = annotations.profile;
     out.profile_source = LimitsSource::kAnnotation;

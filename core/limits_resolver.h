@@ -31,8 +31,10 @@ struct LimitsChange {
   std::optional<BarrierLimit> privvmpages;
   std::optional<BarrierLimit> shmpages;
   std::optional<BarrierLimit> numproc;  // in tasks, though the fields say pages
+  std::optional<BarrierLimit> lockedpages;
   bool any() const {
-    return privvmpages.has_value() || shmpages.has_value() || numproc.has_value();
+    return privvmpages.has_value() || shmpages.has_value() || numproc.has_value() ||
+           lockedpages.has_value();
   }
 };
 
@@ -51,6 +53,10 @@ struct ResolvedLimits {
   LimitsSource numproc_source = LimitsSource::kDefault;
   // "ubc.numproc", the config file path, or "default".
   std::string numproc_source_detail = "default";
+  BarrierLimit lockedpages = {kUnlimitedPages, kUnlimitedPages};  // unless set somewhere
+  LimitsSource lockedpages_source = LimitsSource::kDefault;
+  // "ubc.lockedpages", the config file path, or "default".
+  std::string lockedpages_source_detail = "default";
   LimitsSource profile_source = LimitsSource::kDefault;
   OnError on_error = OnError::kContinue;
   LimitsSource on_error_source = LimitsSource::kDefault;

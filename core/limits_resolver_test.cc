@@ -200,5 +200,37 @@ TEST(ResolveLimitsTest, ParsedInputsEndToEnd) {
   EXPECT_EQ(r.profile_source_detail, "ubc.profile");
 }
 
+TEST(ResolveLimitsTest, LockedpagesResolvesOnItsOwn) {
+  ResolvedLimits none = ResolveLimits(UbcAnnotations{}, nullptr, Supervisor());
+  EXPECT_EQ(none.lockedpages, (BarrierLimit{kUnlimitedPages, kUnlimitedPages}));
+  EXPECT_EQ(none.lockedpages_source, LimitsSource::kDefault);
+  EXPECT_EQ(none.lockedpages_source_detail, "default");
+
+  SupervisorConfig sup = Supervisor();
+  sup.default_lockedpages = {100, 120};
+  ContainerConfig file = File(BarrierLimit{100, 200}, nullptr);
+  file.lockedpages = BarrierLimit{30, 40};
+  ResolvedLimits from_file = ResolveLimits(UbcAnnotations{}, &file, sup);
+  EXPECT_EQ(from_file.lockedpages, (BarrierLimit{30, 40}));
+  EXPECT_EQ(from_file.lockedpages_source, LimitsSource::kConfigFile);
+  EXPECT_EQ(from_file.lockedpages_source_detail, "/etc/ubc/containers.d/10-a.json");
+
+  UbcAnnotations a;
+  a.lockedpages = BarrierLimit{1, 2};
+  ResolvedLimits from_annotation = ResolveLimits(a, &file, sup);
+  EXPECT_EQ(from_annotation.lockedpages, (BarrierLimit{1, 2}));
+  EXPECT_EQ(from_annotation.lockedpages_source, LimitsSource::kAnnotation);
+  EXPECT_EQ(from_annotation.lockedpages_source_detail, "ubc.lockedpages");
+  EXPECT_EQ(from_annotation.privvmpages_source, LimitsSource::kConfigFile);
+
+  ContainerConfig file_without = File(std::nullopt, nullptr);
+  EXPECT_EQ(ResolveLimits(UbcAnnotations{}, &file_without, sup).lockedpages,
+            (BarrierLimit{100, 120}));
+  LimitsChange change;
+  EXPECT_FALSE(change.any());
+  change.lockedpages = BarrierLimit{1, 1};
+  EXPECT_TRUE(change.any());
+}
+
 }  // namespace
 }  // namespace ubc

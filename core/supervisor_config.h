@@ -42,6 +42,9 @@ struct SupervisorConfig {
   // numproc in tasks (the fields say pages; they hold counts); likewise
   // unlimited when the config has none.
   BarrierLimit default_numproc = {kUnlimitedPages, kUnlimitedPages};
+  // lockedpages: unlimited when the config has none (docs/accounting.md,
+  // "Locked memory": RLIMIT_MEMLOCK already bounds each process).
+  BarrierLimit default_lockedpages = {kUnlimitedPages, kUnlimitedPages};
   const RuleProfile* default_profile = nullptr;  // static; never null after parsing
   OnError default_on_error = OnError::kContinue;
   uint32_t retire_after_seconds = 0;

@@ -262,5 +262,18 @@ TEST(ReadConfigFileTextTest, ReadsWholeFile) {
   EXPECT_EQ(*r, text);
 }
 
+TEST(SupervisorConfigTest, LockedpagesDefaultIsUnlimitedUnlessSet) {
+  auto builtin = DefaultSupervisorConfig();
+  ASSERT_TRUE(builtin.ok()) << builtin.status().message();
+  EXPECT_EQ(builtin->default_lockedpages, (BarrierLimit{kUnlimitedPages, kUnlimitedPages}));
+  auto set = ParseSupervisorConfig(R"({"defaults": {"lockedpages": "64M"}})", "u.json");
+  ASSERT_TRUE(set.ok()) << set.status().message();
+  EXPECT_EQ(set->default_lockedpages, (BarrierLimit{16384, 16384}));
+  auto bad = ParseSupervisorConfig(R"({"defaults": {"lockedpages": "x"}})", "u.json");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.status().message().rfind("u.json: /defaults/lockedpages (", 0), 0u)
+      << bad.status().message();
+}
+
 }  // namespace
 }  // namespace ubc
