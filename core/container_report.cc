@@ -41,6 +41,9 @@ ContainerCounters CountersOf(const ContainerReport& c) {
   counters.ctid = c.id;
   counters.privvmpages = c.privvmpages;
   counters.shmpages = c.shmpages;
+  counters.lockedpages = c.lockedpages;
+  counters.lockedpages_enforced = c.lockedpages.limit_pages != kUnlimitedPages ||
+                                  c.lockedpages.barrier_pages != kUnlimitedPages;
   counters.measured = c.measured;
   // A numproc limit is kept with the measured values (the pids cgroup, or
   // ubcd's own count where it traps task creation).
@@ -77,7 +80,15 @@ nlohmann::ordered_json ContainerReportJson(const ContainerReport& c) {
           {"limit", Amount(shm.limit_pages)},
           {"failcnt", shm.failcnt},
           {"source", LimitsSourceName(c.limits.shmpages_source)},
-          {"source_detail", c.limits.shmpages_source_detail}}}}},
+          {"source_detail", c.limits.shmpages_source_detail}}},
+        {"lockedpages",
+         {{"held", Amount(c.lockedpages.held_pages)},
+          {"maxheld", Amount(c.lockedpages.maxheld_pages)},
+          {"barrier", Amount(c.lockedpages.barrier_pages)},
+          {"limit", Amount(c.lockedpages.limit_pages)},
+          {"failcnt", c.lockedpages.failcnt},
+          {"source", LimitsSourceName(c.limits.lockedpages_source)},
+          {"source_detail", c.limits.lockedpages_source_detail}}}}},
       {"resources", ResourcesJson(CountersOf(c))},
   };
 }

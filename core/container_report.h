@@ -29,6 +29,7 @@ struct ContainerReport {
   ResolvedLimits limits;
   BeancounterValues privvmpages;
   BeancounterValues shmpages;
+  BeancounterValues lockedpages{0, 0, kUnlimitedPages, kUnlimitedPages, 0};
   // numproc, physpages, kmemsize, numfile as the kernel shows them (sampled
   // at most once a second, never on the notify path).
   MeasuredResources measured;

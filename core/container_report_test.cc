@@ -86,7 +86,7 @@ TEST(ResponseJsonTest, ResourcesListEveryRowButTheDummiesWithItsMarker) {
   EXPECT_EQ(rows[0]["tracking"], "measured");
   EXPECT_EQ(rows[0]["held"], 81920);
   EXPECT_EQ(rows[1]["resource"], "lockedpages");
-  EXPECT_EQ(rows[1]["tracking"], "untracked");
+  EXPECT_EQ(rows[1]["tracking"], "measured");  // VmLck, with no limit
   EXPECT_EQ(rows[1]["limit"], kUnlimitedPages);
   EXPECT_EQ(rows[2]["resource"], "privvmpages");
   EXPECT_EQ(rows[2]["tracking"], "enforced");

@@ -29,6 +29,10 @@ std::string SerializePersistedState(const PersistedState& state) {
       entry["numproc_maxheld"] = c.numproc_maxheld;
       entry["numproc_failcnt"] = c.numproc_failcnt;
     }
+    if (c.locked_maxheld_pages != 0 || c.locked_failcnt != 0) {
+      entry["locked_maxheld"] = c.locked_maxheld_pages;
+      entry["locked_failcnt"] = c.locked_failcnt;
+    }
     if (c.api_privvmpages) {
       entry["api_privvmpages"] = {{"barrier", c.api_privvmpages->barrier_pages},
                                   {"limit", c.api_privvmpages->limit_pages}};
@@ -40,6 +44,10 @@ std::string SerializePersistedState(const PersistedState& state) {
     if (c.api_numproc) {
       entry["api_numproc"] = {{"barrier", c.api_numproc->barrier_pages},
                               {"limit", c.api_numproc->limit_pages}};
+    }
+    if (c.api_lockedpages) {
+      entry["api_lockedpages"] = {{"barrier", c.api_lockedpages->barrier_pages},
+                                  {"limit", c.api_lockedpages->limit_pages}};
     }
     containers[id] = std::move(entry);
   }
@@ -76,7 +84,14 @@ Result<PersistedState> ParsePersistedState(std::string_view text, std::string_vi
       return Status::Error(where + ": " + pointer +
                            ": numproc_maxheld and numproc_failcnt must be unsigned");
     }
-    for (const char* field : {"api_privvmpages", "api_shmpages", "api_numproc"}) {
+    // Absent in state files written before lockedpages.
+    if (!ReadUint(*it, "locked_maxheld", &c.locked_maxheld_pages) ||
+        !ReadUint(*it, "locked_failcnt", &c.locked_failcnt)) {
+      return Status::Error(where + ": " + pointer +
+                           ": locked_maxheld and locked_failcnt must be unsigned");
+    }
+    for (const char* field :
+         {"api_privvmpages", "api_shmpages", "api_numproc", "api_lockedpages"}) {
       auto api = it->find(field);
       if (api == it->end()) continue;
       BarrierLimit bl;
@@ -89,7 +104,8 @@ Result<PersistedState> ParsePersistedState(std::string_view text, std::string_vi
       const std::string_view name = field;
       (name == "api_privvmpages" ? c.api_privvmpages
        : name == "api_shmpages"  ? c.api_shmpages
-                                 : c.api_numproc) = bl;
+       : name == "api_numproc"   ? c.api_numproc
+                                 : c.api_lockedpages) = bl;
     }
     out[it.key()] = c;
   }

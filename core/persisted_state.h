@@ -32,6 +32,9 @@ struct PersistedContainer {
   uint64_t numproc_maxheld = 0;
   uint64_t numproc_failcnt = 0;
   std::optional<BarrierLimit> api_numproc;  // as api_privvmpages
+  uint64_t locked_maxheld_pages = 0;
+  uint64_t locked_failcnt = 0;
+  std::optional<BarrierLimit> api_lockedpages;  // as api_privvmpages
   bool operator==(const PersistedContainer&) const = default;
 };
 

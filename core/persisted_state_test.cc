@@ -119,5 +119,40 @@ TEST(PersistedStateTest, BadInputNamesTheField) {
           .ok());
 }
 
+TEST(PersistedStateTest, LockedCountersAndApiLimitRoundTrip) {
+  PersistedState state;
+  PersistedContainer c;
+  c.maxheld_pages = 10;
+  c.locked_maxheld_pages = 300;
+  c.locked_failcnt = 2;
+  c.api_lockedpages = BarrierLimit{256, 512};
+  state["a"] = c;
+  const std::string text = SerializePersistedState(state);
+  EXPECT_NE(text.find("\"locked_maxheld\": 300"), std::string::npos) << text;
+  EXPECT_NE(text.find("\"api_lockedpages\""), std::string::npos) << text;
+  Result<PersistedState> back = ParsePersistedState(text, "s.json");
+  ASSERT_TRUE(back.ok()) << back.status().message();
+  EXPECT_EQ(*back, state);
+  PersistedState quiet;
+  quiet["q"] = PersistedContainer{1, 0, std::nullopt};
+  EXPECT_EQ(SerializePersistedState(quiet).find("locked"), std::string::npos);
+  // Files written before lockedpages load with none.
+  Result<PersistedState> old =
+      ParsePersistedState(R"({"containers": {"a": {"maxheld": 5, "failcnt": 1}}})", "s.json");
+  ASSERT_TRUE(old.ok()) << old.status().message();
+  EXPECT_EQ(old->at("a").locked_maxheld_pages, 0u);
+  EXPECT_FALSE(old->at("a").api_lockedpages.has_value());
+  for (const auto& [bad_text, needle] : std::vector<std::pair<std::string, std::string>>{
+           {R"({"containers": {"a": {"locked_failcnt": -1}}})", "locked_failcnt"},
+           {R"({"containers": {"a": {"api_lockedpages": {"limit": 1}}}})",
+            "/containers/a/api_lockedpages"},
+       }) {
+    Result<PersistedState> bad = ParsePersistedState(bad_text, "s.json");
+    ASSERT_FALSE(bad.ok()) << bad_text;
+    EXPECT_NE(bad.status().message().find(needle), std::string::npos)
+        << bad_text << ": " << bad.status().message();
+  }
+}
+
 }  // namespace
 }  // namespace ubc

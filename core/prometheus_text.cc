@@ -44,7 +44,9 @@ void AppendPerBeancounter(std::string& out, const std::vector<MetricsContainer>&
   AppendHeader(out, name, type, help);
   for (const MetricsContainer& c : containers) {
     const std::pair<const char*, const BeancounterValues*> resources[] = {
-        {"privvmpages", &c.privvmpages}, {"shmpages", &c.shmpages}};
+        {"privvmpages", &c.privvmpages},
+        {"shmpages", &c.shmpages},
+        {"lockedpages", &c.lockedpages}};
     for (const auto& [resource, values] : resources) {
       AppendSample(out, name, Label("container", c.id) + "," + Label("resource", resource),
                    std::to_string(get(*values)));
@@ -59,6 +61,8 @@ ContainerCounters CountersOf(const MetricsContainer& c) {
   counters.shmpages = c.shmpages;
   counters.measured = c.measured;
   counters.numproc_enforced = c.numproc_enforced;
+  counters.lockedpages = c.lockedpages;
+  counters.lockedpages_enforced = c.lockedpages_enforced;
   return counters;
 }
 

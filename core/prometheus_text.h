@@ -33,6 +33,8 @@ struct MetricsContainer {
   BeancounterValues shmpages;
   MeasuredResources measured;
   bool numproc_enforced = false;
+  BeancounterValues lockedpages{0, 0, kUnlimitedPages, kUnlimitedPages, 0};
+  bool lockedpages_enforced = false;
 };
 
 std::string RenderPrometheusMetrics(const std::vector<MetricsContainer>& containers,

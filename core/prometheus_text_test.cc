@@ -122,8 +122,11 @@ TEST(PrometheusTextTest, EveryRowHasItsMarkerAndTrackedRowsTheirValues) {
       text,
       "ubc_resource_tracking{container=\"web\",resource=\"numfile\",tracking=\"measured\"} 1"));
   EXPECT_TRUE(HasLine(text,
-                      "ubc_resource_tracking{container=\"web\",resource=\"lockedpages\",tracking="
+                      "ubc_resource_tracking{container=\"web\",resource=\"kmemsize\",tracking="
                       "\"untracked\"} 1"));
+  EXPECT_TRUE(HasLine(text,
+                      "ubc_resource_tracking{container=\"web\",resource=\"lockedpages\",tracking="
+                      "\"measured\"} 1"));
   EXPECT_TRUE(
       HasLine(text, "ubc_resource_held{container=\"web\",resource=\"numproc\",unit=\"tasks\"} 5"));
   EXPECT_TRUE(HasLine(
@@ -135,7 +138,7 @@ TEST(PrometheusTextTest, EveryRowHasItsMarkerAndTrackedRowsTheirValues) {
   EXPECT_TRUE(HasLine(
       text, "ubc_resource_held{container=\"web\",resource=\"privvmpages\",unit=\"pages\"} 4196"));
   // Untracked rows have a marker and no values; dummy rows neither.
-  EXPECT_EQ(text.find("resource=\"lockedpages\",unit="), std::string::npos);
+  EXPECT_EQ(text.find("resource=\"kmemsize\",unit="), std::string::npos);
   EXPECT_EQ(text.find("\"dummy\""), std::string::npos);
 }
 

@@ -70,6 +70,9 @@ std::array<ResourceRow, kResourceRowCount> ResourceRows(const ContainerCounters&
     } else if (name == "shmpages") {
       row.tracking = Tracking::kEnforced;
       row.values = c.shmpages;
+    } else if (name == "lockedpages") {
+      row.tracking = c.lockedpages_enforced ? Tracking::kEnforced : Tracking::kMeasured;
+      row.values = c.lockedpages;
     } else if (name == "numproc") {
       measured(c.measured.numproc);
       if (c.numproc_enforced) row.tracking = Tracking::kEnforced;

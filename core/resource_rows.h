@@ -41,6 +41,10 @@ struct ContainerCounters {
   // numproc has a finite limit ubc keeps (its row is "enforced" even while
   // held cannot be read).
   bool numproc_enforced = false;
+  // lockedpages: VmLck of the members plus SHM_LOCKED segments, read when the
+  // table is (measured); enforced where its bounds are finite.
+  BeancounterValues lockedpages{0, 0, kUnlimitedPages, kUnlimitedPages, 0};
+  bool lockedpages_enforced = false;
 };
 
 struct ResourceRow {

@@ -42,6 +42,10 @@ TEST(ResourceRows, NothingMeasuredLeavesOnlyThePageCountersTracked) {
     const std::string name = row.name;
     if (name == "privvmpages" || name == "shmpages") {
       EXPECT_EQ(row.tracking, Tracking::kEnforced) << name;
+    } else if (name == "lockedpages") {
+      // Read from VmLck even while unlimited.
+      EXPECT_EQ(row.tracking, Tracking::kMeasured) << name;
+      EXPECT_EQ(row.values.limit_pages, kUnlimitedPages) << name;
     } else {
       EXPECT_EQ(row.tracking, Tracking::kUntracked) << name;
       EXPECT_EQ(row.values.held_pages, 0u) << name;
@@ -65,7 +69,18 @@ TEST(ResourceRows, MeasuredRowsCarryTheirValues) {
   EXPECT_EQ(Row(rows, "kmemsize").values.held_pages, uint64_t{1} << 20);
   EXPECT_EQ(Row(rows, "numfile").values.held_pages, 7u);
   EXPECT_EQ(Row(rows, "numproc").tracking, Tracking::kMeasured);
-  EXPECT_EQ(Row(rows, "lockedpages").tracking, Tracking::kUntracked);
+  EXPECT_EQ(Row(rows, "lockedpages").tracking, Tracking::kMeasured);
+}
+
+TEST(ResourceRows, ALockedpagesLimitMakesItsRowEnforced) {
+  ContainerCounters c;
+  c.lockedpages = BeancounterValues{12, 30, 256, 256, 4};
+  c.lockedpages_enforced = true;
+  const auto rows = ResourceRows(c);
+  EXPECT_EQ(Row(rows, "lockedpages").tracking, Tracking::kEnforced);
+  EXPECT_EQ(Row(rows, "lockedpages").values.held_pages, 12u);
+  EXPECT_EQ(Row(rows, "lockedpages").values.maxheld_pages, 30u);
+  EXPECT_EQ(Row(rows, "lockedpages").values.failcnt, 4u);
 }
 
 TEST(ResourceRows, ANumprocLimitMakesItsRowEnforced) {

@@ -289,7 +289,7 @@ Result<LimitsChange> ParseLimitsChange(std::string_view body, bool whole) {
   }
   Result<std::shared_ptr<const SchemaValidator>> validator = LimitsValidator();
   if (!validator.ok()) return validator.status();
-  for (const char* field : {"privvmpages", "shmpages"}) {
+  for (const char* field : {"privvmpages", "shmpages", "lockedpages"}) {
     if (auto it = doc.find(field);
         doc.is_object() && it != doc.end() && !it->is_string() && !it->is_object()) {
       // The schema's if/then/else would only say "type not permitted".
@@ -319,6 +319,11 @@ Result<LimitsChange> ParseLimitsChange(std::string_view body, bool whole) {
       if (!bl.ok()) return bl.status().Wrap("request body");
       change.shmpages = *bl;
     }
+    if (auto it = doc.find("lockedpages"); it != doc.end()) {
+      Result<BarrierLimit> bl = ParseBarrierLimitField(*it, "/lockedpages");
+      if (!bl.ok()) return bl.status().Wrap("request body");
+      change.lockedpages = *bl;
+    }
     if (auto it = doc.find("numproc"); it != doc.end()) {
       Result<BarrierLimit> bl = ParseCountBarrierLimitField(*it, "/numproc");
       if (!bl.ok()) return bl.status().Wrap("request body");
@@ -332,7 +337,7 @@ Result<LimitsChange> ParseLimitsChange(std::string_view body, bool whole) {
   if (whole && !change.privvmpages) {
     return Status::Error(
         "request body: /privvmpages: required (PUT replaces the limits object: privvmpages, "
-        "and shmpages and numproc when given; use PATCH to change some fields)");
+        "and shmpages, numproc and lockedpages when given; use PATCH to change some fields)");
   }
   return change;
 }
@@ -416,7 +421,8 @@ RestResponse HandleRestRequest(const RestRequest& request, RestBackend& backend,
       for (const ContainerReport& c : backend.ListContainers()) {
         const ContainerCounters counters = CountersOf(c);
         metrics.push_back({c.id, c.retired, c.notify_fds, c.processes, c.privvmpages, c.shmpages,
-                           c.measured, counters.numproc_enforced});
+                           c.measured, counters.numproc_enforced, c.lockedpages,
+                           counters.lockedpages_enforced});
       }
       RestResponse r;
       r.content_type = "text/plain; version=0.0.4; charset=utf-8";

@@ -263,7 +263,7 @@ TEST(LimitsChangeTest, NumprocPutStillNeedsPrivvmpages) {
   ASSERT_FALSE(put.ok());
   EXPECT_NE(put.status().message().find("/privvmpages: required"), std::string::npos)
       << put.status().message();
-  EXPECT_NE(put.status().message().find("numproc when given"), std::string::npos)
+  EXPECT_NE(put.status().message().find("numproc and lockedpages when given"), std::string::npos)
       << put.status().message();
   auto patch = ParseLimitsChange(R"({"numproc": 100})", false);
   EXPECT_TRUE(patch.ok()) << patch.status().message();
@@ -573,6 +573,28 @@ TEST(RestSchemaFixturesTest, Responses) {
   for (const char* schema : {"rest-container", "rest-containers", "rest-events", "rest-error"}) {
     CheckFixtures(schema, [schema](const std::string& text) { return ValidateWith(schema, text); });
   }
+}
+
+TEST(LimitsChangeTest, LockedpagesTakesVzSizesAndObjects) {
+  auto pair = ParseLimitsChange(R"({"lockedpages": "8M:16M"})", false);
+  ASSERT_TRUE(pair.ok()) << pair.status().message();
+  EXPECT_EQ(pair->lockedpages, (BarrierLimit{2048, 4096}));
+  EXPECT_FALSE(pair->privvmpages.has_value());
+  auto object =
+      ParseLimitsChange(R"({"lockedpages": {"barrier": 100, "limit": "unlimited"}})", false);
+  ASSERT_TRUE(object.ok()) << object.status().message();
+  EXPECT_EQ(object->lockedpages, (BarrierLimit{100, kUnlimitedPages}));
+  auto put = ParseLimitsChange(R"({"privvmpages": "1G", "lockedpages": "64M"})", true);
+  ASSERT_TRUE(put.ok()) << put.status().message();
+  EXPECT_EQ(put->lockedpages, (BarrierLimit{16384, 16384}));
+  auto bad = ParseLimitsChange(R"({"lockedpages": "8X"})", false);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("/lockedpages"), std::string::npos)
+      << bad.status().message();
+  auto number = ParseLimitsChange(R"({"lockedpages": 12})", false);
+  ASSERT_FALSE(number.ok());
+  EXPECT_NE(number.status().message().find("/lockedpages (12)"), std::string::npos)
+      << number.status().message();
 }
 
 }  // namespace

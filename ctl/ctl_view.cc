@@ -71,6 +71,11 @@ Result<CtlContainer> CtlContainerFromJson(const json& doc) {
       c.shm_source = s->value("source", "");
       c.shm_source_detail = s->value("source_detail", "");
     }
+    if (auto l = beancounters.find("lockedpages"); l != beancounters.end()) {
+      c.lockedpages = ValuesFromJson(*l);
+      c.locked_source = l->value("source", "");
+      c.locked_source_detail = l->value("source_detail", "");
+    }
     return c;
   } catch (const std::exception& e) {
     return Status::Error(std::string("unexpected container document from ubcd: ") + e.what());
@@ -144,6 +149,9 @@ std::string RenderContainer(const CtlContainer& c) {
   };
   section("privvmpages", v, c.source, c.source_detail);
   if (!c.shm_source.empty()) section("shmpages   ", c.shmpages, c.shm_source, c.shm_source_detail);
+  if (!c.locked_source.empty()) {
+    section("lockedpages", c.lockedpages, c.locked_source, c.locked_source_detail);
+  }
   return out;
 }
 

@@ -32,6 +32,9 @@ struct CtlContainer {
   BeancounterValues shmpages{0, 0, kUnlimitedPages, kUnlimitedPages, 0};
   std::string shm_source;
   std::string shm_source_detail;
+  BeancounterValues lockedpages{0, 0, kUnlimitedPages, kUnlimitedPages, 0};
+  std::string locked_source;  // empty: ubcd predates lockedpages
+  std::string locked_source_detail;
 };
 
 Result<CtlContainer> CtlContainerFromJson(const nlohmann::json& doc);

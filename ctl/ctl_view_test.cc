@@ -66,6 +66,29 @@ TEST(CtlViewTest, ShmpagesIsParsedAndRenderedWhenPresent) {
   EXPECT_EQ(RenderContainer(*old).find("shmpages"), std::string::npos);
 }
 
+TEST(CtlViewTest, LockedpagesIsParsedAndRenderedWhenPresent) {
+  json doc = ContainerDoc("a", 10, 100);
+  auto amount = [](uint64_t pages) { return json{{"pages", pages}, {"bytes", pages * 4096}}; };
+  doc["beancounters"]["lockedpages"] = {{"held", amount(4)},
+                                        {"maxheld", amount(8)},
+                                        {"barrier", amount(256)},
+                                        {"limit", amount(256)},
+                                        {"failcnt", 5},
+                                        {"source", "annotation"},
+                                        {"source_detail", "ubc.lockedpages"}};
+  auto c = CtlContainerFromJson(doc);
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  EXPECT_EQ(c->lockedpages.held_pages, 4u);
+  EXPECT_EQ(c->lockedpages.failcnt, 5u);
+  const std::string text = RenderContainer(*c);
+  EXPECT_NE(text.find("lockedpages  (pages of 4096 bytes; limits from annotation ubc.lockedpages)"),
+            std::string::npos)
+      << text;
+  auto old = CtlContainerFromJson(ContainerDoc("b", 10, 100));
+  ASSERT_TRUE(old.ok());
+  EXPECT_EQ(RenderContainer(*old).find("lockedpages"), std::string::npos);
+}
+
 TEST(CtlViewTest, TopSortsFullestFirst) {
   json list = {{"containers",
                 {ContainerDoc("low", 10, 100), ContainerDoc("high", 90, 100),

@@ -32,9 +32,10 @@ constexpr char kUsage[] =
     "usage: ubcctl [--url URL] [--token-file FILE] COMMAND\n"
     "  status [ID]                     /proc/user_beancounters table (all, or one container)\n"
     "  get ID [--json]                 one container: counters in pages and bytes, limit sources\n"
-    "  set ID [--privvmpages B[:L]] [--shmpages B[:L]]\n"
+    "  set ID [--privvmpages B[:L]] [--shmpages B[:L]] [--lockedpages B[:L]] [--numproc B[:L]]\n"
     "                                  change barrier:limit live (vzctl syntax: pages, K/M/G/T,\n"
-    "                                  unlimited); needs the token file\n"
+    "                                  unlimited; numproc in tasks, no suffixes); needs the\n"
+    "                                  token file\n"
     "  events ID [--json]              the container's most recent refusals\n"
     "  top [--once] [-n N] [-d SEC]    containers sorted by held/barrier, refreshed every SEC\n"
     "                                  (default 2) until interrupted, or N times\n"
@@ -155,7 +156,7 @@ int Set(const Options& o) {
   for (size_t i = 1; i < o.args.size(); ++i) {
     const std::string& a = o.args[i];
     bool matched = false;
-    for (const std::string name : {"privvmpages", "shmpages"}) {
+    for (const std::string name : {"privvmpages", "shmpages", "lockedpages", "numproc"}) {
       const std::string flag = "--" + name;
       if (a == flag && i + 1 < o.args.size()) {
         values[name] = o.args[++i];
@@ -173,13 +174,16 @@ int Set(const Options& o) {
     }
   }
   if (id.empty() || values.empty()) {
-    return Usage("set needs ID and --privvmpages B[:L] or --shmpages B[:L]");
+    return Usage(
+        "set needs ID and one of --privvmpages, --shmpages, --lockedpages, --numproc B[:L]");
   }
   // Checked here too so a typo is named before any token is read.
   json body = json::object();
   std::string summary;
   for (const auto& [name, text] : values) {
-    ubc::Result<ubc::BarrierLimit> bl = ubc::ParseVzBarrierLimit(text);
+    // numproc counts tasks: no size suffixes.
+    ubc::Result<ubc::BarrierLimit> bl =
+        name == "numproc" ? ubc::ParseVzCountBarrierLimit(text) : ubc::ParseVzBarrierLimit(text);
     if (!bl.ok()) return Usage("--" + name + ": " + bl.status().message());
     body[name] = {{"barrier", bl->barrier_pages}, {"limit", bl->limit_pages}};
     summary += (summary.empty() ? "" : ", ") + name + " " + ubc::FormatVzBarrierLimit(*bl);
@@ -198,7 +202,9 @@ int Set(const Options& o) {
   Print(c->id + ": " + summary + " (privvmpages held " + std::to_string(c->privvmpages.held_pages) +
         ", failcnt " + std::to_string(c->privvmpages.failcnt) + "; shmpages held " +
         std::to_string(c->shmpages.held_pages) + ", failcnt " +
-        std::to_string(c->shmpages.failcnt) + ")\n");
+        std::to_string(c->shmpages.failcnt) + "; lockedpages held " +
+        std::to_string(c->lockedpages.held_pages) + ", failcnt " +
+        std::to_string(c->lockedpages.failcnt) + ")\n");
   return 0;
 }
 

@@ -71,12 +71,15 @@ std::shared_ptr<Container> ContainerRegistry::MakeLocked(
                                                         c->limits.privvmpages.limit_pages,
                                                         *c->limits.profile, tuning);
   c->accounting->SetShmLimits(c->limits.shmpages.barrier_pages, c->limits.shmpages.limit_pages);
+  c->accounting->SetLockedLimits(c->limits.lockedpages.barrier_pages,
+                                 c->limits.lockedpages.limit_pages);
   c->members = std::move(members);
   c->gauge = std::move(gauge);
   if (recovered) {
     if (auto kept = restored_.find(state.id); kept != restored_.end()) {
       c->accounting->Restore(kept->second.maxheld_pages, kept->second.failcnt);
       c->accounting->RestoreShm(kept->second.shm_maxheld_pages, kept->second.shm_failcnt);
+      c->accounting->RestoreLocked(kept->second.locked_maxheld_pages, kept->second.locked_failcnt);
       if (kept->second.api_privvmpages) {
         c->limits.privvmpages = *kept->second.api_privvmpages;
         c->limits.privvmpages_source = LimitsSource::kApi;
@@ -90,6 +93,13 @@ std::shared_ptr<Container> ContainerRegistry::MakeLocked(
         c->limits.shmpages_source_detail = "api";
         c->accounting->SetShmLimits(c->limits.shmpages.barrier_pages,
                                     c->limits.shmpages.limit_pages);
+      }
+      if (kept->second.api_lockedpages) {
+        c->limits.lockedpages = *kept->second.api_lockedpages;
+        c->limits.lockedpages_source = LimitsSource::kApi;
+        c->limits.lockedpages_source_detail = "api";
+        c->accounting->SetLockedLimits(c->limits.lockedpages.barrier_pages,
+                                       c->limits.lockedpages.limit_pages);
       }
       if (kept->second.api_numproc) {
         c->limits.numproc = *kept->second.api_numproc;
@@ -109,7 +119,10 @@ std::shared_ptr<Container> ContainerRegistry::MakeLocked(
           c->limits.privvmpages_source_detail + "), shmpages " +
           FormatVzBarrierLimit(c->limits.shmpages) + " (" +
           LimitsSourceName(c->limits.shmpages_source) + " " + c->limits.shmpages_source_detail +
-          "), numproc " + FormatVzBarrierLimit(c->limits.numproc) + " (" +
+          "), lockedpages " + FormatVzBarrierLimit(c->limits.lockedpages) + " (" +
+          LimitsSourceName(c->limits.lockedpages_source) + " " +
+          c->limits.lockedpages_source_detail + "), numproc " +
+          FormatVzBarrierLimit(c->limits.numproc) + " (" +
           LimitsSourceName(c->limits.numproc_source) + " " + c->limits.numproc_source_detail +
           (c->gauge && c->gauge->HasPidsCgroup() ? ", pids cgroup"
                                                  : ", not enforced: no pids cgroup") +
@@ -214,6 +227,7 @@ ContainerReport ContainerRegistry::Report(const Container& c) {
   r.processes = snap.processes;
   r.privvmpages = snap.privvmpages;
   r.shmpages = snap.shmpages;
+  r.lockedpages = snap.lockedpages;
   // A retired container's cgroup and processes are gone: its last sample stands.
   if (c.gauge) r.measured = r.retired ? c.gauge->Last() : c.gauge->Read();
   return r;
@@ -239,6 +253,11 @@ bool ContainerRegistry::SetLimits(const std::string& id, const LimitsChange& cha
       c->limits.numproc_source = LimitsSource::kApi;
       c->limits.numproc_source_detail = "api";
     }
+    if (change.lockedpages) {
+      c->limits.lockedpages = *change.lockedpages;
+      c->limits.lockedpages_source = LimitsSource::kApi;
+      c->limits.lockedpages_source_detail = "api";
+    }
   }
   if (change.privvmpages) {
     c->accounting->SetLimits(change.privvmpages->barrier_pages, change.privvmpages->limit_pages);
@@ -249,6 +268,12 @@ bool ContainerRegistry::SetLimits(const std::string& id, const LimitsChange& cha
     c->accounting->SetShmLimits(change.shmpages->barrier_pages, change.shmpages->limit_pages);
     Log(LogLevel::kInfo, "container " + id + ": shmpages set to " +
                              FormatVzBarrierLimit(*change.shmpages) + " through the API");
+  }
+  if (change.lockedpages) {
+    c->accounting->SetLockedLimits(change.lockedpages->barrier_pages,
+                                   change.lockedpages->limit_pages);
+    Log(LogLevel::kInfo, "container " + id + ": lockedpages set to " +
+                             FormatVzBarrierLimit(*change.lockedpages) + " through the API");
   }
   if (change.numproc) {
     ApplyNumproc(*c, *change.numproc);
@@ -272,6 +297,11 @@ PersistedState ContainerRegistry::Persistable() {
     if (c->limits.privvmpages_source == LimitsSource::kApi)
       p.api_privvmpages = c->limits.privvmpages;
     if (c->limits.shmpages_source == LimitsSource::kApi) p.api_shmpages = c->limits.shmpages;
+    p.locked_maxheld_pages = snap.lockedpages.maxheld_pages;
+    p.locked_failcnt = snap.lockedpages.failcnt;
+    if (c->limits.lockedpages_source == LimitsSource::kApi) {
+      p.api_lockedpages = c->limits.lockedpages;
+    }
     if (c->gauge) {
       if (const MeasuredResources m = c->gauge->Last(); m.numproc) {
         p.numproc_maxheld = m.numproc->maxheld_pages;
