@@ -8,6 +8,7 @@ import bound_cases
 import bypass_cases
 import memory_cases
 import resource_cases
+import locked_cases
 import shm_cases
 from bundles import hook_patch, ubc_annotations, write_hook_settings
 from cleanup import unique_id
@@ -40,6 +41,8 @@ for _name in bound_cases.CASES:
     globals()["test_" + _name] = _bind(_name, bound_cases)
 for _name in shm_cases.CASES:
     globals()["test_" + _name] = _bind(_name, shm_cases)
+for _name in locked_cases.CASES:
+    globals()["test_" + _name] = _bind(_name, locked_cases)
 for _name in resource_cases.CASES:
     globals()["test_" + _name] = _bind(_name, resource_cases)
 

@@ -151,6 +151,9 @@ class Ubcd:
     def shm(self, container_id):
         return self.require_container(container_id)["shmpages"]
 
+    def locked(self, container_id):
+        return self.require_container(container_id)["lockedpages"]
+
     def wait_container(self, container_id, pred=lambda c: True, timeout_s=10.0,
                        what="container in ubcd status"):
         def probe():
@@ -174,4 +177,8 @@ def flat_entry(entry):
         shm = entry["beancounters"]["shmpages"]
         flat["shmpages"] = {k: shm[k]["pages"] for k in ("held", "maxheld", "barrier", "limit")}
         flat["shmpages"]["failcnt"] = shm["failcnt"]
+    if "lockedpages" in entry["beancounters"]:
+        lk = entry["beancounters"]["lockedpages"]
+        flat["lockedpages"] = {k: lk[k]["pages"] for k in ("held", "maxheld", "barrier", "limit")}
+        flat["lockedpages"]["failcnt"] = lk["failcnt"]
     return flat

@@ -78,6 +78,14 @@
  *                            mremap(MREMAP_FIXED) while another maps over its first place
  *                            with MAP_FIXED; the main thread samples statm data
  *                            -> ok MAX_DATA_PAGES FIXED_GRANTED FIXED_REFUSED
+ *   mmap-locked SIZE | mmap-locked-ro SIZE  anon private MAP_LOCKED, RW (touched) or
+ *                            read-only                               -> ok ADDR | err ERRNO
+ *   mlock | mlock2-onfault | munlock  the last mapping, whole        -> ok | err ERRNO
+ *   i386-mlock               i386 mlock (150) of the last mapping below 4 GiB -> ok | err ERRNO
+ *   mlockall current|future|current+future|current+onfault|...  mlockall(2) -> ok | err ERRNO
+ *   munlockall               -> ok | err ERRNO
+ *   shmlock SHMID | shmunlock SHMID  shmctl(SHM_LOCK / SHM_UNLOCK)    -> ok | err ERRNO
+ *   vmlck                    VmLck of /proc/self/status, in pages    -> ok PAGES
  *   statm                    field 6 of /proc/self/statm             -> ok DATA_PAGES
  *   pid | sleep MS | echo TEXT -> ok PID | ok | ok TEXT
  *   exec PATH ARGS...        execv (execvp without a '/'): no reply on success
@@ -489,6 +497,21 @@ static void cmd_i386_old_mmap(size_t len_bytes) {
   reply_i386_result(ret, len_bytes, PROT_READ | PROT_WRITE);
 }
 
+static void cmd_i386_mlock(void) {
+  struct mapping *m = NULL;
+  for (int i = mapping_count - 1; i >= 0 && m == NULL; i--)
+    if ((uintptr_t)mappings[i].addr <= 0xffffffffu) m = &mappings[i];
+  if (m == NULL) {
+    reply_err(EINVAL);
+    return;
+  }
+  long ret = i386_syscall(150, (long)(uintptr_t)m->addr, (long)m->len_bytes, 0, 0, 0);
+  if (ret < 0 && ret > -4096)
+    reply_err((int)-ret);
+  else
+    reply("ok");
+}
+
 static void cmd_i386_mprotect_rw(void) {
   struct mapping *m = NULL;
   for (int i = mapping_count - 1; i >= 0 && m == NULL; i--)
@@ -762,6 +785,73 @@ static void cmd_shmget(long key, size_t len_bytes, int flags) {
     reply_err(errno);
   else
     reply("ok %d", id);
+}
+
+static void cmd_shmctl_lock(long id, int cmd) {
+  if (shmctl((int)id, cmd, NULL) < 0)
+    reply_err(errno);
+  else
+    reply("ok");
+}
+
+/* The last mapping, or EINVAL when there is none. */
+static void cmd_lock_last(const char *what) {
+  struct mapping *m = last_mapping();
+  if (m == NULL) {
+    reply_err(EINVAL);
+    return;
+  }
+  long ret;
+  if (strcmp(what, "mlock") == 0)
+    ret = mlock(m->addr, m->len_bytes);
+  else if (strcmp(what, "mlock2-onfault") == 0)
+    ret = syscall(SYS_mlock2, m->addr, m->len_bytes, 1 /* MLOCK_ONFAULT */);
+  else
+    ret = munlock(m->addr, m->len_bytes);
+  if (ret != 0)
+    reply_err(errno);
+  else
+    reply("ok");
+}
+
+static void cmd_mlockall(const char *arg) {
+  int flags = 0;
+  char buf[64];
+  snprintf(buf, sizeof buf, "%s", arg);
+  for (char *save = NULL, *t = strtok_r(buf, "+", &save); t; t = strtok_r(NULL, "+", &save)) {
+    if (strcmp(t, "current") == 0)
+      flags |= MCL_CURRENT;
+    else if (strcmp(t, "future") == 0)
+      flags |= MCL_FUTURE;
+    else if (strcmp(t, "onfault") == 0)
+      flags |= MCL_ONFAULT;
+    else {
+      reply_err(EINVAL);
+      return;
+    }
+  }
+  if (mlockall(flags) != 0)
+    reply_err(errno);
+  else
+    reply("ok");
+}
+
+static void cmd_vmlck(void) {
+  FILE *f = fopen("/proc/self/status", "r");
+  if (f == NULL) {
+    reply_err(errno);
+    return;
+  }
+  char line[256];
+  long kb = -1;
+  while (fgets(line, sizeof line, f) != NULL) {
+    if (sscanf(line, "VmLck: %ld kB", &kb) == 1) break;
+  }
+  fclose(f);
+  if (kb < 0)
+    reply_err(ENOENT);
+  else
+    reply("ok %ld", kb / 4);
 }
 
 static void cmd_shmrm(long id) {
@@ -1196,6 +1286,17 @@ static const struct command_info commands[] = {
     {"shmget-key", 2},
     {"shm-open", 1},
     {"shmrm", 1},
+    {"shmlock", 1},
+    {"shmunlock", 1},
+    {"mmap-locked", 1},
+    {"mmap-locked-ro", 1},
+    {"mlock", 0},
+    {"mlock2-onfault", 0},
+    {"munlock", 0},
+    {"i386-mlock", 0},
+    {"mlockall", 1},
+    {"munlockall", 0},
+    {"vmlck", 0},
     {"fixed-race", 2},
     {"pid", 0},
     {"mmap-for", 2},
@@ -1319,6 +1420,31 @@ static int run_command(int argc, char **argv) {
     if (need_long(argc, argv, 1, &n) == 0) cmd_shmget(n, 0, 0);
   } else if (strcmp(c, "shmrm") == 0) {
     if (need_long(argc, argv, 1, &n) == 0) cmd_shmrm(n);
+  } else if (strcmp(c, "shmlock") == 0 || strcmp(c, "shmunlock") == 0) {
+    if (need_long(argc, argv, 1, &n) == 0)
+      cmd_shmctl_lock(n, strcmp(c, "shmlock") == 0 ? SHM_LOCK : SHM_UNLOCK);
+  } else if (strcmp(c, "mmap-locked") == 0) {
+    if (need_size(argc, argv, 1, &sz) == 0)
+      cmd_mmap_anon(sz, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_LOCKED);
+  } else if (strcmp(c, "mmap-locked-ro") == 0) {
+    if (need_size(argc, argv, 1, &sz) == 0) cmd_mmap_anon(sz, PROT_READ, MAP_PRIVATE | MAP_LOCKED);
+  } else if (strcmp(c, "mlock") == 0 || strcmp(c, "mlock2-onfault") == 0 ||
+             strcmp(c, "munlock") == 0) {
+    cmd_lock_last(c);
+  } else if (strcmp(c, "i386-mlock") == 0) {
+    cmd_i386_mlock();
+  } else if (strcmp(c, "mlockall") == 0) {
+    if (argc < 2)
+      reply_err(EINVAL);
+    else
+      cmd_mlockall(argv[1]);
+  } else if (strcmp(c, "munlockall") == 0) {
+    if (munlockall() != 0)
+      reply_err(errno);
+    else
+      reply("ok");
+  } else if (strcmp(c, "vmlck") == 0) {
+    cmd_vmlck();
   } else if (strcmp(c, "malloc") == 0) {
     if (need_size(argc, argv, 1, &sz) == 0) cmd_malloc(sz);
   } else if (strcmp(c, "malloc-small-loop") == 0) {
