@@ -131,6 +131,10 @@ class MemberReader {
   // container's distinct address spaces, in pages. Read only when a locking
   // call is decided or a report asks, never on the privvmpages path.
   virtual Result<uint64_t> LockedPages() { return Status::Error("locked memory is not readable"); }
+  // numproc where ubcd counts it: num_threads (/proc/PID/stat) summed over
+  // the members listed by the last Sample(). Read only for task creations
+  // under a numproc limit ubcd enforces itself.
+  virtual Result<uint64_t> Tasks() { return Status::Error("tasks are not readable"); }
   // The SysV segment `shmid` of the container's IPC namespace.
   virtual Result<ShmSegment> SharedSegment(int /*shmid*/) {
     return Status::Error("the container's IPC namespace is not readable");

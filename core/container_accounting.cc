@@ -127,6 +127,14 @@ Decision ContainerAccounting::Decide(const TrappedCall& call, TargetReader& targ
   Decision d;
   std::lock_guard<std::mutex> lock(mu_);
   DecideLocked(call, target, members, d);
+  if (tasks_.has_pending()) {
+    // numproc admitted the fork first; privvmpages refusing it takes it back.
+    if (d.refused || d.kill_caller || d.action != Decision::Action::kContinue) {
+      tasks_.CancelPending();
+    } else {
+      tasks_.CommitPending();
+    }
+  }
   if (locked_.has_pending()) {
     // lockedpages admitted the mapping first; privvmpages refusing it takes
     // that charge back (failcnt moves only on the counter that refused).
@@ -535,6 +543,7 @@ void ContainerAccounting::DecideLocked(const TrappedCall& call, TargetReader& ta
   ledger_.CallCompleted(call.tid, members);
   shm_.CallCompleted(call.tid);
   locked_.CallCompleted(call.tid);
+  tasks_.CallCompleted(call.tid);
   if (!movers_.empty()) {
     std::erase_if(movers_, [&](const TrappedCall& m) { return m.tid == call.tid; });
   }
@@ -565,6 +574,23 @@ void ContainerAccounting::DecideLocked(const TrappedCall& call, TargetReader& ta
       d.call.kind == CallKind::kMunlockall || d.call.kind == CallKind::kShmLock) {
     DecideLockingCallLocked(call, target, members, d);
     return;
+  }
+  if (tasks_.limited() &&
+      (d.call.kind == CallKind::kFork || d.call.kind == CallKind::kThreadOrVfork)) {
+    // numproc before privvmpages: a task past the limit is EAGAIN whatever
+    // memory it would take.
+    if (Status s = RefreshLocked(members); !s.ok()) {
+      d.resource = "numproc";
+      d.note = s.message();
+      d.undecidable = true;
+      return;
+    }
+    if (!tasks_.Charge(call, members, d)) return;
+    if (d.call.kind == CallKind::kThreadOrVfork) {
+      d.resource = "numproc";
+      d.exact = true;
+      return;  // no memory of its own to charge
+    }
   }
   Planning p;
   NoteNewImageLocked(call, target, members, p, d);
@@ -600,7 +626,10 @@ AccountingSnapshot ContainerAccounting::Refresh(MemberReader& members) {
   std::lock_guard<std::mutex> lock(mu_);
   if (!retired_) {
     // On failure the last known values stand.
-    if (RefreshLocked(members).ok()) (void)locked_.Refresh(members);
+    if (RefreshLocked(members).ok()) {
+      (void)locked_.Refresh(members);
+      if (tasks_.limited()) (void)tasks_.Refresh(members);
+    }
     (void)shm_.Refresh(members);
   }
   PublishLocked();
@@ -615,6 +644,7 @@ AccountingSnapshot ContainerAccounting::SnapshotLocked() const {
   s.privvmpages.held_pages = counter_.ShownHeld(ledger_.Estimate(), sample_.data_pages);
   s.shmpages = shm_.values();
   s.lockedpages = locked_.values();
+  if (tasks_.limited()) s.numproc = tasks_.values();
   s.processes = processes_;
   s.reservations = ledger_.ActiveReservations();
   s.exact_at_ms = exact_at_ms_;
@@ -641,6 +671,18 @@ void ContainerAccounting::SetShmLimits(uint64_t barrier_pages, uint64_t limit_pa
 void ContainerAccounting::SetLockedLimits(uint64_t barrier_pages, uint64_t limit_pages) {
   std::lock_guard<std::mutex> lock(mu_);
   locked_.SetLimits(barrier_pages, limit_pages);
+  PublishLocked();
+}
+
+void ContainerAccounting::SetTaskLimits(uint64_t barrier, uint64_t limit) {
+  std::lock_guard<std::mutex> lock(mu_);
+  tasks_.SetLimits(barrier, limit);
+  PublishLocked();
+}
+
+void ContainerAccounting::RestoreTasks(uint64_t maxheld, uint64_t failcnt) {
+  std::lock_guard<std::mutex> lock(mu_);
+  tasks_.Restore(maxheld, failcnt);
   PublishLocked();
 }
 
@@ -673,6 +715,7 @@ void ContainerAccounting::Retire(MemberReader& members) {
   sample_.data_pages = 0;  // a retired container shows no held past its limit
   shm_.Retire();
   locked_.Retire();
+  tasks_.Retire();
   PublishLocked();
 }
 

@@ -37,6 +37,7 @@
 #include "core/rule_profile.h"
 #include "core/shm_counter.h"
 #include "core/syscall_classifier.h"
+#include "core/task_counter.h"
 
 namespace ubc {
 
@@ -44,6 +45,9 @@ struct AccountingSnapshot {
   BeancounterValues privvmpages;
   BeancounterValues shmpages;
   BeancounterValues lockedpages;
+  // numproc in tasks where ubcd enforces it (no pids cgroup); unlimited
+  // bounds otherwise (then the resource gauge has the row).
+  BeancounterValues numproc{0, 0, kUnlimitedPages, kUnlimitedPages, 0};
   uint64_t processes = 0;
   uint64_t reservations = 0;
   // CLOCK_MONOTONIC_COARSE (ms) of the exact read held comes from; 0: none yet.
@@ -104,6 +108,10 @@ class ContainerAccounting {
   void SetLimits(uint64_t barrier_pages, uint64_t limit_pages);
   void SetShmLimits(uint64_t barrier_pages, uint64_t limit_pages);
   void SetLockedLimits(uint64_t barrier_pages, uint64_t limit_pages);
+  // numproc enforced by ubcd (tasks; the container has no pids cgroup).
+  // Unlimited: every task creation is let through at once.
+  void SetTaskLimits(uint64_t barrier, uint64_t limit);
+  void RestoreTasks(uint64_t maxheld, uint64_t failcnt);
   // maxheld and failcnt kept across a supervisor restart.
   void Restore(uint64_t maxheld_pages, uint64_t failcnt);
   void RestoreShm(uint64_t maxheld_pages, uint64_t failcnt);
@@ -189,6 +197,7 @@ class ContainerAccounting {
   Beancounter counter_;
   ShmCounter shm_;        // unlimited until SetShmLimits
   LockedCounter locked_;  // unlimited until SetLockedLimits
+  TaskCounter tasks_;     // unlimited until SetTaskLimits
   uint64_t processes_ = 0;
   MembersSample sample_;  // scratch of RefreshLocked, kept for its capacity
   uint64_t pruned_generation_ = ~uint64_t{0};

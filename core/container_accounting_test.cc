@@ -88,6 +88,12 @@ class FakeMembers : public MemberReader {
     if (locked_fail) return Status::Error("status unreadable");
     return vm_locked_pages;
   }
+  Result<uint64_t> Tasks() override {
+    ++task_reads;
+    return tasks;
+  }
+  uint64_t tasks = 1;  // num_threads summed over the members
+  int task_reads = 0;
   Result<ShmSegment> SharedSegment(int shmid) override {
     if (shm_fail) return Status::Error("no IPC namespace");
     auto it = segments.find(shmid);
@@ -1474,6 +1480,57 @@ TEST(ContainerAccountingTest, PublishesItsCountersAfterEveryDecisionAndRefresh) 
   EXPECT_EQ(acc.Published().privvmpages.held_pages, 250u);
   acc.SetLimits(500, 600);
   EXPECT_EQ(acc.Published().privvmpages.barrier_pages, 500u);
+}
+
+TEST(ContainerAccountingTest, NumprocCountedByUbcdRefusesTasksPastTheLimitWithEagain) {
+  FakeTarget target;
+  FakeMembers members;
+  members.data_pages = 100;
+  target.data_pages = 100;
+  ContainerAccounting acct(10000, 10000, Bc2006Profile());
+  // Unlimited: a thread is let through without reading the tasks.
+  const TrappedCall thread = Syscall(1, x86_64_nr::kClone, {0x3d0f00, 0, 0, 0, 0, 0});
+  EXPECT_EQ(acct.Decide(thread, target, members).action, Decision::Action::kContinue);
+  EXPECT_EQ(members.task_reads, 0);
+  acct.SetTaskLimits(4, 4);
+  members.tasks = 3;
+  Decision ok = acct.Decide(thread, target, members);
+  EXPECT_EQ(ok.action, Decision::Action::kContinue);
+  EXPECT_STREQ(ok.resource, "numproc");
+  members.in_flight = {1};  // still inside clone: its task is not counted yet
+  Decision over = acct.Decide(Syscall(2, x86_64_nr::kFork, {}), target, members);
+  EXPECT_TRUE(over.refused);
+  EXPECT_EQ(over.error_number, EAGAIN);
+  EXPECT_STREQ(over.resource, "numproc");
+  EXPECT_EQ(acct.Peek().numproc.failcnt, 1u);
+  EXPECT_EQ(acct.Peek().numproc.limit_pages, 4u);
+  EXPECT_EQ(acct.Peek().privvmpages.failcnt, 0u);  // privvmpages was not asked
+  const TrappedCall vfork = Syscall(3, x86_64_nr::kVfork, {});
+  EXPECT_TRUE(acct.Decide(vfork, target, members).refused);
+  // The clone ran and a task exited: room again.
+  members.in_flight.clear();
+  members.tasks = 3;
+  EXPECT_FALSE(acct.Decide(vfork, target, members).refused);
+  EXPECT_EQ(acct.Peek().numproc.failcnt, 2u);
+}
+
+TEST(ContainerAccountingTest, AForkPrivvmpagesRefusesTakesItsTaskBack) {
+  FakeTarget target;
+  FakeMembers members;
+  members.data_pages = 600;
+  target.data_pages = 600;
+  ContainerAccounting acct(1000, 1000, Bc2006Profile());
+  acct.SetTaskLimits(3, 3);
+  members.tasks = 2;
+  members.in_flight = {1};
+  Decision fork = acct.Decide(Syscall(1, x86_64_nr::kFork, {}), target, members);
+  EXPECT_TRUE(fork.refused);  // 600 + 600 > 1000
+  EXPECT_STREQ(fork.resource, "privvmpages");
+  EXPECT_EQ(acct.Peek().numproc.failcnt, 0u);
+  // The refused fork's task is not in flight: one thread may still be made.
+  Decision thread =
+      acct.Decide(Syscall(2, x86_64_nr::kClone, {0x3d0f00, 0, 0, 0, 0, 0}), target, members);
+  EXPECT_FALSE(thread.refused);
 }
 
 }  // namespace

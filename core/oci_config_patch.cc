@@ -152,9 +152,6 @@ Result<PatchOutcome> PatchOciConfig(std::string_view config_json_text, const Hoo
   if (!linux_it->is_object()) return ConfigError("linux: not an object");
   auto seccomp_it = linux_it->find("seccomp");
   const json* existing = seccomp_it == linux_it->end() ? nullptr : &*seccomp_it;
-  Result<json> merged = MergeUbcNotifyRules(existing, settings.listener_path);
-  if (!merged.ok()) return merged.status().Wrap(kSource);
-  (*linux_it)["seccomp"] = std::move(*merged);
 
   // The limit ubcd will give the container (the same resolution, from the
   // same containers.d and defaults) bounds what the kernel grows unasked.
@@ -163,6 +160,16 @@ Result<PatchOutcome> PatchOciConfig(std::string_view config_json_text, const Hoo
   Result<UbcAnnotations> effective_ubc = ParseUbcAnnotations(effective);
   if (!effective_ubc.ok()) return effective_ubc.status().Wrap(kSource);  // checked above
   const ResolvedLimits limits = ResolveLimits(*effective_ubc, match, ubcd);
+
+  // A finite numproc: where the runtime gives the container no pids cgroup
+  // (crun with cgroups disabled) ubcd counts the tasks, so it must see
+  // every clone. Where it has one, ubcd lets them through at once.
+  MergeOptions merge_options;
+  merge_options.trap_task_creation = limits.numproc.limit_pages != kUnlimitedPages ||
+                                     limits.numproc.barrier_pages != kUnlimitedPages;
+  Result<json> merged = MergeUbcNotifyRules(existing, settings.listener_path, merge_options);
+  if (!merged.ok()) return merged.status().Wrap(kSource);
+  (*linux_it)["seccomp"] = std::move(*merged);
   outcome.bounds =
       KernelBoundsFor(limits.privvmpages, limits.shmpages, settings.kernel_bounds, limits.numproc);
   if (Status s = ApplyKernelBounds(doc, outcome.bounds); !s.ok()) return s.Wrap(kSource);

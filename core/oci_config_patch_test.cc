@@ -311,5 +311,26 @@ TEST(OciConfigPatchTest, NullSeccompMeansNoProfile) {
   EXPECT_EQ(json::parse(out.output_text)["linux"]["seccomp"]["defaultAction"], "SCMP_ACT_ALLOW");
 }
 
+TEST(OciConfigPatchTest, AFiniteNumprocTrapsEveryCloneAndVfork) {
+  constexpr uint64_t kThreadFlags = 0x3d0f00;  // glibc's pthread_create: CLONE_VM and more
+  const auto evaluate = [](const PatchOutcome& out, const char* name, uint64_t flags) {
+    Result<SeccompProfileModel> model =
+        SeccompProfileModel::Create(json::parse(out.output_text)["linux"]["seccomp"]);
+    EXPECT_TRUE(model.ok()) << model.status().message();
+    return model.ok() ? model->Evaluate(name, {flags, 0, 0, 0, 0, 0}).action : "";
+  };
+  PatchOutcome plain = MustPatch(WithAnnotations({{"ubc.privvmpages", "256M"}}));
+  EXPECT_EQ(evaluate(plain, "clone", kThreadFlags), "SCMP_ACT_ALLOW");
+  EXPECT_EQ(evaluate(plain, "vfork", 0), "SCMP_ACT_ALLOW");
+  EXPECT_EQ(evaluate(plain, "clone", 0x11), "SCMP_ACT_NOTIFY");  // fork: privvmpages
+  PatchOutcome counted = MustPatch(WithAnnotations({{"ubc.numproc", "64"}}));
+  EXPECT_EQ(evaluate(counted, "clone", kThreadFlags), "SCMP_ACT_NOTIFY");
+  EXPECT_EQ(evaluate(counted, "vfork", 0), "SCMP_ACT_NOTIFY");
+  EXPECT_EQ(evaluate(counted, "clone", 0x11), "SCMP_ACT_NOTIFY");
+  EXPECT_EQ(json::parse(counted.output_text)["linux"]["resources"]["pids"]["limit"], 64);
+  PatchOutcome unlimited = MustPatch(WithAnnotations({{"ubc.numproc", "unlimited"}}));
+  EXPECT_EQ(evaluate(unlimited, "clone", kThreadFlags), "SCMP_ACT_ALLOW");
+}
+
 }  // namespace
 }  // namespace ubc

@@ -108,6 +108,15 @@ const std::vector<MemorySyscall>& MemorySyscalls() {
   return kSyscalls;
 }
 
+// Where ubcd enforces numproc itself: every clone and vfork.
+const std::vector<MemorySyscall>& TaskSyscalls() {
+  static const std::vector<MemorySyscall> kSyscalls = {
+      {"clone", {{true, {}}}},
+      {"vfork", {{true, {}}}},
+  };
+  return kSyscalls;
+}
+
 // ---- The merge ----
 
 json DerivedRule(const Rule& base, std::string_view syscall, const Action& action,
@@ -328,8 +337,8 @@ class Merger {
 
 }  // namespace
 
-Result<json> MergeUbcNotifyRules(const json* existing_linux_seccomp,
-                                 std::string_view listener_path) {
+Result<json> MergeUbcNotifyRules(const json* existing_linux_seccomp, std::string_view listener_path,
+                                 const MergeOptions& options) {
   json profile;
   if (existing_linux_seccomp == nullptr || existing_linux_seccomp->is_null()) {
     profile = json{{"defaultAction", kAllow},
@@ -373,7 +382,15 @@ Result<json> MergeUbcNotifyRules(const json* existing_linux_seccomp,
 
   Merger merger(std::move(rules), MakeAction(*default_name, *default_errno));
   for (const MemorySyscall& sys : MemorySyscalls()) {
+    if (options.trap_task_creation && (sys.name == "clone")) continue;
     if (Status s = merger.MergeSyscall(sys); !s.ok()) return s;
+  }
+  if (options.trap_task_creation) {
+    // numproc without a pids cgroup: ubcd counts every new task, threads
+    // and vforks too.
+    for (const MemorySyscall& sys : TaskSyscalls()) {
+      if (Status s = merger.MergeSyscall(sys); !s.ok()) return s;
+    }
   }
   profile["syscalls"] = merger.Syscalls();
   profile["listenerPath"] = listener_path;

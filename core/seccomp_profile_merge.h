@@ -36,7 +36,14 @@ namespace ubc {
 // with a conditional denial of a memory syscall that overlaps the cells to trap.
 // `existing` must come from a depth-checked parse (core/json_depth.h): the merge
 // copies it recursively.
+struct MergeOptions {
+  // Trap every clone and vfork (thread creation too), for a numproc limit
+  // ubcd enforces itself where the container has no pids cgroup
+  // (docs/accounting.md, "The rows of the table").
+  bool trap_task_creation = false;
+};
 Result<nlohmann::json> MergeUbcNotifyRules(const nlohmann::json* existing_linux_seccomp,
-                                           std::string_view listener_path);
+                                           std::string_view listener_path,
+                                           const MergeOptions& options = {});
 
 }  // namespace ubc

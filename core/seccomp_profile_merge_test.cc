@@ -604,5 +604,43 @@ TEST(SeccompProfileMergeTest, ConditionalDenialUnderAllowingDefaultThatOverlapsI
             "rules without changing its decisions");
 }
 
+TEST(SeccompProfileMergeTest, TaskCreationTrapsEveryCloneAndVforkAndChangesNothingElse) {
+  const json original = ContainersCommonProfileAsPodmanGivesIt(PodmanDefaultCaps());
+  ASSERT_TRUE(original.is_object());
+  MergeOptions tasks;
+  tasks.trap_task_creation = true;
+  Result<json> with_tasks = MergeUbcNotifyRules(&original, kListener, tasks);
+  ASSERT_TRUE(with_tasks.ok()) << with_tasks.status().message();
+  const json without = MustMerge(&original);
+  SeccompProfileModel plain = MustModel(without);
+  SeccompProfileModel trapped = MustModel(*with_tasks);
+  SeccompProfileModel before = MustModel(original);
+  for (const char* name : {"clone", "vfork"}) {
+    for (const Args& args : MemoryGrid("clone")) {
+      if (!before.Evaluate(name, args).Allows()) continue;
+      EXPECT_EQ(trapped.Evaluate(name, args).action, "SCMP_ACT_NOTIFY") << name << " " << args[0];
+    }
+  }
+  std::set<std::string> names = TrappedSyscallNames();
+  for (const std::string& n : before.NamedSyscalls()) names.insert(n);
+  int checked = 0;
+  for (const std::string& name : names) {
+    if (name == "clone" || name == "vfork") continue;
+    const bool memory = TrappedSyscallNames().count(name) != 0;
+    for (const Args& args : memory ? MemoryGrid(name) : GeneralGrid()) {
+      ++checked;
+      EXPECT_EQ(trapped.Evaluate(name, args), plain.Evaluate(name, args)) << name;
+    }
+  }
+  EXPECT_GT(checked, 400);
+  // Without a profile: an allow-all one, clone and vfork notified whole.
+  Result<json> bare = MergeUbcNotifyRules(nullptr, kListener, tasks);
+  ASSERT_TRUE(bare.ok());
+  EXPECT_EQ(RulesFor(*bare, "clone"),
+            std::vector<json>{json::parse(R"({"names": ["clone"], "action": "SCMP_ACT_NOTIFY"})")});
+  EXPECT_EQ(RulesFor(*bare, "vfork"),
+            std::vector<json>{json::parse(R"({"names": ["vfork"], "action": "SCMP_ACT_NOTIFY"})")});
+}
+
 }  // namespace
 }  // namespace ubc

@@ -1,5 +1,6 @@
 #include "supervisor/container_registry.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "core/annotations.h"
@@ -39,6 +40,11 @@ void ContainerRegistry::DropExpiredLocked() {
 }
 
 void ContainerRegistry::ApplyNumproc(Container& c, const BarrierLimit& tasks) {
+  // Without a pids cgroup of its own ubcd counts the container's tasks at
+  // every trapped clone (ubc-hook traps them all for a finite numproc).
+  const bool kernel_enforces = c.gauge && c.gauge->HasPidsCgroup();
+  c.accounting->SetTaskLimits(kernel_enforces ? kUnlimitedPages : tasks.barrier_pages,
+                              kernel_enforces ? kUnlimitedPages : tasks.limit_pages);
   if (!c.gauge) return;
   if (Status s = c.gauge->SetNumprocLimit(tasks); !s.ok()) {
     Log(LogLevel::kWarning, "container " + c.id + ": numproc limit not applied: " + s.message());
@@ -107,6 +113,7 @@ std::shared_ptr<Container> ContainerRegistry::MakeLocked(
         c->limits.numproc_source_detail = "api";
       }
       if (c->gauge) c->gauge->Restore(kept->second.numproc_maxheld, kept->second.numproc_failcnt);
+      c->accounting->RestoreTasks(kept->second.numproc_maxheld, kept->second.numproc_failcnt);
     }
   }
   // Also when ubc-hook already wrote it as linux.resources.pids.limit: a
@@ -125,7 +132,9 @@ std::shared_ptr<Container> ContainerRegistry::MakeLocked(
           FormatVzBarrierLimit(c->limits.numproc) + " (" +
           LimitsSourceName(c->limits.numproc_source) + " " + c->limits.numproc_source_detail +
           (c->gauge && c->gauge->HasPidsCgroup() ? ", pids cgroup"
-                                                 : ", not enforced: no pids cgroup") +
+           : c->limits.numproc.limit_pages != kUnlimitedPages
+               ? ", no pids cgroup: counted by ubcd at every clone"
+               : ", no pids cgroup") +
           "), profile " + std::string(c->limits.profile->name) + ", on_error " +
           OnErrorName(c->limits.on_error) + ", membership by " + c->members->Describe() +
           ", stack headroom " + std::to_string(tuning.fast_path_headroom_pages) +
@@ -230,6 +239,14 @@ ContainerReport ContainerRegistry::Report(const Container& c) {
   r.lockedpages = snap.lockedpages;
   // A retired container's cgroup and processes are gone: its last sample stands.
   if (c.gauge) r.measured = r.retired ? c.gauge->Last() : c.gauge->Read();
+  if (snap.numproc.limit_pages != kUnlimitedPages) {
+    // ubcd enforces numproc itself: its bounds, refusals and count; the
+    // gauge's sample is at most as fresh.
+    BeancounterValues n = snap.numproc;
+    if (r.measured.numproc)
+      n.maxheld_pages = std::max(n.maxheld_pages, r.measured.numproc->maxheld_pages);
+    r.measured.numproc = n;
+  }
   return r;
 }
 
@@ -307,6 +324,10 @@ PersistedState ContainerRegistry::Persistable() {
         p.numproc_maxheld = m.numproc->maxheld_pages;
         p.numproc_failcnt = m.numproc->failcnt;
       }
+    }
+    if (snap.numproc.limit_pages != kUnlimitedPages) {
+      p.numproc_maxheld = std::max(p.numproc_maxheld, snap.numproc.maxheld_pages);
+      p.numproc_failcnt = snap.numproc.failcnt;
     }
     if (c->limits.numproc_source == LimitsSource::kApi) p.api_numproc = c->limits.numproc;
     state[id] = p;

@@ -441,6 +441,26 @@ Result<uint64_t> ProcMembers::LockedPages() {
   return pages;
 }
 
+Result<uint64_t> ProcMembers::Tasks() {
+  uint64_t tasks = 0;
+  for (const auto& [tgid, process] : processes_) {
+    UniqueFd stat(process->keeps_fds()
+                      ? ::openat(process->dir.get(), "stat", O_RDONLY | O_CLOEXEC)
+                      : ::open((process->path + "/stat").c_str(), O_RDONLY | O_CLOEXEC));
+    if (!stat) {
+      if (IsResourceError(errno)) {
+        return Status::FromErrno(errno, "opening " + process->path + "/stat");
+      }
+      continue;  // exited: its tasks are gone
+    }
+    Result<std::string> text = ReadProcFd(stat.get(), ProcRecords::kOne);
+    if (!text.ok()) continue;
+    Result<ImageFacts> facts = ParseStatImage(*text);
+    if (facts.ok()) tasks = SaturatingAdd(tasks, facts->threads);
+  }
+  return tasks;
+}
+
 void ProcMembers::NoteSharedObjectsOf(int tgid, SharedAnonymousObjects* objects) {
   // Through the member's kept directory fd: a recycled pid is never read. A
   // process that exited meanwhile has no mappings left to count.

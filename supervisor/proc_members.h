@@ -77,6 +77,8 @@ class ProcMembers : public ContainerMembers {
   // VmLck of the members listed by the last Sample(), each address space
   // once, read through their kept fds.
   Result<uint64_t> LockedPages() override;
+  // num_threads of the members listed by the last Sample().
+  Result<uint64_t> Tasks() override;
   int ThreadGroupOf(int tid) override;
   void ReleaseAll() override;
 

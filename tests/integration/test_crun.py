@@ -14,7 +14,7 @@ from bundles import hook_patch, ubc_annotations, write_hook_settings
 from cleanup import unique_id
 from files import read_json, write_json
 from memory_cases import _grow_to, _held_is, _processes_are
-from outcome import check
+from outcome import check, check_eq
 from probe import pages
 from runtimes import Container, make_runtime
 from session import Session
@@ -85,4 +85,38 @@ def test_cgroup2_membership_lists_afresh():
         c.probe.ok("kill-children")
         _processes_are(s, c, 1, what=f"processes (round {round_})")
         _held_is(s, c, 3000)
+    c.stop()
+
+
+def test_numproc_without_a_pids_cgroup_is_counted_by_ubcd():
+    """crun with cgroups disabled gives the container no pids cgroup, so ubc-hook traps
+    every clone and vfork for ubc.numproc=8 and ubcd counts the tasks itself: with the
+    probe one task, seven held children fork, the eighth fork fails with EAGAIN, and so
+    do threads past the limit; the numproc row is enforced with failcnt from ubcd's own
+    refusals, and a refusal event names numproc. The children are killed afterwards."""
+    s = Session(RUNTIME)
+    c = s.container(privvmpages="65536:65536", annotations={"ubc.numproc": "8"})
+    info = s.ubcd.wait_container(c.id)
+    check(not info["membership"].startswith("cgroup "),
+          f"crun without cgroups: membership {info['membership']!r}")
+    forked = 0
+    for _ in range(20):
+        reply = c.probe.cmd("fork-hold")
+        if not reply.startswith("ok "):
+            check_eq(reply, "err EAGAIN", "the fork past numproc")
+            break
+        forked += 1
+    check_eq(forked, 7, "children forked under numproc 8 (the probe is the 8th task)")
+    row = next(r for r in s.ubcd.require_container(c.id)["resources"]
+               if r["resource"] == "numproc")
+    check_eq((row["tracking"], row["limit"], row["failcnt"]), ("enforced", 8, 1),
+             "numproc row after the refused fork")
+    # Threads are tasks too: none can start at the limit.
+    check_eq(c.probe.ok("threads-exit 2")[0], "0", "threads started past numproc")
+    c.probe.ok("kill-children")
+    c.probe.ok("fork-hold")  # room again
+    c.probe.ok("kill-children")
+    lines = s.ubcd.refusal_lines(c.id)
+    check(any("resource=numproc" in ln for ln in lines), f"no numproc refusal logged: {lines}")
+    check(s.ubcd.alive(), "ubcd died")
     c.stop()
