@@ -81,6 +81,13 @@ def mlock_past_the_barrier_is_refused_on_lockedpages_only(rt):
     check(any(e.get("resource") == "lockedpages" for e in events),
           f"no lockedpages event: {events}")
     check_eq(s.ubcd.privvm(c.id)["failcnt"], 0, "privvmpages failcnt at the end")
+    row = next(r for r in s.ubcd.require_container(c.id)["resources"]
+               if r["resource"] == "lockedpages")
+    check_eq((row["tracking"], row["barrier"], row["failcnt"]),
+             ("enforced", 256, s.ubcd.locked(c.id)["failcnt"]), "the lockedpages row")
+    text = s.ubcd.status_text()
+    mine = [ln for ln in text.splitlines() if ln.split() and ln.split()[0] == f"{c.id}:"]
+    check(mine and mine[0].split()[1] == "kmemsize", f"the container's rows in {text!r}")
     check(s.ubcd.alive(), "ubcd died")
     c.stop()
 
