@@ -107,6 +107,31 @@ class ContainerBench:
         self.cmp(g, "fork+exit+wait: responder / no filter", fk, "resp", "none", f)
         self.cmp(g, "fork+exit+wait: ubcd / responder", fk, "ubcd", "resp", f)
 
+        # thread create+join. A finite numproc makes ubc-hook trap every clone (ubcd counts
+        # tasks itself where the container has no pids cgroup; runc gives it one, so ubcd
+        # continues a thread at once). Containers of their own, beside the plain ones, whose
+        # threads are not trapped at all.
+        g = "thread create+join (pthread_create to joined), every clone trapped (ubc.numproc set)"
+        nthr = 300 if self.quick else 1000
+        numproc = {"ubc.numproc": "4096"}
+        tc = {"none": cs["none"], "plain-ubcd": cs["ubcd"],
+              "resp": [self.container("resp-np", resp_settings, numproc) for _ in range(per)],
+              "ubcd": [self.container("ubcd-np", ubcd_settings, numproc) for _ in range(per)]}
+        for c in tc["ubcd"]:
+            ubcd.wait_container(c.id)
+        th = self.interleave(tc, f"threads {nthr}", reps)
+        raw["threads"] = th
+        f = lambda x: x["ns_median"]  # noqa: E731
+        self.cmp(g, "thread create+join: ubcd / CONTINUE responder", th, "ubcd", "resp", f, 1.05)
+        self.cmp(g, "thread create+join: responder / no filter", th, "resp", "none", f)
+        self.cmp(g, "thread create+join: ubcd / no filter", th, "ubcd", "none", f)
+        self.cmp(g, "thread create+join without numproc (clone of a thread not trapped): ubcd / "
+                 "no filter", th, "plain-ubcd", "none", f)
+        for kind in ("resp", "ubcd"):
+            for c in tc[kind]:
+                c.stop()
+                c.cleanup()
+
         # start-up of a dynamic program inside the container
         g = "start-up of a dynamic program (fork + exec ld.so + libstdc++ + wait), in container"
         sp = self.interleave(cs, f"spawn {nsp} /bin/ubc-bench-hello", reps)

@@ -59,9 +59,9 @@ class Bench:
             hook_patch(self.hook_bin, bdir, settings, cid)
         return bdir
 
-    def container(self, label, settings):
+    def container(self, label, settings, annotations=None):
         cid = unique_id(f"ubcb-{label}")
-        bdir = self.bundle(cid, ["/bin/ubc-bench-work"], settings)
+        bdir = self.bundle(cid, ["/bin/ubc-bench-work"], settings, annotations)
         c = Container(self.runtime, bdir, cid, self.workdir).start()
         c.wait_ready()
         return c

@@ -19,6 +19,9 @@
  *                             -> ok {"ns_median" (fork to reaped), "fork_ns",
  *                                    "call_ns": percentiles of fork() returning in the parent}
  *   spawn N PATH              N x (fork, execv PATH, waitpid)  -> ok {"ns_median", ...}
+ *   threads N                 N x (pthread_create of a thread that returns at once,
+ *                             pthread_join)  -> ok {"ns_median" (create to joined),
+ *                             "call_ns": percentiles of pthread_create returning}
  *   sbrk N SIZE               N x (sbrk(+SIZE), touch a page, sbrk(-SIZE)): 2 trapped brk calls
  *                             -> ok {"ns_per_op" (per pair), "call_ns": the growing call}
  *   waitfile PATH             polls (20 ms) until PATH exists  -> ok {}
@@ -329,6 +332,33 @@ static void cmd_fork(long n, size_t size) {
   free(c);
 }
 
+static void *return_at_once(void *arg) { return arg; }
+
+static void cmd_threads(long n) {
+  uint64_t *s = calloc((size_t)n, sizeof *s);
+  uint64_t *c = calloc((size_t)n, sizeof *c);
+  for (long i = 0; i < n; i++) {
+    pthread_t t;
+    uint64_t a = now_ns();
+    int rc = pthread_create(&t, NULL, return_at_once, NULL);
+    c[i] = now_ns() - a;
+    if (rc != 0) {
+      reply("err pthread_create %s", strerror(rc));
+      free(s);
+      free(c);
+      return;
+    }
+    pthread_join(t, NULL);
+    s[i] = now_ns() - a;
+  }
+  char pc[256];
+  print_percentiles(pc, sizeof pc, c, (size_t)n);
+  qsort(s, (size_t)n, sizeof *s, cmp_u64);
+  reply("ok {\"ns_median\":%llu,\"call_ns\":%s}", (unsigned long long)s[n / 2], pc);
+  free(s);
+  free(c);
+}
+
 static void cmd_spawn(long n, const char *path) {
   uint64_t *s = calloc((size_t)n, sizeof *s);
   for (long i = 0; i < n; i++) {
@@ -417,6 +447,8 @@ static int run_line(char *line) {
     cmd_malloc(atol(argv[1]), atoi(argv[2]), atol(argv[3]));
   } else if (!strcmp(c, "fork") && argc == 3 && !parse_size(argv[2], &sz)) {
     cmd_fork(atol(argv[1]), sz);
+  } else if (!strcmp(c, "threads") && argc == 2 && atol(argv[1]) > 0) {
+    cmd_threads(atol(argv[1]));
   } else if (!strcmp(c, "spawn") && argc == 3) {
     cmd_spawn(atol(argv[1]), argv[2]);
   } else if (!strcmp(c, "sbrk") && argc == 3 && !parse_size(argv[2], &sz)) {
