@@ -71,6 +71,19 @@ Result<CtlContainer> CtlContainerFromJson(const json& doc) {
       c.shm_source = s->value("source", "");
       c.shm_source_detail = s->value("source_detail", "");
     }
+    if (auto rows = doc.find("resources"); rows != doc.end() && rows->is_array()) {
+      for (const json& r : *rows) {
+        CtlResourceRow row;
+        row.resource = r.at("resource").get<std::string>();
+        row.tracking = r.value("tracking", "");
+        row.held = r.at("held").get<uint64_t>();
+        row.maxheld = r.at("maxheld").get<uint64_t>();
+        row.barrier = r.at("barrier").get<uint64_t>();
+        row.limit = r.at("limit").get<uint64_t>();
+        row.failcnt = r.at("failcnt").get<uint64_t>();
+        c.resources.push_back(std::move(row));
+      }
+    }
     if (auto l = beancounters.find("lockedpages"); l != beancounters.end()) {
       c.lockedpages = ValuesFromJson(*l);
       c.locked_source = l->value("source", "");
@@ -91,6 +104,34 @@ Result<std::vector<CtlContainer>> CtlContainersFromJson(const json& doc) {
     Result<CtlContainer> c = CtlContainerFromJson(entry);
     if (!c.ok()) return c.status();
     out.push_back(std::move(c).value());
+  }
+  return out;
+}
+
+std::string RenderStatus(const std::vector<CtlContainer>& containers) {
+  std::string out =
+      "Version: 2.5\n" + Row("%10s  %-12s %20s %20s %20s %20s %20s  %s\n", "uid", "resource",
+                             "held", "maxheld", "barrier", "limit", "failcnt", "");
+  bool any_unenforced = false;
+  for (const CtlContainer& c : containers) {
+    const std::string uid = c.id + ":";
+    bool first = true;
+    for (const CtlResourceRow& r : c.resources) {
+      const bool enforced = r.tracking == "enforced";
+      any_unenforced = any_unenforced || !enforced;
+      out +=
+          Row("%10s  %-12s %20llu %20llu %20llu %20llu %20llu  %s\n", first ? uid.c_str() : "",
+              r.resource.c_str(), static_cast<unsigned long long>(r.held),
+              static_cast<unsigned long long>(r.maxheld),
+              static_cast<unsigned long long>(r.barrier), static_cast<unsigned long long>(r.limit),
+              static_cast<unsigned long long>(r.failcnt), enforced ? "" : r.tracking.c_str());
+      first = false;
+    }
+  }
+  if (any_unenforced) {
+    out +=
+        "measured: read from the kernel, not refused by ubc; untracked: not counted (held 0, "
+        "unlimited)\n";
   }
   return out;
 }

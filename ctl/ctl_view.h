@@ -17,6 +17,17 @@
 
 namespace ubc {
 
+// One row of a container document's `resources` (dummies are not in it).
+struct CtlResourceRow {
+  std::string resource;
+  std::string tracking;  // "enforced", "measured" or "untracked"
+  uint64_t held = 0;
+  uint64_t maxheld = 0;
+  uint64_t barrier = 0;
+  uint64_t limit = 0;
+  uint64_t failcnt = 0;
+};
+
 struct CtlContainer {
   std::string id;
   std::string state;
@@ -35,6 +46,7 @@ struct CtlContainer {
   BeancounterValues lockedpages{0, 0, kUnlimitedPages, kUnlimitedPages, 0};
   std::string locked_source;  // empty: ubcd predates lockedpages
   std::string locked_source_detail;
+  std::vector<CtlResourceRow> resources;  // empty: ubcd predates them
 };
 
 Result<CtlContainer> CtlContainerFromJson(const nlohmann::json& doc);
@@ -46,6 +58,11 @@ double HeldPercentOfBarrier(const BeancounterValues& v);
 
 // The `top` table, fullest first (ties by id), after a one-line `title`.
 std::string RenderTop(std::vector<CtlContainer> containers, const std::string& title);
+
+// `ubcctl status [ID]`: the /proc/user_beancounters columns for every row of
+// each container's resources, with a last column marking the rows ubc does
+// not enforce ("measured", "untracked"), and a legend.
+std::string RenderStatus(const std::vector<CtlContainer>& containers);
 
 // `ubcctl get ID` without --json.
 std::string RenderContainer(const CtlContainer& c);

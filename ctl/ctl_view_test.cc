@@ -89,6 +89,39 @@ TEST(CtlViewTest, LockedpagesIsParsedAndRenderedWhenPresent) {
   EXPECT_EQ(RenderContainer(*old).find("lockedpages"), std::string::npos);
 }
 
+TEST(CtlViewTest, StatusMarksTheRowsUbcDoesNotEnforce) {
+  json doc = ContainerDoc("web", 10, 100);
+  const auto row = [](const char* name, const char* tracking, uint64_t held, uint64_t limit) {
+    return json{{"resource", name}, {"unit", "pages"},  {"tracking", tracking}, {"held", held},
+                {"maxheld", held},  {"barrier", limit}, {"limit", limit},       {"failcnt", 0}};
+  };
+  doc["resources"] = {
+      row("kmemsize", "measured", 81920, kUnlimitedPages), row("lockedpages", "enforced", 4, 256),
+      row("privvmpages", "enforced", 10, 100), row("numtcpsock", "untracked", 0, kUnlimitedPages)};
+  auto c = CtlContainerFromJson(doc);
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  ASSERT_EQ(c->resources.size(), 4u);
+  const std::string text = RenderStatus({*c});
+  std::vector<std::string> lines;
+  for (size_t at = 0; at < text.size();) {
+    const size_t nl = text.find('\n', at);
+    lines.push_back(text.substr(at, nl - at));
+    at = nl + 1;
+  }
+  ASSERT_EQ(lines.size(), 7u) << text;  // version, header, 4 rows, legend
+  EXPECT_EQ(lines[0], "Version: 2.5");
+  EXPECT_EQ(lines[2].rfind("      web:  kmemsize", 0), 0u) << lines[2];
+  EXPECT_EQ(lines[2].substr(lines[2].size() - 8), "measured") << lines[2];
+  EXPECT_EQ(lines[3].back(), ' ') << lines[3];  // enforced: no marker
+  EXPECT_NE(lines[3].find(" 256 "), std::string::npos) << lines[3];
+  EXPECT_EQ(lines[5].substr(lines[5].size() - 9), "untracked") << lines[5];
+  EXPECT_EQ(lines[6].rfind("measured: ", 0), 0u) << lines[6];
+  // All enforced: no legend.
+  doc["resources"] = {row("privvmpages", "enforced", 10, 100)};
+  const std::string quiet = RenderStatus({*CtlContainerFromJson(doc)});
+  EXPECT_EQ(quiet.find("measured"), std::string::npos) << quiet;
+}
+
 TEST(CtlViewTest, TopSortsFullestFirst) {
   json list = {{"containers",
                 {ContainerDoc("low", 10, 100), ContainerDoc("high", 90, 100),

@@ -19,7 +19,6 @@
 #include <vector>
 
 #include "core/file_reader.h"
-#include "core/ubc_table.h"
 #include "core/vz_value.h"
 #include "ctl/ctl_view.h"
 #include "ctl/http_client.h"
@@ -30,7 +29,8 @@ using nlohmann::json;
 
 constexpr char kUsage[] =
     "usage: ubcctl [--url URL] [--token-file FILE] COMMAND\n"
-    "  status [ID]                     /proc/user_beancounters table (all, or one container)\n"
+    "  status [ID]                     /proc/user_beancounters rows (all, or one container),\n"
+    "                                  rows ubc does not enforce marked measured/untracked\n"
     "  get ID [--json]                 one container: counters in pages and bytes, limit sources\n"
     "  set ID [--privvmpages B[:L]] [--shmpages B[:L]] [--lockedpages B[:L]] [--numproc B[:L]]\n"
     "                                  change barrier:limit live (vzctl syntax: pages, K/M/G/T,\n"
@@ -100,21 +100,21 @@ std::string ContainerPath(const std::string& id) {
 
 int Status(const Options& o) {
   if (o.args.size() > 2) return Usage("status takes at most one container id");
+  // From the JSON rows, which say what each row is: the text endpoint
+  // (/v1/user_beancounters, `ubcd --status`) keeps OpenVZ's layout for scripts.
   if (o.args.size() == 1) {
-    ubc::Result<ubc::HttpReply> reply =
-        ubc::HttpCall(o.url, "GET", "/v1/user_beancounters", "", "", kTimeout);
-    if (!reply.ok()) return Fail(reply.status().message());
-    if (reply->http_status != 200) {
-      return Fail(ubc::DescribeErrorReply(reply->http_status, reply->body));
-    }
-    Print(reply->body);
+    ubc::Result<json> doc = GetJson(o, "/v1/containers");
+    if (!doc.ok()) return Fail(doc.status().message());
+    ubc::Result<std::vector<ubc::CtlContainer>> all = ubc::CtlContainersFromJson(*doc);
+    if (!all.ok()) return Fail(all.status().message());
+    Print(ubc::RenderStatus(*all));
     return 0;
   }
   ubc::Result<json> doc = GetJson(o, ContainerPath(o.args[1]));
   if (!doc.ok()) return Fail(doc.status().message());
   ubc::Result<ubc::CtlContainer> c = ubc::CtlContainerFromJson(*doc);
   if (!c.ok()) return Fail(c.status().message());
-  Print(ubc::RenderUserBeancounters({{c->id, c->privvmpages, c->shmpages}}));
+  Print(ubc::RenderStatus({*c}));
   return 0;
 }
 

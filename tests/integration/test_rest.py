@@ -534,15 +534,44 @@ def test_ubcd_runs_without_rest_and_with_a_bad_token_file():
     check(bad.status_text().startswith("Version: 2.5"), "status works")
 
 
+def _ubcctl_status(text):
+    """`ubcctl status` text: {ctid: {resource: (held, maxheld, barrier, limit, failcnt,
+    marker)}}, the marker "" for enforced rows; the legend line is checked when a row
+    is marked."""
+    lines = text.splitlines()
+    check(lines[:1] == ["Version: 2.5"] and lines[1].split()[:2] == ["uid", "resource"],
+          f"ubcctl status header: {lines[:2]}")
+    table, current, marked = {}, None, False
+    for line in lines[2:]:
+        if line.startswith("measured: "):
+            check(marked, "a legend without a marked row")
+            marked = None
+            continue
+        fields = line.split()
+        if fields[0].endswith(":"):
+            current = fields[0][:-1]
+            table[current] = {}
+            fields = fields[1:]
+        check(current is not None and len(fields) in (6, 7), f"ubcctl status row: {line!r}")
+        marker = fields[6] if len(fields) == 7 else ""
+        marked = marked or bool(marker)
+        table[current][fields[0]] = tuple(int(x) for x in fields[1:6]) + (marker,)
+    check(marked is None or not marked, "marked rows without the legend")
+    return table
+
+
 def test_ubcctl_commands():
     s = session()
     c = s.supervised("16M:20M")
     data = c.probe.statm()
     c.probe.err(f"mmap {pages(4096 - data + 1)}")
-    table = parse_ubc_table(ubcctl(s.ubcd, "status").stdout)
-    check_eq(table[c.id]["privvmpages"][2:], [4096, 5120, 1], "ubcctl status")
+    table = _ubcctl_status(ubcctl(s.ubcd, "status").stdout)
+    check_eq(table[c.id]["privvmpages"][2:], (4096, 5120, 1, ""), "ubcctl status")
+    check_eq(table[c.id]["lockedpages"][5], "measured", "ubcctl status marks lockedpages")
+    check_eq(table[c.id]["numtcpsock"][5], "untracked", "ubcctl status marks numtcpsock")
+    check_eq(table[c.id]["numfile"][5], "measured", "ubcctl status marks numfile")
     one = ubcctl(s.ubcd, "status", c.id).stdout
-    check_eq(list(parse_ubc_table(one)), [c.id], "ubcctl status ID shows one container")
+    check_eq(list(_ubcctl_status(one)), [c.id], "ubcctl status ID shows one container")
     doc = validate("rest-container.schema.json", ubcctl(s.ubcd, "get", c.id, "--json").stdout)
     check_eq(doc["id"], c.id, "get --json")
     text = ubcctl(s.ubcd, "get", c.id).stdout
@@ -557,6 +586,14 @@ def test_ubcctl_commands():
     check_eq(privvm(s.ubcd, c.id)["barrier"]["pages"], held + 100, "barrier after set")
     out = ubcctl(s.ubcd, "set", c.id, "--privvmpages", "64M").stdout
     check_eq(privvm(s.ubcd, c.id)["limit"]["pages"], 16384, "limit after set 64M")
+    out = ubcctl(s.ubcd, "set", c.id, "--lockedpages", "8M:16M", "--numproc", "64").stdout
+    check("lockedpages 2048:4096" in out and "numproc 64:64" in out, f"set output: {out}")
+    doc = validate("rest-container.schema.json", ubcctl(s.ubcd, "get", c.id, "--json").stdout)
+    locked = doc["beancounters"]["lockedpages"]
+    check_eq((locked["barrier"]["pages"], locked["limit"]["pages"], locked["source"]),
+             (2048, 4096, "api"), "lockedpages after set")
+    check_eq(ubcctl(s.ubcd, "set", c.id, "--numproc", "1K", check_rc=False).returncode, 2,
+             "numproc with a suffix is a usage error")
     # top: sorted by held/barrier, once and N times.
     d = s.supervised("1G:1G")
     top = ubcctl(s.ubcd, "top", "--once").stdout
