@@ -87,16 +87,21 @@ Result<UbcAnnotations> ParseUbcAnnotations(const std::map<std::string, std::stri
         return Status::Error(shown + ": unknown profile (known: " + KnownProfiles() + ")");
       }
       out.profile = profile;
+    } else if (key == kMeminfoAnnotation) {
+      Result<MeminfoMode> mode = ParseMeminfoMode(value);
+      if (!mode.ok()) return Status::Error(shown + ": " + mode.status().message());
+      out.meminfo = *mode;
     } else if (key == kOnErrorAnnotation) {
       out.on_error = ParseOnError(value);
       if (!out.on_error) return Status::Error(shown + ": must be \"continue\" or \"enomem\"");
     } else {
       // A typo such as "ubc.privvmpage" must not silently run the container
       // without the limits its owner asked for.
-      return Status::Error("annotation " + ShowKey(key) + ": unknown ubc annotation (known: " +
-                           kPrivvmpagesAnnotation + ", " + kShmpagesAnnotation + ", " +
-                           kNumprocAnnotation + ", " + kLockedpagesAnnotation + ", " +
-                           kProfileAnnotation + ", " + kOnErrorAnnotation + ")");
+      return Status::Error("annotation " + ShowKey(key) +
+                           ": unknown ubc annotation (known: " + kPrivvmpagesAnnotation + ", " +
+                           kShmpagesAnnotation + ", " + kNumprocAnnotation + ", " +
+                           kLockedpagesAnnotation + ", " + kProfileAnnotation + ", " +
+                           kOnErrorAnnotation + ", " + kMeminfoAnnotation + ")");
     }
   }
   return out;

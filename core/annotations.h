@@ -13,6 +13,7 @@
 #include <string>
 #include <string_view>
 
+#include "core/meminfo_mode.h"
 #include "core/rule_profile.h"
 #include "core/status.h"
 #include "core/vz_value.h"
@@ -26,6 +27,8 @@ inline constexpr char kNumprocAnnotation[] = "ubc.numproc";
 // Locked memory (mlock, MAP_LOCKED, SHM_LOCK): sizes like privvmpages.
 inline constexpr char kLockedpagesAnnotation[] = "ubc.lockedpages";
 inline constexpr char kProfileAnnotation[] = "ubc.profile";
+// What the container is shown as its memory (core/meminfo_mode.h).
+inline constexpr char kMeminfoAnnotation[] = "ubc.meminfo";
 // What ubcd answers when it cannot decide (internal error, unreadable /proc):
 // "continue" (fail open, the default) or "enomem" (fail closed).
 inline constexpr char kOnErrorAnnotation[] = "ubc.on_error";
@@ -44,9 +47,11 @@ struct UbcAnnotations {
   std::optional<BarrierLimit> lockedpages;
   const RuleProfile* profile = nullptr;  // nullptr: not set
   std::optional<OnError> on_error;
+  std::optional<MeminfoMode> meminfo;
   bool any() const {
     return privvmpages.has_value() || shmpages.has_value() || numproc.has_value() ||
-           lockedpages.has_value() || profile != nullptr || on_error.has_value();
+           lockedpages.has_value() || profile != nullptr || on_error.has_value() ||
+           meminfo.has_value();
   }
 };
 

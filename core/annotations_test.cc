@@ -146,7 +146,7 @@ TEST(AnnotationsTest, MisspeltUbcKeyIsRejected) {
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().message(),
             "annotation ubc.privvmpage: unknown ubc annotation (known: ubc.privvmpages, "
-            "ubc.shmpages, ubc.numproc, ubc.lockedpages, ubc.profile, ubc.on_error)");
+            "ubc.shmpages, ubc.numproc, ubc.lockedpages, ubc.profile, ubc.on_error, ubc.meminfo)");
 }
 
 TEST(AnnotationsTest, OnErrorChoosesFailOpenOrClosed) {
@@ -168,7 +168,7 @@ TEST(AnnotationsTest, UbcKeyInOtherCaseIsRejected) {
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().message(),
             "annotation UBC.privvmpages: unknown ubc annotation (known: ubc.privvmpages, "
-            "ubc.shmpages, ubc.numproc, ubc.lockedpages, ubc.profile, ubc.on_error)");
+            "ubc.shmpages, ubc.numproc, ubc.lockedpages, ubc.profile, ubc.on_error, ubc.meminfo)");
 }
 
 TEST(AnnotationsTest, UnprintableKeyAndValueAreQuotedAndCapped) {
@@ -177,7 +177,7 @@ TEST(AnnotationsTest, UnprintableKeyAndValueAreQuotedAndCapped) {
   EXPECT_EQ(
       key.status().message(),
       "annotation \"ubc.\\nx\": unknown ubc annotation (known: ubc.privvmpages, ubc.shmpages, "
-      "ubc.numproc, ubc.lockedpages, ubc.profile, ubc.on_error)");
+      "ubc.numproc, ubc.lockedpages, ubc.profile, ubc.on_error, ubc.meminfo)");
   auto value = ParseUbcAnnotations({{"ubc.profile", std::string(100, 'z') + "\x01"}});
   ASSERT_FALSE(value.ok());
   EXPECT_EQ(value.status().message(), "annotation ubc.profile=\"" + std::string(64, 'z') +

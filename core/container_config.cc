@@ -65,6 +65,11 @@ Result<ContainerConfig> ParseContainerConfig(std::string_view json_text,
       if (!bl.ok()) return bl.status().Wrap(source + ": /shmpages");
       cfg.shmpages = *bl;
     }
+    if (auto it = doc->find("meminfo"); it != doc->end()) {
+      Result<MeminfoMode> mode = ParseMeminfoMode(it->get<std::string>());
+      if (!mode.ok()) return mode.status().Wrap(source + ": /meminfo");
+      cfg.meminfo = *mode;
+    }
     if (auto it = doc->find("lockedpages"); it != doc->end()) {
       Result<BarrierLimit> bl = ParseVzBarrierLimit(it->get<std::string>());
       if (!bl.ok()) return bl.status().Wrap(source + ": /lockedpages");

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "core/annotations.h"
+#include "core/meminfo_mode.h"
 #include "core/rule_profile.h"
 #include "core/status.h"
 #include "core/vz_value.h"
@@ -32,6 +33,7 @@ struct ContainerConfig {
   std::optional<BarrierLimit> lockedpages;
   const RuleProfile* profile = nullptr;  // nullptr: not specified by this file
   std::optional<OnError> on_error;       // unset: not specified by this file
+  std::optional<MeminfoMode> meminfo;
 };
 
 // Parses and validates one file's text. Errors name `source_path` and the JSON

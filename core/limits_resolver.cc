@@ -75,6 +75,20 @@ ResolvedLimits ResolveLimits(const UbcAnnotations& annotations, const ContainerC
     out.lockedpages_source_detail = "default";
   }
 
+  if (annotations.meminfo) {
+    out.meminfo = *annotations.meminfo;
+    out.meminfo_source = LimitsSource::kAnnotation;
+    out.meminfo_source_detail = kMeminfoAnnotation;
+  } else if (matched_file != nullptr && matched_file->meminfo) {
+    out.meminfo = *matched_file->meminfo;
+    out.meminfo_source = LimitsSource::kConfigFile;
+    out.meminfo_source_detail = matched_file->source_path;
+  } else {
+    out.meminfo = supervisor.default_meminfo;
+    out.meminfo_source = LimitsSource::kDefault;
+    out.meminfo_source_detail = "default";
+  }
+
   if (annotations.profile != nullptr) {
     out.profile = annotations.profile;
     out.profile_source = LimitsSource::kAnnotation;

@@ -32,9 +32,10 @@ struct LimitsChange {
   std::optional<BarrierLimit> shmpages;
   std::optional<BarrierLimit> numproc;  // in tasks, though the fields say pages
   std::optional<BarrierLimit> lockedpages;
+  std::optional<MeminfoMode> meminfo;
   bool any() const {
     return privvmpages.has_value() || shmpages.has_value() || numproc.has_value() ||
-           lockedpages.has_value();
+           lockedpages.has_value() || meminfo.has_value();
   }
 };
 
@@ -57,6 +58,9 @@ struct ResolvedLimits {
   LimitsSource lockedpages_source = LimitsSource::kDefault;
   // "ubc.lockedpages", the config file path, or "default".
   std::string lockedpages_source_detail = "default";
+  MeminfoMode meminfo;  // privvmpages:1 unless set somewhere
+  LimitsSource meminfo_source = LimitsSource::kDefault;
+  std::string meminfo_source_detail = "default";
   LimitsSource profile_source = LimitsSource::kDefault;
   OnError on_error = OnError::kContinue;
   LimitsSource on_error_source = LimitsSource::kDefault;

@@ -232,5 +232,33 @@ TEST(ResolveLimitsTest, LockedpagesResolvesOnItsOwn) {
   EXPECT_TRUE(change.any());
 }
 
+TEST(ResolveLimitsTest, MeminfoFromParsedInputs) {
+  auto annotations = ParseUbcAnnotations({{"ubc.meminfo", "none"}});
+  auto file =
+      ParseContainerConfig(R"({"match": {"ids": ["c*"]}, "meminfo": "pages:1024"})", "f.json");
+  auto supervisor =
+      ParseSupervisorConfig(R"({"defaults": {"meminfo": "privvmpages:2"}})", "u.json");
+  ASSERT_TRUE(annotations.ok() && file.ok() && supervisor.ok());
+  ResolvedLimits a = ResolveLimits(*annotations, &*file, *supervisor);
+  EXPECT_EQ(a.meminfo.kind, MeminfoMode::Kind::kNone);
+  EXPECT_EQ(a.meminfo_source_detail, "ubc.meminfo");
+  ResolvedLimits f = ResolveLimits(UbcAnnotations{}, &*file, *supervisor);
+  EXPECT_EQ(f.meminfo, (MeminfoMode{MeminfoMode::Kind::kPages, 1024}));
+  EXPECT_EQ(f.meminfo_source, LimitsSource::kConfigFile);
+  ResolvedLimits d = ResolveLimits(UbcAnnotations{}, nullptr, *supervisor);
+  EXPECT_EQ(d.meminfo, (MeminfoMode{MeminfoMode::Kind::kPrivvmpages, 2}));
+  // Built in: privvmpages:1.
+  EXPECT_EQ(ResolveLimits(UbcAnnotations{}, nullptr, *DefaultSupervisorConfig()).meminfo,
+            MeminfoMode{});
+  auto bad = ParseUbcAnnotations({{"ubc.meminfo", "privvmpages:0"}});
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.status().message().rfind("annotation ubc.meminfo=\"privvmpages:0\": ", 0), 0u)
+      << bad.status().message();
+  auto bad_file = ParseContainerConfig(R"({"match": {"ids": ["c*"]}, "meminfo": "x"})", "f.json");
+  ASSERT_FALSE(bad_file.ok());
+  EXPECT_NE(bad_file.status().message().find("f.json: /meminfo"), std::string::npos)
+      << bad_file.status().message();
+}
+
 }  // namespace
 }  // namespace ubc

@@ -319,6 +319,11 @@ Result<LimitsChange> ParseLimitsChange(std::string_view body, bool whole) {
       if (!bl.ok()) return bl.status().Wrap("request body");
       change.shmpages = *bl;
     }
+    if (auto it = doc.find("meminfo"); it != doc.end()) {
+      Result<MeminfoMode> mode = ParseMeminfoMode(it->get<std::string>());
+      if (!mode.ok()) return mode.status().Wrap("request body: /meminfo");
+      change.meminfo = *mode;
+    }
     if (auto it = doc.find("lockedpages"); it != doc.end()) {
       Result<BarrierLimit> bl = ParseBarrierLimitField(*it, "/lockedpages");
       if (!bl.ok()) return bl.status().Wrap("request body");

@@ -64,8 +64,8 @@ TEST(SchemaValidatorTest, UnknownPropertyNamesItsPointer) {
                          "/etc/ubc/containers.d/a.json");
   EXPECT_EQ(s.message(),
             "/etc/ubc/containers.d/a.json: /privvmpage (\"1024\"): unknown property "
-            "(known: $comment, lockedpages, match, numproc, on_error, privvmpages, profile, "
-            "shmpages)");
+            "(known: $comment, lockedpages, match, meminfo, numproc, on_error, privvmpages, "
+            "profile, shmpages)");
 }
 
 TEST(SchemaValidatorTest, PatternViolationShowsValue) {
@@ -98,7 +98,7 @@ TEST(SchemaValidatorTest, PointerTokensAreEscaped) {
   Status s = v->Validate(json::parse(R"({"match": {"ids": ["c1"]}, "a/b~c": true})"), "a.json");
   EXPECT_EQ(s.message(),
             "a.json: /a~1b~0c (true): unknown property (known: $comment, lockedpages, match, "
-            "numproc, on_error, privvmpages, profile, shmpages)");
+            "meminfo, numproc, on_error, privvmpages, profile, shmpages)");
 }
 
 TEST(SchemaValidatorTest, EveryViolationIsReported) {
@@ -123,8 +123,8 @@ TEST(SchemaValidatorTest, NestedUnknownPropertyListsItsSiblings) {
   auto v = MustCreate("ubcd-config.schema.json");
   ASSERT_NE(v, nullptr);
   EXPECT_EQ(v->Validate(json::parse(R"({"defaults": {"privvmpage": "1"}})"), "u.json").message(),
-            "u.json: /defaults/privvmpage (\"1\"): unknown property (known: lockedpages, numproc, "
-            "on_error, privvmpages, profile, shmpages)");
+            "u.json: /defaults/privvmpage (\"1\"): unknown property (known: lockedpages, meminfo, "
+            "numproc, on_error, privvmpages, profile, shmpages)");
 }
 
 TEST(SchemaValidatorTest, ValueInMessageIsEscapedAndCapped) {

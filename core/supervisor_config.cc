@@ -55,6 +55,11 @@ Status ApplyDocument(const json& doc, const std::string& source, SupervisorConfi
         if (!bl.ok()) return bl.status().Wrap(source + ": /defaults/shmpages");
         cfg->default_shmpages = *bl;
       }
+      if (auto it = defaults->find("meminfo"); it != defaults->end()) {
+        Result<MeminfoMode> mode = ParseMeminfoMode(it->get<std::string>());
+        if (!mode.ok()) return mode.status().Wrap(source + ": /defaults/meminfo");
+        cfg->default_meminfo = *mode;
+      }
       if (auto it = defaults->find("lockedpages"); it != defaults->end()) {
         Result<BarrierLimit> bl = ParseVzBarrierLimit(it->get<std::string>());
         if (!bl.ok()) return bl.status().Wrap(source + ": /defaults/lockedpages");

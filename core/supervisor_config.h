@@ -14,6 +14,7 @@
 #include <string_view>
 
 #include "core/annotations.h"
+#include "core/meminfo_mode.h"
 #include "core/rule_profile.h"
 #include "core/status.h"
 #include "core/vz_value.h"
@@ -45,6 +46,7 @@ struct SupervisorConfig {
   // lockedpages: unlimited when the config has none (docs/accounting.md,
   // "Locked memory": RLIMIT_MEMLOCK already bounds each process).
   BarrierLimit default_lockedpages = {kUnlimitedPages, kUnlimitedPages};
+  MeminfoMode default_meminfo;                   // privvmpages:1, as vzctl's default
   const RuleProfile* default_profile = nullptr;  // static; never null after parsing
   OnError default_on_error = OnError::kContinue;
   uint32_t retire_after_seconds = 0;
