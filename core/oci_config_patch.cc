@@ -167,6 +167,7 @@ Result<PatchOutcome> PatchOciConfig(std::string_view config_json_text, const Hoo
   MergeOptions merge_options;
   merge_options.trap_task_creation = limits.numproc.limit_pages != kUnlimitedPages ||
                                      limits.numproc.barrier_pages != kUnlimitedPages;
+  merge_options.trap_sysinfo = limits.meminfo.kind != MeminfoMode::Kind::kNone;
   Result<json> merged = MergeUbcNotifyRules(existing, settings.listener_path, merge_options);
   if (!merged.ok()) return merged.status().Wrap(kSource);
   (*linux_it)["seccomp"] = std::move(*merged);

@@ -332,5 +332,22 @@ TEST(OciConfigPatchTest, AFiniteNumprocTrapsEveryCloneAndVfork) {
   EXPECT_EQ(evaluate(unlimited, "clone", kThreadFlags), "SCMP_ACT_ALLOW");
 }
 
+TEST(OciConfigPatchTest, SysinfoIsTrappedUnlessMeminfoIsNone) {
+  const auto sysinfo = [](const PatchOutcome& out) {
+    Result<SeccompProfileModel> model =
+        SeccompProfileModel::Create(json::parse(out.output_text)["linux"]["seccomp"]);
+    EXPECT_TRUE(model.ok()) << model.status().message();
+    return model.ok() ? model->Evaluate("sysinfo", {0x7fff0000, 0, 0, 0, 0, 0}).action : "";
+  };
+  EXPECT_EQ(sysinfo(MustPatch(WithAnnotations({{"ubc.privvmpages", "256M"}}))), "SCMP_ACT_NOTIFY");
+  EXPECT_EQ(sysinfo(MustPatch(WithAnnotations({{"ubc.meminfo", "pages:1024"}}))),
+            "SCMP_ACT_NOTIFY");
+  EXPECT_EQ(
+      sysinfo(MustPatch(WithAnnotations({{"ubc.privvmpages", "256M"}, {"ubc.meminfo", "none"}}))),
+      "SCMP_ACT_ALLOW");
+  EXPECT_NE(PatchError(WithAnnotations({{"ubc.meminfo", "swap:1"}})).find("ubc.meminfo"),
+            std::string::npos);
+}
+
 }  // namespace
 }  // namespace ubc

@@ -385,6 +385,10 @@ Result<json> MergeUbcNotifyRules(const json* existing_linux_seccomp, std::string
     if (options.trap_task_creation && (sys.name == "clone")) continue;
     if (Status s = merger.MergeSyscall(sys); !s.ok()) return s;
   }
+  if (options.trap_sysinfo) {
+    static const MemorySyscall kSysinfo = {"sysinfo", {{true, {}}}};
+    if (Status s = merger.MergeSyscall(kSysinfo); !s.ok()) return s;
+  }
   if (options.trap_task_creation) {
     // numproc without a pids cgroup: ubcd counts every new task, threads
     // and vforks too.

@@ -41,6 +41,9 @@ struct MergeOptions {
   // ubcd enforces itself where the container has no pids cgroup
   // (docs/accounting.md, "The rows of the table").
   bool trap_task_creation = false;
+  // Trap sysinfo(2), which ubcd answers with the container's memory
+  // (its meminfo mode is not "none").
+  bool trap_sysinfo = false;
 };
 Result<nlohmann::json> MergeUbcNotifyRules(const nlohmann::json* existing_linux_seccomp,
                                            std::string_view listener_path,

@@ -24,6 +24,20 @@ const char* AbiName(SyscallAbi abi) {
   return "unknown";
 }
 
+bool IsSysinfo(uint32_t arch, int nr) {
+  switch (AbiOf(arch, nr)) {
+    case SyscallAbi::kX86_64:
+      return nr == x86_64_nr::kSysinfo;
+    case SyscallAbi::kX32:
+      return (nr & ~kX32SyscallBit) == x86_64_nr::kSysinfo;
+    case SyscallAbi::kI386:
+      return nr == i386_nr::kSysinfo;
+    case SyscallAbi::kUnknown:
+      break;
+  }
+  return false;
+}
+
 int NativeOfI386(int nr) {
   switch (nr) {
     case i386_nr::kFork:

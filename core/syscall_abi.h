@@ -28,8 +28,9 @@ inline constexpr int kMprotect = 10;
 inline constexpr int kMunmap = 11;
 inline constexpr int kBrk = 12;
 inline constexpr int kMremap = 25;
-inline constexpr int kShmget = 29;  // shmpages, not privvmpages
-inline constexpr int kShmctl = 31;  // SHM_LOCK: lockedpages
+inline constexpr int kShmget = 29;   // shmpages, not privvmpages
+inline constexpr int kSysinfo = 99;  // answered by ubcd with the container's memory
+inline constexpr int kShmctl = 31;   // SHM_LOCK: lockedpages
 inline constexpr int kMlock = 149;
 inline constexpr int kMunlock = 150;
 inline constexpr int kMlockall = 151;
@@ -76,9 +77,13 @@ inline constexpr int kMlock2 = 376;
 inline constexpr int kExecveat = 358;
 inline constexpr int kPkeyMprotect = 380;
 inline constexpr int kShmget = 395;
+inline constexpr int kSysinfo = 116;
 inline constexpr int kShmctl = 396;
 inline constexpr int kClone3 = 435;
 }  // namespace i386_nr
+
+// Whether a trapped call is sysinfo(2) in any ABI (x32 shares x86-64's number).
+bool IsSysinfo(uint32_t arch, int nr);
 
 // The x86-64 call an i386 one has the same effect as, or -1 (not a memory
 // call, i386 old_mmap, whose arguments are not in registers, or ipc, which is

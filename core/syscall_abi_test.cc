@@ -56,5 +56,15 @@ TEST(SyscallAbi, X32SharesTheMemoryNumbersButNotExecve) {
   EXPECT_EQ(NativeOfX32(kX32SyscallBit | x86_64_nr::kExecveat), -1);
 }
 
+TEST(SyscallAbi, SysinfoInEveryAbi) {
+  constexpr uint32_t kX86_64Arch = 0xC000003E, kI386Arch = 0x40000003;
+  EXPECT_TRUE(IsSysinfo(kX86_64Arch, 99));
+  EXPECT_TRUE(IsSysinfo(kX86_64Arch, 99 | kX32SyscallBit));
+  EXPECT_TRUE(IsSysinfo(kI386Arch, 116));
+  EXPECT_FALSE(IsSysinfo(kI386Arch, 99));  // i386's 99 is statfs
+  EXPECT_FALSE(IsSysinfo(kX86_64Arch, 116));
+  EXPECT_FALSE(IsSysinfo(0xdeadbeef, 99));
+}
+
 }  // namespace
 }  // namespace ubc

@@ -1,12 +1,17 @@
 #include "supervisor/container_registry.h"
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <cstdlib>
+#include <sstream>
 #include <utility>
 
 #include "core/annotations.h"
 #include "core/stack_headroom.h"
 #include "core/vz_value.h"
 #include "supervisor/log.h"
+#include "supervisor/proc_read.h"
 
 namespace ubc {
 namespace {
@@ -39,6 +44,29 @@ void ContainerRegistry::DropExpiredLocked() {
   });
 }
 
+// Field 22 of /proc/PID/stat (starttime, clock ticks after boot) in seconds;
+// -1 when it cannot be read.
+double ProcessStartAfterBootSeconds(int pid) {
+  if (pid <= 0) return -1;
+  Result<std::string> text =
+      ReadProcFile("/proc/" + std::to_string(pid) + "/stat", ProcRecords::kOne);
+  if (!text.ok()) return -1;
+  const size_t paren = text->rfind(')');
+  if (paren == std::string::npos) return -1;
+  std::istringstream fields(text->substr(paren + 1));
+  std::string field;
+  for (int n = 3; n <= 22 && (fields >> field); ++n) {
+    if (n == 22) {
+      const long ticks_per_s = ::sysconf(_SC_CLK_TCK);
+      char* end = nullptr;
+      const unsigned long long ticks = std::strtoull(field.c_str(), &end, 10);
+      if (ticks_per_s <= 0 || end == field.c_str() || *end != '\0') return -1;
+      return static_cast<double>(ticks) / static_cast<double>(ticks_per_s);
+    }
+  }
+  return -1;
+}
+
 void ContainerRegistry::ApplyNumproc(Container& c, const BarrierLimit& tasks) {
   // Without a pids cgroup of its own ubcd counts the container's tasks at
   // every trapped clone (ubc-hook traps them all for a finite numproc).
@@ -68,6 +96,9 @@ std::shared_ptr<Container> ContainerRegistry::MakeLocked(
   const ContainerConfig* file = MatchContainerConfig(
       container_configs_, state.id, ContainerNameFromAnnotations(state.annotations));
   c->limits = ResolveLimits(annotations, file, config_);
+  c->meminfo = c->limits.meminfo;
+  c->started_after_boot_s =
+      ProcessStartAfterBootSeconds(state.state_pid > 0 ? state.state_pid : state.pid);
   c->on_error = c->limits.on_error;
   // The estimate must stay clear of the bound by what a stack may grow
   // without a trapped call: the container's own RLIMIT_STACK hard limit.
@@ -269,6 +300,13 @@ bool ContainerRegistry::SetLimits(const std::string& id, const LimitsChange& cha
       c->limits.numproc = *change.numproc;
       c->limits.numproc_source = LimitsSource::kApi;
       c->limits.numproc_source_detail = "api";
+    }
+    if (change.meminfo) {
+      c->limits.meminfo = *change.meminfo;
+      c->limits.meminfo_source = LimitsSource::kApi;
+      c->limits.meminfo_source_detail = "api";
+      std::lock_guard<std::mutex> view(c->meminfo_mu);
+      c->meminfo = *change.meminfo;
     }
     if (change.lockedpages) {
       c->limits.lockedpages = *change.lockedpages;

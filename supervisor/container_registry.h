@@ -50,11 +50,25 @@ struct Container {
   // When a status reader last had the counters refreshed (the snapshot
   // refresher's business; CLOCK_MONOTONIC_COARSE ms).
   std::atomic<int64_t> refresh_attempt_ms{0};
+  // What sysinfo shows (core/container_sysinfo.h): the meminfo mode, changed
+  // live through the API, and when the container's init started, in seconds
+  // after boot (-1: unknown; fixed at creation).
+  MeminfoMode Meminfo() const {
+    std::lock_guard<std::mutex> lock(meminfo_mu);
+    return meminfo;
+  }
+  mutable std::mutex meminfo_mu;
+  MeminfoMode meminfo;  // guarded by meminfo_mu
+  double started_after_boot_s = -1;
   // Guarded by the registry's mutex.
   ResolvedLimits limits;
   bool retired = false;
   std::chrono::steady_clock::time_point retired_at;
 };
+
+// When process `pid` started, in seconds after boot (/proc/PID/stat field
+// 22); -1 when unknown.
+double ProcessStartAfterBootSeconds(int pid);
 
 class ContainerRegistry {
  public:

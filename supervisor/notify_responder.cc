@@ -1,5 +1,7 @@
 #include "supervisor/notify_responder.h"
 
+#include <sys/sysinfo.h>
+
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
@@ -7,7 +9,9 @@
 #include <system_error>
 #include <utility>
 
+#include "core/container_sysinfo.h"
 #include "core/decision.h"
+#include "supervisor/caller_memory.h"
 #include "supervisor/exec_enforcer.h"
 #include "supervisor/log.h"
 #include "supervisor/process_pin.h"
@@ -211,6 +215,73 @@ void NotifyResponder::KillExecdImage(Worker& w, const seccomp_notif& request, Co
   if (hooks_.on_refusal) hooks_.on_refusal(c);
 }
 
+seccomp_notif_resp NotifyResponder::AnswerSysinfo(Worker& w, const seccomp_notif& request,
+                                                  const TrappedCall& call) {
+  Container& c = *w.container;
+  seccomp_notif_resp response{};
+  response.id = request.id;
+  response.flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;  // the host's answer, unless below
+  const MeminfoMode mode = c.Meminfo();
+  if (mode.kind == MeminfoMode::Kind::kNone) return response;
+  struct sysinfo host {};
+  if (::sysinfo(&host) != 0) return response;
+  const uint64_t unit = host.mem_unit == 0 ? 1 : host.mem_unit;
+  SysinfoFacts facts;
+  facts.uptime_s = host.uptime;
+  for (size_t i = 0; i < 3; ++i) facts.loads[i] = host.loads[i];
+  facts.totalram_bytes = host.totalram * unit;
+  facts.freeram_bytes = host.freeram * unit;
+  facts.sharedram_bytes = host.sharedram * unit;
+  facts.bufferram_bytes = host.bufferram * unit;
+  facts.totalswap_bytes = host.totalswap * unit;
+  facts.freeswap_bytes = host.freeswap * unit;
+  facts.procs = host.procs;
+  facts.totalhigh_bytes = host.totalhigh * unit;
+  facts.freehigh_bytes = host.freehigh * unit;
+  const AccountingSnapshot snap = c.accounting->Published();
+  // Tasks as the numproc row counts them, when it has been sampled: reading
+  // them here would put /proc reads of every member on this call.
+  uint64_t tasks = snap.processes;
+  if (snap.numproc.limit_pages != kUnlimitedPages) {
+    tasks = snap.numproc.held_pages;
+  } else if (c.gauge) {
+    if (const MeasuredResources m = c.gauge->Last(); m.numproc && m.numproc->held_pages > 0) {
+      tasks = m.numproc->held_pages;
+    }
+  }
+  const int64_t age_s =
+      c.started_after_boot_s >= 0
+          ? std::max<int64_t>(0, host.uptime - static_cast<int64_t>(c.started_after_boot_s))
+          : -1;
+  const std::vector<uint8_t> bytes = EncodeSysinfo(
+      AbiOf(call.arch, call.nr), ContainerSysinfo(mode, facts, snap.privvmpages, tasks, age_s));
+  if (bytes.empty()) return response;
+  // i386 passes a 32-bit pointer: the upper half of the register is not part of it.
+  const uint64_t address =
+      AbiOf(call.arch, call.nr) == SyscallAbi::kI386 ? (call.args[0] & 0xffffffffu) : call.args[0];
+  Status error;
+  switch (WriteCallerMemory(*w.notifier, request.id, call.tid, address, bytes, &error)) {
+    case CallerWrite::kWritten:
+      response.flags = 0;
+      response.val = 0;
+      break;
+    case CallerWrite::kFault:
+      response.flags = 0;
+      response.error = -EFAULT;
+      break;
+    case CallerWrite::kGone:
+      break;  // nothing waits; the answer is ignored
+    case CallerWrite::kFailed:
+      // Fail open: the kernel answers with the host's figures.
+      LogLimited(LogLevel::kWarning, "sysinfo " + c.id,
+                 "sysinfo answered by the host in container=" + c.id,
+                 "container " + c.id + ": sysinfo of pid " + std::to_string(call.tid) +
+                     " answered with the host's figures: " + error.message());
+      break;
+  }
+  return response;
+}
+
 void NotifyResponder::Answer(Worker& w, const seccomp_notif& request) {
   Container& c = *w.container;
   InflightSlot* slot = w.slot;
@@ -234,6 +305,19 @@ void NotifyResponder::Answer(Worker& w, const seccomp_notif& request) {
   if (call.tid != w.last_tid) {
     c.members->NoteProcess(call.tid);
     w.last_tid = call.tid;
+  }
+
+  if (IsSysinfo(call.arch, call.nr)) {
+    // Never charged: answered with the container's memory, or continued.
+    if (Status s = w.notifier->Respond(AnswerSysinfo(w, request, call)); !s.ok()) {
+      Log(LogLevel::kError, "container " + c.id + ": " + s.message());
+    }
+    metrics_.Record(MetricSyscall::kOther, MetricVerdict::kAllowed);
+    if (slot != nullptr) {
+      slot->last_id = request.id;
+      slot->deciding.store(0, std::memory_order_release);
+    }
+    return;
   }
 
   // Built in place (returned, not assigned): moving a Decision just written

@@ -73,6 +73,10 @@ class NotifyResponder {
   // d.kill_caller: kills the caller's process (its exec'd image is over
   // the limit) and records the refusal as the exec watcher would.
   void KillExecdImage(Worker& w, const seccomp_notif& request, Container& c, const Decision& d);
+  // sysinfo(2): the container's figures written into the caller's struct
+  // (supervisor/caller_memory.h), EFAULT for a bad pointer, or CONTINUE.
+  seccomp_notif_resp AnswerSysinfo(Worker& w, const seccomp_notif& request,
+                                   const TrappedCall& call);
   void Answer(Worker& w, const seccomp_notif& request);
   void ReapLocked();
 

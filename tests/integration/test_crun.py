@@ -9,6 +9,7 @@ import bypass_cases
 import memory_cases
 import resource_cases
 import locked_cases
+import meminfo_cases
 import shm_cases
 from bundles import hook_patch, ubc_annotations, write_hook_settings
 from cleanup import unique_id
@@ -43,6 +44,8 @@ for _name in shm_cases.CASES:
     globals()["test_" + _name] = _bind(_name, shm_cases)
 for _name in locked_cases.CASES:
     globals()["test_" + _name] = _bind(_name, locked_cases)
+for _name in meminfo_cases.CASES:
+    globals()["test_" + _name] = _bind(_name, meminfo_cases)
 for _name in resource_cases.CASES:
     globals()["test_" + _name] = _bind(_name, resource_cases)
 

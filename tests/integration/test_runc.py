@@ -10,6 +10,7 @@ import bypass_cases
 import memory_cases
 import resource_cases
 import locked_cases
+import meminfo_cases
 import shm_cases
 from cleanup import add_cleanup, unique_id
 from memory_cases import _grow_to, _held_is, _processes_are
@@ -42,6 +43,8 @@ for _name in shm_cases.CASES:
     globals()["test_" + _name] = _bind(_name, shm_cases)
 for _name in locked_cases.CASES:
     globals()["test_" + _name] = _bind(_name, locked_cases)
+for _name in meminfo_cases.CASES:
+    globals()["test_" + _name] = _bind(_name, meminfo_cases)
 for _name in resource_cases.CASES:
     globals()["test_" + _name] = _bind(_name, resource_cases)
 for _name in bound_cases.RUNC_CASES:

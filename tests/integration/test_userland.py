@@ -171,3 +171,46 @@ def test_stress_ng_allocators_at_the_barrier_runc():
 def test_stress_ng_allocators_at_the_barrier_crun():
     _stress_ng_at_the_barrier("crun", ALLOCATORS, 65536, 81920, ALLOCATOR_SIZES, (0, 3),
                               ALLOCATORS_MUST_RUN)
+
+
+# A program that sizes itself from the machine's memory, as JVM ergonomics, caches and
+# build tools do: half of what sysconf says, allocated and touched.
+SIZE_FROM_SYSCONF = (
+    "import os\n"
+    "phys = os.sysconf('SC_PHYS_PAGES')\n"
+    "avphys = os.sysconf('SC_AVPHYS_PAGES')\n"
+    "print('phys', phys, 'avphys', avphys, flush=True)\n"
+    "b = bytearray(phys * os.sysconf('SC_PAGE_SIZE') // 2)\n"
+    "b[::4096] = b'x' * len(b[::4096])\n"
+    "print('allocated', len(b), flush=True)\n")
+
+
+def _python_sizes_itself(runtime):
+    """Debian's python3 in a container with barrier 256 MiB reads os.sysconf: PHYS_PAGES
+    is the barrier (65536 pages), AVPHYS_PAGES what is left below it, and half of it
+    allocates and touches without MemoryError (with the host's 24 GiB it would ask for
+    12 GiB and fail at the barrier)."""
+    rootfs = _debian_rootfs()
+    s = Session(runtime)
+    ann = ubc_annotations("65536:69632")
+    _, rc, out, _, _ = _run_to_exit(s, rootfs, ["python3", "-c", SIZE_FROM_SYSCONF], ann, 60)
+    check_eq(rc, 0, f"python3 exit status (output:\n{out[-2000:]})")
+    m = re.search(r"phys (\d+) avphys (\d+)", out)
+    check(m is not None, f"no sysconf line in:\n{out}")
+    phys, avphys = int(m.group(1)), int(m.group(2))
+    check_eq(phys, 65536, "os.sysconf('SC_PHYS_PAGES') in the container")
+    check(0 < avphys < 65536, f"os.sysconf('SC_AVPHYS_PAGES') {avphys}")
+    check(f"allocated {65536 * 4096 // 2}" in out, f"half of PHYS_PAGES allocated:\n{out}")
+    # The same program shown the host (ubc.meminfo=none) asks for half the machine.
+    ann["ubc.meminfo"] = "none"
+    _, rc, out, _, _ = _run_to_exit(s, rootfs, ["python3", "-c", SIZE_FROM_SYSCONF], ann, 60)
+    check(rc != 0 and "MemoryError" in out,
+          f"with the host's figures python3 should fail (exit {rc}):\n{out[-2000:]}")
+
+
+def test_python_sizes_itself_from_sysconf_runc():
+    _python_sizes_itself("runc")
+
+
+def test_python_sizes_itself_from_sysconf_crun():
+    _python_sizes_itself("crun")

@@ -86,12 +86,18 @@
  *   munlockall               -> ok | err ERRNO
  *   shmlock SHMID | shmunlock SHMID  shmctl(SHM_LOCK / SHM_UNLOCK)    -> ok | err ERRNO
  *   vmlck                    VmLck of /proc/self/status, in pages    -> ok PAGES
+ *   sysinfo                  sysinfo(2)  -> ok TOTALRAM_PAGES FREERAM_PAGES PROCS UPTIME_S
+ *                            TOTALSWAP_PAGES (memory in 4 KiB pages, mem_unit applied)
+ *   sysinfo-bad              sysinfo(2) of the address 8             -> err ERRNO
+ *   i386-sysinfo             sysinfo through `int $0x80` into a buffer below 4 GiB
+ *                            -> ok TOTALRAM_PAGES FREERAM_PAGES MEM_UNIT | err ERRNO
+ *   sysconf                  sysconf(_SC_PHYS_PAGES), (_SC_AVPHYS_PAGES) -> ok PHYS AVPHYS
  *   statm                    field 6 of /proc/self/statm             -> ok DATA_PAGES
  *   pid | sleep MS | echo TEXT -> ok PID | ok | ok TEXT
  *   exec PATH ARGS...        execv (execvp without a '/'): no reply on success
  *   exit                     -> ok, then exit 0
  * Unknown command or bad argument -> err EINVAL. Errno names: ENOMEM ENOSYS EINVAL EPERM
- * EAGAIN, other errors as the number.
+ * EAGAIN ENOENT EFAULT, other errors as the number.
  *
  * stdin is read with read(2) one byte at a time on purpose: `exec` replaces the process
  * and the new image must find the rest of stdin unconsumed.
@@ -118,6 +124,7 @@
 #include <sys/resource.h>
 #include <sys/shm.h>
 #include <sys/syscall.h>
+#include <sys/sysinfo.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -160,6 +167,8 @@ static const char *errno_name(int e) {
       return "EAGAIN";
     case ENOENT:
       return "ENOENT";
+    case EFAULT:
+      return "EFAULT";
     case ENOSPC:
       return "ENOSPC";
     default:
@@ -512,6 +521,25 @@ static void cmd_i386_mlock(void) {
     reply("ok");
 }
 
+static void cmd_i386_sysinfo(void) {
+  /* compat_sysinfo: 32-bit fields, 64 bytes. */
+  uint32_t *buf =
+      mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_32BIT, -1, 0);
+  if (buf == MAP_FAILED) {
+    reply_err(errno);
+    return;
+  }
+  long ret = i386_syscall(116, (long)(uintptr_t)buf, 0, 0, 0, 0);
+  if (ret < 0 && ret > -4096) {
+    reply_err((int)-ret);
+  } else {
+    unsigned long long unit = buf[13] ? buf[13] : 1;
+    reply("ok %llu %llu %u", (unsigned long long)buf[4] * unit / 4096,
+          (unsigned long long)buf[5] * unit / 4096, buf[13]);
+  }
+  munmap(buf, 4096);
+}
+
 static void cmd_i386_mprotect_rw(void) {
   struct mapping *m = NULL;
   for (int i = mapping_count - 1; i >= 0 && m == NULL; i--)
@@ -834,6 +862,18 @@ static void cmd_mlockall(const char *arg) {
     reply_err(errno);
   else
     reply("ok");
+}
+
+static void cmd_sysinfo(void) {
+  struct sysinfo si;
+  if (sysinfo(&si) != 0) {
+    reply_err(errno);
+    return;
+  }
+  unsigned long long unit = si.mem_unit ? si.mem_unit : 1;
+  reply("ok %llu %llu %u %ld %llu", (unsigned long long)si.totalram * unit / 4096,
+        (unsigned long long)si.freeram * unit / 4096, (unsigned)si.procs, (long)si.uptime,
+        (unsigned long long)si.totalswap * unit / 4096);
 }
 
 static void cmd_vmlck(void) {
@@ -1297,6 +1337,10 @@ static const struct command_info commands[] = {
     {"mlockall", 1},
     {"munlockall", 0},
     {"vmlck", 0},
+    {"sysinfo", 0},
+    {"sysinfo-bad", 0},
+    {"i386-sysinfo", 0},
+    {"sysconf", 0},
     {"fixed-race", 2},
     {"pid", 0},
     {"mmap-for", 2},
@@ -1445,6 +1489,17 @@ static int run_command(int argc, char **argv) {
       reply("ok");
   } else if (strcmp(c, "vmlck") == 0) {
     cmd_vmlck();
+  } else if (strcmp(c, "sysinfo") == 0) {
+    cmd_sysinfo();
+  } else if (strcmp(c, "sysinfo-bad") == 0) {
+    if (syscall(SYS_sysinfo, (void *)8) != 0)
+      reply_err(errno);
+    else
+      reply("ok");
+  } else if (strcmp(c, "i386-sysinfo") == 0) {
+    cmd_i386_sysinfo();
+  } else if (strcmp(c, "sysconf") == 0) {
+    reply("ok %ld %ld", sysconf(_SC_PHYS_PAGES), sysconf(_SC_AVPHYS_PAGES));
   } else if (strcmp(c, "malloc") == 0) {
     if (need_size(argc, argv, 1, &sz) == 0) cmd_malloc(sz);
   } else if (strcmp(c, "malloc-small-loop") == 0) {

@@ -1,0 +1,32 @@
+// CallerMemory: writes into the memory of the thread that made a seccomp
+// notification, for the calls ubcd answers itself (sysinfo: the container's
+// struct sysinfo, docs/accounting.md "What the container sees").
+//
+// /proc/TID/mem is opened first and the notification checked with
+// SECCOMP_IOCTL_NOTIF_ID_VALID before anything is written: while the
+// notification is valid its thread is blocked in the call, so the fd is that
+// thread's address space and not a recycled pid's. Writing needs ptrace
+// access (ubcd keeps CAP_SYS_PTRACE). Stateless; thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "core/status.h"
+#include "supervisor/notifier.h"
+
+namespace ubc {
+
+enum class CallerWrite {
+  kWritten,  // every byte is in the caller's memory
+  kFault,    // the address is not writable memory of the caller: answer EFAULT
+  kGone,     // the notification is no longer valid: nothing waits for an answer
+  kFailed,   // ubcd could not open or write the caller's memory (`error` says why)
+};
+
+// Writes `bytes` at `address` of thread `tid`, the caller of notification
+// `id` on `notifier`.
+CallerWrite WriteCallerMemory(const Notifier& notifier, uint64_t id, int tid, uint64_t address,
+                              const std::vector<uint8_t>& bytes, Status* error);
+
+}  // namespace ubc
