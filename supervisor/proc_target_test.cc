@@ -56,15 +56,24 @@ ChildProcess::Body Mapping(size_t extra_bytes, int mappings = 0) {
   };
 }
 
-// A child that maps 5 pages at `addr` and locks the middle 3 (mlock), then
-// holds. Tests run as root, so RLIMIT_MEMLOCK does not stop it.
+// Five pages reserved (PROT_NONE) in the test process, so that a forked
+// child finds them free at the same address.
+uintptr_t ReserveFivePages() {
+  void* p = ::mmap(nullptr, 5 * kPageBytes, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  EXPECT_NE(p, MAP_FAILED) << std::strerror(errno);
+  return reinterpret_cast<uintptr_t>(p);
+}
+
+// A child that maps 5 pages over `addr` (ReserveFivePages) and locks the
+// middle 3, then holds. Tests run as root, so RLIMIT_MEMLOCK does not stop
+// it; the system call itself, because sanitizers make libc's mlock a no-op.
 ChildProcess::Body LockingMiddlePages(uintptr_t addr) {
   return [addr](int hold_fd, int report_fd) {
     const size_t page = static_cast<size_t>(::sysconf(_SC_PAGESIZE));
     char* area =
         static_cast<char*>(::mmap(reinterpret_cast<void*>(addr), 5 * page, PROT_READ | PROT_WRITE,
-                                  MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0));
-    if (area == MAP_FAILED || ::mlock(area + page, 3 * page) != 0) {
+                                  MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0));
+    if (area == MAP_FAILED || ::syscall(SYS_mlock, area + page, 3 * page) != 0) {
       Report(report_fd, -errno);
       return 1;
     }
@@ -182,8 +191,8 @@ TEST(ProcTargetTest, ReadsTheThreadsStatmMapsAndStat) {
 
 TEST(ProcTargetTest, ReadsTheLockedPagesAndTheLockedRanges) {
   UBC_REQUIRE_ROOT();
-  constexpr uintptr_t kAt = 0x200000000;
-  ChildProcess child(LockingMiddlePages(kAt));
+  const uintptr_t at = ReserveFivePages();
+  ChildProcess child(LockingMiddlePages(at));
   const std::vector<int> reported = child.Reported(1);
   ASSERT_EQ(reported, std::vector<int>{0}) << std::strerror(reported.empty() ? 0 : -reported[0]);
   FakeNotifier notifier;
@@ -195,13 +204,14 @@ TEST(ProcTargetTest, ReadsTheLockedPagesAndTheLockedRanges) {
   Result<std::vector<AddressRange>> ranges = target.LockedRanges();
   ASSERT_TRUE(ranges.ok()) << ranges.status().message();
   // mlock split the mapping: only its middle is flagged.
-  EXPECT_EQ(*ranges, (std::vector<AddressRange>{{kAt + kPageBytes, kAt + 4 * kPageBytes}}));
-  EXPECT_EQ(PagesCovered(*ranges, kAt, 5 * kPageBytes), 3u);
+  EXPECT_EQ(*ranges, (std::vector<AddressRange>{{at + kPageBytes, at + 4 * kPageBytes}}));
+  EXPECT_EQ(PagesCovered(*ranges, at, 5 * kPageBytes), 3u);
+  ::munmap(reinterpret_cast<void*>(at), 5 * kPageBytes);
 }
 
 TEST(ProcTargetTest, ALockingProcessIsNotReadOnceTheNotificationIsGone) {
   UBC_REQUIRE_ROOT();
-  ChildProcess child(LockingMiddlePages(0x210000000));
+  ChildProcess child(LockingMiddlePages(ReserveFivePages()));
   ASSERT_EQ(child.Reported(1), std::vector<int>{0});
   FakeNotifier notifier;  // notification 9 was never pushed: not valid
   ProcTarget target(notifier, 9, child.pid());
