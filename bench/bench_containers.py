@@ -132,6 +132,19 @@ class ContainerBench:
                 c.stop()
                 c.cleanup()
 
+        # sysinfo: trapped under the default meminfo mode (privvmpages:1). The responder
+        # lets the kernel answer; ubcd writes the container's struct into the caller.
+        g = "trapped sysinfo(2) (meminfo privvmpages:1)"
+        nsi = n // 2
+        si = self.interleave(cs, f"sysinfo {nsi}", reps)
+        raw["sysinfo"] = si
+        self.cmp(g, "sysinfo call p50: ubcd / CONTINUE responder", si, "ubcd", "resp",
+                 lambda x: x["call_ns"]["p50"], 1.10)
+        self.cmp(g, "sysinfo call p50: responder / no filter", si, "resp", "none",
+                 lambda x: x["call_ns"]["p50"])
+        self.cmp(g, "sysinfo loop: ubcd / no filter", si, "ubcd", "none",
+                 lambda x: x["ns_per_op"])
+
         # start-up of a dynamic program inside the container
         g = "start-up of a dynamic program (fork + exec ld.so + libstdc++ + wait), in container"
         sp = self.interleave(cs, f"spawn {nsp} /bin/ubc-bench-hello", reps)

@@ -19,6 +19,7 @@
  *                             -> ok {"ns_median" (fork to reaped), "fork_ns",
  *                                    "call_ns": percentiles of fork() returning in the parent}
  *   spawn N PATH              N x (fork, execv PATH, waitpid)  -> ok {"ns_median", ...}
+ *   sysinfo N                 N x sysinfo(2)  -> ok {"ns_per_op", "call_ns": percentiles}
  *   threads N                 N x (pthread_create of a thread that returns at once,
  *                             pthread_join)  -> ok {"ns_median" (create to joined),
  *                             "call_ns": percentiles of pthread_create returning}
@@ -39,6 +40,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/sysinfo.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -332,6 +334,27 @@ static void cmd_fork(long n, size_t size) {
   free(c);
 }
 
+static void cmd_sysinfo(long n) {
+  uint64_t *c = calloc((size_t)n, sizeof *c);
+  struct sysinfo si;
+  uint64_t t0 = now_ns();
+  for (long i = 0; i < n; i++) {
+    uint64_t a = now_ns();
+    if (sysinfo(&si) != 0) {
+      reply("err sysinfo %s", strerror(errno));
+      free(c);
+      return;
+    }
+    c[i] = now_ns() - a;
+  }
+  uint64_t total = now_ns() - t0;
+  char pc[256];
+  print_percentiles(pc, sizeof pc, c, (size_t)n);
+  reply("ok {\"ns_per_op\":%.1f,\"call_ns\":%s,\"totalram\":%llu}", (double)total / (double)n, pc,
+        (unsigned long long)si.totalram * si.mem_unit);
+  free(c);
+}
+
 static void *return_at_once(void *arg) { return arg; }
 
 static void cmd_threads(long n) {
@@ -447,6 +470,8 @@ static int run_line(char *line) {
     cmd_malloc(atol(argv[1]), atoi(argv[2]), atol(argv[3]));
   } else if (!strcmp(c, "fork") && argc == 3 && !parse_size(argv[2], &sz)) {
     cmd_fork(atol(argv[1]), sz);
+  } else if (!strcmp(c, "sysinfo") && argc == 2 && atol(argv[1]) > 0) {
+    cmd_sysinfo(atol(argv[1]));
   } else if (!strcmp(c, "threads") && argc == 2 && atol(argv[1]) > 0) {
     cmd_threads(atol(argv[1]));
   } else if (!strcmp(c, "spawn") && argc == 3) {
