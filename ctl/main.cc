@@ -5,6 +5,7 @@
 // needs the bearer token from --token-file (root-only by default). Exit codes:
 // 0 done, 1 ubcd unreachable or refused, 2 usage error.
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -18,7 +19,10 @@
 #include <thread>
 #include <vector>
 
+#include "core/atomic_file.h"
+#include "core/container_config.h"
 #include "core/file_reader.h"
+#include "core/vz_config.h"
 #include "core/vz_value.h"
 #include "ctl/ctl_view.h"
 #include "ctl/http_client.h"
@@ -38,6 +42,10 @@ constexpr char kUsage[] =
     "                                  token file\n"
     "  events ID [--json]              the container's most recent refusals\n"
     "  top [--once] [-n N] [-d SEC]    containers sorted by held/barrier, refreshed every SEC\n"
+    "  import-vz FILE... [--dir DIR] [--force]\n"
+    "                                  OpenVZ CTID.conf files into containers.d files\n"
+    "                                  (DIR/vz-CTID.json; stdout without --dir), reporting\n"
+    "                                  every parameter not mapped\n"
     "                                  (default 2) until interrupted, or N times\n"
     "options:\n"
     "  --url URL          ubcd's REST API (default http://127.0.0.1:8765, or $UBC_URL)\n"
@@ -267,6 +275,86 @@ int Top(const Options& o) {
   return 0;
 }
 
+// OpenVZ's /etc/vz/conf/CTID.conf files into containers.d files
+// (core/vz_config.h). Needs no ubcd and no token.
+int ImportVz(const Options& o) {
+  std::string dir;
+  bool force = false;
+  std::vector<std::string> files;
+  for (size_t i = 1; i < o.args.size(); ++i) {
+    const std::string& a = o.args[i];
+    if (a == "--dir" && i + 1 < o.args.size()) {
+      dir = o.args[++i];
+    } else if (a.rfind("--dir=", 0) == 0) {
+      dir = a.substr(6);
+    } else if (a == "--force") {
+      force = true;
+    } else if (a.rfind("--", 0) == 0) {
+      return Usage("unexpected option \"" + a + "\" to import-vz");
+    } else {
+      files.push_back(a);
+    }
+  }
+  if (files.empty()) return Usage("import-vz needs at least one CTID.conf file");
+  int failed = 0;
+  for (const std::string& path : files) {
+    std::string base = path.substr(path.rfind('/') + 1);
+    const std::string ctid =
+        base.size() > 5 && base.ends_with(".conf") ? base.substr(0, base.size() - 5) : base;
+    const auto fail = [&](const std::string& why) {
+      std::fprintf(stderr, "ubcctl: %s: %s\n", path.c_str(), why.c_str());
+      ++failed;
+    };
+    ubc::Result<std::string> text = ubc::ReadFileBounded(path, 1 << 20);
+    if (!text.ok()) {
+      fail(text.status().message());
+      continue;
+    }
+    ubc::Result<std::vector<ubc::VzParameter>> params = ubc::ParseVzConfig(*text);
+    if (!params.ok()) {
+      fail(params.status().message());
+      continue;
+    }
+    ubc::Result<ubc::VzConversion> out = ubc::ConvertVzConfig(*params, ctid);
+    if (!out.ok()) {
+      fail(out.status().message());
+      continue;
+    }
+    const std::string target = dir.empty() ? "" : dir + "/vz-" + ctid + ".json";
+    // What ubcd will read: the same parser and schema.
+    if (ubc::Result<ubc::ContainerConfig> check =
+            ubc::ParseContainerConfig(out->json_text, target.empty() ? "-" : target);
+        !check.ok()) {
+      fail(check.status().message());
+      continue;
+    }
+    if (target.empty()) {
+      Print(out->json_text);
+    } else {
+      struct stat st {};
+      if (!force && ::stat(target.c_str(), &st) == 0) {
+        fail(target + " exists (--force replaces it)");
+        continue;
+      }
+      if (ubc::Status s = ubc::WriteFileAtomically(target, out->json_text, 0644); !s.ok()) {
+        fail(s.message());
+        continue;
+      }
+    }
+    std::string mapped;
+    for (const std::string& m : out->mapped) mapped += (mapped.empty() ? "" : ", ") + m;
+    std::fprintf(stderr, "%s: %s%s (%s)\n", path.c_str(), target.empty() ? "" : "wrote ",
+                 target.empty() ? "converted" : target.c_str(), mapped.c_str());
+    for (const std::string& n : out->not_mapped) {
+      std::fprintf(stderr, "%s: not mapped: %s\n", path.c_str(), n.c_str());
+    }
+  }
+  if (failed == 0 && !dir.empty()) {
+    std::fprintf(stderr, "send ubcd SIGHUP to read %s again\n", dir.c_str());
+  }
+  return failed == 0 ? 0 : 1;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -297,5 +385,6 @@ int main(int argc, char** argv) {
   if (command == "set") return Set(o);
   if (command == "events") return Events(o);
   if (command == "top") return Top(o);
+  if (command == "import-vz") return ImportVz(o);
   return Usage("unknown command \"" + command + "\"");
 }

@@ -2,6 +2,7 @@
 limits from annotations in vzctl syntax, and opt_in "all" with the configured defaults.
 Containers run with runc."""
 
+import os
 import signal
 import socket
 import time
@@ -189,4 +190,42 @@ def test_stuck_status_clients_do_not_hold_up_ubcd_status():
         for sock in stuck:
             sock.close()
     check(s.ubcd.alive(), "ubcd survived")
+    c.stop()
+
+
+def test_vz_configs_imported_with_ubcctl_limit_a_matching_container():
+    """An operator's OpenVZ config (the light sample: PRIVVMPAGES='24M:28M', NUMPROC,
+    MEMINFO, NAME) goes through `ubcctl import-vz --dir` into ubcd's containers.d; after
+    SIGHUP a runc container named like the CT, with no ubc annotation, is opted in by
+    that file: its limits are the imported ones (source config-file), an allocation past
+    24 MiB gets ENOMEM, and sysinfo shows the imported MEMINFO. A second import of the
+    same CT is refused without --force; every unmapped parameter is reported."""
+    s = Session("runc")
+    name = f"vzct-{os.getpid()}-{int(time.monotonic() * 1000) % 100000}"
+    here = os.path.dirname(os.path.abspath(__file__))
+    with open(os.path.join(here, "..", "fixtures", "vz", "ve-light.conf"), encoding="ascii") as f:
+        sample = f.read().replace('NAME="light-1"', f'NAME="{name}"')
+    conf = os.path.join(s.workdir, "4242.conf")
+    with open(conf, "w", encoding="ascii") as f:
+        f.write(sample)
+    res = run([require_built("UBCCTL"), "import-vz", conf, "--dir", s.ubcd.containers_dir],
+              check_rc=False, timeout_s=20)
+    check_eq(res.returncode, 0, f"import-vz: {res.stderr}")
+    check("not mapped: KMEMSIZE" in res.stderr, f"unmapped parameters reported: {res.stderr}")
+    written = os.path.join(s.ubcd.containers_dir, "vz-4242.json")
+    check(os.path.isfile(written), f"{written} written")
+    again = run([require_built("UBCCTL"), "import-vz", conf, "--dir", s.ubcd.containers_dir],
+                check_rc=False, timeout_s=20)
+    check(again.returncode == 1 and "exists" in again.stderr, f"second import: {again.stderr}")
+    s.ubcd.proc.send_signal(signal.SIGHUP)
+    wait_until(lambda: "reloaded " + s.ubcd.containers_dir in s.ubcd.log(), timeout_s=5,
+               what="ubcd reading the imported file")
+    c = s.container(annotations={"nerdctl/name": name})
+    info = s.ubcd.wait_container(c.id)
+    check_eq(info["limits_source"], "config-file", "privvmpages source")
+    check_eq((info["privvmpages"]["barrier"], info["privvmpages"]["limit"]), (6144, 7168),
+             "imported privvmpages")
+    check_eq(c.probe.ok("sysinfo")[0], "32768", "sysinfo totalram under the imported MEMINFO")
+    c.probe.err("mmap 32M")
+    check_eq(s.ubcd.privvm(c.id)["failcnt"], 1, "failcnt")
     c.stop()
