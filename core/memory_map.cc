@@ -145,6 +145,21 @@ uint64_t PagesCovered(const std::vector<AddressRange>& ranges, uint64_t addr,
   return pages;
 }
 
+bool RangeWritable(const std::vector<MapEntry>& maps, uint64_t addr, uint64_t length_bytes) {
+  if (length_bytes == 0) return true;
+  if (addr > UINT64_MAX - length_bytes) return false;
+  uint64_t at = addr;
+  const uint64_t end = addr + length_bytes;
+  // /proc/PID/maps lists the mappings in address order.
+  for (const MapEntry& m : maps) {
+    if (m.end <= at) continue;
+    if (m.start > at || !m.write) return false;
+    at = m.end;
+    if (at >= end) return true;
+  }
+  return false;
+}
+
 RangeFacts RangeFactsFor(const std::vector<MapEntry>& maps, uint64_t addr, uint64_t length_bytes) {
   RangeFacts facts;
   if (length_bytes == 0) return facts;

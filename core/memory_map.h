@@ -55,6 +55,10 @@ Result<std::vector<AddressRange>> ParseSmapsLockedRanges(std::string_view text);
 uint64_t PagesCovered(const std::vector<AddressRange>& ranges, uint64_t addr,
                       uint64_t length_bytes);
 
+// Whether every byte of [addr, addr + length_bytes) is in a writable mapping
+// (the destination of a copy_to_user the kernel would not fail with EFAULT).
+bool RangeWritable(const std::vector<MapEntry>& maps, uint64_t addr, uint64_t length_bytes);
+
 // End of the last [heap] mapping (the page-aligned break), if there is one.
 std::optional<uint64_t> HeapEnd(const std::vector<MapEntry>& maps);
 

@@ -234,6 +234,19 @@ TEST(PagesCovered, CountsTheOverlapRoundedOutward) {
   EXPECT_EQ(PagesCovered({}, 0x10000, 0x4000), 0u);
 }
 
+TEST(RangeWritable, EveryByteInAWritableMapping) {
+  Result<std::vector<MapEntry>> maps = ParseProcMaps(kSample);
+  ASSERT_TRUE(maps.ok());
+  EXPECT_TRUE(RangeWritable(*maps, 0x55555555a000, 112));   // the heap
+  EXPECT_TRUE(RangeWritable(*maps, 0x555555559ff8, 16));    // across two writable ones
+  EXPECT_FALSE(RangeWritable(*maps, 0x555555556000, 112));  // r-xp code
+  EXPECT_FALSE(RangeWritable(*maps, 0x55555557aff8, 112));  // runs past the heap into a hole
+  EXPECT_FALSE(RangeWritable(*maps, 0x7ffff7db0000, 8));    // ---p
+  EXPECT_FALSE(RangeWritable(*maps, 8, 112));               // nothing mapped
+  EXPECT_FALSE(RangeWritable(*maps, ~0ull - 8, 112));       // wraps
+  EXPECT_TRUE(RangeWritable(*maps, 8, 0));
+}
+
 TEST(HeapEnd, FindsTheHeap) {
   Result<std::vector<MapEntry>> maps = ParseProcMaps(kSample);
   ASSERT_TRUE(maps.ok());

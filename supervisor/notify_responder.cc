@@ -259,6 +259,15 @@ seccomp_notif_resp NotifyResponder::AnswerSysinfo(Worker& w, const seccomp_notif
   // i386 passes a 32-bit pointer: the upper half of the register is not part of it.
   const uint64_t address =
       AbiOf(call.arch, call.nr) == SyscallAbi::kI386 ? (call.args[0] & 0xffffffffu) : call.args[0];
+  // /proc/TID/mem writes through read-only mappings (as a debugger's do);
+  // the kernel's copy_to_user would fail those with EFAULT.
+  Result<std::vector<MapEntry>> maps = w.target->Maps();
+  if (!maps.ok()) return response;  // gone, or unreadable: the kernel answers
+  if (!RangeWritable(*maps, address, bytes.size())) {
+    response.flags = 0;
+    response.error = -EFAULT;
+    return response;
+  }
   Status error;
   switch (WriteCallerMemory(*w.notifier, request.id, call.tid, address, bytes, &error)) {
     case CallerWrite::kWritten:

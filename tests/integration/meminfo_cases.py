@@ -58,6 +58,7 @@ def sysinfo_shows_the_privvmpages_barrier_and_moves_as_the_container_allocates(r
     check_eq(total2, 65536, "totalram after the allocation")
     check(free - free2 >= 16384 - 64, f"freeram {free} -> {free2} after a 64 MiB allocation")
     check_eq(c.probe.cmd("sysinfo-bad"), "err EFAULT", "sysinfo of a bad pointer")
+    check_eq(c.probe.cmd("sysinfo-ro"), "err EFAULT", "sysinfo into a read-only page")
     if c.probe.ok("i386-works")[0] == "yes":
         total32, free32, _ = (int(x) for x in c.probe.ok("i386-sysinfo"))
         check_eq(total32, 65536, "i386 sysinfo totalram pages")

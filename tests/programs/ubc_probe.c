@@ -89,6 +89,8 @@
  *   sysinfo                  sysinfo(2)  -> ok TOTALRAM_PAGES FREERAM_PAGES PROCS UPTIME_S
  *                            TOTALSWAP_PAGES (memory in 4 KiB pages, mem_unit applied)
  *   sysinfo-bad              sysinfo(2) of the address 8             -> err ERRNO
+ *   sysinfo-ro               sysinfo(2) into a read-only page        -> err ERRNO (untouched),
+ *                            ok written (the kernel would never write there)
  *   i386-sysinfo             sysinfo through `int $0x80` into a buffer below 4 GiB
  *                            -> ok TOTALRAM_PAGES FREERAM_PAGES MEM_UNIT | err ERRNO
  *   sysconf                  sysconf(_SC_PHYS_PAGES), (_SC_AVPHYS_PAGES) -> ok PHYS AVPHYS
@@ -1339,6 +1341,7 @@ static const struct command_info commands[] = {
     {"vmlck", 0},
     {"sysinfo", 0},
     {"sysinfo-bad", 0},
+    {"sysinfo-ro", 0},
     {"i386-sysinfo", 0},
     {"sysconf", 0},
     {"fixed-race", 2},
@@ -1496,6 +1499,23 @@ static int run_command(int argc, char **argv) {
       reply_err(errno);
     else
       reply("ok");
+  } else if (strcmp(c, "sysinfo-ro") == 0) {
+    char *ro = mmap(NULL, 4096, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (ro == MAP_FAILED) {
+      reply_err(errno);
+    } else {
+      long ret = syscall(SYS_sysinfo, ro);
+      int e = errno;
+      int touched = 0;
+      for (int i = 0; i < 112; i++) touched |= ro[i];
+      munmap(ro, 4096);
+      if (touched)
+        reply("ok written");
+      else if (ret != 0)
+        reply_err(e);
+      else
+        reply("ok untouched");
+    }
   } else if (strcmp(c, "i386-sysinfo") == 0) {
     cmd_i386_sysinfo();
   } else if (strcmp(c, "sysconf") == 0) {
