@@ -24,6 +24,14 @@ enum class CallerWrite {
   kFailed,   // ubcd could not open or write the caller's memory (`error` says why)
 };
 
+// Whether every byte of [address, address + length) is in a writable
+// mapping of thread `tid` (the caller of notification `id`), by the
+// PROCMAP_QUERY ioctl on its /proc/TID/maps (Linux 6.11): one query per
+// mapping the range spans, no listing. An error where the kernel has no
+// PROCMAP_QUERY (then read the maps), or the notification is gone.
+Result<bool> CallerRangeWritable(const Notifier& notifier, uint64_t id, int tid, uint64_t address,
+                                 uint64_t length);
+
 // Writes `bytes` at `address` of thread `tid`, the caller of notification
 // `id` on `notifier`.
 CallerWrite WriteCallerMemory(const Notifier& notifier, uint64_t id, int tid, uint64_t address,

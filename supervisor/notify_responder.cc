@@ -261,9 +261,15 @@ seccomp_notif_resp NotifyResponder::AnswerSysinfo(Worker& w, const seccomp_notif
       AbiOf(call.arch, call.nr) == SyscallAbi::kI386 ? (call.args[0] & 0xffffffffu) : call.args[0];
   // /proc/TID/mem writes through read-only mappings (as a debugger's do);
   // the kernel's copy_to_user would fail those with EFAULT.
-  Result<std::vector<MapEntry>> maps = w.target->Maps();
-  if (!maps.ok()) return response;  // gone, or unreadable: the kernel answers
-  if (!RangeWritable(*maps, address, bytes.size())) {
+  Result<bool> writable =
+      CallerRangeWritable(*w.notifier, request.id, call.tid, address, bytes.size());
+  if (!writable.ok()) {
+    // A kernel without PROCMAP_QUERY: the whole listing.
+    Result<std::vector<MapEntry>> maps = w.target->Maps();
+    if (!maps.ok()) return response;  // gone, or unreadable: the kernel answers
+    writable = RangeWritable(*maps, address, bytes.size());
+  }
+  if (!*writable) {
     response.flags = 0;
     response.error = -EFAULT;
     return response;
