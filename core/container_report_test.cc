@@ -115,5 +115,18 @@ TEST(ResponseJsonTest, ListMatchesSchema) {
   ExpectValid("rest-containers.schema.json", ContainerReportsJson({Sample("a"), Sample("b")}));
 }
 
+TEST(ResponseJsonTest, MeminfoIsShownWithItsSource) {
+  ContainerReport c;
+  c.id = "web";
+  c.profile = "bc2006";
+  c.limits.meminfo = MeminfoMode{MeminfoMode::Kind::kPages, 1024};
+  c.limits.meminfo_source = LimitsSource::kAnnotation;
+  c.limits.meminfo_source_detail = "ubc.meminfo";
+  const nlohmann::ordered_json doc = ContainerReportJson(c);
+  EXPECT_EQ(doc["meminfo"]["mode"], "pages:1024");
+  EXPECT_EQ(doc["meminfo"]["source"], "annotation");
+  EXPECT_EQ(doc["meminfo"]["source_detail"], "ubc.meminfo");
+}
+
 }  // namespace
 }  // namespace ubc

@@ -45,6 +45,7 @@ std::string SerializePersistedState(const PersistedState& state) {
       entry["api_numproc"] = {{"barrier", c.api_numproc->barrier_pages},
                               {"limit", c.api_numproc->limit_pages}};
     }
+    if (c.api_meminfo) entry["api_meminfo"] = FormatMeminfoMode(*c.api_meminfo);
     if (c.api_lockedpages) {
       entry["api_lockedpages"] = {{"barrier", c.api_lockedpages->barrier_pages},
                                   {"limit", c.api_lockedpages->limit_pages}};
@@ -83,6 +84,15 @@ Result<PersistedState> ParsePersistedState(std::string_view text, std::string_vi
         !ReadUint(*it, "numproc_failcnt", &c.numproc_failcnt)) {
       return Status::Error(where + ": " + pointer +
                            ": numproc_maxheld and numproc_failcnt must be unsigned");
+    }
+    if (auto m = it->find("api_meminfo"); m != it->end()) {
+      Result<MeminfoMode> mode = m->is_string()
+                                     ? ParseMeminfoMode(m->get<std::string>())
+                                     : Result<MeminfoMode>(Status::Error("not a string"));
+      if (!mode.ok()) {
+        return Status::Error(where + ": " + pointer + "/api_meminfo: " + mode.status().message());
+      }
+      c.api_meminfo = *mode;
     }
     // Absent in state files written before lockedpages.
     if (!ReadUint(*it, "locked_maxheld", &c.locked_maxheld_pages) ||

@@ -13,6 +13,7 @@
 #include <string>
 #include <string_view>
 
+#include "core/meminfo_mode.h"
 #include "core/status.h"
 #include "core/vz_value.h"
 
@@ -35,6 +36,7 @@ struct PersistedContainer {
   uint64_t locked_maxheld_pages = 0;
   uint64_t locked_failcnt = 0;
   std::optional<BarrierLimit> api_lockedpages;  // as api_privvmpages
+  std::optional<MeminfoMode> api_meminfo;       // as api_privvmpages
   bool operator==(const PersistedContainer&) const = default;
 };
 

@@ -154,5 +154,24 @@ TEST(PersistedStateTest, LockedCountersAndApiLimitRoundTrip) {
   }
 }
 
+TEST(PersistedStateTest, ApiMeminfoRoundTripsAndBadOnesAreNamed) {
+  PersistedState state;
+  PersistedContainer c;
+  c.api_meminfo = MeminfoMode{MeminfoMode::Kind::kPages, 4096};
+  state["a"] = c;
+  const std::string text = SerializePersistedState(state);
+  EXPECT_NE(text.find("\"api_meminfo\": \"pages:4096\""), std::string::npos) << text;
+  Result<PersistedState> back = ParsePersistedState(text, "s.json");
+  ASSERT_TRUE(back.ok()) << back.status().message();
+  EXPECT_EQ(*back, state);
+  for (const char* bad : {R"({"containers": {"a": {"api_meminfo": "swap:1"}}})",
+                          R"({"containers": {"a": {"api_meminfo": 7}}})"}) {
+    Result<PersistedState> r = ParsePersistedState(bad, "s.json");
+    ASSERT_FALSE(r.ok()) << bad;
+    EXPECT_NE(r.status().message().find("/containers/a/api_meminfo"), std::string::npos)
+        << r.status().message();
+  }
+}
+
 }  // namespace
 }  // namespace ubc

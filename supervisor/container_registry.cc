@@ -131,6 +131,13 @@ std::shared_ptr<Container> ContainerRegistry::MakeLocked(
         c->accounting->SetShmLimits(c->limits.shmpages.barrier_pages,
                                     c->limits.shmpages.limit_pages);
       }
+      if (kept->second.api_meminfo) {
+        c->limits.meminfo = *kept->second.api_meminfo;
+        c->limits.meminfo_source = LimitsSource::kApi;
+        c->limits.meminfo_source_detail = "api";
+        std::lock_guard<std::mutex> view(c->meminfo_mu);
+        c->meminfo = *kept->second.api_meminfo;
+      }
       if (kept->second.api_lockedpages) {
         c->limits.lockedpages = *kept->second.api_lockedpages;
         c->limits.lockedpages_source = LimitsSource::kApi;
@@ -357,6 +364,7 @@ PersistedState ContainerRegistry::Persistable() {
     if (c->limits.lockedpages_source == LimitsSource::kApi) {
       p.api_lockedpages = c->limits.lockedpages;
     }
+    if (c->limits.meminfo_source == LimitsSource::kApi) p.api_meminfo = c->limits.meminfo;
     if (c->gauge) {
       if (const MeasuredResources m = c->gauge->Last(); m.numproc) {
         p.numproc_maxheld = m.numproc->maxheld_pages;
