@@ -170,3 +170,37 @@ def test_live_limits_and_shmpages_survive_restart():
     c.probe.err("shmget 1M")  # the restored barrier decides
     check_eq(s.ubcd.shm(c.id)["failcnt"], 2, "shmpages failcnt after a refusal past the restart")
     c.stop()
+
+
+def test_live_lockedpages_and_meminfo_survive_restart():
+    """lockedpages and meminfo set through the API, and lockedpages' maxheld and failcnt,
+    come back from the state file after SIGKILL: the restored barrier refuses the next
+    mlock past it, and sysinfo still shows the restored mode."""
+    from test_rest import get_json, token_of, ubcctl
+    s = Session("runc")
+    wait_rest(s.ubcd)
+    c = s.container(privvmpages="16384:16384")
+    s.ubcd.wait_container(c.id)
+    ubcctl(s.ubcd, "set", c.id, "--lockedpages", "256:256")
+    code, _, body = http("PATCH", f"{s.ubcd.rest_url}/v1/containers/{c.id}",
+                         '{"meminfo": "pages:2048"}', token_of(s.ubcd))
+    check_eq(code, 200, f"PATCH meminfo: {body}")
+    c.probe.ok("mmap 512K")
+    c.probe.ok("mlock")  # 128 pages
+    c.probe.ok("mmap 1M")
+    c.probe.err("mlock")  # 128 + 256 > 256
+    check_eq(s.ubcd.locked(c.id)["failcnt"], 1, "lockedpages failcnt before the restart")
+    check_eq(c.probe.ok("sysinfo")[0], "2048", "sysinfo totalram before the restart")
+    _restart(s, signal.SIGKILL)
+    wait_rest(s.ubcd)
+    doc = get_json(s.ubcd, f"/v1/containers/{c.id}", "rest-container.schema.json")
+    locked = doc["beancounters"]["lockedpages"]
+    check_eq((locked["barrier"]["pages"], locked["source"], locked["failcnt"]), (256, "api", 1),
+             "lockedpages after the restart")
+    check(locked["maxheld"]["pages"] >= 128, f"lockedpages maxheld went back: {locked}")
+    check_eq((doc["meminfo"]["mode"], doc["meminfo"]["source"]), ("pages:2048", "api"),
+             "meminfo after the restart")
+    check_eq(c.probe.ok("sysinfo")[0], "2048", "sysinfo totalram after the restart")
+    c.probe.err("mlock")  # the restored barrier decides
+    check_eq(s.ubcd.locked(c.id)["failcnt"], 2, "lockedpages failcnt after the restart")
+    c.stop()
