@@ -14,14 +14,9 @@ Result<uint64_t> LockedCounter::ReadHeld(MemberReader& members, uint64_t* kernel
   // whose namespace cannot be read has none ubcd could have admitted.
   Result<ShmUsage> sysv = members.SharedMemory();
   const uint64_t sysv_locked = sysv.ok() ? sysv->locked_pages : 0;
-  std::erase_if(in_flight_, [&](const auto& entry) {
-    return entry.first != pending_tid_ &&
-           members.Progress(entry.first, entry.second.nr, entry.second.args) == CallProgress::kDone;
-  });
+  in_flight_.Prune(members, pending_tid_);
   *kernel_pages = SaturatingAdd(*vm_locked, sysv_locked);
-  uint64_t held = *kernel_pages;
-  for (const auto& [tid, call] : in_flight_) held = SaturatingAdd(held, call.pages);
-  return held;
+  return SaturatingAdd(*kernel_pages, in_flight_.Total());
 }
 
 bool LockedCounter::Charge(const TrappedCall& call, uint64_t pages, bool refuse_with_zero,
@@ -52,7 +47,7 @@ bool LockedCounter::Charge(const TrappedCall& call, uint64_t pages, bool refuse_
     return false;
   }
   if (pages > 0) {
-    in_flight_[call.tid] = InFlight{call.nr, call.args, pages};
+    in_flight_.Add(call, pages);
     pending_tid_ = call.tid;
     pending_held_pages_ = *held;
     pending_kernel_pages_ = kernel_pages;
@@ -65,7 +60,7 @@ bool LockedCounter::Charge(const TrappedCall& call, uint64_t pages, bool refuse_
 
 void LockedCounter::CancelPending() {
   if (pending_tid_ < 0) return;
-  in_flight_.erase(pending_tid_);
+  in_flight_.Erase(pending_tid_);
   pending_tid_ = -1;
   // Held shows what it showed before the charge (maxheld never took it).
   counter_.ObserveHeldUpperBound(pending_held_pages_, pending_kernel_pages_);
@@ -93,7 +88,7 @@ Status LockedCounter::Refresh(MemberReader& members) {
 }
 
 void LockedCounter::Retire() {
-  in_flight_.clear();
+  in_flight_.Clear();
   pending_tid_ = -1;
   future_.clear();
   counter_.ObserveHeld(0);

@@ -26,6 +26,7 @@
 #include "core/accounting_readers.h"
 #include "core/beancounter.h"
 #include "core/decision.h"
+#include "core/in_flight_calls.h"
 
 namespace ubc {
 
@@ -41,9 +42,7 @@ class LockedCounter {
   }
 
   // Thread `tid` makes a new trapped call: its previous locking call has run.
-  void CallCompleted(int tid) {
-    if (!in_flight_.empty()) in_flight_.erase(tid);
-  }
+  void CallCompleted(int tid) { in_flight_.Erase(tid); }
   // Checks `pages` of `call` against the barrier on a fresh read of the
   // kernel's figure. If they fit they are counted in flight, pending until
   // CommitPending() or CancelPending(); true. On refusal failcnt moves and `d`
@@ -83,17 +82,12 @@ class LockedCounter {
   uint64_t in_flight_calls() const { return in_flight_.size(); }
 
  private:
-  struct InFlight {
-    int nr;
-    std::array<uint64_t, 6> args;
-    uint64_t pages;
-  };
   // The kernel's pages plus what is still in flight; releases the calls
   // /proc shows done first.
   Result<uint64_t> ReadHeld(MemberReader& members, uint64_t* kernel_pages);
 
   Beancounter counter_;
-  std::map<int, InFlight> in_flight_;  // by thread id
+  InFlightCalls in_flight_;
   int pending_tid_ = -1;
   uint64_t pending_held_pages_ = 0;  // held and the kernel's figure before it
   uint64_t pending_kernel_pages_ = 0;

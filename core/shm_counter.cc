@@ -10,15 +10,9 @@ namespace ubc {
 Result<uint64_t> ShmCounter::ReadHeld(MemberReader& members, uint64_t* kernel_pages) {
   Result<ShmUsage> usage = members.SharedMemory();
   if (!usage.ok()) return usage.status();
-  // A call the thread has left is in the kernel's figure (or failed): only
-  // those still inside it, or on a CPU where it cannot be told, stay.
-  std::erase_if(in_flight_, [&](const auto& entry) {
-    return members.Progress(entry.first, entry.second.nr, entry.second.args) == CallProgress::kDone;
-  });
+  in_flight_.Prune(members);
   *kernel_pages = SaturatingAdd(usage->pages, shared_anon_pages_);
-  uint64_t held = *kernel_pages;
-  for (const auto& [tid, call] : in_flight_) held = SaturatingAdd(held, call.pages);
-  return held;
+  return SaturatingAdd(*kernel_pages, in_flight_.Total());
 }
 
 void ShmCounter::Decide(const TrappedCall& call, const ClassifiedCall& classified,
@@ -55,7 +49,7 @@ bool ShmCounter::Charge(const TrappedCall& call, uint64_t pages, MemberReader& m
     d.error_number = ENOMEM;
     return false;
   }
-  in_flight_[call.tid] = InFlight{call.nr, call.args, pages};
+  in_flight_.Add(call, pages);
   // maxheld follows the kernel's figure only: the call may still fail
   // (EEXIST, ENOSPC) and create nothing.
   counter_.ObserveHeldUpperBound(SaturatingAdd(*held, pages), kernel_pages);
@@ -71,7 +65,7 @@ Status ShmCounter::Refresh(MemberReader& members) {
 }
 
 void ShmCounter::Retire() {
-  in_flight_.clear();
+  in_flight_.Clear();
   shared_anon_pages_ = 0;
   counter_.ObserveHeld(0);
 }

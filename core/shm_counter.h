@@ -23,6 +23,7 @@
 #include "core/accounting_readers.h"
 #include "core/beancounter.h"
 #include "core/decision.h"
+#include "core/in_flight_calls.h"
 #include "core/syscall_classifier.h"
 
 namespace ubc {
@@ -33,9 +34,7 @@ class ShmCounter {
   ShmCounter(uint64_t barrier_pages, uint64_t limit_pages) : counter_(barrier_pages, limit_pages) {}
 
   // Thread `tid` makes a new trapped call: its previous shmget has run.
-  void CallCompleted(int tid) {
-    if (!in_flight_.empty()) in_flight_.erase(tid);
-  }
+  void CallCompleted(int tid) { in_flight_.Erase(tid); }
   // Decides `classified` (a kShmget) of `call`: admits it, refuses it with
   // ENOMEM (a beancounter refusal), or marks it undecidable when the
   // namespace cannot be read.
@@ -64,17 +63,12 @@ class ShmCounter {
   uint64_t in_flight_calls() const { return in_flight_.size(); }
 
  private:
-  struct InFlight {
-    int nr;
-    std::array<uint64_t, 6> args;
-    uint64_t pages;
-  };
   // The kernel's pages plus what is still in flight; releases the calls
   // /proc shows done first.
   Result<uint64_t> ReadHeld(MemberReader& members, uint64_t* kernel_pages);
 
   Beancounter counter_;
-  std::map<int, InFlight> in_flight_;  // by thread id
+  InFlightCalls in_flight_;
   uint64_t shared_anon_pages_ = 0;
 };
 

@@ -10,12 +10,9 @@ namespace ubc {
 Result<uint64_t> TaskCounter::ReadHeld(MemberReader& members, uint64_t* kernel_tasks) {
   Result<uint64_t> tasks = members.Tasks();
   if (!tasks.ok()) return tasks.status();
-  std::erase_if(in_flight_, [&](const auto& entry) {
-    return entry.first != pending_tid_ &&
-           members.Progress(entry.first, entry.second.nr, entry.second.args) == CallProgress::kDone;
-  });
+  in_flight_.Prune(members, pending_tid_);
   *kernel_tasks = *tasks;
-  return SaturatingAdd(*tasks, in_flight_.size());
+  return SaturatingAdd(*tasks, in_flight_.Total());
 }
 
 bool TaskCounter::Charge(const TrappedCall& call, MemberReader& members, Decision& d) {
@@ -39,7 +36,7 @@ bool TaskCounter::Charge(const TrappedCall& call, MemberReader& members, Decisio
     d.error_number = EAGAIN;
     return false;
   }
-  in_flight_[call.tid] = InFlight{call.nr, call.args};
+  in_flight_.Add(call, 1);
   pending_tid_ = call.tid;
   pending_held_ = *held;
   pending_kernel_ = kernel_tasks;
@@ -50,7 +47,7 @@ bool TaskCounter::Charge(const TrappedCall& call, MemberReader& members, Decisio
 
 void TaskCounter::CancelPending() {
   if (pending_tid_ < 0) return;
-  in_flight_.erase(pending_tid_);
+  in_flight_.Erase(pending_tid_);
   pending_tid_ = -1;
   counter_.ObserveHeldUpperBound(pending_held_, pending_kernel_);
 }
@@ -64,7 +61,7 @@ Status TaskCounter::Refresh(MemberReader& members) {
 }
 
 void TaskCounter::Retire() {
-  in_flight_.clear();
+  in_flight_.Clear();
   pending_tid_ = -1;
   counter_.ObserveHeld(0);
 }

@@ -23,6 +23,7 @@
 #include "core/accounting_readers.h"
 #include "core/beancounter.h"
 #include "core/decision.h"
+#include "core/in_flight_calls.h"
 
 namespace ubc {
 
@@ -32,9 +33,7 @@ class TaskCounter {
   bool limited() const { return counter_.values().limit_pages != kUnlimitedPages; }
 
   // Thread `tid` makes a new trapped call: the task it created exists now.
-  void CallCompleted(int tid) {
-    if (!in_flight_.empty()) in_flight_.erase(tid);
-  }
+  void CallCompleted(int tid) { in_flight_.Erase(tid); }
   // One more task for `call`: admitted (counted in flight, pending until
   // CommitPending() or CancelPending()) and true, or refused with EAGAIN
   // (failcnt moves) or undecidable (`d` says so), and false.
@@ -57,14 +56,10 @@ class TaskCounter {
   uint64_t in_flight_calls() const { return in_flight_.size(); }
 
  private:
-  struct InFlight {
-    int nr;
-    std::array<uint64_t, 6> args;
-  };
   Result<uint64_t> ReadHeld(MemberReader& members, uint64_t* kernel_tasks);
 
   Beancounter counter_{kUnlimitedPages, kUnlimitedPages};
-  std::map<int, InFlight> in_flight_;  // by thread id
+  InFlightCalls in_flight_;
   int pending_tid_ = -1;
   uint64_t pending_held_ = 0;
   uint64_t pending_kernel_ = 0;
