@@ -253,12 +253,12 @@ seccomp_notif_resp NotifyResponder::AnswerSysinfo(Worker& w, const seccomp_notif
       c.started_after_boot_s >= 0
           ? std::max<int64_t>(0, host.uptime - static_cast<int64_t>(c.started_after_boot_s))
           : -1;
-  const std::vector<uint8_t> bytes = EncodeSysinfo(
-      AbiOf(call.arch, call.nr), ContainerSysinfo(mode, facts, snap.privvmpages, tasks, age_s));
+  const SyscallAbi abi = AbiOf(call.arch, call.nr);
+  const std::vector<uint8_t> bytes =
+      EncodeSysinfo(abi, ContainerSysinfo(mode, facts, snap.privvmpages, tasks, age_s));
   if (bytes.empty()) return response;
   // i386 passes a 32-bit pointer: the upper half of the register is not part of it.
-  const uint64_t address =
-      AbiOf(call.arch, call.nr) == SyscallAbi::kI386 ? (call.args[0] & 0xffffffffu) : call.args[0];
+  const uint64_t address = abi == SyscallAbi::kI386 ? (call.args[0] & 0xffffffffu) : call.args[0];
   // /proc/TID/mem writes through read-only mappings (as a debugger's do);
   // the kernel's copy_to_user would fail those with EFAULT.
   Result<bool> writable =
