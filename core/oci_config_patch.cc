@@ -3,7 +3,10 @@
 #include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <set>
+#include <string>
 #include <utility>
+#include <vector>
 
 #include "core/annotations.h"
 #include "core/json_depth.h"
@@ -96,11 +99,43 @@ const char* EnvNameOf(const std::string& annotation) {
                                               : kProfileEnv;
 }
 
+// Appends the proc view's bind mounts (after the config's own, so over its
+// /proc); destinations the config already has keep their mount.
+Result<std::vector<std::string>> AddProcViewMounts(json& doc, std::string_view dir) {
+  json& mounts = doc["mounts"];
+  if (mounts.is_null()) mounts = json::array();
+  if (!mounts.is_array()) return ConfigError("mounts: not an array");
+  std::set<std::string> taken;
+  for (size_t i = 0; i < mounts.size(); ++i) {
+    const json& m = mounts[i];
+    if (!m.is_object()) return ConfigError("mounts[" + std::to_string(i) + "]: not an object");
+    if (auto d = m.find("destination"); d != m.end() && d->is_string()) {
+      std::string dest = d->get<std::string>();
+      while (dest.size() > 1 && dest.back() == '/') dest.pop_back();
+      taken.insert(dest);
+    }
+  }
+  std::vector<std::string> added;
+  const std::string base(dir);
+  for (const auto& [destination, file] :
+       {std::pair{kMeminfoDestination, "meminfo"},
+        std::pair{kBeancountersDestination, "user_beancounters"}}) {
+    if (taken.count(destination)) continue;
+    mounts.push_back({{"destination", destination},
+                      {"type", "bind"},
+                      {"source", base + "/" + file},
+                      {"options", {"bind", "ro", "nosuid", "nodev", "noexec"}}});
+    added.emplace_back(destination);
+  }
+  return added;
+}
+
 }  // namespace
 
 Result<PatchOutcome> PatchOciConfig(std::string_view config_json_text, const HookSettings& settings,
                                     const std::vector<ContainerConfig>& configs,
-                                    const SupervisorConfig& ubcd, std::string_view container_id) {
+                                    const SupervisorConfig& ubcd, std::string_view container_id,
+                                    std::string_view proc_view_dir) {
   // Deeper nesting than any OCI config has would only make the parser, the
   // merge's copies and the pretty-printed output recurse without bound.
   if (Status s = CheckJsonDepth(config_json_text, "config.json"); !s.ok()) return s;
@@ -174,6 +209,12 @@ Result<PatchOutcome> PatchOciConfig(std::string_view config_json_text, const Hoo
   outcome.bounds =
       KernelBoundsFor(limits.privvmpages, limits.shmpages, settings.kernel_bounds, limits.numproc);
   if (Status s = ApplyKernelBounds(doc, outcome.bounds); !s.ok()) return s.Wrap(kSource);
+
+  if (!proc_view_dir.empty() && limits.meminfo.kind != MeminfoMode::Kind::kNone) {
+    Result<std::vector<std::string>> added = AddProcViewMounts(doc, proc_view_dir);
+    if (!added.ok()) return added.status();
+    outcome.view_mounts = std::move(added).value();
+  }
 
   if (!from_env.empty()) {
     json& out_annotations = doc["annotations"];

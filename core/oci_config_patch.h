@@ -10,7 +10,12 @@
 // byte-for-byte unchanged. An opted-in config gets linux.seccomp merged with
 // the notify rules (seccomp_profile_merge.h) and listenerPath set, and the
 // kernel bounds derived from the privvmpages limit ubcd will resolve for it
-// (kernel_bounds.h). Pure; thread-safe. Errors name config.json and the field.
+// (kernel_bounds.h). Where ubcd serves its proc view (`proc_view_dir`, empty:
+// none) and the container's meminfo mode is not "none", read-only bind mounts
+// of the view's files are appended: /proc/meminfo and /dev/user_beancounters
+// (runtimes refuse mounts elsewhere in /proc); a destination the config
+// already mounts is left as it is. Pure; thread-safe. Errors name config.json
+// and the field.
 #pragma once
 
 #include <string>
@@ -38,13 +43,19 @@ struct PatchOutcome {
   // "environment", "containers.d file PATH" or "opt_in all"; empty if not.
   std::string opted_in_by;
   KernelBounds bounds;  // what was written (nothing bounded: all nullopt)
+  std::vector<std::string> view_mounts;  // destinations of the proc view mounts added
 };
+
+// Where the proc view's files appear in the container.
+inline constexpr char kMeminfoDestination[] = "/proc/meminfo";
+inline constexpr char kBeancountersDestination[] = "/dev/user_beancounters";
 
 // `container_id` may be empty (podman's precreate hook runs before the id is
 // passed to the runtime): containers.d files then match by name only. `ubcd`
 // is ubcd's config, for its default limits.
 Result<PatchOutcome> PatchOciConfig(std::string_view config_json_text, const HookSettings& settings,
                                     const std::vector<ContainerConfig>& configs,
-                                    const SupervisorConfig& ubcd, std::string_view container_id);
+                                    const SupervisorConfig& ubcd, std::string_view container_id,
+                                    std::string_view proc_view_dir = {});
 
 }  // namespace ubc

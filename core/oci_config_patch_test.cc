@@ -349,5 +349,74 @@ TEST(OciConfigPatchTest, SysinfoIsTrappedUnlessMeminfoIsNone) {
             std::string::npos);
 }
 
+std::vector<json> MountsTo(const PatchOutcome& out, const std::string& destination) {
+  std::vector<json> found;
+  const json doc = json::parse(out.output_text);
+  for (const json& m : doc["mounts"]) {
+    if (m.value("destination", "") == destination) found.push_back(m);
+  }
+  return found;
+}
+
+PatchOutcome PatchWithView(std::string_view text, std::string_view dir = "/run/ubc/proc") {
+  Result<PatchOutcome> r = PatchOciConfig(text, Settings(), {}, Ubcd(), "", dir);
+  EXPECT_TRUE(r.ok()) << r.status().message();
+  return r.ok() ? *r : PatchOutcome{};
+}
+
+TEST(OciConfigPatchTest, TheProcViewIsBoundReadOnlyAfterTheConfigsOwnMounts) {
+  const PatchOutcome out = PatchWithView(WithAnnotations({{"ubc.privvmpages", "256M"}}));
+  EXPECT_EQ(out.view_mounts, (std::vector<std::string>{"/proc/meminfo", "/dev/user_beancounters"}));
+  const json mounts = json::parse(out.output_text)["mounts"];
+  const json original = json::parse(RuncSpec())["mounts"];
+  ASSERT_EQ(mounts.size(), original.size() + 2);
+  EXPECT_EQ(mounts[original.size()], json::parse(R"({"destination": "/proc/meminfo", "type": "bind",
+                "source": "/run/ubc/proc/meminfo",
+                "options": ["bind", "ro", "nosuid", "nodev", "noexec"]})"));
+  EXPECT_EQ(mounts[original.size() + 1]["source"], "/run/ubc/proc/user_beancounters");
+  // Patching again adds nothing.
+  EXPECT_EQ(PatchWithView(out.output_text).output_text, out.output_text);
+}
+
+TEST(OciConfigPatchTest, NoViewMountsWithoutAViewOrUnderMeminfoNone) {
+  const std::string annotated = WithAnnotations({{"ubc.privvmpages", "256M"}});
+  EXPECT_TRUE(MountsTo(MustPatch(annotated), "/proc/meminfo").empty());
+  const PatchOutcome none =
+      PatchWithView(WithAnnotations({{"ubc.privvmpages", "256M"}, {"ubc.meminfo", "none"}}));
+  EXPECT_TRUE(none.view_mounts.empty());
+  EXPECT_TRUE(MountsTo(none, "/proc/meminfo").empty());
+  EXPECT_TRUE(MountsTo(none, "/dev/user_beancounters").empty());
+  // Not opted in: byte for byte unchanged, view or not.
+  EXPECT_EQ(PatchWithView(RuncSpec()).output_text, RuncSpec());
+}
+
+TEST(OciConfigPatchTest, AMeminfoMountTheConfigHasIsKept) {
+  json doc = json::parse(WithAnnotations({{"ubc.privvmpages", "256M"}}));
+  doc["mounts"].push_back({{"destination", "/proc/meminfo"},
+                           {"type", "bind"},
+                           {"source", "/var/lib/lxcfs/proc/meminfo"},
+                           {"options", {"bind"}}});
+  const PatchOutcome out = PatchWithView(doc.dump());
+  EXPECT_EQ(out.view_mounts, (std::vector<std::string>{"/dev/user_beancounters"}))
+      << out.output_text;
+  const std::vector<json> meminfo = MountsTo(out, "/proc/meminfo");
+  ASSERT_EQ(meminfo.size(), 1u);
+  EXPECT_EQ(meminfo[0]["source"], "/var/lib/lxcfs/proc/meminfo");
+}
+
+TEST(OciConfigPatchTest, MalformedMountsAreAnErrorNamingTheField) {
+  json doc = json::parse(WithAnnotations({{"ubc.privvmpages", "256M"}}));
+  doc["mounts"] = "not a list";
+  Result<PatchOutcome> r = PatchOciConfig(doc.dump(), Settings(), {}, Ubcd(), "", "/v");
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("mounts: not an array"), std::string::npos)
+      << r.status().message();
+  doc["mounts"] = json::array({1});
+  r = PatchOciConfig(doc.dump(), Settings(), {}, Ubcd(), "", "/v");
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("mounts[0]: not an object"), std::string::npos)
+      << r.status().message();
+}
+
 }  // namespace
 }  // namespace ubc

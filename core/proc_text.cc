@@ -261,4 +261,35 @@ std::optional<std::string_view> CgroupMountPoint(std::string_view mountinfo,
   return std::nullopt;
 }
 
+std::string UnescapeMountField(std::string_view field) {
+  std::string out;
+  out.reserve(field.size());
+  for (size_t i = 0; i < field.size(); ++i) {
+    const bool octal = field[i] == '\\' && field.size() - i > 3 &&
+                       std::all_of(field.begin() + i + 1, field.begin() + i + 4,
+                                   [](char c) { return c >= '0' && c <= '7'; });
+    if (octal) {
+      out += static_cast<char>((field[i + 1] - '0') * 64 + (field[i + 2] - '0') * 8 +
+                               (field[i + 3] - '0'));
+      i += 3;
+    } else {
+      out += field[i];
+    }
+  }
+  return out;
+}
+
+std::string FsTypeAt(std::string_view mountinfo, std::string_view mount_point) {
+  std::string fstype;
+  while (!mountinfo.empty()) {
+    const size_t nl = mountinfo.find('\n');
+    const std::string_view line = mountinfo.substr(0, nl);
+    mountinfo.remove_prefix(nl == std::string_view::npos ? mountinfo.size() : nl + 1);
+    std::optional<MountInfoLine> m = ParseMountInfoLine(line);
+    // Later lines are mounted on top of earlier ones.
+    if (m && UnescapeMountField(m->mount_point) == mount_point) fstype = std::string(m->fstype);
+  }
+  return fstype;
+}
+
 }  // namespace ubc

@@ -138,4 +138,11 @@ std::optional<MountInfoLine> ParseMountInfoLine(std::string_view line);
 std::optional<std::string_view> CgroupMountPoint(std::string_view mountinfo,
                                                  std::string_view controllers);
 
+// A mount point as the kernel escapes it in mountinfo, undone ("\040" is a space).
+std::string UnescapeMountField(std::string_view field);
+
+// The fstype of the topmost mount at `mount_point` (an absolute, resolved path)
+// in a mountinfo text; "" when nothing is mounted there.
+std::string FsTypeAt(std::string_view mountinfo, std::string_view mount_point);
+
 }  // namespace ubc

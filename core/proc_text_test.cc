@@ -530,5 +530,25 @@ TEST(CgroupMountPoint, Table) {
   }
 }
 
+TEST(FsTypeAt, TheTopmostMountAtThePathWins) {
+  const std::string mountinfo =
+      "22 1 0:21 / /run rw - tmpfs tmpfs rw\n"
+      "90 22 0:50 / /run/ubc/proc rw,nosuid - fuse.other other rw\n"
+      "91 90 0:51 / /run/ubc/proc rw,nosuid - fuse.ubc ubc rw,user_id=0\n"
+      "92 22 0:52 / /run/a\\040b rw - fuse.ubc ubc rw\n"
+      "garbage\n";
+  EXPECT_EQ(FsTypeAt(mountinfo, "/run/ubc/proc"), "fuse.ubc");
+  EXPECT_EQ(FsTypeAt(mountinfo, "/run/a b"), "fuse.ubc");
+  EXPECT_EQ(FsTypeAt(mountinfo, "/run"), "tmpfs");
+  EXPECT_EQ(FsTypeAt(mountinfo, "/run/ubc"), "");
+  EXPECT_EQ(FsTypeAt("", "/"), "");
+}
+
+TEST(UnescapeMountField, OctalEscapesOnly) {
+  EXPECT_EQ(UnescapeMountField("a\\040b\\011c\\134d"), "a b\tc\\d");
+  EXPECT_EQ(UnescapeMountField("end\\04"), "end\\04");
+  EXPECT_EQ(UnescapeMountField("x\\9yz"), "x\\9yz");
+}
+
 }  // namespace
 }  // namespace ubc

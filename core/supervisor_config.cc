@@ -34,6 +34,7 @@ Status ApplyDocument(const json& doc, const std::string& source, SupervisorConfi
     copy_string("listener_path", &cfg->listener_path);
     copy_string("status_path", &cfg->status_path);
     copy_string("state_dir", &cfg->state_dir);
+    copy_string("proc_dir", &cfg->proc_dir);
     copy_string("containers_dir", &cfg->containers_dir);
     copy_string("log_level", &cfg->log_level);
     if (auto it = doc.find("retire_after_seconds"); it != doc.end()) {
@@ -114,9 +115,13 @@ Result<SupervisorConfig> ParseAndApply(std::string_view json_text, const std::st
   return base;
 }
 
-}  // namespace
+// proc_dir follows state_dir unless it is set.
+SupervisorConfig Completed(SupervisorConfig cfg) {
+  if (cfg.proc_dir.empty()) cfg.proc_dir = cfg.state_dir + "/proc";
+  return cfg;
+}
 
-Result<SupervisorConfig> DefaultSupervisorConfig() {
+Result<SupervisorConfig> BuiltInDefault() {
   const std::string source = "built-in " + std::string(kDefaultName);
   std::optional<std::string_view> text = EmbeddedFile(kDefaultName);
   if (!text) return Status::Error(source + ": not embedded in this binary");
@@ -133,11 +138,22 @@ Result<SupervisorConfig> DefaultSupervisorConfig() {
   return cfg;
 }
 
+}  // namespace
+
+Result<SupervisorConfig> DefaultSupervisorConfig() {
+  Result<SupervisorConfig> cfg = BuiltInDefault();
+  if (!cfg.ok()) return cfg;
+  return Completed(std::move(cfg).value());
+}
+
 Result<SupervisorConfig> ParseSupervisorConfig(std::string_view json_text,
                                                std::string_view source) {
-  Result<SupervisorConfig> defaults = DefaultSupervisorConfig();
+  Result<SupervisorConfig> defaults = BuiltInDefault();
   if (!defaults.ok()) return defaults;
-  return ParseAndApply(json_text, std::string(source), std::move(defaults).value());
+  Result<SupervisorConfig> cfg =
+      ParseAndApply(json_text, std::string(source), std::move(defaults).value());
+  if (!cfg.ok()) return cfg;
+  return Completed(std::move(cfg).value());
 }
 
 Result<SupervisorConfig> LoadSupervisorConfigFile(const std::string& path) {

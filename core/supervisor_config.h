@@ -37,6 +37,9 @@ struct SupervisorConfig {
   std::string listener_path;  // unix socket for the runtimes' seccomp notify fds
   std::string status_path;    // unix socket `ubcd --status` talks to
   std::string state_dir;
+  // Where ubcd mounts the containers' /proc/meminfo and user_beancounters
+  // view (supervisor/proc_view_fs.h); default state_dir + "/proc".
+  std::string proc_dir;
   std::string containers_dir;  // per-container files, see container_config.h
   BarrierLimit default_privvmpages;
   BarrierLimit default_shmpages = {kUnlimitedPages, kUnlimitedPages};  // when the config has none

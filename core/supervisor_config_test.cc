@@ -23,6 +23,7 @@ void ExpectIsBuiltInDefault(const SupervisorConfig& c) {
   EXPECT_EQ(c.listener_path, "/run/ubc/ubcd.sock");
   EXPECT_EQ(c.status_path, "/run/ubc/status.sock");
   EXPECT_EQ(c.state_dir, "/run/ubc");
+  EXPECT_EQ(c.proc_dir, "/run/ubc/proc");
   EXPECT_EQ(c.containers_dir, "/etc/ubc/containers.d");
   EXPECT_EQ(c.default_privvmpages, (BarrierLimit{65536, 69632}));
   EXPECT_EQ(c.default_profile, &Bc2006Profile());
@@ -60,11 +61,23 @@ TEST(SupervisorConfigTest, FullConfigOverridesEverything) {
   EXPECT_EQ(c->listener_path, "/var/run/ubc/l.sock");
   EXPECT_EQ(c->status_path, "/var/run/ubc/s.sock");
   EXPECT_EQ(c->state_dir, "/var/lib/ubc");
+  EXPECT_EQ(c->proc_dir, "/var/lib/ubc/proc");  // follows state_dir
   EXPECT_EQ(c->containers_dir, "/srv/ubc.d");
   EXPECT_EQ(c->default_privvmpages, (BarrierLimit{262144, kUnlimitedPages}));
   EXPECT_EQ(c->default_profile, &OpenvzProfile());
   EXPECT_EQ(c->retire_after_seconds, 0u);
   EXPECT_EQ(c->log_level, "debug");
+}
+
+TEST(SupervisorConfigTest, ProcDirCanBeSetApartFromStateDir) {
+  auto c = ParseSupervisorConfig(R"({"state_dir": "/var/lib/ubc", "proc_dir": "/run/ubc-view"})",
+                                 "/etc/ubc/ubcd.json");
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  EXPECT_EQ(c->proc_dir, "/run/ubc-view");
+  auto relative = ParseSupervisorConfig(R"({"proc_dir": "view"})", "/etc/ubc/ubcd.json");
+  ASSERT_FALSE(relative.ok());
+  EXPECT_NE(relative.status().message().find("/proc_dir"), std::string::npos)
+      << relative.status().message();
 }
 
 TEST(SupervisorConfigTest, PartialDefaultsKeepTheOtherDefault) {

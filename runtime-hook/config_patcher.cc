@@ -2,7 +2,12 @@
 
 #include <sys/stat.h>
 
+#include <filesystem>
+
 #include "core/container_config.h"
+#include "core/file_reader.h"
+#include "core/meminfo_view.h"
+#include "core/proc_text.h"
 #include "core/supervisor_config.h"
 #include "runtime-hook/config_file.h"
 
@@ -16,6 +21,22 @@ Result<HookSettings> LoadFirstExistingSettings(const std::vector<std::string>& c
   return HookSettings{};
 }
 
+std::string LiveProcViewDir(const std::string& dir) {
+  // By mountinfo first: a stat of a FUSE mount nobody serves would block.
+  const std::filesystem::path path(dir);
+  std::error_code ec;
+  std::filesystem::path parent = std::filesystem::weakly_canonical(path.parent_path(), ec);
+  if (ec) return "";
+  const std::string mount_point = (parent / path.filename()).string();
+  Result<std::string> mountinfo = ReadFileBounded("/proc/self/mountinfo", 16 << 20);
+  if (!mountinfo.ok() || FsTypeAt(*mountinfo, mount_point) != kProcViewFsType) return "";
+  // A view whose server and fd store both died answers ENOTCONN: the
+  // runtime could not bind it, so the container goes without.
+  struct stat st = {};
+  if (::stat((mount_point + "/meminfo").c_str(), &st) != 0) return "";
+  return mount_point;
+}
+
 Result<PatchOutcome> PatchConfigText(std::string_view config_text, const HookSettings& settings,
                                      std::string_view container_id) {
   // A broken containers.d file fails the container rather than silently
@@ -27,7 +48,8 @@ Result<PatchOutcome> PatchConfigText(std::string_view config_text, const HookSet
                                       ? DefaultSupervisorConfig()
                                       : LoadSupervisorConfigFile(settings.ubcd_config);
   if (!ubcd.ok()) return ubcd.status();
-  return PatchOciConfig(config_text, settings, *configs, *ubcd, container_id);
+  return PatchOciConfig(config_text, settings, *configs, *ubcd, container_id,
+                        LiveProcViewDir(ubcd->proc_dir));
 }
 
 Result<PatchOutcome> PatchConfigFileInPlace(const std::string& path, const HookSettings& settings,

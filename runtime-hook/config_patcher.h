@@ -20,7 +20,12 @@ namespace ubc {
 // defaults when none does. An existing but invalid file is an error.
 Result<HookSettings> LoadFirstExistingSettings(const std::vector<std::string>& candidates);
 
-// PatchOciConfig with the containers.d files of `settings` loaded first.
+// `dir` (ubcd's proc_dir) resolved, when ubcd's proc view is mounted and
+// answers there; "" otherwise.
+std::string LiveProcViewDir(const std::string& dir);
+
+// PatchOciConfig with the containers.d files of `settings` loaded first and
+// ubcd's proc view, when it is live.
 Result<PatchOutcome> PatchConfigText(std::string_view config_text, const HookSettings& settings,
                                      std::string_view container_id);
 

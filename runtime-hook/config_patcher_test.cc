@@ -175,5 +175,13 @@ TEST(PatchConfigFileInPlaceTest, ErrorsNameTheRealPathAndLeaveTheFile) {
   EXPECT_EQ(absent.status().message(), "reading " + missing + ": No such file or directory");
 }
 
+TEST(LiveProcViewDirTest, ADirectoryWithoutTheViewMountedIsNoView) {
+  TempDir dir("ubc-config-patcher");
+  fs::create_directories(dir.path() / "proc");
+  EXPECT_EQ(LiveProcViewDir((dir.path() / "proc").string()), "");
+  EXPECT_EQ(LiveProcViewDir((dir.path() / "missing").string()), "");
+  EXPECT_EQ(LiveProcViewDir("/proc"), "");  // mounted, but not the view
+}
+
 }  // namespace
 }  // namespace ubc

@@ -126,7 +126,9 @@ int Patch(const std::vector<std::string>& args) {
       ubc::PatchConfigFileInPlace(path, *settings, options->id.value_or(""));
   if (!outcome.ok()) return Fail(outcome.status().message());
   if (outcome->patched) {
-    std::cout << path << ": patched (opted in by " << outcome->opted_in_by << ")\n";
+    std::cout << path << ": patched (opted in by " << outcome->opted_in_by << ")";
+    for (const std::string& m : outcome->view_mounts) std::cout << ", view at " << m;
+    std::cout << "\n";
   } else {
     std::cout << path << ": not opted in, unchanged\n";
   }

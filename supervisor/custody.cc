@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "supervisor/log.h"
+#include "supervisor/proc_view_fs.h"
 
 namespace ubc {
 namespace {
@@ -86,6 +87,39 @@ Custody SetUpCustody(const SupervisorConfig& config, const std::string& config_p
     custody.store.reset();
   }
   return custody;
+}
+
+ProcViewConnection OpenProcView(FdStoreClient* store, const std::string& dir) {
+  ProcViewConnection out;
+  out.meta = {{"kind", kProcViewStoreKey}, {"dir", dir}};
+  if (store != nullptr && IsProcViewMount(dir)) {
+    if (Result<std::vector<StoredFd>> listed = store->List(); listed.ok()) {
+      for (StoredFd& entry : *listed) {
+        if (entry.key != kProcViewStoreKey || entry.meta != out.meta) continue;
+        if (!IsFuseConnection(entry.fd.get())) break;
+        out.fd = std::move(entry.fd);
+        out.recovered = true;
+        Log(LogLevel::kInfo, "proc view: serving the mount at " + dir + " again (fd store)");
+        return out;
+      }
+    }
+  }
+  Result<UniqueFd> mounted = MountProcView(dir);
+  if (!mounted.ok()) {
+    Log(LogLevel::kWarning, mounted.status().message() +
+                                ": containers see the host's /proc/meminfo (sysinfo is still "
+                                "answered)");
+    return out;
+  }
+  out.fd = std::move(mounted).value();
+  if (store != nullptr) {
+    if (Status s = store->Put(kProcViewStoreKey, out.meta, out.fd.get()); !s.ok()) {
+      Log(LogLevel::kWarning,
+          "proc view: " + s.message() + "; a restart of ubcd would end the containers' view");
+    }
+  }
+  Log(LogLevel::kInfo, "proc view mounted at " + dir);
+  return out;
 }
 
 }  // namespace ubc

@@ -14,6 +14,7 @@
 #include "core/supervisor_config.h"
 #include "supervisor/fd_store.h"
 #include "supervisor/inflight_slots.h"
+#include "core/unique_fd.h"
 
 namespace ubc {
 
@@ -30,5 +31,18 @@ Custody SetUpCustody(const SupervisorConfig& config, const std::string& config_p
 // Starts a fd store when none answers at `store` and waits for it (up to 3 s).
 // True when one answers afterwards.
 bool EnsureFdStore(FdStoreClient& store, const std::string& config_path);
+
+// The proc view's FUSE connection (supervisor/proc_view_fs.h) at `dir`: the one
+// a previous ubcd left in `store` (null: none) when it is still mounted there,
+// else a fresh mount, put in the store at once. `fd` is empty when no view
+// could be mounted (logged: ubcd runs without it). Mounting needs
+// CAP_SYS_ADMIN: called before the privileges are dropped.
+inline constexpr char kProcViewStoreKey[] = "proc-view";
+struct ProcViewConnection {
+  UniqueFd fd;
+  bool recovered = false;
+  nlohmann::json meta;  // what the store keeps beside it
+};
+ProcViewConnection OpenProcView(FdStoreClient* store, const std::string& dir);
 
 }  // namespace ubc

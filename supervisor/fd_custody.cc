@@ -69,6 +69,12 @@ void FdCustody::Adopt(const StoredContainerFd& stored, const nlohmann::json& met
   deposits_[stored.key] = Deposited{meta, stored.fd.get()};
 }
 
+void FdCustody::Keep(const std::string& key, const nlohmann::json& meta, int fd) {
+  if (store_ == nullptr || key.empty()) return;
+  std::lock_guard<std::mutex> lock(mu_);
+  deposits_[key] = Deposited{meta, fd};
+}
+
 void FdCustody::Unlist(const std::string& key) {
   if (key.empty()) return;
   std::lock_guard<std::mutex> lock(mu_);
@@ -107,6 +113,7 @@ std::vector<StoredContainerFd> FdCustody::TakeStored(std::map<std::string, nlohm
   }
   for (StoredFd& entry : *stored) {
     const nlohmann::json& m = entry.meta;
+    if (m.is_object() && m.contains("kind")) continue;
     auto text = [&](const char* key) {
       auto it = m.find(key);
       return it != m.end() && it->is_string() ? it->get<std::string>() : std::string();

@@ -45,13 +45,18 @@ class FdCustody {
   // The key `fd` is kept under ("" without a store). `fd` must stay open
   // until Unlist(key).
   std::string Deposit(const ContainerProcessState& state, int runtime_pid, int slot, int fd);
+  // An fd that is not a container's (the proc view's FUSE connection), already
+  // in the store under `key`, kept for re-stocking. `fd` must stay open
+  // until Unlist(key).
+  void Keep(const std::string& key, const nlohmann::json& meta, int fd);
   // A recovered fd, already in the store, kept for re-stocking.
   void Adopt(const StoredContainerFd& stored, const nlohmann::json& meta);
   void Unlist(const std::string& key);
   // Checks the store and stocks it again if it was restarted.
   void Keep();
   // Everything the store holds, with the metadata each fd was deposited with
-  // (`meta` by key, for Adopt). Unusable entries are logged and skipped.
+  // (`meta` by key, for Adopt). Unusable entries are logged and skipped;
+  // entries of another kind (their meta has "kind") are left alone.
   std::vector<StoredContainerFd> TakeStored(std::map<std::string, nlohmann::json>* meta);
 
  private:

@@ -217,6 +217,8 @@ int main(int argc, char** argv) {
       ubc::Log(ubc::LogLevel::kError, "rest api not started: " + started.status().message());
     }
   }
+  // The containers' /proc/meminfo view: mounting needs CAP_SYS_ADMIN.
+  ubc::ProcViewConnection proc_view = ubc::OpenProcView(custody.store.get(), config->proc_dir);
   // Before any thread exists: capabilities are per thread.
   if (ubc::Status s = ubc::DropPrivileges(); !s.ok()) {
     ubc::Log(ubc::LogLevel::kWarning, "keeping start-up privileges: " + s.message());
@@ -243,6 +245,11 @@ int main(int argc, char** argv) {
   if (size_t n = supervisor.RecoverFromStore(); n > 0) {
     ubc::Log(ubc::LogLevel::kInfo,
              "recovered " + std::to_string(n) + " notify fds from the fd store");
+  }
+  // After the recovery, so that the first reads find their containers.
+  if (proc_view.fd) {
+    supervisor.ServeProcView(std::move(proc_view.fd), proc_view.recovered, ubc::kProcViewStoreKey,
+                             proc_view.meta);
   }
 
   auto listener = ubc::Listener::Create(config->listener_path,

@@ -215,16 +215,10 @@ void NotifyResponder::KillExecdImage(Worker& w, const seccomp_notif& request, Co
   if (hooks_.on_refusal) hooks_.on_refusal(c);
 }
 
-seccomp_notif_resp NotifyResponder::AnswerSysinfo(Worker& w, const seccomp_notif& request,
-                                                  const TrappedCall& call) {
-  Container& c = *w.container;
-  seccomp_notif_resp response{};
-  response.id = request.id;
-  response.flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;  // the host's answer, unless below
+std::optional<SysinfoFacts> ContainerSysinfoNow(const Container& c) {
   const MeminfoMode mode = c.Meminfo();
-  if (mode.kind == MeminfoMode::Kind::kNone) return response;
   struct sysinfo host {};
-  if (::sysinfo(&host) != 0) return response;
+  if (::sysinfo(&host) != 0) return std::nullopt;
   const uint64_t unit = host.mem_unit == 0 ? 1 : host.mem_unit;
   SysinfoFacts facts;
   facts.uptime_s = host.uptime;
@@ -253,9 +247,20 @@ seccomp_notif_resp NotifyResponder::AnswerSysinfo(Worker& w, const seccomp_notif
       c.started_after_boot_s >= 0
           ? std::max<int64_t>(0, host.uptime - static_cast<int64_t>(c.started_after_boot_s))
           : -1;
+  return ContainerSysinfo(mode, facts, snap.privvmpages, tasks, age_s);
+}
+
+seccomp_notif_resp NotifyResponder::AnswerSysinfo(Worker& w, const seccomp_notif& request,
+                                                  const TrappedCall& call) {
+  Container& c = *w.container;
+  seccomp_notif_resp response{};
+  response.id = request.id;
+  response.flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;  // the host's answer, unless below
+  if (c.Meminfo().kind == MeminfoMode::Kind::kNone) return response;
+  const std::optional<SysinfoFacts> facts = ContainerSysinfoNow(c);
+  if (!facts) return response;
   const SyscallAbi abi = AbiOf(call.arch, call.nr);
-  const std::vector<uint8_t> bytes =
-      EncodeSysinfo(abi, ContainerSysinfo(mode, facts, snap.privvmpages, tasks, age_s));
+  const std::vector<uint8_t> bytes = EncodeSysinfo(abi, *facts);
   if (bytes.empty()) return response;
   // i386 passes a 32-bit pointer: the upper half of the register is not part of it.
   const uint64_t address = abi == SyscallAbi::kI386 ? (call.args[0] & 0xffffffffu) : call.args[0];

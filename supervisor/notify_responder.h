@@ -26,9 +26,11 @@
 #include <list>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 
+#include "core/container_sysinfo.h"
 #include "core/decision_metrics.h"
 #include "supervisor/container_registry.h"
 #include "supervisor/inflight_slots.h"
@@ -36,6 +38,11 @@
 #include "supervisor/process_view.h"
 
 namespace ubc {
+
+// What sysinfo(2) shows in `c` now, its meminfo mode applied (the host's
+// figures under "none"); nullopt when the host's own sysinfo fails. Reads
+// only published counters: never waits for a decision. Thread-safe.
+std::optional<SysinfoFacts> ContainerSysinfoNow(const Container& c);
 
 class NotifyResponder {
  public:

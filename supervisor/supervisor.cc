@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "core/file_reader.h"
+#include "core/meminfo_view.h"
 #include "core/ubc_table.h"
 #include "supervisor/log.h"
 #include "supervisor/seccomp_notifier.h"
@@ -28,6 +29,7 @@ PersistedState ReadStateFile(const std::string& path) {
 
 Supervisor::Supervisor(SupervisorConfig config, Parts parts)
     : config_(std::move(config)),
+      view_(parts.view),
       registry_(config_, *parts.view, ReadStateFile(parts.state_path)),
       custody_(parts.store, std::move(parts.ensure_store)),
       slots_(parts.slots),
@@ -55,6 +57,12 @@ void Supervisor::Start() {
 void Supervisor::Stop() {
   if (stopped_) return;
   stopped_ = true;
+  // The view's thread renders from the registry: it goes first. Its
+  // connection stays in the fd store, so readers wait for the next ubcd.
+  if (proc_view_) {
+    custody_.Unlist(proc_view_key_);
+    proc_view_.reset();
+  }
   // No decision after this one; then nothing is left to publish or write.
   responder_.Stop();
   refresher_.Stop();
@@ -140,6 +148,56 @@ std::string Supervisor::StatusJson() {
   return ContainerReportsJson(ListContainers())
              .dump(2, ' ', false, nlohmann::json::error_handler_t::replace) +
          "\n";
+}
+
+void Supervisor::ServeProcView(UniqueFd fuse_fd, bool recovered, const std::string& store_key,
+                               const nlohmann::json& meta) {
+  const int fd = fuse_fd.get();
+  auto started =
+      ProcViewFs::Start(std::move(fuse_fd), recovered,
+                        [this](ProcViewFile file, pid_t tid) { return ProcViewText(file, tid); });
+  if (!started.ok()) {
+    Log(LogLevel::kWarning,
+        started.status().message() + ": containers see the host's /proc/meminfo");
+    return;
+  }
+  proc_view_ = std::move(started).value();
+  proc_view_key_ = store_key;
+  custody_.Keep(store_key, meta, fd);
+}
+
+std::string Supervisor::ProcViewText(ProcViewFile file, int tid) {
+  std::shared_ptr<Container> c;
+  if (tid > 0) {
+    std::unique_ptr<ProcessLocation> where = view_->Locate(tid);
+    c = registry_.FindByProcess(*where);
+  }
+  const bool meminfo = file == ProcViewFile::kMeminfo;
+  std::string host;
+  if (meminfo) {
+    // Fail open: the host's file, as if no view were mounted.
+    Result<std::string> text = ReadFileBounded("/proc/meminfo", 64 * 1024);
+    host = text.ok() ? std::move(text).value() : std::string();
+  }
+  if (!c) {
+    LogLimited(LogLevel::kInfo, "proc view unknown", "proc view reads by unknown processes",
+               "proc view: pid " + std::to_string(tid) +
+                   " is in no container of ubcd's; it is shown the host's " +
+                   (meminfo ? "/proc/meminfo" : "(empty) beancounter table"));
+    return meminfo ? host : RenderUserBeancounters({});
+  }
+  refresher_.Freshen({c});
+  if (!meminfo) return RenderUserBeancounters({CountersOf(registry_.Report(*c))});
+  if (c->Meminfo().kind == MeminfoMode::Kind::kNone) return host;
+  const std::optional<SysinfoFacts> facts = ContainerSysinfoNow(*c);
+  if (!facts) return host;
+  const AccountingSnapshot snap = c->accounting->Published();
+  MeminfoFigures figures;
+  figures.total_bytes = facts->totalram_bytes;
+  figures.free_bytes = facts->freeram_bytes;
+  figures.shmem_bytes = snap.shmpages.held_pages * kPageBytes;
+  figures.locked_bytes = snap.lockedpages.held_pages * kPageBytes;
+  return RenderContainerMeminfo(host, figures);
 }
 
 }  // namespace ubc

@@ -35,6 +35,7 @@
 #include "supervisor/inflight_slots.h"
 #include "supervisor/notifier.h"
 #include "supervisor/notify_responder.h"
+#include "supervisor/proc_view_fs.h"
 #include "supervisor/process_view.h"
 #include "supervisor/snapshot_refresher.h"
 #include "supervisor/state_persister.h"
@@ -89,6 +90,15 @@ class Supervisor {
   std::string StatusText();
   std::string StatusJson();
 
+  // Serves the proc view (supervisor/proc_view_fs.h) on `fuse_fd`, which the
+  // fd store keeps under `store_key` with `meta`; `recovered`: a previous
+  // ubcd's. Failures are logged; ubcd runs on without the view.
+  void ServeProcView(UniqueFd fuse_fd, bool recovered, const std::string& store_key,
+                     const nlohmann::json& meta);
+  // The view's text for thread `tid` of the host: its container's, or the
+  // host's (logged) when no container of ubcd's holds it.
+  std::string ProcViewText(ProcViewFile file, int tid);
+
   // Writes the state file now if anything changed.
   Status PersistNow() { return persister_.PersistNow(); }
   size_t NotifyThreads() { return responder_.Workers(); }
@@ -97,6 +107,7 @@ class Supervisor {
   void Tick();
 
   const SupervisorConfig config_;
+  ProcessView* const view_;
   ContainerRegistry registry_;
   FdCustody custody_;
   InflightSlots* const slots_;
@@ -104,6 +115,8 @@ class Supervisor {
   NotifyResponder responder_;
   SnapshotRefresher refresher_;
   ExecEnforcer exec_enforcer_;
+  std::unique_ptr<ProcViewFs> proc_view_;  // its thread calls ProcViewText
+  std::string proc_view_key_;
   bool stopped_ = false;
 };
 

@@ -1,0 +1,401 @@
+#define FUSE_USE_VERSION 34
+#include "supervisor/proc_view_fs.h"
+
+#include <fcntl.h>
+#include <fuse_lowlevel.h>
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <sys/mount.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdarg>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <vector>
+
+#include "core/file_reader.h"
+#include "core/proc_text.h"
+#include "supervisor/log.h"
+
+namespace ubc {
+namespace {
+
+constexpr fuse_ino_t kMeminfoIno = 2;
+constexpr fuse_ino_t kBeancountersIno = 3;
+constexpr double kAttrTimeoutS = 3600;  // the tree never changes
+
+// The kernel's FUSE ABI for the two messages libfuse has no call for: a
+// synthetic INIT (takeover) and FUSE_NOTIFY_RESEND (Linux 6.9).
+struct InHeader {
+  uint32_t len, opcode;
+  uint64_t unique, nodeid;
+  uint32_t uid, gid, pid;
+  uint16_t total_extlen, padding;
+};
+struct InitIn {
+  uint32_t major, minor, max_readahead, flags, flags2;
+  uint32_t unused[11];
+};
+struct OutHeader {
+  uint32_t len;
+  int32_t error;
+  uint64_t unique;
+};
+constexpr uint32_t kOpInit = 26;
+constexpr uint32_t kInitAsyncRead = 1u << 0, kInitBigWrites = 1u << 5, kInitMaxPages = 1u << 22,
+                   kInitParallelDirops = 1u << 18;
+constexpr int32_t kNotifyResend = 7;
+// Never issued by the kernel (its uniques count up from 2 in steps of 2):
+// the reply to the synthetic INIT finds no request and is dropped.
+constexpr uint64_t kSyntheticUnique = 0x7ffffffffffffff0ull;
+
+ProcViewFs* Self(fuse_req_t req) { return static_cast<ProcViewFs*>(fuse_req_userdata(req)); }
+
+struct stat AttrOf(fuse_ino_t ino) {
+  struct stat st {};
+  st.st_ino = ino;
+  st.st_uid = 0;
+  st.st_gid = 0;
+  if (ino == FUSE_ROOT_ID) {
+    st.st_mode = S_IFDIR | 0555;
+    st.st_nlink = 2;
+  } else {
+    // Size 0, as procfs files: readers read to end of file.
+    st.st_mode = S_IFREG | 0444;
+    st.st_nlink = 1;
+  }
+  return st;
+}
+
+fuse_ino_t InoOf(const char* name) {
+  if (std::strcmp(name, "meminfo") == 0) return kMeminfoIno;
+  if (std::strcmp(name, "user_beancounters") == 0) return kBeancountersIno;
+  return 0;
+}
+
+void OpLookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
+  const fuse_ino_t ino = parent == FUSE_ROOT_ID ? InoOf(name) : 0;
+  if (ino == 0) {
+    fuse_reply_err(req, ENOENT);
+    return;
+  }
+  fuse_entry_param e{};
+  e.ino = ino;
+  e.attr = AttrOf(ino);
+  e.attr_timeout = kAttrTimeoutS;
+  e.entry_timeout = kAttrTimeoutS;
+  fuse_reply_entry(req, &e);
+}
+
+void OpGetattr(fuse_req_t req, fuse_ino_t ino, fuse_file_info*) {
+  if (ino != FUSE_ROOT_ID && ino != kMeminfoIno && ino != kBeancountersIno) {
+    fuse_reply_err(req, ENOENT);
+    return;
+  }
+  const struct stat st = AttrOf(ino);
+  fuse_reply_attr(req, &st, kAttrTimeoutS);
+}
+
+void OpSetattr(fuse_req_t req, fuse_ino_t, struct stat*, int, fuse_file_info*) {
+  fuse_reply_err(req, EACCES);
+}
+
+void OpOpen(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) { Self(req)->Open(req, ino, fi); }
+
+void OpRead(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info* fi) {
+  Self(req)->Read(req, ino, size, off, fi);
+}
+
+void OpWrite(fuse_req_t req, fuse_ino_t, const char*, size_t, off_t, fuse_file_info*) {
+  fuse_reply_err(req, EACCES);
+}
+
+void OpRelease(fuse_req_t req, fuse_ino_t, fuse_file_info* fi) { Self(req)->Release(req, fi); }
+
+void OpOpendir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
+  if (ino != FUSE_ROOT_ID) {
+    fuse_reply_err(req, ENOTDIR);
+    return;
+  }
+  fuse_reply_open(req, fi);
+}
+
+void OpReaddir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info*) {
+  if (ino != FUSE_ROOT_ID) {
+    fuse_reply_err(req, ENOTDIR);
+    return;
+  }
+  struct Entry {
+    const char* name;
+    fuse_ino_t ino;
+  };
+  const Entry entries[] = {{".", FUSE_ROOT_ID},
+                           {"..", FUSE_ROOT_ID},
+                           {"meminfo", kMeminfoIno},
+                           {"user_beancounters", kBeancountersIno}};
+  std::vector<char> buf(std::min<size_t>(size, 4096));
+  size_t used = 0;
+  for (off_t i = std::max<off_t>(off, 0); i < static_cast<off_t>(std::size(entries)); ++i) {
+    const struct stat st = AttrOf(entries[i].ino);
+    const size_t need =
+        fuse_add_direntry(req, buf.data() + used, buf.size() - used, entries[i].name, &st, i + 1);
+    if (need > buf.size() - used) break;
+    used += need;
+  }
+  fuse_reply_buf(req, buf.data(), used);
+}
+
+void FuseLog(enum fuse_log_level level, const char* fmt, va_list ap) {
+  char line[512];
+  std::vsnprintf(line, sizeof(line), fmt, ap);
+  std::string text(line);
+  while (!text.empty() && text.back() == '\n') text.pop_back();
+  LogLimited(level <= FUSE_LOG_ERR ? LogLevel::kWarning : LogLevel::kDebug, "libfuse",
+             "libfuse messages", "proc view: " + text);
+}
+
+const fuse_lowlevel_ops kOps = [] {
+  fuse_lowlevel_ops ops{};
+  ops.lookup = OpLookup;
+  ops.getattr = OpGetattr;
+  ops.setattr = OpSetattr;
+  ops.open = OpOpen;
+  ops.read = OpRead;
+  ops.write = OpWrite;
+  ops.release = OpRelease;
+  ops.opendir = OpOpendir;
+  ops.readdir = OpReaddir;
+  return ops;
+}();
+
+// The mount point as mountinfo spells it: the parent resolved, the last
+// component kept (resolving it would stat the mount).
+std::string MountPointOf(const std::string& dir) {
+  std::filesystem::path p(dir);
+  std::error_code ec;
+  std::filesystem::path parent = std::filesystem::weakly_canonical(p.parent_path(), ec);
+  if (ec) parent = p.parent_path();
+  return (parent / p.filename()).string();
+}
+
+// The fstype mounted at `mount_point` by this process's mountinfo.
+std::string FsTypeAt(const std::string& mount_point) {
+  Result<std::string> mountinfo = ReadFileBounded("/proc/self/mountinfo", 16 << 20);
+  return mountinfo.ok() ? ubc::FsTypeAt(*mountinfo, mount_point) : std::string();
+}
+
+}  // namespace
+
+bool IsProcViewMount(const std::string& dir) {
+  return FsTypeAt(MountPointOf(dir)) == kProcViewFsType;
+}
+
+bool IsFuseConnection(int fd) {
+  struct stat st {};
+  // /dev/fuse is the misc character device 10:229.
+  return ::fstat(fd, &st) == 0 && S_ISCHR(st.st_mode) && major(st.st_rdev) == 10 &&
+         minor(st.st_rdev) == 229;
+}
+
+Result<UniqueFd> MountProcView(const std::string& dir) {
+  const std::string mount_point = MountPointOf(dir);
+  // Whatever FUSE file system is there nobody serves for us now (a stale view
+  // of ours would have come back from the fd store): detached without a stat.
+  for (std::string type = FsTypeAt(mount_point); type.rfind("fuse", 0) == 0;
+       type = FsTypeAt(mount_point)) {
+    if (::umount2(mount_point.c_str(), MNT_DETACH) != 0) {
+      return Status::Error("detaching the stale mount at " + mount_point + ": " +
+                           std::strerror(errno));
+    }
+    Log(LogLevel::kInfo, "proc view: detached a stale " + type + " mount at " + mount_point);
+  }
+  std::error_code ec;
+  std::filesystem::create_directories(mount_point, ec);
+  if (ec) return Status::Error("creating " + mount_point + ": " + ec.message());
+  ::chmod(mount_point.c_str(), 0755);
+  UniqueFd fd(::open("/dev/fuse", O_RDWR | O_CLOEXEC));
+  if (!fd) return Status::Error(std::string("opening /dev/fuse: ") + std::strerror(errno));
+  const std::string options = "fd=" + std::to_string(fd.get()) +
+                              ",rootmode=40000,user_id=0,group_id=0,allow_other,"
+                              "default_permissions";
+  if (::mount("ubc", mount_point.c_str(), kProcViewFsType, MS_NOSUID | MS_NODEV | MS_NOEXEC,
+              options.c_str()) != 0) {
+    return Status::Error("mounting " + std::string(kProcViewFsType) + " at " + mount_point + ": " +
+                         std::strerror(errno));
+  }
+  return fd;
+}
+
+ProcViewFs::ProcViewFs(ProcViewRender render) : render_(std::move(render)) {
+  uint64_t base = 0;
+  if (::getrandom(&base, sizeof(base), GRND_NONBLOCK) != sizeof(base)) base = ::getpid();
+  next_fh_ = (base | 1) & ~(uint64_t{1} << 63);
+}
+
+Result<std::unique_ptr<ProcViewFs>> ProcViewFs::Start(UniqueFd fuse_fd, bool recovered,
+                                                      ProcViewRender render) {
+  if (!IsFuseConnection(fuse_fd.get())) return Status::Error("proc view: not a /dev/fuse fd");
+  std::unique_ptr<ProcViewFs> fs(new ProcViewFs(std::move(render)));
+  fs->wake_ = UniqueFd(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+  if (!fs->wake_) return Status::Error(std::string("eventfd: ") + std::strerror(errno));
+  fuse_set_log_func(FuseLog);
+  char arg0[] = "ubcd";
+  char* argv[] = {arg0, nullptr};
+  fuse_args args = FUSE_ARGS_INIT(1, argv);
+  fs->session_ = fuse_session_new(&args, &kOps, sizeof(kOps), fs.get());
+  if (fs->session_ == nullptr) return Status::Error("proc view: fuse_session_new failed");
+  // "/dev/fd/N": libfuse serves an fd mounted by someone else, and owns it.
+  const std::string dev = "/dev/fd/" + std::to_string(fuse_fd.get());
+  if (fuse_session_mount(fs->session_, dev.c_str()) != 0) {
+    fuse_session_destroy(fs->session_);
+    fs->session_ = nullptr;
+    return Status::Error("proc view: libfuse refused " + dev);
+  }
+  const int fd = fuse_fd.release();
+  if (recovered) {
+    // The kernel initialised this connection with the previous server; libfuse
+    // must see an INIT before anything else. The same flags keep its buffer
+    // as large as the kernel's negotiated requests.
+    struct {
+      InHeader h;
+      InitIn init;
+    } msg{};
+    msg.h.len = sizeof(msg);
+    msg.h.opcode = kOpInit;
+    msg.h.unique = kSyntheticUnique;
+    msg.init.major = 7;
+    msg.init.minor = 31;
+    msg.init.max_readahead = 128 * 1024;
+    msg.init.flags = kInitAsyncRead | kInitBigWrites | kInitMaxPages | kInitParallelDirops;
+    fuse_buf buf{};
+    buf.mem = &msg;
+    buf.size = sizeof(msg);
+    fuse_session_process_buf(fs->session_, &buf);
+    // Requests the previous server read and never answered go back to the
+    // queue. Older kernels refuse (EINVAL): those requests stay unanswered.
+    const OutHeader resend{sizeof(OutHeader), kNotifyResend, 0};
+    if (::write(fd, &resend, sizeof(resend)) != static_cast<ssize_t>(sizeof(resend))) {
+      Log(LogLevel::kInfo, std::string("proc view: no FUSE_NOTIFY_RESEND (") +
+                               std::strerror(errno) +
+                               "): reads the previous ubcd had taken are not answered");
+    }
+  }
+  fs->thread_ = std::thread([p = fs.get()] { p->Run(); });
+  return fs;
+}
+
+ProcViewFs::~ProcViewFs() {
+  Stop();
+  if (session_ != nullptr) fuse_session_destroy(session_);  // closes our fd
+}
+
+void ProcViewFs::Stop() {
+  if (stopped_) return;
+  stopped_ = true;
+  const uint64_t one = 1;
+  if (wake_) (void)!::write(wake_.get(), &one, sizeof(one));
+  if (thread_.joinable()) thread_.join();
+}
+
+void ProcViewFs::Run() {
+  fuse_buf buf{};
+  pollfd fds[2] = {{fuse_session_fd(session_), POLLIN, 0}, {wake_.get(), POLLIN, 0}};
+  for (;;) {
+    if (::poll(fds, 2, -1) < 0) {
+      if (errno == EINTR) continue;
+      Log(LogLevel::kError, std::string("proc view: poll: ") + std::strerror(errno));
+      break;
+    }
+    if (fds[1].revents != 0) break;
+    if (fds[0].revents & (POLLERR | POLLHUP | POLLNVAL)) {
+      Log(LogLevel::kWarning, "proc view: the FUSE connection was closed (unmounted or aborted)");
+      break;
+    }
+    const int n = fuse_session_receive_buf(session_, &buf);
+    if (n == -EINTR || n == -EAGAIN) continue;
+    if (n <= 0) {
+      if (n < 0) {
+        Log(LogLevel::kWarning, std::string("proc view: reading /dev/fuse: ") + std::strerror(-n));
+      }
+      break;
+    }
+    fuse_session_process_buf(session_, &buf);
+  }
+  std::free(buf.mem);
+}
+
+void ProcViewFs::RenderFor(fuse_req* req, uint64_t ino, std::string* text) {
+  const ProcViewFile file =
+      ino == kMeminfoIno ? ProcViewFile::kMeminfo : ProcViewFile::kUserBeancounters;
+  *text = render_(file, fuse_req_ctx(req)->pid);
+}
+
+void ProcViewFs::Open(fuse_req* req, uint64_t ino, fuse_file_info* fi) {
+  if (ino != kMeminfoIno && ino != kBeancountersIno) {
+    fuse_reply_err(req, ino == FUSE_ROOT_ID ? EISDIR : ENOENT);
+    return;
+  }
+  // Root in a container passes the mode check (CAP_DAC_OVERRIDE): refused here.
+  if ((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC) != 0) {
+    fuse_reply_err(req, EACCES);
+    return;
+  }
+  fi->direct_io = 1;  // no page cache: every open sees its own text
+  fi->keep_cache = 0;
+  fi->nonseekable = 0;
+  fi->fh = 0;  // rendered per read
+  if (texts_.size() < kMaxSnapshotFiles) {
+    std::string text;
+    RenderFor(req, ino, &text);
+    fi->fh = next_fh_;
+    next_fh_ = (next_fh_ + 1) & ~(uint64_t{1} << 63);
+    if (next_fh_ == 0) next_fh_ = 1;
+    texts_[fi->fh] = std::move(text);
+    open_files_.store(texts_.size());
+  }
+  if (fuse_reply_open(req, fi) != 0 && fi->fh != 0) {
+    // The opener was interrupted: no release will come for this handle.
+    texts_.erase(fi->fh);
+    open_files_.store(texts_.size());
+  }
+}
+
+void ProcViewFs::Read(fuse_req* req, uint64_t ino, size_t size, off_t offset, fuse_file_info* fi) {
+  if (offset < 0) {
+    fuse_reply_err(req, EINVAL);
+    return;
+  }
+  std::string fresh;
+  const std::string* text = nullptr;
+  if (auto it = texts_.find(fi->fh); fi->fh != 0 && it != texts_.end()) {
+    text = &it->second;
+  } else {
+    // Per read, or a handle a previous ubcd issued (its text died with it).
+    RenderFor(req, ino, &fresh);
+    if (fi->fh != 0 && texts_.size() < kMaxSnapshotFiles) {
+      text = &(texts_[fi->fh] = std::move(fresh));
+      open_files_.store(texts_.size());
+    } else {
+      text = &fresh;
+    }
+  }
+  const uint64_t start = static_cast<uint64_t>(offset);
+  if (start >= text->size()) {
+    fuse_reply_buf(req, nullptr, 0);
+    return;
+  }
+  fuse_reply_buf(req, text->data() + start, std::min<uint64_t>(size, text->size() - start));
+}
+
+void ProcViewFs::Release(fuse_req* req, fuse_file_info* fi) {
+  texts_.erase(fi->fh);
+  open_files_.store(texts_.size());
+  fuse_reply_err(req, 0);
+}
+
+}  // namespace ubc

@@ -1,0 +1,179 @@
+#include "supervisor/proc_view_fs.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <sys/mount.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <future>
+#include <set>
+#include <string>
+#include <thread>
+
+namespace ubc {
+namespace {
+
+// Real mounts of the real kernel's FUSE: root only, each test its own
+// directory, detached at the end whatever happened.
+class ProcViewFsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (::geteuid() != 0) GTEST_SKIP() << "mounting FUSE needs root";
+    char tmpl[] = "/tmp/ubc-procview-XXXXXX";
+    ASSERT_NE(::mkdtemp(tmpl), nullptr);
+    base_ = tmpl;
+    dir_ = base_ + "/proc";
+  }
+  void TearDown() override {
+    fs_.reset();
+    if (!dir_.empty()) {
+      while (::umount2(dir_.c_str(), MNT_DETACH) == 0) {
+      }
+      std::error_code ec;
+      std::filesystem::remove_all(base_, ec);
+    }
+  }
+  std::unique_ptr<ProcViewFs> Serve(UniqueFd fd, bool recovered, std::string tag) {
+    auto started =
+        ProcViewFs::Start(std::move(fd), recovered, [this, tag](ProcViewFile file, pid_t tid) {
+          last_tid_ = tid;
+          ++renders_;
+          return tag + (file == ProcViewFile::kMeminfo ? " meminfo " : " beancounters ") +
+                 std::to_string(renders_.load()) + "\n";
+        });
+    EXPECT_TRUE(started.ok()) << started.status().message();
+    return started.ok() ? std::move(started).value() : nullptr;
+  }
+  std::string Read(const std::string& name) {
+    UniqueFd fd(::open((dir_ + "/" + name).c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd) return "open: " + std::string(std::strerror(errno));
+    std::string out;
+    char buf[4096];
+    for (ssize_t n; (n = ::read(fd.get(), buf, sizeof(buf))) > 0;) out.append(buf, n);
+    return out;
+  }
+
+  std::string base_, dir_;
+  std::unique_ptr<ProcViewFs> fs_;
+  std::atomic<pid_t> last_tid_{0};
+  std::atomic<int> renders_{0};
+};
+
+TEST_F(ProcViewFsTest, ServesEachFileRenderedForTheReadingThread) {
+  auto fd = MountProcView(dir_);
+  ASSERT_TRUE(fd.ok()) << fd.status().message();
+  EXPECT_TRUE(IsFuseConnection(fd->get()));
+  EXPECT_TRUE(IsProcViewMount(dir_));
+  fs_ = Serve(std::move(fd).value(), false, "first");
+  ASSERT_TRUE(fs_);
+  EXPECT_EQ(Read("meminfo"), "first meminfo 1\n");
+  EXPECT_EQ(last_tid_.load(), static_cast<pid_t>(::syscall(SYS_gettid)));
+  EXPECT_EQ(Read("user_beancounters"), "first beancounters 2\n");
+  EXPECT_EQ(Read("nothing"), "open: No such file or directory");
+}
+
+TEST_F(ProcViewFsTest, ListsItsTwoFiles) {
+  auto fd = MountProcView(dir_);
+  ASSERT_TRUE(fd.ok()) << fd.status().message();
+  fs_ = Serve(std::move(fd).value(), false, "t");
+  std::set<std::string> names;
+  for (const auto& e : std::filesystem::directory_iterator(dir_)) {
+    names.insert(e.path().filename().string());
+  }
+  EXPECT_EQ(names, (std::set<std::string>{"meminfo", "user_beancounters"}));
+}
+
+TEST_F(ProcViewFsTest, WritingIsRefusedEvenToRoot) {
+  auto fd = MountProcView(dir_);
+  ASSERT_TRUE(fd.ok()) << fd.status().message();
+  fs_ = Serve(std::move(fd).value(), false, "t");
+  const std::string path = dir_ + "/meminfo";
+  for (int flags : {O_WRONLY, O_RDWR, O_RDONLY | O_TRUNC}) {
+    errno = 0;
+    UniqueFd w(::open(path.c_str(), flags | O_CLOEXEC));
+    EXPECT_FALSE(w) << flags;
+    EXPECT_EQ(errno, EACCES) << flags;
+  }
+  EXPECT_NE(::truncate(path.c_str(), 0), 0);
+  EXPECT_EQ(errno, EACCES);
+}
+
+TEST_F(ProcViewFsTest, AnOpenFileKeepsItsTextAndOddReadsAreBounded) {
+  auto fd = MountProcView(dir_);
+  ASSERT_TRUE(fd.ok()) << fd.status().message();
+  fs_ = Serve(std::move(fd).value(), false, "snap");
+  UniqueFd f(::open((dir_ + "/meminfo").c_str(), O_RDONLY | O_CLOEXEC));
+  ASSERT_TRUE(f);
+  EXPECT_EQ(fs_->open_files(), 1u);
+  char a[5] = {}, b[64] = {};
+  ASSERT_EQ(::pread(f.get(), a, 4, 0), 4);
+  EXPECT_EQ(Read("meminfo"), "snap meminfo 2\n");  // another open renders anew
+  ASSERT_EQ(::pread(f.get(), b, sizeof(b), 4), 11);
+  EXPECT_EQ(std::string(a) + b, "snap meminfo 1\n");  // this one did not change
+  EXPECT_EQ(::pread(f.get(), b, sizeof(b), 1 << 30), 0);
+  EXPECT_EQ(::lseek(f.get(), -5, SEEK_SET), -1);
+  EXPECT_EQ(errno, EINVAL);
+  std::vector<char> huge(8 << 20);
+  EXPECT_EQ(::pread(f.get(), huge.data(), huge.size(), 0), 15);
+  f.reset();
+  // The release is asynchronous to close(2).
+  for (int i = 0; i < 200 && fs_->open_files() != 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  EXPECT_EQ(fs_->open_files(), 0u);
+}
+
+TEST_F(ProcViewFsTest, ANewServerTakesOverTheSameMountAndWaitingReadsAreAnswered) {
+  auto fd = MountProcView(dir_);
+  ASSERT_TRUE(fd.ok()) << fd.status().message();
+  // The copy the fd store would keep.
+  UniqueFd kept(::fcntl(fd->get(), F_DUPFD_CLOEXEC, 0));
+  ASSERT_TRUE(kept);
+  fs_ = Serve(std::move(fd).value(), false, "old");
+  UniqueFd opened_before(::open((dir_ + "/meminfo").c_str(), O_RDONLY | O_CLOEXEC));
+  ASSERT_TRUE(opened_before);
+  EXPECT_EQ(Read("meminfo"), "old meminfo 2\n");
+  fs_.reset();  // the server is gone; the connection lives in `kept`
+
+  // A read meanwhile waits (it neither fails nor is answered) ...
+  auto waiting = std::async(std::launch::async, [this] { return Read("user_beancounters"); });
+  EXPECT_EQ(waiting.wait_for(std::chrono::milliseconds(300)), std::future_status::timeout);
+  // ... until the next server takes the connection over.
+  fs_ = Serve(std::move(kept), true, "new");
+  ASSERT_TRUE(fs_);
+  ASSERT_EQ(waiting.wait_for(std::chrono::seconds(10)), std::future_status::ready);
+  EXPECT_EQ(waiting.get().rfind("new beancounters ", 0), 0u);
+  // A file opened under the previous server is read afresh, never misread.
+  char buf[64] = {};
+  ASSERT_GT(::pread(opened_before.get(), buf, sizeof(buf) - 1, 0), 0);
+  EXPECT_EQ(std::string(buf).rfind("new meminfo ", 0), 0u) << buf;
+}
+
+TEST_F(ProcViewFsTest, AMountNobodyServesIsReplaced) {
+  {
+    auto fd = MountProcView(dir_);
+    ASSERT_TRUE(fd.ok()) << fd.status().message();
+    // Held and never served: a stat of it would hang. Closed: it is dead.
+  }
+  auto again = MountProcView(dir_);
+  ASSERT_TRUE(again.ok()) << again.status().message();
+  fs_ = Serve(std::move(again).value(), false, "fresh");
+  EXPECT_EQ(Read("meminfo"), "fresh meminfo 1\n");
+}
+
+TEST_F(ProcViewFsTest, OnlyFuseFdsAreConnections) {
+  UniqueFd null(::open("/dev/null", O_RDONLY | O_CLOEXEC));
+  EXPECT_FALSE(IsFuseConnection(null.get()));
+  EXPECT_FALSE(IsProcViewMount(base_));
+  EXPECT_FALSE(ProcViewFs::Start(std::move(null), false, {}).ok());
+}
+
+}  // namespace
+}  // namespace ubc
