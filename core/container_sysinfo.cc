@@ -48,8 +48,11 @@ SysinfoFacts ContainerSysinfo(const MeminfoMode& mode, const SysinfoFacts& host,
   s.totalram_bytes = std::min(PagesToBytes(total_pages), host.totalram_bytes);
   s.freeram_bytes = std::min(PagesToBytes(total_pages > held_pages ? total_pages - held_pages : 0),
                              s.totalram_bytes);
-  s.sharedram_bytes = std::min(host.sharedram_bytes, s.totalram_bytes);
-  s.bufferram_bytes = std::min(host.bufferram_bytes, s.totalram_bytes);
+  // `free` takes buffers (and shared, in some versions) out of total − free:
+  // the host's could exceed what the container holds and make "used"
+  // negative. Buffers are host-wide cache, 0 here as in the /proc/meminfo view.
+  s.sharedram_bytes = std::min(host.sharedram_bytes, s.totalram_bytes - s.freeram_bytes);
+  s.bufferram_bytes = 0;
   s.totalswap_bytes = 0;
   s.freeswap_bytes = 0;
   s.totalhigh_bytes = 0;

@@ -5,8 +5,9 @@
 // Memory is computed from the privvmpages beancounter: the bound allocations
 // are refused at is the barrier, so total is the barrier (× N), free what is
 // left below it, never more than the host has. Swap is 0 (privvmpages has no
-// swap of its own), procs the container's task count, uptime its age; loads,
-// shared and buffer memory stay the host's. Pure functions; thread-safe.
+// swap of its own), procs the container's task count, uptime its age; loads
+// stay the host's, shared memory the host's capped at what the container
+// holds, buffers 0 (host-wide cache). Pure functions; thread-safe.
 #pragma once
 
 #include <array>

@@ -1,7 +1,13 @@
 #include "runtime-hook/config_patcher.h"
 
+#include <sys/random.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
+#include <algorithm>
+#include <cctype>
+#include <cstring>
+#include <ctime>
 #include <filesystem>
 
 #include "core/container_config.h"
@@ -19,6 +25,29 @@ Result<HookSettings> LoadFirstExistingSettings(const std::vector<std::string>& c
     if (::stat(path.c_str(), &st) == 0) return LoadHookSettings(path);
   }
   return HookSettings{};
+}
+
+std::string ProcViewToken(std::string_view container_id) {
+  const bool usable =
+      !container_id.empty() && container_id.size() <= 64 && container_id != "." &&
+      container_id != ".." && std::all_of(container_id.begin(), container_id.end(), [](char c) {
+        return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.';
+      });
+  if (usable) return std::string(container_id);
+  // No id (podman's precreate hook) or one the view does not accept: any
+  // name of the container's own does.
+  uint8_t bytes[16] = {};
+  if (::getrandom(bytes, sizeof(bytes), 0) != static_cast<ssize_t>(sizeof(bytes))) {
+    const uint64_t now = static_cast<uint64_t>(::time(nullptr)) ^ static_cast<uint64_t>(::getpid());
+    std::memcpy(bytes, &now, sizeof(now));
+  }
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string token = "ct-";
+  for (uint8_t b : bytes) {
+    token += kHex[b >> 4];
+    token += kHex[b & 15];
+  }
+  return token;
 }
 
 std::string LiveProcViewDir(const std::string& dir) {
@@ -48,8 +77,9 @@ Result<PatchOutcome> PatchConfigText(std::string_view config_text, const HookSet
                                       ? DefaultSupervisorConfig()
                                       : LoadSupervisorConfigFile(settings.ubcd_config);
   if (!ubcd.ok()) return ubcd.status();
-  return PatchOciConfig(config_text, settings, *configs, *ubcd, container_id,
-                        LiveProcViewDir(ubcd->proc_dir));
+  std::string view = LiveProcViewDir(ubcd->proc_dir);
+  if (!view.empty()) view += "/" + ProcViewToken(container_id);
+  return PatchOciConfig(config_text, settings, *configs, *ubcd, container_id, view);
 }
 
 Result<PatchOutcome> PatchConfigFileInPlace(const std::string& path, const HookSettings& settings,

@@ -24,6 +24,11 @@ Result<HookSettings> LoadFirstExistingSettings(const std::vector<std::string>& c
 // answers there; "" otherwise.
 std::string LiveProcViewDir(const std::string& dir);
 
+// The directory name under the view a container's files are bound from: its
+// id when the view accepts it as a name, else a random one. Distinct per
+// container, so containers share no inode of the view.
+std::string ProcViewToken(std::string_view container_id);
+
 // PatchOciConfig with the containers.d files of `settings` loaded first and
 // ubcd's proc view, when it is live.
 Result<PatchOutcome> PatchConfigText(std::string_view config_text, const HookSettings& settings,

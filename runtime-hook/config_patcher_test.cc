@@ -183,5 +183,16 @@ TEST(LiveProcViewDirTest, ADirectoryWithoutTheViewMountedIsNoView) {
   EXPECT_EQ(LiveProcViewDir("/proc"), "");  // mounted, but not the view
 }
 
+TEST(ProcViewTokenTest, TheIdWhenItIsAUsableNameElseARandomOne) {
+  EXPECT_EQ(ProcViewToken("ubct-1234-1-ab_c.d"), "ubct-1234-1-ab_c.d");
+  const std::string a = ProcViewToken(""), b = ProcViewToken("");
+  EXPECT_EQ(a.size(), 35u);
+  EXPECT_EQ(a.rfind("ct-", 0), 0u);
+  EXPECT_NE(a, b);
+  EXPECT_NE(ProcViewToken("has/slash"), "has/slash");
+  EXPECT_NE(ProcViewToken(".."), "..");
+  EXPECT_NE(ProcViewToken(std::string(65, 'x')), std::string(65, 'x'));
+}
+
 }  // namespace
 }  // namespace ubc

@@ -11,6 +11,8 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cstdarg>
 #include <cstdio>
@@ -25,8 +27,73 @@
 namespace ubc {
 namespace {
 
+// Inodes. The root holds meminfo (2) and user_beancounters (3) and, under
+// any name ubc-hook picks for a container (a token), a directory with the
+// same two files. Each container binds its own directory's files: inodes, and
+// the page cache a splice read fills, are then never shared between
+// containers. Token inodes are derived from the name, so nothing is kept per
+// token and a takeover finds the kernel's inodes unchanged:
+// hash << 2 | 0 (directory), | 1 (meminfo), | 2 (user_beancounters).
 constexpr fuse_ino_t kMeminfoIno = 2;
 constexpr fuse_ino_t kBeancountersIno = 3;
+constexpr fuse_ino_t kTokenBit = fuse_ino_t{1} << 62;
+constexpr size_t kMaxTokenBytes = 64;
+
+enum class Node { kNone, kRoot, kTokenDir, kMeminfo, kBeancounters };
+
+Node NodeOf(fuse_ino_t ino) {
+  if (ino == FUSE_ROOT_ID) return Node::kRoot;
+  if (ino == kMeminfoIno) return Node::kMeminfo;
+  if (ino == kBeancountersIno) return Node::kBeancounters;
+  if ((ino & kTokenBit) == 0) return Node::kNone;
+  switch (ino & 3) {
+    case 0:
+      return Node::kTokenDir;
+    case 1:
+      return Node::kMeminfo;
+    case 2:
+      return Node::kBeancounters;
+    default:
+      return Node::kNone;
+  }
+}
+
+bool IsFile(Node n) { return n == Node::kMeminfo || n == Node::kBeancounters; }
+bool IsDir(Node n) { return n == Node::kRoot || n == Node::kTokenDir; }
+
+bool ValidToken(std::string_view name) {
+  return !name.empty() && name.size() <= kMaxTokenBytes &&
+         std::all_of(name.begin(), name.end(),
+                     [](char c) {
+                       return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' ||
+                              c == '.';
+                     }) &&
+         name != "." && name != "..";
+}
+
+fuse_ino_t TokenDirIno(std::string_view token) {
+  uint64_t h = 0xcbf29ce484222325ull;  // FNV-1a
+  for (char c : token) h = (h ^ static_cast<unsigned char>(c)) * 0x100000001b3ull;
+  return ((h & ((uint64_t{1} << 60) - 1)) << 2) | kTokenBit;
+}
+
+// The child `name` of directory `parent`; 0 when there is none.
+fuse_ino_t ChildOf(fuse_ino_t parent, const char* name) {
+  const Node p = NodeOf(parent);
+  const bool meminfo = std::strcmp(name, "meminfo") == 0;
+  const bool beancounters = std::strcmp(name, "user_beancounters") == 0;
+  if (p == Node::kRoot) {
+    if (meminfo) return kMeminfoIno;
+    if (beancounters) return kBeancountersIno;
+    return ValidToken(name) ? TokenDirIno(name) : 0;
+  }
+  if (p == Node::kTokenDir) {
+    if (meminfo) return parent | 1;
+    if (beancounters) return parent | 2;
+  }
+  return 0;
+}
+
 constexpr double kAttrTimeoutS = 3600;  // the tree never changes
 
 // The kernel's FUSE ABI for the two messages libfuse has no call for: a
@@ -56,50 +123,31 @@ constexpr uint64_t kSyntheticUnique = 0x7ffffffffffffff0ull;
 
 ProcViewFs* Self(fuse_req_t req) { return static_cast<ProcViewFs*>(fuse_req_userdata(req)); }
 
-struct stat AttrOf(fuse_ino_t ino) {
+// Files: their size is that of the text the caller would read now, so that
+// readers sizing by stat(2), and splice reads (sendfile, copy_file_range)
+// that the page cache serves up to the size, see all of it. It is asked
+// again at every stat and open (no attribute caching).
+struct stat AttrOf(fuse_ino_t ino, size_t size_bytes) {
   struct stat st {};
   st.st_ino = ino;
-  st.st_uid = 0;
-  st.st_gid = 0;
-  if (ino == FUSE_ROOT_ID) {
+  if (IsDir(NodeOf(ino))) {
     st.st_mode = S_IFDIR | 0555;
     st.st_nlink = 2;
   } else {
-    // Size 0, as procfs files: readers read to end of file.
     st.st_mode = S_IFREG | 0444;
     st.st_nlink = 1;
+    st.st_size = static_cast<off_t>(size_bytes);
   }
   return st;
 }
 
-fuse_ino_t InoOf(const char* name) {
-  if (std::strcmp(name, "meminfo") == 0) return kMeminfoIno;
-  if (std::strcmp(name, "user_beancounters") == 0) return kBeancountersIno;
-  return 0;
-}
+double AttrTimeoutOf(fuse_ino_t ino) { return IsDir(NodeOf(ino)) ? kAttrTimeoutS : 0.0; }
 
 void OpLookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
-  const fuse_ino_t ino = parent == FUSE_ROOT_ID ? InoOf(name) : 0;
-  if (ino == 0) {
-    fuse_reply_err(req, ENOENT);
-    return;
-  }
-  fuse_entry_param e{};
-  e.ino = ino;
-  e.attr = AttrOf(ino);
-  e.attr_timeout = kAttrTimeoutS;
-  e.entry_timeout = kAttrTimeoutS;
-  fuse_reply_entry(req, &e);
+  Self(req)->Lookup(req, parent, name);
 }
 
-void OpGetattr(fuse_req_t req, fuse_ino_t ino, fuse_file_info*) {
-  if (ino != FUSE_ROOT_ID && ino != kMeminfoIno && ino != kBeancountersIno) {
-    fuse_reply_err(req, ENOENT);
-    return;
-  }
-  const struct stat st = AttrOf(ino);
-  fuse_reply_attr(req, &st, kAttrTimeoutS);
-}
+void OpGetattr(fuse_req_t req, fuse_ino_t ino, fuse_file_info*) { Self(req)->Getattr(req, ino); }
 
 void OpSetattr(fuse_req_t req, fuse_ino_t, struct stat*, int, fuse_file_info*) {
   fuse_reply_err(req, EACCES);
@@ -118,7 +166,7 @@ void OpWrite(fuse_req_t req, fuse_ino_t, const char*, size_t, off_t, fuse_file_i
 void OpRelease(fuse_req_t req, fuse_ino_t, fuse_file_info* fi) { Self(req)->Release(req, fi); }
 
 void OpOpendir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
-  if (ino != FUSE_ROOT_ID) {
+  if (!IsDir(NodeOf(ino))) {
     fuse_reply_err(req, ENOTDIR);
     return;
   }
@@ -126,7 +174,7 @@ void OpOpendir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
 }
 
 void OpReaddir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info*) {
-  if (ino != FUSE_ROOT_ID) {
+  if (!IsDir(NodeOf(ino))) {
     fuse_reply_err(req, ENOTDIR);
     return;
   }
@@ -134,14 +182,15 @@ void OpReaddir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file
     const char* name;
     fuse_ino_t ino;
   };
-  const Entry entries[] = {{".", FUSE_ROOT_ID},
+  const bool root = ino == FUSE_ROOT_ID;
+  const Entry entries[] = {{".", ino},
                            {"..", FUSE_ROOT_ID},
-                           {"meminfo", kMeminfoIno},
-                           {"user_beancounters", kBeancountersIno}};
+                           {"meminfo", root ? kMeminfoIno : ino | 1},
+                           {"user_beancounters", root ? kBeancountersIno : ino | 2}};
   std::vector<char> buf(std::min<size_t>(size, 4096));
   size_t used = 0;
   for (off_t i = std::max<off_t>(off, 0); i < static_cast<off_t>(std::size(entries)); ++i) {
-    const struct stat st = AttrOf(entries[i].ino);
+    const struct stat st = AttrOf(entries[i].ino, 0);
     const size_t need =
         fuse_add_direntry(req, buf.data() + used, buf.size() - used, entries[i].name, &st, i + 1);
     if (need > buf.size() - used) break;
@@ -331,13 +380,41 @@ void ProcViewFs::Run() {
 
 void ProcViewFs::RenderFor(fuse_req* req, uint64_t ino, std::string* text) {
   const ProcViewFile file =
-      ino == kMeminfoIno ? ProcViewFile::kMeminfo : ProcViewFile::kUserBeancounters;
+      NodeOf(ino) == Node::kMeminfo ? ProcViewFile::kMeminfo : ProcViewFile::kUserBeancounters;
   *text = render_(file, fuse_req_ctx(req)->pid);
 }
 
+void ProcViewFs::Lookup(fuse_req* req, uint64_t parent, const char* name) {
+  const fuse_ino_t ino = ChildOf(parent, name);
+  if (ino == 0) {
+    fuse_reply_err(req, ENOENT);
+    return;
+  }
+  std::string text;
+  if (IsFile(NodeOf(ino))) RenderFor(req, ino, &text);
+  fuse_entry_param e{};
+  e.ino = ino;
+  e.attr = AttrOf(ino, text.size());
+  e.attr_timeout = AttrTimeoutOf(ino);
+  e.entry_timeout = kAttrTimeoutS;  // names never change what they are
+  fuse_reply_entry(req, &e);
+}
+
+void ProcViewFs::Getattr(fuse_req* req, uint64_t ino) {
+  const Node node = NodeOf(ino);
+  if (node == Node::kNone) {
+    fuse_reply_err(req, ENOENT);
+    return;
+  }
+  std::string text;
+  if (IsFile(node)) RenderFor(req, ino, &text);
+  const struct stat st = AttrOf(ino, text.size());
+  fuse_reply_attr(req, &st, AttrTimeoutOf(ino));
+}
+
 void ProcViewFs::Open(fuse_req* req, uint64_t ino, fuse_file_info* fi) {
-  if (ino != kMeminfoIno && ino != kBeancountersIno) {
-    fuse_reply_err(req, ino == FUSE_ROOT_ID ? EISDIR : ENOENT);
+  if (!IsFile(NodeOf(ino))) {
+    fuse_reply_err(req, IsDir(NodeOf(ino)) ? EISDIR : ENOENT);
     return;
   }
   // Root in a container passes the mode check (CAP_DAC_OVERRIDE): refused here.

@@ -3,8 +3,11 @@
 // container sees"), the way lxcfs shows cgroup views.
 //
 // ubcd mounts one instance ("fuse.ubc") at the config's proc_dir, holding
-// `meminfo` and `user_beancounters`; ubc-hook bind-mounts them read-only into
-// each container. Every open renders the file for the opening thread (FUSE
+// `meminfo` and `user_beancounters`, and the same two files under any
+// directory name (a token, [A-Za-z0-9._-]{1,64}): ubc-hook bind-mounts a
+// token's files read-only into each container, a token of its own, so no
+// two containers share an inode or its page cache. A file's size is its
+// text's for the caller. Every open renders the file for the opening thread (FUSE
 // names it by its host tid) through the `render` callback and keeps that text
 // for the open file's reads, as procfs' seq files do; opens past
 // kMaxSnapshotFiles render per read instead, so memory stays bounded however
@@ -70,6 +73,8 @@ class ProcViewFs {
   size_t open_files() const { return open_files_.load(); }
 
   // libfuse's callbacks (C linkage needs them public); not for other callers.
+  void Lookup(fuse_req* req, uint64_t parent, const char* name);
+  void Getattr(fuse_req* req, uint64_t ino);
   void Open(fuse_req* req, uint64_t ino, fuse_file_info* fi);
   void Read(fuse_req* req, uint64_t ino, size_t size, off_t offset, fuse_file_info* fi);
   void Release(fuse_req* req, fuse_file_info* fi);

@@ -4,6 +4,8 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/mount.h>
+#include <sys/sendfile.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -44,9 +46,8 @@ class ProcViewFsTest : public ::testing::Test {
     auto started =
         ProcViewFs::Start(std::move(fd), recovered, [this, tag](ProcViewFile file, pid_t tid) {
           last_tid_ = tid;
-          ++renders_;
           return tag + (file == ProcViewFile::kMeminfo ? " meminfo " : " beancounters ") +
-                 std::to_string(renders_.load()) + "\n";
+                 std::to_string(generation_.load()) + "\n";
         });
     EXPECT_TRUE(started.ok()) << started.status().message();
     return started.ok() ? std::move(started).value() : nullptr;
@@ -56,14 +57,16 @@ class ProcViewFsTest : public ::testing::Test {
     if (!fd) return "open: " + std::string(std::strerror(errno));
     std::string out;
     char buf[4096];
-    for (ssize_t n; (n = ::read(fd.get(), buf, sizeof(buf))) > 0;) out.append(buf, n);
+    ssize_t n;
+    while ((n = ::read(fd.get(), buf, sizeof(buf))) > 0) out.append(buf, n);
+    if (n < 0) return "read: " + std::string(std::strerror(errno));
     return out;
   }
 
   std::string base_, dir_;
   std::unique_ptr<ProcViewFs> fs_;
   std::atomic<pid_t> last_tid_{0};
-  std::atomic<int> renders_{0};
+  std::atomic<int> generation_{1};  // what the texts say; tests move it
 };
 
 TEST_F(ProcViewFsTest, ServesEachFileRenderedForTheReadingThread) {
@@ -75,8 +78,10 @@ TEST_F(ProcViewFsTest, ServesEachFileRenderedForTheReadingThread) {
   ASSERT_TRUE(fs_);
   EXPECT_EQ(Read("meminfo"), "first meminfo 1\n");
   EXPECT_EQ(last_tid_.load(), static_cast<pid_t>(::syscall(SYS_gettid)));
+  generation_ = 2;
   EXPECT_EQ(Read("user_beancounters"), "first beancounters 2\n");
-  EXPECT_EQ(Read("nothing"), "open: No such file or directory");
+  EXPECT_EQ(Read("any-token"), "read: Is a directory");  // every name is a token directory
+  EXPECT_EQ(Read("token/nothing"), "open: No such file or directory");
 }
 
 TEST_F(ProcViewFsTest, ListsItsTwoFiles) {
@@ -114,6 +119,7 @@ TEST_F(ProcViewFsTest, AnOpenFileKeepsItsTextAndOddReadsAreBounded) {
   EXPECT_EQ(fs_->open_files(), 1u);
   char a[5] = {}, b[64] = {};
   ASSERT_EQ(::pread(f.get(), a, 4, 0), 4);
+  generation_ = 2;
   EXPECT_EQ(Read("meminfo"), "snap meminfo 2\n");  // another open renders anew
   ASSERT_EQ(::pread(f.get(), b, sizeof(b), 4), 11);
   EXPECT_EQ(std::string(a) + b, "snap meminfo 1\n");  // this one did not change
@@ -139,6 +145,7 @@ TEST_F(ProcViewFsTest, ANewServerTakesOverTheSameMountAndWaitingReadsAreAnswered
   fs_ = Serve(std::move(fd).value(), false, "old");
   UniqueFd opened_before(::open((dir_ + "/meminfo").c_str(), O_RDONLY | O_CLOEXEC));
   ASSERT_TRUE(opened_before);
+  generation_ = 2;
   EXPECT_EQ(Read("meminfo"), "old meminfo 2\n");
   fs_.reset();  // the server is gone; the connection lives in `kept`
 
@@ -166,6 +173,54 @@ TEST_F(ProcViewFsTest, AMountNobodyServesIsReplaced) {
   ASSERT_TRUE(again.ok()) << again.status().message();
   fs_ = Serve(std::move(again).value(), false, "fresh");
   EXPECT_EQ(Read("meminfo"), "fresh meminfo 1\n");
+}
+
+TEST_F(ProcViewFsTest, EachTokenDirectoryHasTheFilesWithInodesOfItsOwn) {
+  auto fd = MountProcView(dir_);
+  ASSERT_TRUE(fd.ok()) << fd.status().message();
+  fs_ = Serve(std::move(fd).value(), false, "tok");
+  struct stat root_file {
+  }, a{}, b{}, a_again{};
+  ASSERT_EQ(::stat((dir_ + "/meminfo").c_str(), &root_file), 0);
+  ASSERT_EQ(::stat((dir_ + "/ctr-a/meminfo").c_str(), &a), 0);
+  ASSERT_EQ(::stat((dir_ + "/ctr-b/meminfo").c_str(), &b), 0);
+  ASSERT_EQ(::stat((dir_ + "/ctr-a/meminfo").c_str(), &a_again), 0);
+  EXPECT_NE(a.st_ino, root_file.st_ino);
+  EXPECT_NE(a.st_ino, b.st_ino);
+  EXPECT_EQ(a.st_ino, a_again.st_ino);
+  EXPECT_TRUE(S_ISREG(a.st_mode));
+  EXPECT_EQ(Read("ctr-a/user_beancounters").rfind("tok beancounters ", 0), 0u);
+  EXPECT_EQ(Read("ctr-a/other"), "open: No such file or directory");
+  EXPECT_EQ(Read("bad name!/meminfo"), "open: No such file or directory");
+  EXPECT_EQ(Read(std::string(65, 'x') + "/meminfo"), "open: No such file or directory");
+  std::set<std::string> names;
+  for (const auto& e : std::filesystem::directory_iterator(dir_ + "/ctr-a")) {
+    names.insert(e.path().filename().string());
+  }
+  EXPECT_EQ(names, (std::set<std::string>{"meminfo", "user_beancounters"}));
+}
+
+TEST_F(ProcViewFsTest, StatAndSendfileSeeTheWholeText) {
+  auto fd = MountProcView(dir_);
+  ASSERT_TRUE(fd.ok()) << fd.status().message();
+  fs_ = Serve(std::move(fd).value(), false, "sized");
+  struct stat st {};
+  ASSERT_EQ(::stat((dir_ + "/t1/meminfo").c_str(), &st), 0);
+  EXPECT_EQ(st.st_size, static_cast<off_t>(std::string("sized meminfo 1\n").size()));
+  // busybox cat and coreutils copy with sendfile/copy_file_range: the page
+  // cache path, which stops at the size.
+  UniqueFd in(::open((dir_ + "/t1/meminfo").c_str(), O_RDONLY | O_CLOEXEC));
+  ASSERT_TRUE(in);
+  const std::string out_path = base_ + "/copy";
+  UniqueFd out(::open(out_path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600));
+  ASSERT_TRUE(out);
+  const ssize_t sent = ::sendfile(out.get(), in.get(), nullptr, 1 << 20);
+  out.reset();
+  std::string copied(64, '\0');
+  UniqueFd back(::open(out_path.c_str(), O_RDONLY | O_CLOEXEC));
+  copied.resize(std::max<ssize_t>(0, ::read(back.get(), copied.data(), copied.size())));
+  EXPECT_GT(sent, 0);
+  EXPECT_EQ(copied.rfind("sized meminfo ", 0), 0u) << copied;
 }
 
 TEST_F(ProcViewFsTest, OnlyFuseFdsAreConnections) {

@@ -131,6 +131,11 @@ class Container:
         self.execs.append(channel)
         return channel
 
+    def run(self, *args, timeout_s=30.0, check_rc=True):
+        """`<runtime> exec ID ARGS...` to its end: a program of the rootfs (busybox)."""
+        return run(self.runtime.cmd("exec", self.id, *args), timeout_s=timeout_s,
+                   check_rc=check_rc)
+
     def stop(self):
         """Ends the probe(s) normally and waits for the run command."""
         for ch in self.execs:
