@@ -99,7 +99,8 @@ void FdCustody::Keep() {
     if (store_->Put(key, deposit.meta, deposit.fd).ok()) ++ok;
   }
   Log(LogLevel::kInfo, "fd store restarted: deposited " + std::to_string(ok) + " of " +
-                           std::to_string(deposits_.size()) + " notify fds again");
+                           std::to_string(deposits_.size()) +
+                           " fds again (notify fds and the proc view's)");
   deposited_generation_ = ok == deposits_.size() ? store_->generation() : 0;
 }
 

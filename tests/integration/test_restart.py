@@ -6,6 +6,7 @@ kernel, maxheld, failcnt and limits changed live from the state file."""
 import json
 import os
 import signal
+import subprocess
 import time
 
 from outcome import check, check_eq, wait_until
@@ -95,6 +96,51 @@ def test_sigterm_runc():
     _survives("runc", signal.SIGTERM)
 
 
+# Reads both files of the proc view until /tmp/stop appears, counting its rounds; a read
+# that fails or shows another total is reported.
+READ_LOOP = ("i=0; while [ ! -e /tmp/stop ]; do "
+             "cat /proc/meminfo > /tmp/m || echo FAIL-meminfo; "
+             "grep -q '^MemTotal: *262144 kB' /tmp/m || { echo WRONG; cat /tmp/m; }; "
+             "cat /dev/user_beancounters > /tmp/u || echo FAIL-beancounters; "
+             "grep -q privvmpages /tmp/u || echo WRONG-beancounters; "
+             "i=$((i+1)); done; echo rounds $i")
+
+
+def _proc_view_survives_sigkill(runtime):
+    """kill -9 of ubcd under a loop reading /proc/meminfo and /dev/user_beancounters in a
+    container: no read fails or shows the host (each waits for the next ubcd, which takes
+    the view's FUSE connection back from the fd store), and reads go on after it."""
+    s = Session(runtime)
+    c = s.supervised("65536:69632")
+    reader = subprocess.Popen(s.runtime.cmd("exec", c.id, "sh", "-c", READ_LOOP),
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        time.sleep(0.5)
+        _restart(s, signal.SIGKILL)
+        check("serving the mount at" in s.ubcd.log(), "the new ubcd did not take the view over")
+        rounds_at_restart = c.run("cat", "/proc/meminfo").stdout  # one more read, now
+        check("262144 kB" in rounds_at_restart, "MemTotal after the restart")
+        time.sleep(0.5)
+        c.run("touch", "/tmp/stop")
+        out, _ = reader.communicate(timeout=60)
+    finally:
+        if reader.poll() is None:
+            reader.kill()
+            reader.wait(timeout=10)
+    check("FAIL" not in out and "WRONG" not in out, f"reads across the restart:\n{out[-3000:]}")
+    rounds = int(out.split("rounds")[-1])
+    check(rounds > 10, f"only {rounds} rounds of reads")
+    c.stop()
+
+
+def test_proc_view_survives_sigkill_runc():
+    _proc_view_survives_sigkill("runc")
+
+
+def test_proc_view_survives_sigkill_crun():
+    _proc_view_survives_sigkill("crun")
+
+
 def _fd_store_pids(config_path):
     return pids_where(lambda argv: b"--fd-store" in argv and config_path.encode() in argv)
 
@@ -108,8 +154,9 @@ def test_fd_store_killed_while_ubcd_runs():
     os.kill(old, signal.SIGKILL)
     wait_until(lambda: [p for p in _fd_store_pids(s.ubcd.config_path) if p != old], timeout_s=15,
                what="a new fd store")
-    wait_until(lambda: "deposited 1 of 1 notify fds again" in s.ubcd.log(), timeout_s=15,
-               what="the notify fd handed to the new store")
+    # The container's notify fd and the proc view's FUSE connection.
+    wait_until(lambda: "deposited 2 of 2 fds again" in s.ubcd.log(), timeout_s=15,
+               what="the notify fd and the view handed to the new store")
     c.probe.send("mmap-for 1500 256K")
     time.sleep(0.4)
     _restart(s, signal.SIGKILL)

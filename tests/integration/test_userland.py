@@ -221,3 +221,61 @@ def test_python_sizes_itself_from_sysconf_runc():
 
 def test_python_sizes_itself_from_sysconf_crun():
     _python_sizes_itself("crun")
+
+
+# procps' free and vmstat, and a psutil-style parser of /proc/meminfo, in a Debian
+# userland: what an operator's shell and monitoring read.
+MEMINFO_READERS = (
+    "free -k; vmstat -s | grep 'total memory'; "
+    "python3 -c \"\n"
+    "def mi():\n"
+    "    return {l.split(':')[0]: int(l.split()[1]) for l in open('/proc/meminfo')}\n"
+    "d = mi()\n"
+    "print('py', d['MemTotal'], d['MemFree'], d['MemAvailable'], d['SwapTotal'], flush=True)\n"
+    "b = bytearray(64 << 20)\n"
+    "b[::4096] = b'x' * len(b[::4096])\n"
+    "print('py-after', mi()['MemFree'], flush=True)\n"
+    "\"")
+
+
+def _procps_reads_the_view(runtime):
+    """With barrier 256 MiB, procps `free` and `vmstat -s` in a Debian container show a
+    262144 kB total and a used figure that is neither negative nor the host's; Python
+    parsing /proc/meminfo sees the same total, no swap, and 64 MiB it allocates come off
+    MemFree. With ubc.meminfo=none they all show the host."""
+    rootfs = _debian_rootfs()
+    s = Session(runtime)
+    ann = ubc_annotations("65536:69632")
+    _, rc, out, _, _ = _run_to_exit(s, rootfs, ["sh", "-c", MEMINFO_READERS], ann, 60)
+    check_eq(rc, 0, f"exit status (output:\n{out[-2000:]})")
+    mem = re.search(r"^Mem:\s+(\d+)\s+(\d+)\s+(\d+)", out, re.M)
+    check(mem is not None, f"no Mem: line from free:\n{out}")
+    total, used, free = (int(x) for x in mem.groups())
+    check_eq(total, 262144, "free's total (kB)")
+    check(0 <= used < total and 0 < free <= total and used + free <= total,
+          f"free's used {used} and free {free} of {total}")
+    check(re.search(r"^\s*262144 K total memory", out, re.M) is not None,
+          f"vmstat -s total memory:\n{out}")
+    py = re.search(r"^py (\d+) (\d+) (\d+) (\d+)", out, re.M)
+    check(py is not None, f"no py line:\n{out}")
+    check_eq(int(py.group(1)), 262144, "MemTotal parsed by Python")
+    check_eq(int(py.group(4)), 0, "SwapTotal parsed by Python")
+    after = re.search(r"^py-after (\d+)", out, re.M)
+    check(after is not None, f"no py-after line:\n{out}")
+    check(int(py.group(2)) - int(after.group(1)) >= 65536 - 2048,
+          f"MemFree {py.group(2)} -> {after.group(1)} kB after 64 MiB")
+    ann["ubc.meminfo"] = "none"
+    _, rc, out, _, _ = _run_to_exit(s, rootfs, ["sh", "-c", "free -k"], ann, 60)
+    mem = re.search(r"^Mem:\s+(\d+)", out, re.M)
+    with open("/proc/meminfo", encoding="ascii") as f:
+        host_total = int(f.readline().split()[1])
+    check(mem is not None and int(mem.group(1)) == host_total,
+          f"free under meminfo none shows the host's {host_total} kB:\n{out}")
+
+
+def test_procps_reads_the_view_runc():
+    _procps_reads_the_view("runc")
+
+
+def test_procps_reads_the_view_crun():
+    _procps_reads_the_view("crun")
