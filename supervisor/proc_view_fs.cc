@@ -378,10 +378,10 @@ void ProcViewFs::Run() {
   std::free(buf.mem);
 }
 
-void ProcViewFs::RenderFor(fuse_req* req, uint64_t ino, std::string* text) {
+void ProcViewFs::RenderFor(fuse_req* req, uint64_t ino, bool reading, std::string* text) {
   const ProcViewFile file =
       NodeOf(ino) == Node::kMeminfo ? ProcViewFile::kMeminfo : ProcViewFile::kUserBeancounters;
-  *text = render_(file, fuse_req_ctx(req)->pid);
+  *text = render_(file, fuse_req_ctx(req)->pid, reading);
 }
 
 void ProcViewFs::Lookup(fuse_req* req, uint64_t parent, const char* name) {
@@ -391,7 +391,7 @@ void ProcViewFs::Lookup(fuse_req* req, uint64_t parent, const char* name) {
     return;
   }
   std::string text;
-  if (IsFile(NodeOf(ino))) RenderFor(req, ino, &text);
+  if (IsFile(NodeOf(ino))) RenderFor(req, ino, false, &text);
   fuse_entry_param e{};
   e.ino = ino;
   e.attr = AttrOf(ino, text.size());
@@ -407,7 +407,7 @@ void ProcViewFs::Getattr(fuse_req* req, uint64_t ino) {
     return;
   }
   std::string text;
-  if (IsFile(node)) RenderFor(req, ino, &text);
+  if (IsFile(node)) RenderFor(req, ino, false, &text);
   const struct stat st = AttrOf(ino, text.size());
   fuse_reply_attr(req, &st, AttrTimeoutOf(ino));
 }
@@ -428,7 +428,7 @@ void ProcViewFs::Open(fuse_req* req, uint64_t ino, fuse_file_info* fi) {
   fi->fh = 0;  // rendered per read
   if (texts_.size() < kMaxSnapshotFiles) {
     std::string text;
-    RenderFor(req, ino, &text);
+    RenderFor(req, ino, true, &text);
     fi->fh = next_fh_;
     next_fh_ = (next_fh_ + 1) & ~(uint64_t{1} << 63);
     if (next_fh_ == 0) next_fh_ = 1;
@@ -453,7 +453,7 @@ void ProcViewFs::Read(fuse_req* req, uint64_t ino, size_t size, off_t offset, fu
     text = &it->second;
   } else {
     // Per read, or a handle a previous ubcd issued (its text died with it).
-    RenderFor(req, ino, &fresh);
+    RenderFor(req, ino, true, &fresh);
     if (fi->fh != 0 && texts_.size() < kMaxSnapshotFiles) {
       text = &(texts_[fi->fh] = std::move(fresh));
       open_files_.store(texts_.size());

@@ -43,7 +43,8 @@ struct fuse_file_info;
 namespace ubc {
 
 enum class ProcViewFile { kMeminfo, kUserBeancounters };
-using ProcViewRender = std::function<std::string(ProcViewFile file, pid_t tid)>;
+// `reading`: for an open or read; false: only for the size (a stat).
+using ProcViewRender = std::function<std::string(ProcViewFile file, pid_t tid, bool reading)>;
 
 inline constexpr size_t kMaxSnapshotFiles = 16384;
 
@@ -82,7 +83,7 @@ class ProcViewFs {
  private:
   explicit ProcViewFs(ProcViewRender render);
   void Run();
-  void RenderFor(fuse_req* req, uint64_t ino, std::string* text);
+  void RenderFor(fuse_req* req, uint64_t ino, bool reading, std::string* text);
 
   const ProcViewRender render_;
   fuse_session* session_ = nullptr;

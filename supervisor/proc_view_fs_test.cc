@@ -43,8 +43,8 @@ class ProcViewFsTest : public ::testing::Test {
     }
   }
   std::unique_ptr<ProcViewFs> Serve(UniqueFd fd, bool recovered, std::string tag) {
-    auto started =
-        ProcViewFs::Start(std::move(fd), recovered, [this, tag](ProcViewFile file, pid_t tid) {
+    auto started = ProcViewFs::Start(
+        std::move(fd), recovered, [this, tag](ProcViewFile file, pid_t tid, bool) {
           last_tid_ = tid;
           return tag + (file == ProcViewFile::kMeminfo ? " meminfo " : " beancounters ") +
                  std::to_string(generation_.load()) + "\n";

@@ -153,9 +153,10 @@ std::string Supervisor::StatusJson() {
 void Supervisor::ServeProcView(UniqueFd fuse_fd, bool recovered, const std::string& store_key,
                                const nlohmann::json& meta) {
   const int fd = fuse_fd.get();
-  auto started =
-      ProcViewFs::Start(std::move(fuse_fd), recovered,
-                        [this](ProcViewFile file, pid_t tid) { return ProcViewText(file, tid); });
+  auto started = ProcViewFs::Start(std::move(fuse_fd), recovered,
+                                   [this](ProcViewFile file, pid_t tid, bool reading) {
+                                     return ProcViewText(file, tid, reading);
+                                   });
   if (!started.ok()) {
     Log(LogLevel::kWarning,
         started.status().message() + ": containers see the host's /proc/meminfo");
@@ -166,7 +167,7 @@ void Supervisor::ServeProcView(UniqueFd fuse_fd, bool recovered, const std::stri
   custody_.Keep(store_key, meta, fd);
 }
 
-std::string Supervisor::ProcViewText(ProcViewFile file, int tid) {
+std::string Supervisor::ProcViewText(ProcViewFile file, int tid, bool reading) {
   std::shared_ptr<Container> c;
   if (tid > 0) {
     std::unique_ptr<ProcessLocation> where = view_->Locate(tid);
@@ -180,10 +181,12 @@ std::string Supervisor::ProcViewText(ProcViewFile file, int tid) {
     host = text.ok() ? std::move(text).value() : std::string();
   }
   if (!c) {
-    LogLimited(LogLevel::kInfo, "proc view unknown", "proc view reads by unknown processes",
-               "proc view: pid " + std::to_string(tid) +
-                   " is in no container of ubcd's; it is shown the host's " +
-                   (meminfo ? "/proc/meminfo" : "(empty) beancounter table"));
+    // Runtimes stat the view as they bind it: only reads are worth a line.
+    if (reading)
+      LogLimited(LogLevel::kInfo, "proc view unknown", "proc view reads by unknown processes",
+                 "proc view: pid " + std::to_string(tid) +
+                     " is in no container of ubcd's; it is shown the host's " +
+                     (meminfo ? "/proc/meminfo" : "(empty) beancounter table"));
     return meminfo ? host : RenderUserBeancounters({});
   }
   refresher_.Freshen({c});

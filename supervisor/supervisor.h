@@ -96,8 +96,8 @@ class Supervisor {
   void ServeProcView(UniqueFd fuse_fd, bool recovered, const std::string& store_key,
                      const nlohmann::json& meta);
   // The view's text for thread `tid` of the host: its container's, or the
-  // host's (logged) when no container of ubcd's holds it.
-  std::string ProcViewText(ProcViewFile file, int tid);
+  // host's when no container of ubcd's holds it (logged when `reading`).
+  std::string ProcViewText(ProcViewFile file, int tid, bool reading = true);
 
   // Writes the state file now if anything changed.
   Status PersistNow() { return persister_.PersistNow(); }

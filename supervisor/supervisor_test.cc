@@ -246,5 +246,28 @@ TEST_F(SupervisorTest, ARefusalIsWrittenToTheStateFile) {
   ::rmdir(dir.c_str());
 }
 
+TEST_F(SupervisorTest, TheProcViewShowsAContainerItsOwnFiguresAndOthersTheHost) {
+  auto s = Make();
+  FakeNotifier* n = Attach(*s, State("view-c1", "1024:1024"));
+  SetData(100);
+  n->Push(Mmap(1, 8));
+  ASSERT_TRUE(n->WaitForResponses(1));
+  // A thread of the container (the fake's member tgid): its barrier.
+  const std::string meminfo = s->ProcViewText(ProcViewFile::kMeminfo, FakeProcesses::kTgid);
+  EXPECT_EQ(meminfo.rfind("MemTotal:           4096 kB\n", 0), 0u) << meminfo.substr(0, 200);
+  const std::string table = s->ProcViewText(ProcViewFile::kUserBeancounters, FakeProcesses::kTgid);
+  EXPECT_NE(table.find("view-c1:"), std::string::npos) << table;
+  EXPECT_NE(table.find("privvmpages"), std::string::npos);
+  // Anyone else: the host's /proc/meminfo, and a table of no container.
+  const std::string host = s->ProcViewText(ProcViewFile::kMeminfo, FakeProcesses::kTgid + 1);
+  EXPECT_EQ(host.rfind("MemTotal:", 0), 0u);
+  EXPECT_EQ(host.find("MemTotal:           4096 kB"), std::string::npos);
+  const std::string none =
+      s->ProcViewText(ProcViewFile::kUserBeancounters, FakeProcesses::kTgid + 1);
+  EXPECT_EQ(none.rfind("Version: 2.5\n", 0), 0u);
+  EXPECT_EQ(none.find("view-c1"), std::string::npos);
+  s->Stop();
+}
+
 }  // namespace
 }  // namespace ubc

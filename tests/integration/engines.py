@@ -150,6 +150,10 @@ class PodmanContainer:
         self.probe.ok("echo ready", timeout_s=60)
         return self
 
+    def exec(self, *args):
+        """`podman exec NAME ARGS...` to its end; returns the completed process."""
+        return run(self.podman.cmd("exec", self.name, *args), timeout_s=60)
+
     @property
     def id(self):
         """The 64-hex container id podman gives the runtime (and ubcd keys by)."""

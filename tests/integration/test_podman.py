@@ -3,11 +3,13 @@ the runtime wrapper (`--runtime /tmp/.../ubc-runtime`). Isolated storage and sta
 test's temp dir; non-parallel in meson (podman shares /sys/fs/cgroup/*/libpod_parent)."""
 
 import os
+import re
 
 from engines import Podman, install_runtime_wrapper, runtime_settings, write_precreate_hook
 from outcome import check, check_eq, require_tool, which
 from probe import pages
 from session import Session
+from vzformat import parse_ubc_table
 
 SERIAL = True
 BARRIER = 4096
@@ -24,6 +26,17 @@ def _check_supervised(s, c, barrier=BARRIER):
     check(s.ubcd.refusal_lines(c.id), f"no refusal logged for {c.id}")
 
 
+def _check_view(c, barrier=BARRIER):
+    """The proc view is bound in: /proc/meminfo totals the barrier, and
+    /dev/user_beancounters holds this container's rows only."""
+    meminfo = c.exec("cat", "/proc/meminfo").stdout
+    check(re.search(rf"^MemTotal: +{barrier * 4} kB$", meminfo, re.M) is not None,
+          f"MemTotal in podman:\n{meminfo}")
+    table = parse_ubc_table(c.exec("cat", "/dev/user_beancounters").stdout)
+    check_eq(list(table), [c.id], "containers in /dev/user_beancounters")
+    check_eq(table[c.id]["privvmpages"][2], barrier, "privvmpages barrier inside")
+
+
 def _check_unsupervised(s, c):
     c.probe.ok("mmap 300M")
     check(s.ubcd.container(c.id) is None, f"unannotated {c.id} appeared in ubcd status")
@@ -35,6 +48,7 @@ def test_precreate_hook():
     write_precreate_hook(hooks_dir, s.hook_path, s.settings_path)
     podman = Podman(s.workdir, runtime=require_tool("runc"), hooks_dir=hooks_dir)
     c = podman.run_probe(s.rootfs, annotations={"ubc.privvmpages": f"{BARRIER}:{BARRIER}"})
+    _check_view(c)  # before the probe fills the container to its barrier
     _check_supervised(s, c)
     plain = podman.run_probe(s.rootfs)
     _check_unsupervised(s, plain)
@@ -48,6 +62,7 @@ def test_runtime_wrapper():
                                       runtime_settings(s.ubcd, runtime=which("runc")))
     podman = Podman(s.workdir, runtime=wrapper)
     c = podman.run_probe(s.rootfs, annotations={"ubc.privvmpages": f"{BARRIER}:{BARRIER}"})
+    _check_view(c)  # before the probe fills the container to its barrier
     _check_supervised(s, c)
     plain = podman.run_probe(s.rootfs)
     _check_unsupervised(s, plain)
