@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/mount.h>
+#include <sys/resource.h>
 #include <sys/sendfile.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -221,6 +222,35 @@ TEST_F(ProcViewFsTest, StatAndSendfileSeeTheWholeText) {
   copied.resize(std::max<ssize_t>(0, ::read(back.get(), copied.data(), copied.size())));
   EXPECT_GT(sent, 0);
   EXPECT_EQ(copied.rfind("sized meminfo ", 0), 0u) << copied;
+}
+
+TEST_F(ProcViewFsTest, ThousandsOfOpenFilesKeepBoundedSnapshotsAndAllRead) {
+  rlimit nofile{};
+  ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &nofile), 0);
+  const rlimit saved = nofile;
+  const size_t want = kMaxSnapshotFiles + 200;
+  nofile.rlim_cur = std::max<rlim_t>(nofile.rlim_cur, want + 64);
+  nofile.rlim_max = std::max(nofile.rlim_max, nofile.rlim_cur);
+  if (::setrlimit(RLIMIT_NOFILE, &nofile) != 0) GTEST_SKIP() << "cannot raise RLIMIT_NOFILE";
+  auto fd = MountProcView(dir_);
+  ASSERT_TRUE(fd.ok()) << fd.status().message();
+  fs_ = Serve(std::move(fd).value(), false, "many");
+  std::vector<UniqueFd> files;
+  files.reserve(want);
+  for (size_t i = 0; i < want; ++i) {
+    files.emplace_back(::open((dir_ + "/meminfo").c_str(), O_RDONLY | O_CLOEXEC));
+    ASSERT_TRUE(files.back()) << i << ": " << std::strerror(errno);
+  }
+  EXPECT_EQ(fs_->open_files(), kMaxSnapshotFiles);  // the rest render per read
+  char buf[64] = {};
+  ASSERT_GT(::pread(files.back().get(), buf, sizeof(buf) - 1, 0), 0);
+  EXPECT_STREQ(buf, "many meminfo 1\n");
+  files.clear();
+  for (int i = 0; i < 500 && fs_->open_files() != 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  EXPECT_EQ(fs_->open_files(), 0u);
+  ::setrlimit(RLIMIT_NOFILE, &saved);
 }
 
 TEST_F(ProcViewFsTest, OnlyFuseFdsAreConnections) {
