@@ -145,6 +145,17 @@ class ContainerBench:
         self.cmp(g, "sysinfo loop: ubcd / no filter", si, "ubcd", "none",
                  lambda x: x["ns_per_op"])
 
+        # /proc/meminfo: ubcd's containers read the FUSE view bound over it, the others
+        # (no filter) the kernel's file. Each read is an open, reads to EOF and a close.
+        g = "read of /proc/meminfo (open + read to EOF + close)"
+        nrd = 2000 if self.quick else 6000
+        rd = self.interleave(cs, f"readfile {nrd} /proc/meminfo", reps)
+        raw["meminfo_read"] = rd
+        self.cmp(g, "meminfo read p50: FUSE view (ubcd) / host file (no filter)", rd, "ubcd",
+                 "none", lambda x: x["call_ns"]["p50"], 3.0)
+        self.cmp(g, "meminfo read p50: host file under the responder / no filter", rd, "resp",
+                 "none", lambda x: x["call_ns"]["p50"])
+
         # start-up of a dynamic program inside the container
         g = "start-up of a dynamic program (fork + exec ld.so + libstdc++ + wait), in container"
         sp = self.interleave(cs, f"spawn {nsp} /bin/ubc-bench-hello", reps)

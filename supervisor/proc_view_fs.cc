@@ -4,7 +4,7 @@
 #include <fcntl.h>
 #include <fuse_lowlevel.h>
 #include <poll.h>
-#include <sys/eventfd.h>
+#include <pthread.h>
 #include <sys/mount.h>
 #include <sys/random.h>
 #include <sys/stat.h>
@@ -14,6 +14,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
+#include <chrono>
 #include <cstdarg>
 #include <cstdio>
 #include <cstring>
@@ -23,6 +24,7 @@
 #include "core/file_reader.h"
 #include "core/proc_text.h"
 #include "supervisor/log.h"
+#include "supervisor/seccomp_notifier.h"
 
 namespace ubc {
 namespace {
@@ -95,6 +97,7 @@ fuse_ino_t ChildOf(fuse_ino_t parent, const char* name) {
 }
 
 constexpr double kAttrTimeoutS = 3600;  // the tree never changes
+constexpr auto kSpinForNextRequest = std::chrono::microseconds(50);
 
 // The kernel's FUSE ABI for the two messages libfuse has no call for: a
 // synthetic INIT (takeover) and FUSE_NOTIFY_RESEND (Linux 6.9).
@@ -125,8 +128,8 @@ ProcViewFs* Self(fuse_req_t req) { return static_cast<ProcViewFs*>(fuse_req_user
 
 // Files: their size is that of the text the caller would read now, so that
 // readers sizing by stat(2), and splice reads (sendfile, copy_file_range)
-// that the page cache serves up to the size, see all of it. It is asked
-// again at every stat and open (no attribute caching).
+// that the page cache serves up to the size, see all of it. The kernel keeps
+// it for kFileAttrTimeoutS.
 struct stat AttrOf(fuse_ino_t ino, size_t size_bytes) {
   struct stat st {};
   st.st_ino = ino;
@@ -141,7 +144,13 @@ struct stat AttrOf(fuse_ino_t ino, size_t size_bytes) {
   return st;
 }
 
-double AttrTimeoutOf(fuse_ino_t ino) { return IsDir(NodeOf(ino)) ? kAttrTimeoutS : 0.0; }
+// A file's size may lag its text by up to this; an open within it costs no
+// GETATTR round trip (a third of an open + read).
+constexpr double kFileAttrTimeoutS = 1.0;
+
+double AttrTimeoutOf(fuse_ino_t ino) {
+  return IsDir(NodeOf(ino)) ? kAttrTimeoutS : kFileAttrTimeoutS;
+}
 
 void OpLookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
   Self(req)->Lookup(req, parent, name);
@@ -290,8 +299,7 @@ Result<std::unique_ptr<ProcViewFs>> ProcViewFs::Start(UniqueFd fuse_fd, bool rec
                                                       ProcViewRender render) {
   if (!IsFuseConnection(fuse_fd.get())) return Status::Error("proc view: not a /dev/fuse fd");
   std::unique_ptr<ProcViewFs> fs(new ProcViewFs(std::move(render)));
-  fs->wake_ = UniqueFd(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
-  if (!fs->wake_) return Status::Error(std::string("eventfd: ") + std::strerror(errno));
+  InstallWakeSignal();
   fuse_set_log_func(FuseLog);
   char arg0[] = "ubcd";
   char* argv[] = {arg0, nullptr};
@@ -335,6 +343,7 @@ Result<std::unique_ptr<ProcViewFs>> ProcViewFs::Start(UniqueFd fuse_fd, bool rec
     }
   }
   fs->thread_ = std::thread([p = fs.get()] { p->Run(); });
+  fs->thread_native_ = fs->thread_.native_handle();
   return fs;
 }
 
@@ -346,34 +355,53 @@ ProcViewFs::~ProcViewFs() {
 void ProcViewFs::Stop() {
   if (stopped_) return;
   stopped_ = true;
-  const uint64_t one = 1;
-  if (wake_) (void)!::write(wake_.get(), &one, sizeof(one));
-  if (thread_.joinable()) thread_.join();
+  stopping_.store(true);
+  if (!thread_.joinable()) return;
+  // The signal may land just before the thread blocks in read: sent again
+  // until the thread is out.
+  std::atomic<bool> joined{false};
+  std::thread joiner([&] {
+    thread_.join();
+    joined.store(true);
+  });
+  while (!joined.load()) {
+    ::pthread_kill(thread_native_, kWakeSignal);
+    for (int i = 0; i < 20 && !joined.load(); ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+  }
+  joiner.join();
 }
 
 void ProcViewFs::Run() {
+  // A blocking read, not poll + read: a syscall less on every request, each of
+  // which a reader waits for. Stop() interrupts it with kWakeSignal.
   fuse_buf buf{};
-  pollfd fds[2] = {{fuse_session_fd(session_), POLLIN, 0}, {wake_.get(), POLLIN, 0}};
-  for (;;) {
-    if (::poll(fds, 2, -1) < 0) {
-      if (errno == EINTR) continue;
-      Log(LogLevel::kError, std::string("proc view: poll: ") + std::strerror(errno));
-      break;
+  const int fd = fuse_session_fd(session_);
+  bool served = false;
+  while (!stopping_.load()) {
+    // A read is a burst of requests (OPEN, READ, READ to the end), each a
+    // reader waiting; going to sleep between them puts a wake-up (tens of
+    // µs on a VM) in front of each. So after serving one, the next is
+    // polled for a short while before the thread blocks.
+    if (served) {
+      pollfd p{fd, POLLIN, 0};
+      const auto until = std::chrono::steady_clock::now() + kSpinForNextRequest;
+      while (::poll(&p, 1, 0) == 0 && std::chrono::steady_clock::now() < until) {
+      }
     }
-    if (fds[1].revents != 0) break;
-    if (fds[0].revents & (POLLERR | POLLHUP | POLLNVAL)) {
-      Log(LogLevel::kWarning, "proc view: the FUSE connection was closed (unmounted or aborted)");
-      break;
-    }
+    served = false;
     const int n = fuse_session_receive_buf(session_, &buf);
     if (n == -EINTR || n == -EAGAIN) continue;
     if (n <= 0) {
-      if (n < 0) {
-        Log(LogLevel::kWarning, std::string("proc view: reading /dev/fuse: ") + std::strerror(-n));
-      }
+      if (stopping_.load()) break;
+      Log(LogLevel::kWarning,
+          n == 0 ? std::string("proc view: the FUSE connection was closed (unmounted or aborted)")
+                 : std::string("proc view: reading /dev/fuse: ") + std::strerror(-n));
       break;
     }
     fuse_session_process_buf(session_, &buf);
+    served = true;
   }
   std::free(buf.mem);
 }

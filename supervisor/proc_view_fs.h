@@ -24,6 +24,8 @@
 
 #include <sys/types.h>
 
+#include <pthread.h>
+
 #include <atomic>
 #include <cstdint>
 #include <functional>
@@ -87,8 +89,9 @@ class ProcViewFs {
 
   const ProcViewRender render_;
   fuse_session* session_ = nullptr;
-  UniqueFd wake_;  // eventfd: Stop() wakes the loop
   std::thread thread_;
+  pthread_t thread_native_{};
+  std::atomic<bool> stopping_{false};
   // Snapshots by file handle; only the session thread touches them. Handles
   // start at a random base so one issued by a previous ubcd is never taken
   // for one of ours (it is rendered afresh instead).

@@ -4,6 +4,7 @@
 
 #include "core/file_reader.h"
 #include "core/meminfo_view.h"
+#include "core/monotonic_clock.h"
 #include "core/ubc_table.h"
 #include "supervisor/log.h"
 #include "supervisor/seccomp_notifier.h"
@@ -167,6 +168,21 @@ void Supervisor::ServeProcView(UniqueFd fuse_fd, bool recovered, const std::stri
   custody_.Keep(store_key, meta, fd);
 }
 
+std::string Supervisor::HostMeminfo() {
+  // The view copies only machine properties from it (and the whole of it to
+  // readers of no container): read at most every 100 ms, not per read.
+  const int64_t now = CoarseMonotonicMs();
+  std::lock_guard<std::mutex> lock(host_meminfo_mu_);
+  if (host_meminfo_.empty() || now - host_meminfo_at_ms_ >= 100) {
+    Result<std::string> text = ReadFileBounded("/proc/meminfo", 64 * 1024);
+    if (text.ok()) {
+      host_meminfo_ = std::move(text).value();
+      host_meminfo_at_ms_ = now;
+    }
+  }
+  return host_meminfo_;
+}
+
 std::string Supervisor::ProcViewText(ProcViewFile file, int tid, bool reading) {
   std::shared_ptr<Container> c;
   if (tid > 0) {
@@ -174,12 +190,7 @@ std::string Supervisor::ProcViewText(ProcViewFile file, int tid, bool reading) {
     c = registry_.FindByProcess(*where);
   }
   const bool meminfo = file == ProcViewFile::kMeminfo;
-  std::string host;
-  if (meminfo) {
-    // Fail open: the host's file, as if no view were mounted.
-    Result<std::string> text = ReadFileBounded("/proc/meminfo", 64 * 1024);
-    host = text.ok() ? std::move(text).value() : std::string();
-  }
+  const std::string host = meminfo ? HostMeminfo() : std::string();
   if (!c) {
     // Runtimes stat the view as they bind it: only reads are worth a line.
     if (reading)
@@ -189,8 +200,13 @@ std::string Supervisor::ProcViewText(ProcViewFile file, int tid, bool reading) {
                      (meminfo ? "/proc/meminfo" : "(empty) beancounter table"));
     return meminfo ? host : RenderUserBeancounters({});
   }
-  refresher_.Freshen({c});
-  if (!meminfo) return RenderUserBeancounters({CountersOf(registry_.Report(*c))});
+  if (!meminfo) {
+    // As fresh as the host's table (the same refresher).
+    refresher_.Freshen({c});
+    return RenderUserBeancounters({CountersOf(registry_.Report(*c))});
+  }
+  // The figures sysinfo shows, from the published estimate: no wait for a
+  // fresh exact read, which every read of the file would otherwise pay.
   if (c->Meminfo().kind == MeminfoMode::Kind::kNone) return host;
   const std::optional<SysinfoFacts> facts = ContainerSysinfoNow(*c);
   if (!facts) return host;

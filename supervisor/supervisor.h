@@ -18,6 +18,7 @@
 
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -117,6 +118,10 @@ class Supervisor {
   ExecEnforcer exec_enforcer_;
   std::unique_ptr<ProcViewFs> proc_view_;  // its thread calls ProcViewText
   std::string proc_view_key_;
+  std::string HostMeminfo();  // the host's /proc/meminfo, at most 100 ms old
+  std::mutex host_meminfo_mu_;
+  std::string host_meminfo_;  // guarded by host_meminfo_mu_
+  int64_t host_meminfo_at_ms_ = 0;
   bool stopped_ = false;
 };
 
