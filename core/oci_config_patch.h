@@ -42,7 +42,7 @@ struct PatchOutcome {
   // Why the container was patched, for the hook's log line: "annotation",
   // "environment", "containers.d file PATH" or "opt_in all"; empty if not.
   std::string opted_in_by;
-  KernelBounds bounds;  // what was written (nothing bounded: all nullopt)
+  KernelBounds bounds;                   // what was written (nothing bounded: all nullopt)
   std::vector<std::string> view_mounts;  // destinations of the proc view mounts added
 };
 

@@ -12,9 +12,9 @@
 #include <string>
 
 #include "core/supervisor_config.h"
+#include "core/unique_fd.h"
 #include "supervisor/fd_store.h"
 #include "supervisor/inflight_slots.h"
-#include "core/unique_fd.h"
 
 namespace ubc {
 

@@ -144,12 +144,13 @@ struct stat AttrOf(fuse_ino_t ino, size_t size_bytes) {
   return st;
 }
 
-// A file's size may lag its text by up to this; an open within it costs no
-// GETATTR round trip (a third of an open + read).
+// A file's size a container reader was shown is kept this long: an open
+// within it costs no GETATTR round trip (a third of an open + read).
 constexpr double kFileAttrTimeoutS = 1.0;
 
-double AttrTimeoutOf(fuse_ino_t ino) {
-  return IsDir(NodeOf(ino)) ? kAttrTimeoutS : kFileAttrTimeoutS;
+double AttrTimeoutOf(fuse_ino_t ino, const ProcViewContent& content) {
+  if (IsDir(NodeOf(ino))) return kAttrTimeoutS;
+  return content.container ? kFileAttrTimeoutS : 0.0;
 }
 
 void OpLookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
@@ -305,6 +306,7 @@ Result<std::unique_ptr<ProcViewFs>> ProcViewFs::Start(UniqueFd fuse_fd, bool rec
   char* argv[] = {arg0, nullptr};
   fuse_args args = FUSE_ARGS_INIT(1, argv);
   fs->session_ = fuse_session_new(&args, &kOps, sizeof(kOps), fs.get());
+  fuse_opt_free_args(&args);  // the copy libfuse's option parsing made of argv
   if (fs->session_ == nullptr) return Status::Error("proc view: fuse_session_new failed");
   // "/dev/fd/N": libfuse serves an fd mounted by someone else, and owns it.
   const std::string dev = "/dev/fd/" + std::to_string(fuse_fd.get());
@@ -406,10 +408,10 @@ void ProcViewFs::Run() {
   std::free(buf.mem);
 }
 
-void ProcViewFs::RenderFor(fuse_req* req, uint64_t ino, bool reading, std::string* text) {
+ProcViewContent ProcViewFs::RenderFor(fuse_req* req, uint64_t ino, bool reading) {
   const ProcViewFile file =
       NodeOf(ino) == Node::kMeminfo ? ProcViewFile::kMeminfo : ProcViewFile::kUserBeancounters;
-  *text = render_(file, fuse_req_ctx(req)->pid, reading);
+  return render_(file, fuse_req_ctx(req)->pid, reading);
 }
 
 void ProcViewFs::Lookup(fuse_req* req, uint64_t parent, const char* name) {
@@ -418,12 +420,12 @@ void ProcViewFs::Lookup(fuse_req* req, uint64_t parent, const char* name) {
     fuse_reply_err(req, ENOENT);
     return;
   }
-  std::string text;
-  if (IsFile(NodeOf(ino))) RenderFor(req, ino, false, &text);
+  ProcViewContent content;
+  if (IsFile(NodeOf(ino))) content = RenderFor(req, ino, false);
   fuse_entry_param e{};
   e.ino = ino;
-  e.attr = AttrOf(ino, text.size());
-  e.attr_timeout = AttrTimeoutOf(ino);
+  e.attr = AttrOf(ino, content.text.size());
+  e.attr_timeout = AttrTimeoutOf(ino, content);
   e.entry_timeout = kAttrTimeoutS;  // names never change what they are
   fuse_reply_entry(req, &e);
 }
@@ -434,10 +436,10 @@ void ProcViewFs::Getattr(fuse_req* req, uint64_t ino) {
     fuse_reply_err(req, ENOENT);
     return;
   }
-  std::string text;
-  if (IsFile(node)) RenderFor(req, ino, false, &text);
-  const struct stat st = AttrOf(ino, text.size());
-  fuse_reply_attr(req, &st, AttrTimeoutOf(ino));
+  ProcViewContent content;
+  if (IsFile(node)) content = RenderFor(req, ino, false);
+  const struct stat st = AttrOf(ino, content.text.size());
+  fuse_reply_attr(req, &st, AttrTimeoutOf(ino, content));
 }
 
 void ProcViewFs::Open(fuse_req* req, uint64_t ino, fuse_file_info* fi) {
@@ -455,8 +457,7 @@ void ProcViewFs::Open(fuse_req* req, uint64_t ino, fuse_file_info* fi) {
   fi->nonseekable = 0;
   fi->fh = 0;  // rendered per read
   if (texts_.size() < kMaxSnapshotFiles) {
-    std::string text;
-    RenderFor(req, ino, true, &text);
+    std::string text = RenderFor(req, ino, true).text;
     fi->fh = next_fh_;
     next_fh_ = (next_fh_ + 1) & ~(uint64_t{1} << 63);
     if (next_fh_ == 0) next_fh_ = 1;
@@ -481,7 +482,7 @@ void ProcViewFs::Read(fuse_req* req, uint64_t ino, size_t size, off_t offset, fu
     text = &it->second;
   } else {
     // Per read, or a handle a previous ubcd issued (its text died with it).
-    RenderFor(req, ino, true, &fresh);
+    fresh = RenderFor(req, ino, true).text;
     if (fi->fh != 0 && texts_.size() < kMaxSnapshotFiles) {
       text = &(texts_[fi->fh] = std::move(fresh));
       open_files_.store(texts_.size());

@@ -7,11 +7,11 @@
 // directory name (a token, [A-Za-z0-9._-]{1,64}): ubc-hook bind-mounts a
 // token's files read-only into each container, a token of its own, so no
 // two containers share an inode or its page cache. A file's size is its
-// text's for the caller. Every open renders the file for the opening thread (FUSE
-// names it by its host tid) through the `render` callback and keeps that text
-// for the open file's reads, as procfs' seq files do; opens past
-// kMaxSnapshotFiles render per read instead, so memory stays bounded however
-// many readers there are. Writes and opens for writing get EACCES.
+// text's for the caller, kept by the kernel for 1 s where the caller is in a
+// container (an open then costs no GETATTR round trip). Every open renders the file for the opening
+// thread (FUSE names it by its host tid) through the `render` callback and keeps that text for the
+// open file's reads, as procfs' seq files do; opens past kMaxSnapshotFiles render per read instead,
+// so memory stays bounded however many readers there are. Writes and opens for writing get EACCES.
 //
 // The /dev/fuse fd outlives ubcd in the fd store: a restarted ubcd takes it
 // over (Start with `recovered`), tells libfuse the connection is already
@@ -22,9 +22,8 @@
 // only; open_files() is thread-safe.
 #pragma once
 
-#include <sys/types.h>
-
 #include <pthread.h>
+#include <sys/types.h>
 
 #include <atomic>
 #include <cstdint>
@@ -45,8 +44,18 @@ struct fuse_file_info;
 namespace ubc {
 
 enum class ProcViewFile { kMeminfo, kUserBeancounters };
+// What a file shows one caller. `container`: the caller is in a container,
+// whose text keeps its length from read to read (fixed-width fields, a fixed
+// set of rows), so the kernel may keep the file's size for a while. The size
+// shown to anyone else (the runtime's stat as it binds the file, a host
+// reader) is not kept: the container's next read through the page cache
+// (sendfile) would stop at it.
+struct ProcViewContent {
+  std::string text;
+  bool container = false;
+};
 // `reading`: for an open or read; false: only for the size (a stat).
-using ProcViewRender = std::function<std::string(ProcViewFile file, pid_t tid, bool reading)>;
+using ProcViewRender = std::function<ProcViewContent(ProcViewFile file, pid_t tid, bool reading)>;
 
 inline constexpr size_t kMaxSnapshotFiles = 16384;
 
@@ -85,7 +94,7 @@ class ProcViewFs {
  private:
   explicit ProcViewFs(ProcViewRender render);
   void Run();
-  void RenderFor(fuse_req* req, uint64_t ino, bool reading, std::string* text);
+  ProcViewContent RenderFor(fuse_req* req, uint64_t ino, bool reading);
 
   const ProcViewRender render_;
   fuse_session* session_ = nullptr;

@@ -47,8 +47,10 @@ class ProcViewFsTest : public ::testing::Test {
     auto started = ProcViewFs::Start(
         std::move(fd), recovered, [this, tag](ProcViewFile file, pid_t tid, bool) {
           last_tid_ = tid;
-          return tag + (file == ProcViewFile::kMeminfo ? " meminfo " : " beancounters ") +
-                 std::to_string(generation_.load()) + "\n";
+          return ProcViewContent{
+              tag + (file == ProcViewFile::kMeminfo ? " meminfo " : " beancounters ") +
+                  std::to_string(generation_.load()) + "\n",
+              container_.load()};
         });
     EXPECT_TRUE(started.ok()) << started.status().message();
     return started.ok() ? std::move(started).value() : nullptr;
@@ -67,7 +69,8 @@ class ProcViewFsTest : public ::testing::Test {
   std::string base_, dir_;
   std::unique_ptr<ProcViewFs> fs_;
   std::atomic<pid_t> last_tid_{0};
-  std::atomic<int> generation_{1};  // what the texts say; tests move it
+  std::atomic<int> generation_{1};     // what the texts say; tests move it
+  std::atomic<bool> container_{true};  // whether the caller is taken for a container's
 };
 
 TEST_F(ProcViewFsTest, ServesEachFileRenderedForTheReadingThread) {
@@ -222,6 +225,43 @@ TEST_F(ProcViewFsTest, StatAndSendfileSeeTheWholeText) {
   copied.resize(std::max<ssize_t>(0, ::read(back.get(), copied.data(), copied.size())));
   EXPECT_GT(sent, 0);
   EXPECT_EQ(copied.rfind("sized meminfo ", 0), 0u) << copied;
+}
+
+// The runtime stats a container's file as it binds it, before ubcd knows the
+// container: the size it was shown must not stick, or the container's
+// sendfile readers (busybox cat) would see only that much of their own text.
+TEST_F(ProcViewFsTest, ASizeShownToNoContainerIsNotKept) {
+  auto fd = MountProcView(dir_);
+  ASSERT_TRUE(fd.ok()) << fd.status().message();
+  fs_ = Serve(std::move(fd).value(), false, "x");
+  const std::string path = dir_ + "/t2/user_beancounters";
+  struct stat st {};
+  container_ = false;
+  ASSERT_EQ(::stat(path.c_str(), &st), 0);
+  EXPECT_EQ(st.st_size, static_cast<off_t>(std::string("x beancounters 1\n").size()));
+  container_ = true;
+  generation_ = 123456;  // a longer text
+  // An attribute kept for 0 s is still good within the jiffy it came in.
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  const std::string whole = "x beancounters 123456\n";
+  ASSERT_EQ(::stat(path.c_str(), &st), 0);
+  EXPECT_EQ(st.st_size, static_cast<off_t>(whole.size()));
+  // A container reader's size is kept: a stat (or an open) within the
+  // timeout costs no GETATTR. (A read drops the atime, so not after one.)
+  generation_ = 7;
+  ASSERT_EQ(::stat(path.c_str(), &st), 0);
+  EXPECT_EQ(st.st_size, static_cast<off_t>(whole.size()));
+  generation_ = 123456;
+  UniqueFd in(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  ASSERT_TRUE(in);
+  int pipe_fds[2];
+  ASSERT_EQ(::pipe2(pipe_fds, O_CLOEXEC), 0);
+  UniqueFd rd(pipe_fds[0]), wr(pipe_fds[1]);
+  const ssize_t sent = ::sendfile(wr.get(), in.get(), nullptr, 1 << 16);
+  std::string copied(64, '\0');
+  copied.resize(std::max<ssize_t>(0, ::read(rd.get(), copied.data(), copied.size())));
+  EXPECT_EQ(sent, static_cast<ssize_t>(whole.size()));
+  EXPECT_EQ(copied, whole);
 }
 
 TEST_F(ProcViewFsTest, ThousandsOfOpenFilesKeepBoundedSnapshotsAndAllRead) {

@@ -183,7 +183,7 @@ std::string Supervisor::HostMeminfo() {
   return host_meminfo_;
 }
 
-std::string Supervisor::ProcViewText(ProcViewFile file, int tid, bool reading) {
+ProcViewContent Supervisor::ProcViewText(ProcViewFile file, int tid, bool reading) {
   std::shared_ptr<Container> c;
   if (tid > 0) {
     std::unique_ptr<ProcessLocation> where = view_->Locate(tid);
@@ -198,25 +198,25 @@ std::string Supervisor::ProcViewText(ProcViewFile file, int tid, bool reading) {
                  "proc view: pid " + std::to_string(tid) +
                      " is in no container of ubcd's; it is shown the host's " +
                      (meminfo ? "/proc/meminfo" : "(empty) beancounter table"));
-    return meminfo ? host : RenderUserBeancounters({});
+    return {meminfo ? host : RenderUserBeancounters({}), false};
   }
   if (!meminfo) {
     // As fresh as the host's table (the same refresher).
     refresher_.Freshen({c});
-    return RenderUserBeancounters({CountersOf(registry_.Report(*c))});
+    return {RenderUserBeancounters({CountersOf(registry_.Report(*c))}), true};
   }
   // The figures sysinfo shows, from the published estimate: no wait for a
   // fresh exact read, which every read of the file would otherwise pay.
-  if (c->Meminfo().kind == MeminfoMode::Kind::kNone) return host;
+  if (c->Meminfo().kind == MeminfoMode::Kind::kNone) return {host, true};
   const std::optional<SysinfoFacts> facts = ContainerSysinfoNow(*c);
-  if (!facts) return host;
+  if (!facts) return {host, true};
   const AccountingSnapshot snap = c->accounting->Published();
   MeminfoFigures figures;
   figures.total_bytes = facts->totalram_bytes;
   figures.free_bytes = facts->freeram_bytes;
   figures.shmem_bytes = snap.shmpages.held_pages * kPageBytes;
   figures.locked_bytes = snap.lockedpages.held_pages * kPageBytes;
-  return RenderContainerMeminfo(host, figures);
+  return {RenderContainerMeminfo(host, figures), true};
 }
 
 }  // namespace ubc

@@ -98,7 +98,7 @@ class Supervisor {
                      const nlohmann::json& meta);
   // The view's text for thread `tid` of the host: its container's, or the
   // host's when no container of ubcd's holds it (logged when `reading`).
-  std::string ProcViewText(ProcViewFile file, int tid, bool reading = true);
+  ProcViewContent ProcViewText(ProcViewFile file, int tid, bool reading = true);
 
   // Writes the state file now if anything changed.
   Status PersistNow() { return persister_.PersistNow(); }

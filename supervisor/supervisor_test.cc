@@ -253,19 +253,26 @@ TEST_F(SupervisorTest, TheProcViewShowsAContainerItsOwnFiguresAndOthersTheHost) 
   n->Push(Mmap(1, 8));
   ASSERT_TRUE(n->WaitForResponses(1));
   // A thread of the container (the fake's member tgid): its barrier.
-  const std::string meminfo = s->ProcViewText(ProcViewFile::kMeminfo, FakeProcesses::kTgid);
-  EXPECT_EQ(meminfo.rfind("MemTotal:           4096 kB\n", 0), 0u) << meminfo.substr(0, 200);
-  const std::string table = s->ProcViewText(ProcViewFile::kUserBeancounters, FakeProcesses::kTgid);
-  EXPECT_NE(table.find("view-c1:"), std::string::npos) << table;
-  EXPECT_NE(table.find("privvmpages"), std::string::npos);
-  // Anyone else: the host's /proc/meminfo, and a table of no container.
-  const std::string host = s->ProcViewText(ProcViewFile::kMeminfo, FakeProcesses::kTgid + 1);
-  EXPECT_EQ(host.rfind("MemTotal:", 0), 0u);
-  EXPECT_EQ(host.find("MemTotal:           4096 kB"), std::string::npos);
-  const std::string none =
+  const ProcViewContent meminfo = s->ProcViewText(ProcViewFile::kMeminfo, FakeProcesses::kTgid);
+  EXPECT_TRUE(meminfo.container);
+  EXPECT_EQ(meminfo.text.rfind("MemTotal:           4096 kB\n", 0), 0u)
+      << meminfo.text.substr(0, 200);
+  const ProcViewContent table =
+      s->ProcViewText(ProcViewFile::kUserBeancounters, FakeProcesses::kTgid);
+  EXPECT_TRUE(table.container);
+  EXPECT_NE(table.text.find("view-c1:"), std::string::npos) << table.text;
+  EXPECT_NE(table.text.find("privvmpages"), std::string::npos);
+  // Anyone else: the host's /proc/meminfo, and a table of no container,
+  // whose sizes the kernel must not keep for the container's next reader.
+  const ProcViewContent host = s->ProcViewText(ProcViewFile::kMeminfo, FakeProcesses::kTgid + 1);
+  EXPECT_FALSE(host.container);
+  EXPECT_EQ(host.text.rfind("MemTotal:", 0), 0u);
+  EXPECT_EQ(host.text.find("MemTotal:           4096 kB"), std::string::npos);
+  const ProcViewContent none =
       s->ProcViewText(ProcViewFile::kUserBeancounters, FakeProcesses::kTgid + 1);
-  EXPECT_EQ(none.rfind("Version: 2.5\n", 0), 0u);
-  EXPECT_EQ(none.find("view-c1"), std::string::npos);
+  EXPECT_FALSE(none.container);
+  EXPECT_EQ(none.text.rfind("Version: 2.5\n", 0), 0u);
+  EXPECT_EQ(none.text.find("view-c1"), std::string::npos);
   s->Stop();
 }
 
