@@ -14,7 +14,7 @@ PACKAGES=(
   libseccomp-dev libcap-dev nlohmann-json3-dev libcpprest-dev libssl-dev libvalijson-dev
   libgtest-dev libgmock-dev libfuse3-dev fuse3 python3
   runc crun busybox-static podman containerd golang-github-containers-common
-  prometheus jq curl clang libclang-rt-14-dev clang-format git mmdebstrap
+  prometheus python3-yaml jq curl clang libclang-rt-14-dev clang-format git mmdebstrap
 )
 
 missing=()
