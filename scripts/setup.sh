@@ -13,7 +13,7 @@ PACKAGES=(
   build-essential g++ meson ninja-build cmake pkg-config
   libseccomp-dev libcap-dev nlohmann-json3-dev libcpprest-dev libssl-dev libvalijson-dev
   libgtest-dev libgmock-dev libfuse3-dev fuse3 python3
-  runc crun busybox-static podman containerd golang-github-containers-common
+  runc crun busybox-static podman containerd docker.io golang-github-containers-common
   prometheus python3-yaml jq curl clang libclang-rt-14-dev clang-format git mmdebstrap
 )
 

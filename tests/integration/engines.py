@@ -352,3 +352,162 @@ class CtrContainer:
         if runc and os.path.isdir(os.path.join(root, self.id)):
             run([runc, "--root", root, "delete", "-f", self.id], check_rc=False)
         remove_cgroup_dirs(f"{self.containerd.namespace}/{self.id}")
+
+
+# ---------------------------------------------------------------------------
+# dockerd + docker (runtime wrapper via --add-runtime)
+
+
+class Dockerd:
+    """A private dockerd (own data root, exec root, socket, pidfile, cgroup parent) with
+    no network, the vfs storage driver and `ubc` added as a runtime; its own managed
+    containerd lives under its exec root. No registry is reachable: images come from
+    `docker import` of a rootfs tarball."""
+
+    def __init__(self, workdir, wrapper):
+        self.dockerd = require_tool("dockerd")
+        self.docker_bin = which("/usr/bin/docker") or require_tool("docker")
+        self.workdir = os.path.join(workdir, "docker")
+        os.makedirs(self.workdir, exist_ok=True)
+        # Unix socket paths are short: keep the exec root (containerd's socket) shallow.
+        self.exec_root = os.path.join(self.workdir, "x")
+        self.data_root = os.path.join(self.workdir, "data")
+        self.sock = os.path.join(self.workdir, "d.sock")
+        self.log_path = os.path.join(self.workdir, "dockerd.log")
+        self.cgroup_parent = unique_id("ubctdock")
+        self.wrapper = wrapper
+        config = os.path.join(self.workdir, "daemon.json")
+        write_json(config, {})
+        self.args = [self.dockerd, "--config-file", config, "--data-root", self.data_root,
+                     "--exec-root", self.exec_root, "-H", f"unix://{self.sock}",
+                     "--pidfile", os.path.join(self.workdir, "dockerd.pid"),
+                     "--bridge", "none", "--iptables=false", "--ip-masq=false",
+                     "--storage-driver", "vfs", "--exec-opt", "native.cgroupdriver=cgroupfs",
+                     "--cgroup-parent", f"/{self.cgroup_parent}",
+                     "--add-runtime", f"ubc={wrapper}"]
+        # dockerd writes its trust key under /etc/docker and may create /run/docker.
+        self._outside = ["/etc/docker", "/etc/docker/key.json", "/run/docker",
+                         "/run/docker/plugins"]
+        self._cgroups = _cgroup_paths(self.cgroup_parent)
+        self._preexisting = _existing(self._outside + self._cgroups)
+        self.proc = None
+        self.containers = []
+
+    def start(self):
+        logf = open(self.log_path, "ab")  # noqa: SIM115 - owned by the Popen below
+        try:
+            self.proc = subprocess.Popen(self.args, stdin=subprocess.DEVNULL, stdout=logf,
+                                         stderr=logf, start_new_session=True)
+        finally:
+            logf.close()
+        add_cleanup("dockerd leftovers", self._cleanup_leftovers)
+        add_cleanup(f"stop dockerd {self.proc.pid}", self._stop)
+        add_debug_dump("dockerd log", lambda: tail(read_text(self.log_path)))
+        try:
+            wait_until(lambda: self.proc.poll() is not None or
+                       run(self.cmd("version"), check_rc=False).returncode == 0,
+                       timeout_s=60, what="dockerd answering")
+        except AssertionError:
+            raise AssertionError(f"dockerd did not start:\n{tail(read_text(self.log_path))}")
+        if self.proc.poll() is not None:
+            raise AssertionError(f"dockerd exited:\n{tail(read_text(self.log_path))}")
+        return self
+
+    def cmd(self, *args):
+        return [self.docker_bin, "-H", f"unix://{self.sock}", *args]
+
+    def import_rootfs(self, rootfs):
+        """`docker import` of a tarball of ROOTFS; returns the image reference."""
+        image = f"{unique_id('ubct-img')}:latest"
+        tarball = os.path.join(self.workdir, "rootfs.tar")
+        run(["tar", "-C", rootfs, "-cf", tarball, "."], timeout_s=120)
+        run(self.cmd("import", tarball, image), timeout_s=120)
+        return image
+
+    def run_probe(self, image, env=None, runtime="ubc"):
+        c = DockerContainer(self, unique_id(), image, env or {}, runtime)
+        self.containers.append(c)
+        return c.start()
+
+    def _shim_pids(self):
+        """Shims of our dockerd's containerd: their command line names its socket."""
+        root = self.exec_root.encode()
+        return pids_where(lambda argv: argv[0].endswith(b"containerd-shim-runc-v2")
+                          and any(root in a for a in argv))
+
+    def _stop(self):
+        if self.proc is not None and self.proc.poll() is None:
+            stop_process(self.proc, signal.SIGTERM, timeout_s=30)
+        root = self.exec_root.encode()
+        for pid in pids_where(lambda argv: argv[0].endswith(b"containerd")
+                              and any(root in a for a in argv)):
+            kill_pid(pid, signal.SIGKILL)
+        for pid in self._shim_pids():
+            kill_pid(pid, signal.SIGKILL)
+
+    def _cleanup_leftovers(self):
+        for c in self.containers:
+            if c.full_id:
+                remove_cgroup_dirs(f"{self.cgroup_parent}/{c.full_id}")
+        _rmdir_if_ours(self._cgroups, self._preexisting)
+        key = "/etc/docker/key.json"
+        if key not in self._preexisting and os.path.exists(key):
+            os.unlink(key)
+        _rmdir_if_ours(self._outside, self._preexisting)
+
+
+class DockerContainer:
+    def __init__(self, dockerd, name, image, env, runtime):
+        self.dockerd = dockerd
+        self.name = name
+        self.image = image
+        self.env = env
+        self.runtime = runtime
+        self.cidfile = os.path.join(dockerd.workdir, f"{name}.cid")
+        self.err_path = os.path.join(dockerd.workdir, f"{name}.stderr")
+        self.proc = None
+        self.probe = None
+        self.full_id = None
+
+    def start(self):
+        args = ["run", "-i", "--name", self.name, "--cidfile", self.cidfile,
+                "--runtime", self.runtime, "--network", "none"]
+        for k, v in self.env.items():
+            args += ["-e", f"{k}={v}"]
+        args += [self.image, "/bin/ubc-probe"]
+        errf = open(self.err_path, "ab")  # noqa: SIM115 - owned by the Popen below
+        try:
+            self.proc = subprocess.Popen(self.dockerd.cmd(*args), stdin=subprocess.PIPE,
+                                         stdout=subprocess.PIPE, stderr=errf)
+        finally:
+            errf.close()
+        add_cleanup(f"docker rm {self.name}", self.cleanup)
+        add_debug_dump(f"docker run {self.name} stderr", lambda: tail(read_text(self.err_path)))
+        self.probe = ProbeChannel(self.proc, f"docker:{self.name}", self.err_path)
+        self.probe.ok("echo ready", timeout_s=60)
+        self.full_id = wait_until(lambda: open(self.cidfile, encoding="utf-8").read().strip(),
+                                  timeout_s=10, what="docker cidfile")
+        return self
+
+    @property
+    def id(self):
+        return self.full_id
+
+    def stop(self):
+        self.probe.close()
+
+    def cleanup(self):
+        if self.dockerd.proc is not None and self.dockerd.proc.poll() is None:
+            run(self.dockerd.cmd("rm", "-f", self.name), check_rc=False, timeout_s=60)
+        if self.proc is not None:
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                kill_pid(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(timeout=10)
+        if self.full_id:
+            runc = which("runc")
+            root = os.path.join(self.dockerd.exec_root, f"runtime-{self.runtime}")
+            if runc and os.path.isdir(os.path.join(root, self.full_id)):
+                run([runc, "--root", root, "delete", "-f", self.full_id], check_rc=False)
+            remove_cgroup_dirs(f"{self.dockerd.cgroup_parent}/{self.full_id}")
