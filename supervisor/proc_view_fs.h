@@ -8,10 +8,12 @@
 // token's files read-only into each container, a token of its own, so no
 // two containers share an inode or its page cache. A file's size is its
 // text's for the caller, kept by the kernel for 1 s where the caller is in a
-// container (an open then costs no GETATTR round trip). Every open renders the file for the opening
-// thread (FUSE names it by its host tid) through the `render` callback and keeps that text for the
-// open file's reads, as procfs' seq files do; opens past kMaxSnapshotFiles render per read instead,
-// so memory stays bounded however many readers there are. Writes and opens for writing get EACCES.
+// container (an open then costs no GETATTR round trip). Every open renders the
+// file for the opening thread (FUSE names it by its host tid) through the
+// `render` callback and keeps that text for the open file's reads, as procfs'
+// seq files do; opens past kMaxSnapshotFiles render per read instead, so
+// memory stays bounded however many readers there are. Writes and opens for
+// writing get EACCES.
 //
 // The /dev/fuse fd outlives ubcd in the fd store: a restarted ubcd takes it
 // over (Start with `recovered`), tells libfuse the connection is already

@@ -17,8 +17,8 @@ import subprocess
 
 from cleanup import CGROUP_ROOT, add_cleanup, add_debug_dump, remove_cgroup_dirs, unique_id
 from files import read_text, tail, write_json
-from outcome import SkipTest, log, require_built, require_tool, wait_until, which
-from probe import ProbeChannel
+from outcome import SkipTest, check, check_eq, log, require_built, require_tool, wait_until, which
+from probe import ProbeChannel, pages
 from procs import kill_pid, pids_where, run, stop_process, unix_socket_exists
 
 PODMAN_ULIMITS = ["--ulimit", "nofile=20000:20000", "--ulimit", "nproc=32768:32768"]
@@ -45,6 +45,75 @@ def _cgroup_paths(relative):
     except OSError:
         return []
     return [os.path.join(CGROUP_ROOT, h, relative) for h in hierarchies]
+
+
+def _spawn_logged(args, log_path, **popen_args):
+    """Starts a daemon with stdout and stderr appended to LOG_PATH."""
+    logf = open(log_path, "ab")  # noqa: SIM115 - owned by the Popen below
+    try:
+        return subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=logf, stderr=logf,
+                                **popen_args)
+    finally:
+        logf.close()
+
+
+def _start_probe(cmd, err_path, label, cleanup_what, cleanup):
+    """Runs CMD (an engine's `run -i ... /bin/ubc-probe`) with its stderr in ERR_PATH,
+    registers CLEANUP, and returns (proc, probe) once the probe answered."""
+    errf = open(err_path, "ab")  # noqa: SIM115 - owned by the Popen below
+    try:
+        proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                stderr=errf)
+    finally:
+        errf.close()
+    add_cleanup(cleanup_what, cleanup)
+    add_debug_dump(f"{label} stderr", lambda: tail(read_text(err_path)))
+    probe = ProbeChannel(proc, label, err_path)
+    probe.ok("echo ready", timeout_s=60)
+    return proc, probe
+
+
+def _reap(proc):
+    """Waits for an engine's client process to end, killing it if it does not."""
+    if proc is None:
+        return
+    try:
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        kill_pid(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+
+
+def _engine_pids(marker):
+    """containerd and its runc shims whose command line holds MARKER (our socket or
+    exec root): only those of the engine a test started."""
+    return pids_where(lambda argv: argv[0].endswith((b"containerd", b"containerd-shim-runc-v2"))
+                      and any(marker in a for a in argv))
+
+
+def _runc_delete(root, cid):
+    """Deletes CID's runc state under ROOT if the engine left it behind."""
+    runc = which("runc")
+    if runc and os.path.isdir(os.path.join(root, cid)):
+        run([runc, "--root", root, "delete", "-f", cid], check_rc=False)
+
+
+def check_supervised(s, c, barrier):
+    """C, limited to BARRIER pages by ubcd, allocates up to it and is refused past it."""
+    data = c.probe.statm()
+    c.probe.ok(f"mmap {pages(barrier - data - 64)}")
+    c.probe.err("mmap 128P")
+    entry = s.ubcd.wait_container(c.id)
+    check_eq(entry["privvmpages"]["barrier"], barrier, "barrier")
+    check_eq(entry["privvmpages"]["failcnt"], 1, "failcnt")
+    check(entry["privvmpages"]["maxheld"] <= barrier, f"maxheld above barrier: {entry}")
+    check(s.ubcd.refusal_lines(c.id), f"no refusal logged for {c.id}")
+
+
+def check_unsupervised(s, c):
+    """C, not opted in, allocates past any test's limit and is unknown to ubcd."""
+    c.probe.ok("mmap 300M")
+    check(s.ubcd.container(c.id) is None, f"not opted in {c.id} appeared in ubcd status")
 
 
 def install_runtime_wrapper(dest_dir, settings):
@@ -138,16 +207,9 @@ class PodmanContainer:
         args += self.extra_args
         # --rootfs is a boolean flag: every option must come before it.
         args += ["--rootfs", rootfs, "/bin/ubc-probe"]
-        errf = open(self.err_path, "ab")  # noqa: SIM115 - owned by the Popen below
-        try:
-            self.proc = subprocess.Popen(self.podman.cmd(*args), stdin=subprocess.PIPE,
-                                         stdout=subprocess.PIPE, stderr=errf)
-        finally:
-            errf.close()
-        add_cleanup(f"podman rm {self.name}", self.cleanup)
-        add_debug_dump(f"podman run {self.name} stderr", lambda: tail(read_text(self.err_path)))
-        self.probe = ProbeChannel(self.proc, f"podman:{self.name}", self.err_path)
-        self.probe.ok("echo ready", timeout_s=60)
+        self.proc, self.probe = _start_probe(self.podman.cmd(*args), self.err_path,
+                                             f"podman:{self.name}", f"podman rm {self.name}",
+                                             self.cleanup)
         return self
 
     def exec(self, *args):
@@ -174,12 +236,7 @@ class PodmanContainer:
         if self.proc is not None and self.proc.poll() is None:
             kill_pid(self.proc.pid, signal.SIGTERM)
         run(self.podman.cmd("rm", "-f", "-t", "0", self.name), check_rc=False, timeout_s=60)
-        if self.proc is not None:
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                kill_pid(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(timeout=10)
+        _reap(self.proc)
         if full_id:
             # podman runs the runtime with its default state root (/run/runc for runc).
             runc = which("runc")
@@ -252,12 +309,7 @@ class Containerd:
         self.containers = []
 
     def start(self):
-        logf = open(self.log_path, "ab")  # noqa: SIM115 - owned by the Popen below
-        try:
-            self.proc = subprocess.Popen([self.containerd, "--config", self.config],
-                                         stdin=subprocess.DEVNULL, stdout=logf, stderr=logf)
-        finally:
-            logf.close()
+        self.proc = _spawn_logged([self.containerd, "--config", self.config], self.log_path)
         add_cleanup("containerd leftovers", self._cleanup_leftovers)
         add_cleanup(f"stop containerd {self.proc.pid}", self._stop)
         add_debug_dump("containerd log", lambda: tail(read_text(self.log_path)))
@@ -278,16 +330,10 @@ class Containerd:
         self.containers.append(c)
         return c.start()
 
-    def _shim_pids(self):
-        """Shims of our containerd: their command line names our private socket."""
-        sock = self.sock.encode()
-        return pids_where(lambda argv: argv[0].endswith(b"containerd-shim-runc-v2")
-                          and sock in argv)
-
     def _stop(self):
         if self.proc is not None and self.proc.poll() is None:
             stop_process(self.proc, signal.SIGTERM, timeout_s=15)
-        for pid in self._shim_pids():
+        for pid in _engine_pids(self.sock.encode()):  # its shims name our socket
             kill_pid(pid, signal.SIGKILL)
 
     def _cleanup_leftovers(self):
@@ -313,16 +359,9 @@ class CtrContainer:
         for k, v in self.annotations.items():
             args += ["--annotation", f"{k}={v}"]
         args += [self.rootfs, self.id, "/bin/ubc-probe"]
-        errf = open(self.err_path, "ab")  # noqa: SIM115 - owned by the Popen below
-        try:
-            self.proc = subprocess.Popen(self.containerd.ctr(*args), stdin=subprocess.PIPE,
-                                         stdout=subprocess.PIPE, stderr=errf)
-        finally:
-            errf.close()
-        add_cleanup(f"ctr delete {self.id}", self.cleanup)
-        add_debug_dump(f"ctr run {self.id} stderr", lambda: tail(read_text(self.err_path)))
-        self.probe = ProbeChannel(self.proc, f"ctr:{self.id}", self.err_path)
-        self.probe.ok("echo ready", timeout_s=60)
+        self.proc, self.probe = _start_probe(self.containerd.ctr(*args), self.err_path,
+                                             f"ctr:{self.id}", f"ctr delete {self.id}",
+                                             self.cleanup)
         return self
 
     def stop(self):
@@ -340,17 +379,9 @@ class CtrContainer:
                 log(str(exc))
             run(ctr("task", "delete", "-f", self.id), check_rc=False, timeout_s=20)
             run(ctr("container", "delete", self.id), check_rc=False, timeout_s=20)
-        if self.proc is not None:
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                kill_pid(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(timeout=10)
+        _reap(self.proc)
         # The shim runs runc with --root /run/containerd/runc/<namespace>.
-        runc = which("runc")
-        root = f"/run/containerd/runc/{self.containerd.namespace}"
-        if runc and os.path.isdir(os.path.join(root, self.id)):
-            run([runc, "--root", root, "delete", "-f", self.id], check_rc=False)
+        _runc_delete(f"/run/containerd/runc/{self.containerd.namespace}", self.id)
         remove_cgroup_dirs(f"{self.containerd.namespace}/{self.id}")
 
 
@@ -375,7 +406,6 @@ class Dockerd:
         self.sock = os.path.join(self.workdir, "d.sock")
         self.log_path = os.path.join(self.workdir, "dockerd.log")
         self.cgroup_parent = unique_id("ubctdock")
-        self.wrapper = wrapper
         config = os.path.join(self.workdir, "daemon.json")
         write_json(config, {})
         self.args = [self.dockerd, "--config-file", config, "--data-root", self.data_root,
@@ -394,12 +424,7 @@ class Dockerd:
         self.containers = []
 
     def start(self):
-        logf = open(self.log_path, "ab")  # noqa: SIM115 - owned by the Popen below
-        try:
-            self.proc = subprocess.Popen(self.args, stdin=subprocess.DEVNULL, stdout=logf,
-                                         stderr=logf, start_new_session=True)
-        finally:
-            logf.close()
+        self.proc = _spawn_logged(self.args, self.log_path, start_new_session=True)
         add_cleanup("dockerd leftovers", self._cleanup_leftovers)
         add_cleanup(f"stop dockerd {self.proc.pid}", self._stop)
         add_debug_dump("dockerd log", lambda: tail(read_text(self.log_path)))
@@ -429,20 +454,11 @@ class Dockerd:
         self.containers.append(c)
         return c.start()
 
-    def _shim_pids(self):
-        """Shims of our dockerd's containerd: their command line names its socket."""
-        root = self.exec_root.encode()
-        return pids_where(lambda argv: argv[0].endswith(b"containerd-shim-runc-v2")
-                          and any(root in a for a in argv))
-
     def _stop(self):
         if self.proc is not None and self.proc.poll() is None:
             stop_process(self.proc, signal.SIGTERM, timeout_s=30)
-        root = self.exec_root.encode()
-        for pid in pids_where(lambda argv: argv[0].endswith(b"containerd")
-                              and any(root in a for a in argv)):
-            kill_pid(pid, signal.SIGKILL)
-        for pid in self._shim_pids():
+        # Its managed containerd and the shims name paths under the exec root.
+        for pid in _engine_pids(self.exec_root.encode()):
             kill_pid(pid, signal.SIGKILL)
 
     def _cleanup_leftovers(self):
@@ -475,16 +491,9 @@ class DockerContainer:
         for k, v in self.env.items():
             args += ["-e", f"{k}={v}"]
         args += [self.image, "/bin/ubc-probe"]
-        errf = open(self.err_path, "ab")  # noqa: SIM115 - owned by the Popen below
-        try:
-            self.proc = subprocess.Popen(self.dockerd.cmd(*args), stdin=subprocess.PIPE,
-                                         stdout=subprocess.PIPE, stderr=errf)
-        finally:
-            errf.close()
-        add_cleanup(f"docker rm {self.name}", self.cleanup)
-        add_debug_dump(f"docker run {self.name} stderr", lambda: tail(read_text(self.err_path)))
-        self.probe = ProbeChannel(self.proc, f"docker:{self.name}", self.err_path)
-        self.probe.ok("echo ready", timeout_s=60)
+        self.proc, self.probe = _start_probe(self.dockerd.cmd(*args), self.err_path,
+                                             f"docker:{self.name}", f"docker rm {self.name}",
+                                             self.cleanup)
         self.full_id = wait_until(lambda: open(self.cidfile, encoding="utf-8").read().strip(),
                                   timeout_s=10, what="docker cidfile")
         return self
@@ -499,15 +508,8 @@ class DockerContainer:
     def cleanup(self):
         if self.dockerd.proc is not None and self.dockerd.proc.poll() is None:
             run(self.dockerd.cmd("rm", "-f", self.name), check_rc=False, timeout_s=60)
-        if self.proc is not None:
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                kill_pid(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(timeout=10)
+        _reap(self.proc)
         if self.full_id:
-            runc = which("runc")
-            root = os.path.join(self.dockerd.exec_root, f"runtime-{self.runtime}")
-            if runc and os.path.isdir(os.path.join(root, self.full_id)):
-                run([runc, "--root", root, "delete", "-f", self.full_id], check_rc=False)
+            _runc_delete(os.path.join(self.dockerd.exec_root, f"runtime-{self.runtime}"),
+                         self.full_id)
             remove_cgroup_dirs(f"{self.dockerd.cgroup_parent}/{self.full_id}")

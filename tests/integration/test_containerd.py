@@ -4,9 +4,9 @@ Non-parallel in meson."""
 
 import os
 
-from engines import Containerd, install_runtime_wrapper, runtime_settings
-from outcome import check, check_eq, which
-from probe import pages
+from engines import (Containerd, check_supervised, check_unsupervised, install_runtime_wrapper,
+                     runtime_settings)
+from outcome import which
 from session import Session
 
 SERIAL = True
@@ -20,14 +20,8 @@ def test_ctr_runtime_wrapper():
     containerd = Containerd(s.workdir).start()
     c = containerd.run_probe(s.rootfs, wrapper,
                              annotations={"ubc.privvmpages": f"{BARRIER}:{BARRIER}"})
-    data = c.probe.statm()
-    c.probe.ok(f"mmap {pages(BARRIER - data - 64)}")
-    c.probe.err("mmap 128P")
-    entry = s.ubcd.wait_container(c.id)
-    check_eq(entry["privvmpages"]["barrier"], BARRIER, "barrier")
-    check_eq(entry["privvmpages"]["failcnt"], 1, "failcnt")
+    check_supervised(s, c, BARRIER)
     plain = containerd.run_probe(s.rootfs, wrapper)
-    plain.probe.ok("mmap 300M")
-    check(s.ubcd.container(plain.id) is None, f"unannotated {plain.id} in ubcd status")
+    check_unsupervised(s, plain)
     c.stop()
     plain.stop()

@@ -7,9 +7,9 @@ annotation. Non-parallel in meson."""
 
 import os
 
-from engines import Dockerd, install_runtime_wrapper, runtime_settings
-from outcome import check, check_eq, which
-from probe import pages
+from engines import (Dockerd, check_supervised, check_unsupervised, install_runtime_wrapper,
+                     runtime_settings)
+from outcome import which
 from session import Session
 
 SERIAL = True
@@ -23,15 +23,9 @@ def test_dockerd_add_runtime():
     dockerd = Dockerd(s.workdir, wrapper).start()
     image = dockerd.import_rootfs(s.rootfs)
     c = dockerd.run_probe(image, env={"UBC_PRIVVMPAGES": f"{BARRIER}:{BARRIER}"})
-    data = c.probe.statm()
-    c.probe.ok(f"mmap {pages(BARRIER - data - 64)}")
-    c.probe.err("mmap 128P")
-    entry = s.ubcd.wait_container(c.id)
-    check_eq(entry["privvmpages"]["barrier"], BARRIER, "barrier")
-    check_eq(entry["privvmpages"]["failcnt"], 1, "failcnt")
+    check_supervised(s, c, BARRIER)
     # Under the wrapper without the variable: not opted in, no limit.
     plain = dockerd.run_probe(image)
-    plain.probe.ok("mmap 300M")
-    check(s.ubcd.container(plain.id) is None, f"unenvironed {plain.id} in ubcd status")
+    check_unsupervised(s, plain)
     c.stop()
     plain.stop()

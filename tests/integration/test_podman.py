@@ -5,25 +5,14 @@ test's temp dir; non-parallel in meson (podman shares /sys/fs/cgroup/*/libpod_pa
 import os
 import re
 
-from engines import Podman, install_runtime_wrapper, runtime_settings, write_precreate_hook
+from engines import (Podman, check_supervised, check_unsupervised, install_runtime_wrapper,
+                     runtime_settings, write_precreate_hook)
 from outcome import check, check_eq, require_tool, which
-from probe import pages
 from session import Session
 from vzformat import parse_ubc_table
 
 SERIAL = True
 BARRIER = 4096
-
-
-def _check_supervised(s, c, barrier=BARRIER):
-    data = c.probe.statm()
-    c.probe.ok(f"mmap {pages(barrier - data - 64)}")
-    c.probe.err("mmap 128P")
-    entry = s.ubcd.wait_container(c.id)
-    check_eq(entry["privvmpages"]["barrier"], barrier, "barrier")
-    check_eq(entry["privvmpages"]["failcnt"], 1, "failcnt")
-    check(entry["privvmpages"]["maxheld"] <= barrier, f"maxheld above barrier: {entry}")
-    check(s.ubcd.refusal_lines(c.id), f"no refusal logged for {c.id}")
 
 
 def _check_view(c, barrier=BARRIER):
@@ -37,11 +26,6 @@ def _check_view(c, barrier=BARRIER):
     check_eq(table[c.id]["privvmpages"][2], barrier, "privvmpages barrier inside")
 
 
-def _check_unsupervised(s, c):
-    c.probe.ok("mmap 300M")
-    check(s.ubcd.container(c.id) is None, f"unannotated {c.id} appeared in ubcd status")
-
-
 def test_precreate_hook():
     s = Session("runc")
     hooks_dir = os.path.join(s.workdir, "hooks.d")
@@ -49,9 +33,9 @@ def test_precreate_hook():
     podman = Podman(s.workdir, runtime=require_tool("runc"), hooks_dir=hooks_dir)
     c = podman.run_probe(s.rootfs, annotations={"ubc.privvmpages": f"{BARRIER}:{BARRIER}"})
     _check_view(c)  # before the probe fills the container to its barrier
-    _check_supervised(s, c)
+    check_supervised(s, c, BARRIER)
     plain = podman.run_probe(s.rootfs)
-    _check_unsupervised(s, plain)
+    check_unsupervised(s, plain)
     c.stop()
     plain.stop()
 
@@ -63,8 +47,8 @@ def test_runtime_wrapper():
     podman = Podman(s.workdir, runtime=wrapper)
     c = podman.run_probe(s.rootfs, annotations={"ubc.privvmpages": f"{BARRIER}:{BARRIER}"})
     _check_view(c)  # before the probe fills the container to its barrier
-    _check_supervised(s, c)
+    check_supervised(s, c, BARRIER)
     plain = podman.run_probe(s.rootfs)
-    _check_unsupervised(s, plain)
+    check_unsupervised(s, plain)
     c.stop()
     plain.stop()
