@@ -55,8 +55,8 @@ ContainerAccounting::ContainerAccounting(uint64_t barrier_pages, uint64_t limit_
 Status ContainerAccounting::RefreshLocked(MemberReader& members) {
   forgotten_tids_.clear();
   ledger_.ReleaseFinished(members, &forgotten_tids_);
-  std::erase_if(movers_, [&](const TrappedCall& m) {
-    return members.Progress(m.tid, m.nr, m.args) == CallProgress::kDone;
+  std::erase_if(movers_, [&](const Mover& m) {
+    return members.Progress(m.call.tid, m.call.nr, m.call.args) == CallProgress::kDone;
   });
   for (int tid : forgotten_tids_) images_.ForgetThread(tid);
   const bool shared_in_privvm = profile_->shared_memory_in_privvmpages;
@@ -86,9 +86,13 @@ Status ContainerAccounting::RefreshLocked(MemberReader& members) {
   exact_at_ms_ = CoarseMonotonicMs();
   ++exact_epoch_;
   // Outstanding calls may be counted twice here (a fork whose child already
-  // shows in the sample); maxheld records only what the kernel reported.
-  // Admitted charges raise it at admission (held + n, within the bound).
-  counter_.ObserveHeldUpperBound(exact, sample_.data_pages);
+  // shows in the sample), and so may a range an mremap in flight is moving;
+  // maxheld records only what the container certainly held. Admitted charges
+  // raise it at admission (held + n, within the bound).
+  uint64_t moving_pages = 0;
+  for (const Mover& m : movers_) moving_pages = SaturatingAdd(moving_pages, m.moved_pages);
+  certain_pages_ = SaturatingSub(sample_.data_pages, moving_pages);
+  counter_.ObserveHeldUpperBound(exact, certain_pages_);
   return Status::Ok();
 }
 
@@ -152,7 +156,11 @@ Decision ContainerAccounting::Decide(const TrappedCall& call, TargetReader& targ
                       d.call.kind == CallKind::kMlockall && (d.call.lock_flags & kMclFuture) != 0);
   }
   if (d.call.kind == CallKind::kMremap && d.action == Decision::Action::kContinue) {
-    movers_.push_back(call);  // the thread's previous entry went at this call's start
+    // The thread's previous entry went at this call's start. A fixed target
+    // always moves; MREMAP_MAYMOVE moves only a growth that does not fit in place.
+    const uint64_t kept_bytes = std::min(d.call.length_bytes, d.call.new_length_bytes);
+    const bool moves = d.call.fixed || (d.call.may_move && d.call.new_length_bytes > kept_bytes);
+    movers_.push_back({call, moves ? PagesForBytes(kept_bytes) : 0});
   }
   PublishLocked();
   return d;
@@ -165,8 +173,8 @@ bool ContainerAccounting::CreditIsSafeLocked(const TrappedCall& call, TargetRead
   // may be waiting for ubcd behind this very decision, invisible to it. So a
   // credit is taken only in a process with one thread and no mremap of
   // another thread outstanding.
-  for (const TrappedCall& mover : movers_) {
-    if (mover.tid != call.tid) return false;
+  for (const Mover& mover : movers_) {
+    if (mover.call.tid != call.tid) return false;
   }
   Result<ImageFacts> image = target.Image();
   return image.ok() && image->threads <= 1;
@@ -545,7 +553,7 @@ void ContainerAccounting::DecideLocked(const TrappedCall& call, TargetReader& ta
   locked_.CallCompleted(call.tid);
   tasks_.CallCompleted(call.tid);
   if (!movers_.empty()) {
-    std::erase_if(movers_, [&](const TrappedCall& m) { return m.tid == call.tid; });
+    std::erase_if(movers_, [&](const Mover& m) { return m.call.tid == call.tid; });
   }
   BuildInPlace(d.call, [&] { return ClassifyTrappedSyscall(call.arch, call.nr, call.args); });
   if (d.call.abi == SyscallAbi::kUnknown) {
@@ -641,7 +649,7 @@ AccountingSnapshot ContainerAccounting::Refresh(MemberReader& members) {
 AccountingSnapshot ContainerAccounting::SnapshotLocked() const {
   AccountingSnapshot s;
   s.privvmpages = counter_.values();
-  s.privvmpages.held_pages = counter_.ShownHeld(ledger_.Estimate(), sample_.data_pages);
+  s.privvmpages.held_pages = counter_.ShownHeld(ledger_.Estimate(), certain_pages_);
   s.shmpages = shm_.values();
   s.lockedpages = locked_.values();
   if (tasks_.limited()) s.numproc = tasks_.values();
@@ -713,6 +721,8 @@ void ContainerAccounting::Retire(MemberReader& members) {
   processes_ = 0;
   counter_.ObserveHeld(0);
   sample_.data_pages = 0;  // a retired container shows no held past its limit
+  certain_pages_ = 0;
+  movers_.clear();
   shm_.Retire();
   locked_.Retire();
   tasks_.Retire();

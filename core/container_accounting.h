@@ -83,7 +83,9 @@ class ContainerAccounting {
     bool checked = false;     // false: the members could not be read (or retired)
     bool member = false;      // the exact read lists the process
     bool over_limit = false;  // the kernel's held exceeds the limit: the image must not run
-    uint64_t held_pages = 0;  // the kernel's figure (statm sum), without reservations
+    // The kernel's figure (statm sum), without reservations, less what an
+    // mremap in flight may count twice.
+    uint64_t held_pages = 0;
     uint64_t limit_pages = 0;
     uint64_t image_pages = 0;  // the process's own statm data (its new image and stack)
   };
@@ -206,11 +208,24 @@ class ContainerAccounting {
   uint64_t exact_epoch_ = 0;  // exact reads so far: which charges the estimate still holds
   // mremap calls let through and perhaps still in flight, at most one per
   // thread: while one is, a MAP_FIXED of another thread takes no credit for
-  // what it replaces (the mremap may move it away first). Until the thread's
-  // next call, or /proc shows it done at an exact read. A flat vector: few
+  // what it replaces (the mremap may move it away first), and the kernel's
+  // figure may count the moved range twice (below). Until the thread's next
+  // call, or /proc shows it done at an exact read. A flat vector: few
   // entries, and its capacity is kept, so the notification path allocates
   // nothing for it after the first mremaps.
-  std::vector<TrappedCall> movers_;
+  struct Mover {
+    TrappedCall call;
+    // What statm may count twice while the call runs: a move maps the new
+    // place before it unmaps the old one (the kernel's move_vma), so for that
+    // instant data_vm holds both. 0 for a call that resizes in place.
+    uint64_t moved_pages = 0;
+  };
+  std::vector<Mover> movers_;
+  // The kernel's figure at the last exact read less what movers in flight
+  // may have counted twice: memory the container certainly held. held is
+  // shown, maxheld recorded and an exec's image judged on this, never on a
+  // transient double count.
+  uint64_t certain_pages_ = 0;
   bool retired_ = false;  // Refresh() reads nothing any more
   ReservationLedger ledger_;
   ProcessImageCache images_;

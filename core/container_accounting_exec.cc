@@ -106,7 +106,7 @@ ContainerAccounting::ImageCheck ContainerAccounting::CheckImageLocked(int tgid,
   const uint64_t* image = sample_.DataPagesOf(tgid);
   r.member = image != nullptr;
   if (r.member) r.image_pages = *image;
-  r.held_pages = sample_.data_pages;
+  r.held_pages = certain_pages_;  // a kill cannot be taken back: no double count
   r.limit_pages = counter_.values().limit_pages;
   r.over_limit = r.member && r.held_pages > r.limit_pages;
   if (r.over_limit) counter_.RecordRefusal();

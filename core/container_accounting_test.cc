@@ -1167,6 +1167,54 @@ TEST(ContainerAccountingTest, AFinishedMremapSeenAtAnExactReadNoLongerBlocksCred
   EXPECT_EQ(d.plan.pages, 0u);
 }
 
+TEST(ContainerAccountingTest, ARangeAnMremapIsMovingIsNotHeldTwice) {
+  // The kernel maps a moved range's new place before it unmaps the old one:
+  // an exact read in that instant sees statm data with the range twice.
+  ContainerAccounting acc(1000, 1000, Bc2006Profile());
+  FakeTarget target;
+  FakeMembers members;
+  members.data_pages = 950;
+  const uint64_t base = 0x7f0000000000;
+  target.maps = {Map(base, base + 100 * kPage, true, false)};
+  members.in_flight.insert(2);
+  ASSERT_EQ(acc.Decide(Syscall(2, x86_64_nr::kMremap,
+                               {base, 100 * kPage, 100 * kPage, 1 | 2, base + 0x10000000, 0}),
+                       target, members)
+                .action,
+            Decision::Action::kContinue);
+  members.data_pages = 1050;
+  AccountingSnapshot s = acc.Refresh(members);
+  EXPECT_EQ(s.privvmpages.held_pages, 1000u);  // never past the limit for a double count
+  EXPECT_EQ(s.privvmpages.maxheld_pages, 950u);
+  ContainerAccounting::ImageCheck image = acc.CheckImage(FakeMembers::kTgid, members);
+  EXPECT_FALSE(image.over_limit);
+  EXPECT_EQ(image.held_pages, 950u);
+  // The move done, the kernel's figure is the container's again.
+  members.in_flight.clear();
+  members.data_pages = 1020;  // a stack grew past the limit unasked: shown as it is
+  s = acc.Refresh(members);
+  EXPECT_EQ(s.privvmpages.held_pages, 1020u);
+  EXPECT_EQ(s.privvmpages.maxheld_pages, 1020u);
+}
+
+TEST(ContainerAccountingTest, AnMremapResizingInPlaceDoesNotLowerTheKernelsFigure) {
+  ContainerAccounting acc(1000, 1000, Bc2006Profile());
+  FakeTarget target;
+  FakeMembers members;
+  members.data_pages = 950;
+  const uint64_t base = 0x7f0000000000;
+  target.maps = {Map(base, base + 100 * kPage, true, false)};
+  members.in_flight.insert(2);
+  // A shrink with MREMAP_MAYMOVE stays in place: nothing is mapped twice.
+  acc.Decide(Syscall(2, x86_64_nr::kMremap, {base, 100 * kPage, 50 * kPage, 1, 0, 0}), target,
+             members);
+  members.data_pages = 1020;
+  AccountingSnapshot s = acc.Refresh(members);
+  EXPECT_EQ(s.privvmpages.held_pages, 1020u);
+  EXPECT_EQ(s.privvmpages.maxheld_pages, 1020u);
+  EXPECT_TRUE(acc.CheckImage(FakeMembers::kTgid, members).over_limit);
+}
+
 TEST(ContainerAccountingTest, SharedFileAndReadOnlyMappingsAreNeverCharged) {
   ContainerAccounting acc(10, 10, Bc2006Profile());
   FakeTarget target;

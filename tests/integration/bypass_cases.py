@@ -192,7 +192,8 @@ def map_fixed_takes_no_credit_while_an_mremap_moves_the_range(rt):
     ubcd behind the MAP_FIXED's decision). The barrier has room for the region once, not
     twice, so without the credit no MAP_FIXED fits: every one is refused. (statm data,
     sampled throughout, also peaks at twice the region while an mremap moves it: the kernel
-    maps the new place before it unmaps the old one, so the peak is not what is checked.)"""
+    maps the new place before it unmaps the old one, so the peak is not what is checked;
+    ubcd's held and maxheld must not show it.)"""
     s = Session(rt)
     c = s.supervised("4096:4096")  # only to learn the probe's own size
     data = c.probe.statm()
@@ -205,4 +206,9 @@ def map_fixed_takes_no_credit_while_an_mremap_moves_the_range(rt):
           f"{granted} MAP_FIXED granted on a credit an mremap could void ({refused} refused, "
           f"statm data peaked at {max_data}, barrier {barrier})")
     _at_most_barrier(s, c, barrier)
+    # Exact reads taken while a move runs see the region twice; neither held nor maxheld
+    # may show that double count as memory the container held.
+    maxheld = s.ubcd.privvm(c.id)["maxheld"]
+    check(maxheld <= barrier, f"maxheld {maxheld} above the barrier {barrier} "
+          f"(statm data peaked at {max_data})")
     c.stop()
