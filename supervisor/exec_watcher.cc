@@ -193,7 +193,9 @@ void ExecWatcher::Start(OnExec on_exec, OnOverrun on_overrun) {
 void ExecWatcher::Stop() {
   if (thread_.joinable()) {
     const uint64_t one = 1;
-    (void)::write(wake_.get(), &one, sizeof one);
+    // An eventfd write of 1 fails only on a signal: the thread must be woken.
+    while (::write(wake_.get(), &one, sizeof one) < 0 && errno == EINTR) {
+    }
     thread_.join();
   }
   if (socket_) {

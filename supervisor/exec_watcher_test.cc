@@ -95,8 +95,7 @@ TEST(ExecWatcherTest, WithoutCapNetAdminOpeningFailsWithAReason) {
     if (::setresuid(65534, 65534, 65534) != 0) ::_exit(2);
     Result<std::unique_ptr<ExecWatcher>> w = ExecWatcher::Open();
     const char verdict = w.ok() ? 'o' : (w.status().error_number() == EPERM ? 'p' : 'e');
-    (void)::write(pipe_fds[1], &verdict, 1);
-    ::_exit(0);
+    ::_exit(::write(pipe_fds[1], &verdict, 1) == 1 ? 0 : 3);
   }
   ::close(pipe_fds[1]);
   char verdict = 0;

@@ -44,7 +44,7 @@ struct Child {
   }
   void Exec() {
     const char c = 'x';
-    (void)::write(go[1], &c, 1);
+    ASSERT_EQ(::write(go[1], &c, 1), 1);
     for (int i = 0; i < 500 && Comm(pid) != "sleep"; ++i) {
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }

@@ -146,6 +146,11 @@ def runtime_settings(ubcd, runtime=None, opt_in="annotated", runtime_args=None):
 
 
 class Podman:
+    # hooks_dir=SYSTEM_HOOKS: podman's own hooks directories (what an installed package
+    # put in /usr/share/containers/oci/hooks.d). Any other podman gets --hooks-dir: the
+    # test's own, or an empty one, so a hook installed on the machine never runs in a test.
+    SYSTEM_HOOKS = object()
+
     def __init__(self, workdir, runtime, hooks_dir=None):
         self.podman = require_tool("podman")
         self.workdir = os.path.join(workdir, "podman")
@@ -163,7 +168,10 @@ class Podman:
             "--events-backend", "file",
             "--runtime", runtime,
         ]
-        if hooks_dir:
+        if hooks_dir is None:
+            hooks_dir = os.path.join(self.workdir, "no-hooks.d")
+            os.makedirs(hooks_dir, exist_ok=True)
+        if hooks_dir is not Podman.SYSTEM_HOOKS:
             self.global_args += ["--hooks-dir", hooks_dir]
         self._outside = ["/run/containers", "/run/containers/networks", "/run/runc"]
         self._cgroups = (_cgroup_paths("libpod_parent")

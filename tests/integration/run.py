@@ -1,8 +1,8 @@
 #!/usr/bin/python3
 """Runs one integration test function: `run.py MODULE NAME` calls MODULE.test_NAME().
 
-`run.py --list` prints "meson_name module function parallel|serial" per test, for
-tests/meson.build. Exit codes: 0 pass, 1 fail, 77 skip (meson's SKIP). With CI=true a skip
+`run.py --list` prints "meson_name module function parallel|serial timeout_s" per test,
+for tests/meson.build (a module's SERIAL and TIMEOUT_S, default 120 s). Exit codes: 0 pass, 1 fail, 77 skip (meson's SKIP). With CI=true a skip
 is a failure: integration tests never skip in CI.
 
 The test runs in a forked child in its own session. On a timeout meson sends SIGTERM to
@@ -37,7 +37,8 @@ def list_tests():
             if name.startswith("test_") and callable(getattr(mod, name)):
                 short = name[len("test_"):]
                 flags = "serial" if getattr(mod, "SERIAL", False) else "parallel"
-                print(f"{prefix}_{short} {mod_name} {short} {flags}")
+                timeout_s = getattr(mod, "TIMEOUT_S", 120)
+                print(f"{prefix}_{short} {mod_name} {short} {flags} {timeout_s}")
 
 
 def run_test(mod_name, short):
