@@ -1,5 +1,5 @@
 """podman 4.3 with ubc: through the precreate hook (hooks.d, `--hooks-dir`) and through
-the runtime wrapper (`--runtime /tmp/.../ubc-runtime`). Isolated storage and state in the
+the runtime wrapper (`--runtime /tmp/.../ubc-runtime`) in front of runc and of crun. Isolated storage and state in the
 test's temp dir; non-parallel in meson (podman shares /sys/fs/cgroup/*/libpod_parent)."""
 
 import os
@@ -49,6 +49,33 @@ def test_runtime_wrapper():
     _check_view(c)  # before the probe fills the container to its barrier
     check_supervised(s, c, BARRIER)
     plain = podman.run_probe(s.rootfs)
+    check_unsupervised(s, plain)
+    c.stop()
+    plain.stop()
+
+
+def test_runtime_wrapper_crun():
+    """podman -> ubc-runtime -> crun. crun needs this host's cgroup2-only mount namespace
+    (the tests' crun wrapper, without a cgroup manager), so podman runs the containers with
+    --cgroups=disabled, which it allows only for a runtime its containers.conf names in
+    runtime_supports_nocgroup: the wrapper is registered there as runtime `ubc-crun`."""
+    s = Session("crun")
+    wrapper = install_runtime_wrapper(os.path.join(s.workdir, "wrapper"),
+                                      runtime_settings(s.ubcd, runtime=s.runtime.argv[0]))
+    conf = os.path.join(s.workdir, "containers.conf")
+    with open(conf, "w", encoding="utf-8") as f:
+        f.write(f'[engine]\nruntime_supports_nocgroup = ["ubc-crun"]\n\n'
+                f'[engine.runtimes]\nubc-crun = ["{wrapper}"]\n')
+    os.environ["CONTAINERS_CONF"] = conf  # this test's process and its cleanups only
+    podman = Podman(s.workdir, runtime="ubc-crun")
+    c = podman.run_probe(s.rootfs, annotations={"ubc.privvmpages": f"{BARRIER}:{BARRIER}"},
+                         extra_args=["--cgroups=disabled"])
+    _check_view(c)
+    check_supervised(s, c, BARRIER)
+    membership = s.ubcd.container(c.id)["membership"]
+    check(membership.startswith("pid namespace "),
+          f"membership of a crun container without a cgroup of its own: {membership}")
+    plain = podman.run_probe(s.rootfs, extra_args=["--cgroups=disabled"])
     check_unsupervised(s, plain)
     c.stop()
     plain.stop()
