@@ -12,7 +12,7 @@ BUILD_DIR="${UBC_BUILD_DIR:-build}"
 PACKAGES=(
   build-essential g++ meson ninja-build cmake pkg-config
   libseccomp-dev libcap-dev nlohmann-json3-dev libcpprest-dev libssl-dev libvalijson-dev
-  libgtest-dev libgmock-dev libfuse3-dev fuse3 python3
+  libgtest-dev libgmock-dev libfuse3-dev libsystemd-dev fuse3 python3
   runc crun busybox-static podman containerd docker.io golang-github-containers-common
   prometheus python3-yaml jq curl clang libclang-rt-14-dev clang-format git mmdebstrap
   debhelper dpkg-dev lintian scdoc

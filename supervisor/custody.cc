@@ -14,6 +14,7 @@
 
 #include "supervisor/log.h"
 #include "supervisor/proc_view_fs.h"
+#include "supervisor/systemd_fd_store.h"
 
 namespace ubc {
 namespace {
@@ -80,16 +81,25 @@ Custody SetUpCustody(const SupervisorConfig& config, const std::string& config_p
   } else {
     Log(LogLevel::kError, slots.status().message());
   }
-  custody.store = std::make_unique<FdStoreClient>(FdStorePath(config));
-  if (!EnsureFdStore(*custody.store, config_path)) {
-    Log(LogLevel::kWarning, "no fd store at " + custody.store->socket_path() +
-                                ": if ubcd stops, trapped calls in containers fail with ENOSYS");
-    custody.store.reset();
+  std::string why;
+  if (UseSystemdFdStore(&why)) {
+    custody.store = SystemdFdStore::FromEnvironment(config.state_dir + "/systemd-fds");
+    Log(LogLevel::kInfo, "fd custody: systemd's fd store (" + why + ")");
+    return custody;
   }
+  auto process_store = std::make_unique<FdStoreClient>(FdStorePath(config));
+  if (!EnsureFdStore(*process_store, config_path)) {
+    Log(LogLevel::kWarning, "no fd store at " + process_store->socket_path() +
+                                ": if ubcd stops, trapped calls in containers fail with ENOSYS");
+    return custody;
+  }
+  Log(LogLevel::kInfo, "fd custody: " + process_store->Describe() + " (" + why + ")");
+  custody.process_store = process_store.get();
+  custody.store = std::move(process_store);
   return custody;
 }
 
-ProcViewConnection OpenProcView(FdStoreClient* store, const std::string& dir) {
+ProcViewConnection OpenProcView(FdKeeper* store, const std::string& dir) {
   ProcViewConnection out;
   out.meta = {{"kind", kProcViewStoreKey}, {"dir", dir}};
   if (store != nullptr && IsProcViewMount(dir)) {

@@ -1,8 +1,10 @@
 // Custody: wiring of the fd store, the in-flight slots and the state file
 // for one ubcd, all kept in the config's state_dir.
 //
-// SetUpCustody() makes sure a fd store runs (starting `ubcd --fd-store` as a
-// detached process when none answers, so it outlives ubcd crashes), maps the
+// SetUpCustody() picks the fd custody: systemd's fd store when ubcd runs
+// under a unit that enables it (supervisor/systemd_fd_store.h), else the fd
+// store process, started as a detached `ubcd --fd-store` when none answers
+// (so it outlives ubcd crashes). It maps the
 // in-flight slots and names the state file. Anything that fails is logged and
 // leaves that part off: ubcd still runs, only without restart protection.
 // Called once from main; not thread-safe.
@@ -21,7 +23,10 @@ namespace ubc {
 std::string FdStorePath(const SupervisorConfig& config);
 
 struct Custody {
-  std::unique_ptr<FdStoreClient> store;
+  std::unique_ptr<FdKeeper> store;
+  // The fd store process's client when `store` is one (it can be restarted);
+  // null under systemd's fd store.
+  FdStoreClient* process_store = nullptr;
   std::unique_ptr<InflightSlots> slots;
   std::string state_path;
 };
@@ -43,6 +48,6 @@ struct ProcViewConnection {
   bool recovered = false;
   nlohmann::json meta;  // what the store keeps beside it
 };
-ProcViewConnection OpenProcView(FdStoreClient* store, const std::string& dir);
+ProcViewConnection OpenProcView(FdKeeper* store, const std::string& dir);
 
 }  // namespace ubc

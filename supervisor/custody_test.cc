@@ -146,7 +146,8 @@ TEST_F(CustodyTest, SetUpMakesTheStateDirMapsTheSlotsAndStartsADetachedStore) {
   ASSERT_EQ(::stat((state_dir_ + "/inflight").c_str(), &st), 0);
   EXPECT_EQ(static_cast<size_t>(st.st_size), sizeof(InflightSlot) * InflightSlots::kSlots);
   ASSERT_NE(custody.store, nullptr);
-  EXPECT_EQ(custody.store->socket_path(), FdStorePath(config_));
+  ASSERT_EQ(custody.process_store, custody.store.get());
+  EXPECT_EQ(custody.process_store->socket_path(), FdStorePath(config_));
   EXPECT_TRUE(custody.store->Alive());
   // Its own process, in its own session: a kill of ubcd's process group or a
   // crash of ubcd does not take it down.
@@ -184,7 +185,8 @@ TEST_F(CustodyTest, AStoreThatAlreadyAnswersIsUsedAndNoOtherStarted) {
   ASSERT_NE(custody.store, nullptr);
   EXPECT_TRUE(custody.store->Alive());
   EXPECT_EQ(ListenerPid(FdStorePath(config_)), running.pid());
-  EXPECT_TRUE(EnsureFdStore(*custody.store, config_path_));
+  ASSERT_NE(custody.process_store, nullptr);
+  EXPECT_TRUE(EnsureFdStore(*custody.process_store, config_path_));
   EXPECT_EQ(ListenerPid(FdStorePath(config_)), running.pid());
 }
 
@@ -196,7 +198,8 @@ TEST_F(CustodyTest, EnsureFdStoreStartsANewStoreWhenTheOldOneIsGone) {
   const uint64_t generation = custody.store->generation();
   first.Stop(SIGKILL);  // a crash: the socket file stays behind
   EXPECT_FALSE(custody.store->Alive());
-  ASSERT_TRUE(EnsureFdStore(*custody.store, config_path_));
+  ASSERT_NE(custody.process_store, nullptr);
+  ASSERT_TRUE(EnsureFdStore(*custody.process_store, config_path_));
   DetachedStore second(ListenerPid(FdStorePath(config_)));
   ASSERT_GT(second.pid(), 0);
   EXPECT_TRUE(custody.store->Alive());
@@ -243,6 +246,19 @@ TEST_F(CustodyTest, AStoreThatCannotStartLeavesUbcdWithoutOneAfterAFewSeconds) {
   ASSERT_GT(reaped, 0);
   ASSERT_TRUE(WIFEXITED(status));
   EXPECT_EQ(WEXITSTATUS(status), 2);
+}
+
+TEST_F(CustodyTest, UnderSystemdWithItsStoreNoStoreProcessIsStarted) {
+  ::setenv("UBCD_FD_CUSTODY", "systemd", 1);
+  ::setenv("NOTIFY_SOCKET", dir_.Path("notify.sock").c_str(), 1);
+  Custody custody = SetUpCustody(config_, config_path_);
+  ::unsetenv("UBCD_FD_CUSTODY");
+  ::unsetenv("NOTIFY_SOCKET");
+  ASSERT_NE(custody.store, nullptr);
+  EXPECT_EQ(custody.process_store, nullptr);
+  EXPECT_EQ(custody.store->Describe(), "systemd's fd store");
+  EXPECT_FALSE(std::filesystem::exists(FdStorePath(config_)));
+  EXPECT_TRUE(std::filesystem::is_directory(state_dir_ + "/systemd-fds"));
 }
 
 }  // namespace

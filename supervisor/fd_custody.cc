@@ -44,7 +44,7 @@ nlohmann::json StoredFdMeta(const ContainerProcessState& state, int runtime_pid,
           {"annotations", annotations}};
 }
 
-FdCustody::FdCustody(FdStoreClient* store, std::function<bool()> ensure_store)
+FdCustody::FdCustody(FdKeeper* store, std::function<bool()> ensure_store)
     : store_(store), ensure_store_(std::move(ensure_store)), run_token_(RandomToken()) {
   if (store_ != nullptr) deposited_generation_ = store_->generation();
 }
@@ -79,6 +79,11 @@ void FdCustody::Unlist(const std::string& key) {
   if (key.empty()) return;
   std::lock_guard<std::mutex> lock(mu_);
   deposits_.erase(key);
+}
+
+void FdCustody::Release(const std::string& key) {
+  Unlist(key);
+  if (store_ != nullptr && !key.empty()) store_->Released(key);
 }
 
 void FdCustody::Keep() {

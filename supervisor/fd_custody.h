@@ -23,7 +23,7 @@
 
 #include "core/container_state.h"
 #include "core/unique_fd.h"
-#include "supervisor/fd_store.h"
+#include "supervisor/fd_keeper.h"
 
 namespace ubc {
 
@@ -39,7 +39,7 @@ class FdCustody {
  public:
   // `ensure_store` starts a store when none answers and says whether one does
   // afterwards; empty: only ping it.
-  FdCustody(FdStoreClient* store, std::function<bool()> ensure_store);
+  FdCustody(FdKeeper* store, std::function<bool()> ensure_store);
 
   bool enabled() const { return store_ != nullptr; }
   // The key `fd` is kept under ("" without a store). `fd` must stay open
@@ -52,6 +52,9 @@ class FdCustody {
   // A recovered fd, already in the store, kept for re-stocking.
   void Adopt(const StoredContainerFd& stored, const nlohmann::json& meta);
   void Unlist(const std::string& key);
+  // Unlist() for an fd whose container hung up: the store lets go of it too
+  // (FdKeeper::Released).
+  void Release(const std::string& key);
   // Checks the store and stocks it again if it was restarted.
   void Keep();
   // Everything the store holds, with the metadata each fd was deposited with
@@ -64,7 +67,7 @@ class FdCustody {
     nlohmann::json meta;
     int fd;
   };
-  FdStoreClient* const store_;
+  FdKeeper* const store_;
   const std::function<bool()> ensure_store_;
   const std::string run_token_;  // makes keys unique across restarts
   std::atomic<uint64_t> next_key_{0};

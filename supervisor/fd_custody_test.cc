@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <thread>
 
+#include "supervisor/fd_store.h"
 #include "tests/unit/test_support.h"
 
 namespace ubc {

@@ -22,32 +22,29 @@
 
 #include "core/status.h"
 #include "core/unique_fd.h"
+#include "supervisor/fd_keeper.h"
 
 namespace ubc {
 
 // Runs the store on `socket_path` until SIGTERM/SIGINT. Returns the exit code.
 int RunFdStore(const std::string& socket_path);
 
-struct StoredFd {
-  std::string key;
-  nlohmann::json meta;
-  UniqueFd fd;
-};
-
-class FdStoreClient {
+class FdStoreClient : public FdKeeper {
  public:
   explicit FdStoreClient(std::string socket_path);
 
   // True when a store answers at the socket path: connects lazily, checks
   // that the connected store still answers, reconnecting once when not.
-  bool Alive();
+  bool Alive() override;
   // Counts connections made: a change means a store that may hold nothing of
   // ours (it was restarted).
-  uint64_t generation();
+  uint64_t generation() override;
   // Hands the store a copy of `fd` under `key` (unique per fd).
-  Status Put(const std::string& key, const nlohmann::json& meta, int fd);
+  Status Put(const std::string& key, const nlohmann::json& meta, int fd) override;
   // Every fd the store holds.
-  Result<std::vector<StoredFd>> List();
+  Result<std::vector<StoredFd>> List() override;
+  // The store closes an fd itself when its filter hangs up: Released() is a no-op.
+  std::string Describe() const override { return "the fd store at " + path_; }
 
   const std::string& socket_path() const { return path_; }
 

@@ -227,10 +227,10 @@ int main(int argc, char** argv) {
   ubc::Supervisor::Parts parts;
   parts.view = &view;
   parts.store = custody.store.get();
-  if (custody.store) {
+  if (custody.process_store != nullptr) {
     // The fd store may die while ubcd runs: a new one is started and stocked.
     parts.ensure_store = [&custody, &config_path] {
-      return ubc::EnsureFdStore(*custody.store, config_path);
+      return ubc::EnsureFdStore(*custody.process_store, config_path);
     };
   }
   parts.slots = custody.slots.get();

@@ -40,7 +40,7 @@ Supervisor::Supervisor(SupervisorConfig config, Parts parts)
                  NotifyResponder::Hooks{
                      [this](Container&) { persister_.WakeSoon(); },
                      [this](const std::shared_ptr<Container>& c, const std::string& key) {
-                       custody_.Unlist(key);
+                       custody_.Release(key);
                        const int left = registry_.Detach(c);
                        Log(LogLevel::kInfo, "container " + c->id + ": notify fd hung up (" +
                                                 std::to_string(left) + " left)");

@@ -47,7 +47,7 @@ class Supervisor {
  public:
   struct Parts {
     ProcessView* view = nullptr;         // required
-    FdStoreClient* store = nullptr;      // null: no fd custody
+    FdKeeper* store = nullptr;           // null: no fd custody
     std::function<bool()> ensure_store;  // starts a store when none answers
     InflightSlots* slots = nullptr;      // null: no in-flight slots
     std::string state_path;              // empty: no state file

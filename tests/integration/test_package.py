@@ -5,8 +5,9 @@ DEB_BUILD_OPTIONS=nocheck, so only what is installed is compiled), lintian's ver
 recorded in the log and must hold no error or warning, and the package is installed on
 this machine with `apt-get install ./ubc_*.deb`. There is no systemd here: ubc-fdstore and
 ubcd are started as their installed units would start them (ExecStart, with the unit's
-RuntimeDirectory, UMask, NoNewPrivileges and CapabilityBoundingSet applied; systemd-analyze
-checks the unit files). A podman container with nothing but `--annotation
+RuntimeDirectory, Environment, UMask, NoNewPrivileges and CapabilityBoundingSet applied;
+systemd-analyze checks the unit files). Without systemd the unit's systemd fd custody
+falls back to the fd store process, which is what runs here. A podman container with nothing but `--annotation
 ubc.privvmpages=64M` on its command line is supervised through the installed hooks.d entry
 and refused past its barrier. `apt-get purge` then leaves nothing behind: no file the
 package listed, no path named for ubc that was not there before, the ubcd-rest user as it
@@ -157,11 +158,16 @@ def _unit(path):
 
 def _as_the_unit(unit):
     """What systemd would do between fork and exec for UNIT (those settings it has that
-    this machine can apply; LimitNOFILE is above this machine's hard limit)."""
+    this machine can apply; LimitNOFILE is above this machine's hard limit) and the
+    environment it would set."""
     keep = set(unit.get("CapabilityBoundingSet", " ".join(CAPABILITIES)).split())
     unknown = keep - set(CAPABILITIES)
     check(not unknown, f"unknown capabilities in the unit: {unknown}")
     umask = int(unit.get("UMask", "0022"), 8)
+    env = dict(os.environ)
+    for assignment in shlex.split(unit.get("Environment", "")):
+        key, value = assignment.split("=", 1)
+        env[key] = value
     no_new_privs = unit.get("NoNewPrivileges") == "yes"
     libc = ctypes.CDLL(None, use_errno=True)
 
@@ -175,7 +181,7 @@ def _as_the_unit(unit):
         if no_new_privs and libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
             os._exit(126)
 
-    return preexec
+    return preexec, env
 
 
 def _runtime_directory(unit):
@@ -205,7 +211,8 @@ class _UnitUbcd(Ubcd):
         self._token = None
 
     def start(self, timeout_s=20.0):
-        self.proc = _spawn_logged(self.argv, self.log_path, preexec_fn=_as_the_unit(self.unit))
+        preexec, env = _as_the_unit(self.unit)
+        self.proc = _spawn_logged(self.argv, self.log_path, preexec_fn=preexec, env=env)
         self._token = add_cleanup(f"stop installed ubcd {self.proc.pid}", self._cleanup)
         add_debug_dump("installed ubcd log", lambda: tail(self.log(), 80))
         wait_until(lambda: os.path.exists(self.listener_path) or self.proc.poll() is not None,
@@ -220,7 +227,8 @@ class _UnitUbcd(Ubcd):
 def _start_fd_store(unit, workdir):
     argv = shlex.split(unit["ExecStart"])
     log_path = os.path.join(workdir, "installed-fdstore.log")
-    proc = _spawn_logged(argv, log_path, preexec_fn=_as_the_unit(unit))
+    preexec, env = _as_the_unit(unit)
+    proc = _spawn_logged(argv, log_path, preexec_fn=preexec, env=env)
     add_cleanup(f"stop installed fd store {proc.pid}",
                 lambda: proc.poll() is None and stop_process(proc, signal.SIGTERM, 10))
     add_debug_dump("installed fd store log", lambda: tail(read_text(log_path)))
@@ -263,10 +271,18 @@ def test_install_run_purge():
         check(run(["man", "-w", page], check_rc=False).returncode == 0, f"man page {page}")
 
     fdstore_unit, ubcd_unit = _unit(units["ubc-fdstore.service"]), _unit(units["ubcd.service"])
+    # Under systemd the fds go to its store: only the main process may send them.
+    check_eq(ubcd_unit.get("NotifyAccess"), "main", "ubcd.service NotifyAccess")
+    check(int(ubcd_unit.get("FileDescriptorStoreMax", "0")) > 0,
+          "ubcd.service enables systemd's fd store")
     _runtime_directory(fdstore_unit)
     _runtime_directory(ubcd_unit)
     fd_store = _start_fd_store(fdstore_unit, workdir)
     ubcd = _UnitUbcd(shlex.split(ubcd_unit["ExecStart"]), workdir, ubcd_unit).start()
+    # Without systemd (no NOTIFY_SOCKET) the unit's UBCD_FD_CUSTODY=systemd falls back to
+    # the fd store process: the one started from ubc-fdstore.service above.
+    check("fd custody: the fd store at /run/ubc/fdstore.sock (UBCD_FD_CUSTODY=systemd but "
+          "NOTIFY_SOCKET is not set" in ubcd.log(), f"fd custody:\n{tail(ubcd.log())}")
 
     rootfs = build_rootfs(os.path.join(workdir, "rootfs"), require_built("UBC_PROBE"))
     podman = Podman(workdir, runtime=runc, hooks_dir=Podman.SYSTEM_HOOKS)

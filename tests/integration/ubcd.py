@@ -55,13 +55,18 @@ class Ubcd:
         self.proc = None
         self._token = None
 
-    def start(self, timeout_s=10.0):
-        logf = open(self.log_path, "ab")  # noqa: SIM115 - owned by the Popen below
-        try:
-            self.proc = subprocess.Popen([self.binary, "--config", self.config_path],
-                                         stdin=subprocess.DEVNULL, stdout=logf, stderr=logf)
-        finally:
-            logf.close()
+    def start(self, timeout_s=10.0, spawn=None):
+        """SPAWN(argv, log_path) -> Popen starts it another way (systemd_notify.py)."""
+        argv = [self.binary, "--config", self.config_path]
+        if spawn is not None:
+            self.proc = spawn(argv, self.log_path)
+        else:
+            logf = open(self.log_path, "ab")  # noqa: SIM115 - owned by the Popen below
+            try:
+                self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=logf,
+                                             stderr=logf)
+            finally:
+                logf.close()
         self._token = add_cleanup(f"stop ubcd {self.proc.pid}", self._cleanup)
         add_debug_dump(f"ubcd log {self.log_path} (last 80 lines)",
                        lambda: tail(self.log(), 80))
