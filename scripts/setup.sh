@@ -15,7 +15,7 @@ PACKAGES=(
   libgtest-dev libgmock-dev libfuse3-dev libsystemd-dev fuse3 python3
   runc crun busybox-static podman containerd docker.io golang-github-containers-common
   prometheus python3-yaml jq curl clang libclang-rt-14-dev clang-format git mmdebstrap
-  debhelper dpkg-dev lintian scdoc
+  debhelper dpkg-dev lintian scdoc python3-grpcio
 )
 
 missing=()

@@ -1,5 +1,6 @@
-"""Container engines for the integration tests: podman (precreate hook or runtime wrapper)
-and containerd + ctr (runtime wrapper), each isolated in the test's temp dir.
+"""Container engines for the integration tests: podman (precreate hook or runtime wrapper),
+containerd + ctr (runtime wrapper) or containerd's CRI plugin (a runtime handler), and
+dockerd, each isolated in the test's temp dir.
 
 Isolation: podman gets its own --root/--runroot/--tmpdir/--network-config-dir/--volumepath,
 the vfs storage driver and the cgroupfs manager; containerd gets its own root, state and
@@ -290,10 +291,43 @@ disabled_plugins = ["io.containerd.grpc.v1.cri"]
 """
 
 
-class Containerd:
-    """A private containerd (own root, state, socket) and ctr in a private namespace."""
+# The CRI plugin, for a containerd that also gets a runtime handler (the handler's own
+# tables come from examples/kubernetes/containerd-ubc.toml): no registry (the sandbox image
+# is imported), the native snapshotter, no CNI (pods use the node's network), streaming
+# on a loopback port of the kernel's choosing.
+CONTAINERD_CRI_TOML = """
+[plugins."io.containerd.grpc.v1.cri"]
+  sandbox_image = "{sandbox_image}"
+  stream_server_address = "127.0.0.1"
+  stream_server_port = "0"
+  enable_selinux = false
+  disable_apparmor = true
+  # The sandbox's oom_score_adj of -998 needs CAP_SYS_RESOURCE, which root lacks here:
+  # never below containerd's own.
+  restrict_oom_score_adj = true
 
-    def __init__(self, workdir):
+[plugins."io.containerd.grpc.v1.cri".containerd]
+  snapshotter = "native"
+  default_runtime_name = "runc"
+
+[plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
+  runtime_type = "io.containerd.runc.v2"
+
+[plugins."io.containerd.grpc.v1.cri".cni]
+  bin_dir = "{cni_dir}"
+  conf_dir = "{cni_dir}"
+"""
+
+# The CRI plugin's namespace, whatever the client.
+CRI_NAMESPACE = "k8s.io"
+
+
+class Containerd:
+    """A private containerd (own root, state, socket) and ctr in a private namespace; with
+    CRI (a handler's TOML and a sandbox image) the CRI plugin runs too, in its own
+    namespace k8s.io of this containerd."""
+
+    def __init__(self, workdir, cri_handler_toml=None, sandbox_image=None):
         self.containerd = require_tool("containerd")
         self.ctr_bin = require_tool("ctr")
         if not which("containerd-shim-runc-v2"):
@@ -303,11 +337,18 @@ class Containerd:
         self.sock = os.path.join(self.workdir, "c.sock")
         self.config = os.path.join(self.workdir, "config.toml")
         self.log_path = os.path.join(self.workdir, "containerd.log")
-        self.namespace = unique_id("ubctns")
+        self.namespace = unique_id("ubctns") if cri_handler_toml is None else CRI_NAMESPACE
+        text = CONTAINERD_TOML.format(root=os.path.join(self.workdir, "root"),
+                                      state=os.path.join(self.workdir, "state"),
+                                      sock=self.sock)
+        if cri_handler_toml is not None:
+            cni_dir = os.path.join(self.workdir, "cni")
+            os.makedirs(cni_dir, exist_ok=True)
+            text = text.replace('disabled_plugins = ["io.containerd.grpc.v1.cri"]\n', "")
+            text += CONTAINERD_CRI_TOML.format(sandbox_image=sandbox_image, cni_dir=cni_dir)
+            text += "\n" + cri_handler_toml
         with open(self.config, "w", encoding="utf-8") as f:
-            f.write(CONTAINERD_TOML.format(root=os.path.join(self.workdir, "root"),
-                                           state=os.path.join(self.workdir, "state"),
-                                           sock=self.sock))
+            f.write(text)
         self._outside = ["/run/containerd", "/run/containerd/fifo", "/run/containerd/s",
                          "/run/containerd/runc",
                          f"/run/containerd/runc/{self.namespace}"]
