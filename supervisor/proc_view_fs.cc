@@ -4,11 +4,13 @@
 #include <fcntl.h>
 #include <fuse_lowlevel.h>
 #include <poll.h>
+#include <sched.h>
 #include <pthread.h>
 #include <sys/mount.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -261,8 +263,11 @@ bool IsFuseConnection(int fd) {
          minor(st.st_rdev) == 229;
 }
 
-Result<UniqueFd> MountProcView(const std::string& dir) {
-  const std::string mount_point = MountPointOf(dir);
+namespace {
+
+// Detaches what is stale at `mount_point`, creates it and mounts the view
+// served through `fuse_fd`, in the calling process's mount namespace.
+Status MountViewHere(const std::string& mount_point, int fuse_fd) {
   // Whatever FUSE file system is there nobody serves for us now (a stale view
   // of ours would have come back from the fd store): detached without a stat.
   for (std::string type = FsTypeAt(mount_point); type.rfind("fuse", 0) == 0;
@@ -277,9 +282,7 @@ Result<UniqueFd> MountProcView(const std::string& dir) {
   std::filesystem::create_directories(mount_point, ec);
   if (ec) return Status::Error("creating " + mount_point + ": " + ec.message());
   ::chmod(mount_point.c_str(), 0755);
-  UniqueFd fd(::open("/dev/fuse", O_RDWR | O_CLOEXEC));
-  if (!fd) return Status::Error(std::string("opening /dev/fuse: ") + std::strerror(errno));
-  const std::string options = "fd=" + std::to_string(fd.get()) +
+  const std::string options = "fd=" + std::to_string(fuse_fd) +
                               ",rootmode=40000,user_id=0,group_id=0,allow_other,"
                               "default_permissions";
   if (::mount("ubc", mount_point.c_str(), kProcViewFsType, MS_NOSUID | MS_NODEV | MS_NOEXEC,
@@ -287,6 +290,71 @@ Result<UniqueFd> MountProcView(const std::string& dir) {
     return Status::Error("mounting " + std::string(kProcViewFsType) + " at " + mount_point + ": " +
                          std::strerror(errno));
   }
+  return Status::Ok();
+}
+
+ino_t MountNamespaceOf(const std::string& pid) {
+  struct stat st {};
+  return ::stat(("/proc/" + pid + "/ns/mnt").c_str(), &st) == 0 ? st.st_ino : 0;
+}
+
+// The same in the mount namespace of the process that started ubcd, from a
+// child that joins it: a service manager may run ubcd in a namespace of its
+// own (systemd's ProtectSystem=, PrivateTmp=: a slave of PID 1's), whose
+// mounts never reach the runtimes that bind the view into containers. The
+// child inherits `fuse_fd` at the same number. Called while ubcd has one
+// thread (setns of a mount namespace needs an unshared fs_struct).
+Status MountViewInNamespaceOf(const std::string& pid, const std::string& mount_point,
+                              int fuse_fd) {
+  const std::string path = "/proc/" + pid + "/ns/mnt";
+  UniqueFd ns(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!ns) return Status::Error("opening " + path + ": " + std::strerror(errno));
+  int pipe_fds[2];
+  if (::pipe2(pipe_fds, O_CLOEXEC) != 0) return Status::FromErrno(errno, "pipe");
+  UniqueFd reader(pipe_fds[0]), writer(pipe_fds[1]);
+  const pid_t child = ::fork();
+  if (child < 0) return Status::FromErrno(errno, "fork");
+  if (child == 0) {
+    reader.reset();
+    Status s = ::setns(ns.get(), CLONE_NEWNS) == 0
+                   ? MountViewHere(mount_point, fuse_fd)
+                   : Status::Error(std::string("joining the host's mount namespace: ") +
+                                   std::strerror(errno));
+    const std::string& message = s.message();
+    if (!s.ok() && ::write(writer.get(), message.data(), message.size()) < 0) ::_exit(2);
+    ::_exit(s.ok() ? 0 : 1);
+  }
+  writer.reset();
+  std::string message(512, '\0');
+  ssize_t n;
+  while ((n = ::read(reader.get(), message.data(), message.size())) < 0 && errno == EINTR) {
+  }
+  int wstatus = 0;
+  while (::waitpid(child, &wstatus, 0) < 0 && errno == EINTR) {
+  }
+  if (WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0) return Status::Ok();
+  message.resize(n > 0 ? static_cast<size_t>(n) : 0);
+  return Status::Error(message.empty() ? "mounting in the host's mount namespace failed"
+                                       : message);
+}
+
+}  // namespace
+
+Result<UniqueFd> MountProcView(const std::string& dir) {
+  const std::string mount_point = MountPointOf(dir);
+  UniqueFd fd(::open("/dev/fuse", O_RDWR | O_CLOEXEC));
+  if (!fd) return Status::Error(std::string("opening /dev/fuse: ") + std::strerror(errno));
+  // The runtimes run where ubcd's starter does (systemd: PID 1); a starter
+  // whose namespace cannot be read (another pid namespace) leaves it here.
+  const std::string parent = std::to_string(::getppid());
+  const ino_t own = MountNamespaceOf("self"), starter = MountNamespaceOf(parent);
+  if (own != 0 && starter != 0 && own != starter) {
+    if (Status s = MountViewInNamespaceOf(parent, mount_point, fd.get()); !s.ok()) return s;
+    Log(LogLevel::kInfo, "proc view: mounted in the mount namespace of ubcd's starter (pid " +
+                             parent + "), where the runtimes are: ubcd runs in one of its own");
+    return fd;
+  }
+  if (Status s = MountViewHere(mount_point, fd.get()); !s.ok()) return s;
   return fd;
 }
 

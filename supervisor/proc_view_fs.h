@@ -63,7 +63,10 @@ inline constexpr size_t kMaxSnapshotFiles = 16384;
 
 // Mounts a fresh view at `dir` (created if missing; a stale view or a dead
 // FUSE mount there is detached first) and returns its /dev/fuse fd. Needs
-// CAP_SYS_ADMIN.
+// CAP_SYS_ADMIN. When ubcd's mount namespace is not that of the process that
+// started it (systemd's PID 1, for a unit with ProtectSystem=), the mount is
+// made there, where the runtimes are, by a child that joins it
+// (CAP_SYS_CHROOT too); ubcd must have one thread then.
 Result<UniqueFd> MountProcView(const std::string& dir);
 // True when `dir` is a ubc view mount point, by /proc/self/mountinfo alone
 // (a stat of a FUSE mount nobody serves would block).

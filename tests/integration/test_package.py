@@ -63,6 +63,8 @@ CAPABILITIES = [
 NOT_INSTALLED = ("", "unknown ok not-installed", "purge ok not-installed")
 PR_CAPBSET_DROP = 24
 PR_SET_NO_NEW_PRIVS = 38
+CLONE_NEWNS = 0x00020000
+MS_RDONLY, MS_REMOUNT, MS_BIND, MS_REC, MS_SLAVE = 1, 32, 4096, 16384, 1 << 19
 
 
 def _package_status():
@@ -169,10 +171,30 @@ def _as_the_unit(unit):
         key, value = assignment.split("=", 1)
         env[key] = value
     no_new_privs = unit.get("NoNewPrivileges") == "yes"
+    # ProtectSystem=strict, ProtectHome=, PrivateTmp=: a mount namespace of the unit's
+    # own, a slave of the host's, with the root file system read-only but for
+    # ReadWritePaths (what of strict this test can do: submounts stay writable).
+    own_namespace = any(unit.get(k, "no") not in ("no", "false")
+                        for k in ("ProtectSystem", "ProtectHome", "PrivateTmp"))
+    read_only_root = unit.get("ProtectSystem") == "strict"
+    # systemd keeps the RuntimeDirectory writable too (created before the unit starts).
+    writable = [p.encode() for p in unit.get("ReadWritePaths", "").split()]
+    writable += [f"/run/{d}".encode() for d in unit.get("RuntimeDirectory", "").split()]
     libc = ctypes.CDLL(None, use_errno=True)
+
+    def mount(source, target, flags):
+        return libc.mount(source, target, None, ctypes.c_ulong(flags), None) == 0
 
     def preexec():
         os.setsid()
+        if own_namespace:
+            if libc.unshare(CLONE_NEWNS) != 0 or not mount(None, b"/", MS_REC | MS_SLAVE):
+                os._exit(125)
+            for path in writable:
+                if not mount(path, path, MS_BIND):
+                    os._exit(125)
+            if read_only_root and not mount(None, b"/", MS_REMOUNT | MS_BIND | MS_RDONLY):
+                os._exit(125)
         os.umask(umask)
         for number, name in enumerate(CAPABILITIES):
             if name not in keep and libc.prctl(PR_CAPBSET_DROP, number, 0, 0, 0) != 0:
@@ -290,6 +312,10 @@ def test_install_run_purge():
     log(f"{podman_binary} with the system's hooks dirs: "
         f"{read_text('/usr/share/containers/oci/hooks.d/ubc-hook.json')}")
     c = podman.run_probe(rootfs, annotations={"ubc.privvmpages": "64M"})
+    # The proc view, mounted from the unit's own mount namespace into the host's.
+    meminfo = c.exec("cat", "/proc/meminfo").stdout
+    check(re.search(rf"^MemTotal: +{BARRIER * 4} kB$", meminfo, re.M) is not None,
+          f"/proc/meminfo in the podman container:\n{meminfo}")
     check_supervised(types.SimpleNamespace(ubcd=ubcd), c, BARRIER)
     c.stop()
 

@@ -3,12 +3,15 @@ limits from annotations in vzctl syntax, and opt_in "all" with the configured de
 Containers run with runc."""
 
 import os
+import re
 import signal
 import socket
+import subprocess
 import time
 
+from bundles import write_hook_settings
 from cleanup import make_temp_dir
-from outcome import check, check_eq, require_built, require_root, wait_until
+from outcome import check, check_eq, require_built, require_root, require_tool, wait_until
 from probe import pages
 from procs import run
 from session import Session
@@ -228,4 +231,32 @@ def test_vz_configs_imported_with_ubcctl_limit_a_matching_container():
     check_eq(c.probe.ok("sysinfo")[0], "32768", "sysinfo totalram under the imported MEMINFO")
     c.probe.err("mmap 32M")
     check_eq(s.ubcd.privvm(c.id)["failcnt"], 1, "failcnt")
+    c.stop()
+
+
+def test_proc_view_reaches_runtimes_from_a_private_mount_namespace():
+    """ubcd in a mount namespace of its own whose mounts do not propagate back (what
+    systemd makes for ProtectSystem=, PrivateTmp=: a slave of the host's) mounts the proc
+    view in its starter's namespace (here the test's, the host's; systemd's PID 1 under a
+    unit), where runc binds it into the container."""
+    s = Session("runc", start_ubcd=False)
+    s.ubcd = Ubcd(require_built("UBCD"), os.path.join(s.workdir, "ubcd"))
+    unshare = require_tool("unshare")
+
+    def spawn(argv, log_path):
+        with open(log_path, "ab") as logf:
+            return subprocess.Popen([unshare, "--mount", "--propagation", "slave", *argv],
+                                    stdin=subprocess.DEVNULL, stdout=logf, stderr=logf)
+
+    s.ubcd.start(spawn=spawn)
+    check(os.stat(f"/proc/{s.ubcd.proc.pid}/ns/mnt").st_ino != os.stat("/proc/self/ns/mnt").st_ino,
+          "ubcd is not in a mount namespace of its own")
+    s.settings_path = write_hook_settings(os.path.join(s.workdir, "hook-settings.json"), s.ubcd,
+                                          runtime=s.runtime.binary)
+    c = s.supervised("16384:16384")
+    meminfo = c.run("cat", "/proc/meminfo").stdout
+    check(re.search(r"^MemTotal: +65536 kB$", meminfo, re.M) is not None,
+          f"/proc/meminfo in the container:\n{meminfo}")
+    check("proc view: mounted in the mount namespace of ubcd's starter" in s.ubcd.log(),
+          f"ubcd log:\n{s.ubcd.log()}")
     c.stop()
