@@ -4,8 +4,8 @@
 #include <fcntl.h>
 #include <fuse_lowlevel.h>
 #include <poll.h>
-#include <sched.h>
 #include <pthread.h>
+#include <sched.h>
 #include <sys/mount.h>
 #include <sys/random.h>
 #include <sys/stat.h>
@@ -304,8 +304,7 @@ ino_t MountNamespaceOf(const std::string& pid) {
 // mounts never reach the runtimes that bind the view into containers. The
 // child inherits `fuse_fd` at the same number. Called while ubcd has one
 // thread (setns of a mount namespace needs an unshared fs_struct).
-Status MountViewInNamespaceOf(const std::string& pid, const std::string& mount_point,
-                              int fuse_fd) {
+Status MountViewInNamespaceOf(const std::string& pid, const std::string& mount_point, int fuse_fd) {
   const std::string path = "/proc/" + pid + "/ns/mnt";
   UniqueFd ns(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (!ns) return Status::Error("opening " + path + ": " + std::strerror(errno));
@@ -334,8 +333,7 @@ Status MountViewInNamespaceOf(const std::string& pid, const std::string& mount_p
   }
   if (WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0) return Status::Ok();
   message.resize(n > 0 ? static_cast<size_t>(n) : 0);
-  return Status::Error(message.empty() ? "mounting in the host's mount namespace failed"
-                                       : message);
+  return Status::Error(message.empty() ? "mounting in the host's mount namespace failed" : message);
 }
 
 }  // namespace
