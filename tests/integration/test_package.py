@@ -316,6 +316,9 @@ def test_install_run_purge():
     meminfo = c.exec("cat", "/proc/meminfo").stdout
     check(re.search(rf"^MemTotal: +{BARRIER * 4} kB$", meminfo, re.M) is not None,
           f"/proc/meminfo in the podman container:\n{meminfo}")
+    check("proc view: mounted in the mount namespace of ubcd's starter" in ubcd.log(),
+          f"the installed ubcd did not mount the view from its own namespace:\n"
+          f"{tail(ubcd.log())}")
     check_supervised(types.SimpleNamespace(ubcd=ubcd), c, BARRIER)
     c.stop()
 
