@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <optional>
+#include <set>
 #include <string_view>
 #include <vector>
 
@@ -90,8 +91,39 @@ bool PidNamespaceOf(const std::string& ns_path, dev_t* dev, ino_t* ino) {
   return true;
 }
 
+namespace {
+
+// Whether every process in the cgroup at `dir` is in the pid namespace
+// (dev, ino). A runtime without cgroups (crun --cgroup-manager=disabled)
+// leaves the init in the cgroup of whoever started the runtime; if the
+// runtime itself then sits elsewhere (podman moves conmon), that inherited
+// cgroup looks like the container's own but holds the host's processes too.
+bool HoldsOnlyNamespaceMembers(const std::string& dir, dev_t dev, ino_t ino) {
+  Result<std::string> procs = ReadProcFile(dir + "/cgroup.procs", ProcRecords::kPids);
+  if (!procs.ok()) return false;
+  std::set<int> pids;
+  AddPids(*procs, &pids);
+  for (int pid : pids) {
+    dev_t d = 0;
+    ino_t i = 0;
+    // A process that exited meanwhile says nothing either way.
+    if (!PidNamespaceOf("/proc/" + std::to_string(pid) + "/ns/pid", &d, &i)) continue;
+    if (d != dev || i != ino) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
 Membership DetermineMembership(int init_pid, int runtime_pid) {
   Membership m;
+  // The init's pid namespace when it is not ubcd's: a cgroup is the
+  // container's only if nothing outside that namespace is in it.
+  dev_t dev = 0, own_dev = 0;
+  ino_t ino = 0, own_ino = 0;
+  const bool own_pidns =
+      PidNamespaceOf("/proc/" + std::to_string(init_pid) + "/ns/pid", &dev, &ino) &&
+      PidNamespaceOf("/proc/self/ns/pid", &own_dev, &own_ino) && (dev != own_dev || ino != own_ino);
   // A cgroup of the container's own: the init is in a different cgroup than
   // the runtime that started it (runc with cgroups, podman, containerd).
   std::string init_text, runtime_text;
@@ -110,17 +142,14 @@ Membership DetermineMembership(int init_pid, int runtime_pid) {
     if (mount.empty()) continue;
     std::string dir = mount + std::string(line.path);
     if (::access((dir + "/cgroup.procs").c_str(), R_OK) != 0) continue;
+    if (own_pidns && !HoldsOnlyNamespaceMembers(dir, dev, ino)) continue;
     m.kind = Membership::Kind::kCgroup;
     m.cgroup_dir = dir;
     m.cgroup_controllers = std::string(line.controllers);
     m.cgroup_path = std::string(line.path);
     return m;
   }
-  dev_t dev = 0, own_dev = 0;
-  ino_t ino = 0, own_ino = 0;
-  if (PidNamespaceOf("/proc/" + std::to_string(init_pid) + "/ns/pid", &dev, &ino) &&
-      PidNamespaceOf("/proc/self/ns/pid", &own_dev, &own_ino) &&
-      (dev != own_dev || ino != own_ino)) {
+  if (own_pidns) {
     m.kind = Membership::Kind::kPidNamespace;
     m.pidns_dev = dev;
     m.pidns_ino = ino;

@@ -51,13 +51,15 @@ ChildProcess::Body Holder(const std::string& dir = "") {
   };
 }
 
-// A child that joins cgroup `dir` (unless empty), makes a pid namespace and
-// forks its init, which holds; it reports the init's pid (as the test sees
-// it), or -errno when the namespace could not be made: without root, a user
-// namespace of its own is tried.
-ChildProcess::Body PidNamespaceInit(const std::string& dir = "") {
-  return [dir](int hold_fd, int report_fd) {
-    const int joined = dir.empty() ? 0 : JoinCgroup(dir);
+// A child that makes a pid namespace and forks its init, which holds; it
+// reports the init's pid (as the test sees it), or -errno when the namespace
+// could not be made: without root, a user namespace of its own is tried.
+// Cgroup `dir` (unless empty) is joined by the child before the fork, so the
+// child (outside the namespace) is in it too, or with `init_alone` by the init
+// only, as a runtime places a container's init.
+ChildProcess::Body PidNamespaceInit(const std::string& dir = "", bool init_alone = false) {
+  return [dir, init_alone](int hold_fd, int report_fd) {
+    const int joined = dir.empty() || init_alone ? 0 : JoinCgroup(dir);
     if (joined != 0) {
       Report(report_fd, joined);
       return 1;
@@ -66,12 +68,21 @@ ChildProcess::Body PidNamespaceInit(const std::string& dir = "") {
       Report(report_fd, -errno);
       return 1;
     }
+    int ready[2];
+    if (::pipe(ready) != 0) {
+      Report(report_fd, -errno);
+      return 1;
+    }
     const pid_t init = ::fork();
     if (init == 0) {
+      const char joined_init = !init_alone || JoinCgroup(dir) == 0 ? 'y' : 'n';
+      if (::write(ready[1], &joined_init, 1) != 1) ::_exit(1);
       AwaitRelease(hold_fd);
       ::_exit(0);
     }
-    Report(report_fd, init < 0 ? -errno : init);
+    char joined_init = 'n';
+    const bool ok = init > 0 && ::read(ready[0], &joined_init, 1) == 1 && joined_init == 'y';
+    Report(report_fd, init < 0 ? -errno : ok ? init : -EPERM);
     ReapAll();
     AwaitRelease(hold_fd);
     return 0;
@@ -314,7 +325,7 @@ TEST(MembershipTest, AnInitInAPidNamespaceOfItsOwnIsFoundByIt) {
 TEST(MembershipTest, ACgroupOfItsOwnWinsOverAPidNamespace) {
   TestCgroup cgroup;
   UBC_REQUIRE(cgroup.ok(), cgroup.why());
-  ChildProcess parent(PidNamespaceInit(cgroup.dir()));
+  ChildProcess parent(PidNamespaceInit(cgroup.dir(), /*init_alone=*/true));
   const std::vector<int> init = parent.Reported(1);
   ASSERT_EQ(init.size(), 1u);
   UBC_REQUIRE(init[0] > 0,
@@ -322,6 +333,22 @@ TEST(MembershipTest, ACgroupOfItsOwnWinsOverAPidNamespace) {
   const Membership m = DetermineMembership(init[0], ::getpid());
   EXPECT_EQ(m.kind, Membership::Kind::kCgroup);
   EXPECT_EQ(m.cgroup_dir, cgroup.dir());
+}
+
+TEST(MembershipTest, ACgroupHoldingProcessesOutsideTheInitsPidNamespaceIsNotItsOwn) {
+  // crun without cgroups leaves the init in the cgroup of whoever started it;
+  // with the runtime elsewhere that cgroup differs from the runtime's, but it
+  // holds the host's processes (here the init's parent) too.
+  TestCgroup cgroup;
+  UBC_REQUIRE(cgroup.ok(), cgroup.why());
+  ChildProcess parent(PidNamespaceInit(cgroup.dir()));
+  const std::vector<int> init = parent.Reported(1);
+  ASSERT_EQ(init.size(), 1u);
+  UBC_REQUIRE(init[0] > 0,
+              std::string("cannot make a pid namespace in a cgroup: ") + std::strerror(-init[0]));
+  const Membership m = DetermineMembership(init[0], ::getpid());
+  EXPECT_EQ(m.kind, Membership::Kind::kPidNamespace);
+  EXPECT_EQ(m.cgroup_dir, "");
 }
 
 }  // namespace

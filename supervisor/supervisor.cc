@@ -129,7 +129,12 @@ std::optional<ContainerReport> Supervisor::GetContainer(const std::string& id) {
 
 bool Supervisor::SetLimits(const std::string& id, const LimitsChange& change) {
   if (!registry_.SetLimits(id, change)) return false;
-  persister_.WakeSoon();
+  // In the state file before the API answers: an acknowledged change survives a
+  // crash right after it (the persister thread could be seconds late under I/O load).
+  if (Status s = persister_.PersistNow(); !s.ok()) {
+    Log(LogLevel::kError, "container " + id + ": limits changed but not saved: " + s.message());
+    persister_.WakeSoon();
+  }
   return true;
 }
 

@@ -141,6 +141,14 @@ def test_proc_view_survives_sigkill_crun():
     _proc_view_survives_sigkill("crun")
 
 
+def _state_entry(s, container_id):
+    try:
+        with open(os.path.join(s.ubcd.state_dir, "state.json"), encoding="utf-8") as f:
+            return json.load(f).get("containers", {}).get(container_id, {})
+    except (OSError, ValueError):
+        return {}
+
+
 def _fd_store_pids(config_path):
     return pids_where(lambda argv: b"--fd-store" in argv and config_path.encode() in argv)
 
@@ -203,6 +211,11 @@ def test_live_limits_and_shmpages_survive_restart():
     ubcctl(s.ubcd, "set", c.id, "--shmpages", "300:300", "--privvmpages", "8192:9000")
     c.probe.err("shmget 1M")
     check_eq(s.ubcd.shm(c.id)["failcnt"], 1, "shmpages failcnt before the restart")
+    check_eq(_state_entry(s, c.id).get("api_shmpages"), {"barrier": 300, "limit": 300},
+             "shmpages in the state file when the API answered")
+    # The refusal's failcnt goes to the state file at once, from the persister thread.
+    wait_until(lambda: _state_entry(s, c.id).get("shm_failcnt") == 1, timeout_s=10,
+               what="shmpages failcnt in the state file")
     _restart(s, signal.SIGKILL)
     wait_rest(s.ubcd)
     wait_until(lambda: s.ubcd.shm(c.id)["held"] == 256, timeout_s=10,
@@ -229,15 +242,24 @@ def test_live_lockedpages_and_meminfo_survive_restart():
     c = s.container(privvmpages="16384:16384")
     s.ubcd.wait_container(c.id)
     ubcctl(s.ubcd, "set", c.id, "--lockedpages", "256:256")
+    check_eq(_state_entry(s, c.id).get("api_lockedpages"), {"barrier": 256, "limit": 256},
+             "lockedpages in the state file when the API answered")
     code, _, body = http("PATCH", f"{s.ubcd.rest_url}/v1/containers/{c.id}",
                          '{"meminfo": "pages:2048"}', token_of(s.ubcd))
     check_eq(code, 200, f"PATCH meminfo: {body}")
+    check_eq(_state_entry(s, c.id).get("api_meminfo"), "pages:2048",
+             "meminfo in the state file when the API answered")
     c.probe.ok("mmap 512K")
     c.probe.ok("mlock")  # 128 pages
     c.probe.ok("mmap 1M")
     c.probe.err("mlock")  # 128 + 256 > 256
     check_eq(s.ubcd.locked(c.id)["failcnt"], 1, "lockedpages failcnt before the restart")
     check_eq(c.probe.ok("sysinfo")[0], "2048", "sysinfo totalram before the restart")
+    # The live limits are in the state file before the API answered; the refusal's
+    # failcnt is written at once but by the persister thread: killed before that write
+    # lands (it fsyncs, seconds under a loaded disk), it would be lost, as documented.
+    wait_until(lambda: _state_entry(s, c.id).get("locked_failcnt") == 1, timeout_s=10,
+               what="lockedpages failcnt in the state file")
     _restart(s, signal.SIGKILL)
     wait_rest(s.ubcd)
     doc = get_json(s.ubcd, f"/v1/containers/{c.id}", "rest-container.schema.json")
