@@ -7,11 +7,12 @@ this machine with `apt-get install ./ubc_*.deb`. There is no systemd here: ubc-f
 ubcd are started as their installed units would start them (ExecStart, with the unit's
 RuntimeDirectory, Environment, UMask, NoNewPrivileges and CapabilityBoundingSet applied;
 systemd-analyze checks the unit files). Without systemd the unit's systemd fd custody
-falls back to the fd store process, which is what runs here. A podman container with nothing but `--annotation
-ubc.privvmpages=64M` on its command line is supervised through the installed hooks.d entry
-and refused past its barrier. `apt-get purge` then leaves nothing behind: no file the
-package listed, no path named for ubc that was not there before, the ubcd-rest user as it
-was.
+falls back to the fd store process, which is what runs here. A podman container with
+nothing but `--annotation ubc.privvmpages=64M` on its command line is supervised through
+the installed hooks.d entry and refused past its barrier. `apt-get purge` then leaves
+nothing behind: no file the package listed, no path named for ubc that was not there
+before. The machine's ubcd-rest user is removed for the test so that the package's
+postinst creates its own and purge removes it; it is recreated at the end.
 
 The package's paths are the machine's (/etc/ubc, /run/ubc, REST port 8765), so the test
 holds a machine-wide lock for its whole run, and it refuses to touch a ubc package it did
@@ -87,8 +88,17 @@ def _ubc_paths():
 
 
 def _user_state():
-    return (run(["getent", "passwd", "ubcd-rest"], check_rc=False).stdout,
-            run(["getent", "group", "ubcd-rest"], check_rc=False).stdout)
+    """(user line, group line) of ubcd-rest as getent prints them, or empty strings."""
+    return (run(["getent", "passwd", "ubcd-rest"], check_rc=False).stdout.strip(),
+            run(["getent", "group", "ubcd-rest"], check_rc=False).stdout.strip())
+
+
+def _restore_user():
+    """ubcd-rest as scripts/setup.sh makes it, if it is missing (the other tests' REST
+    process runs as it)."""
+    if not _user_state()[0]:
+        run(["useradd", "--system", "--no-create-home", "--home-dir", "/nonexistent",
+             "--shell", "/usr/sbin/nologin", "ubcd-rest"])
 
 
 def _source_tree(dest):
@@ -277,12 +287,27 @@ def test_install_run_purge():
     outdir, deb, changes = _build(workdir)
     _lintian(changes)
 
+    # The package creates the REST process's user when missing, and purge removes only a
+    # user it created: so the machine's (setup.sh's) goes for the while of this serial
+    # test and comes back at its end whatever happens.
+    add_cleanup("restore the ubcd-rest user", _restore_user)
+    if user_before[0]:
+        run(["userdel", "ubcd-rest"])
+    if _user_state()[1]:
+        run(["groupdel", "ubcd-rest"])
+
     def purge():
         if _package_status().startswith("install"):
             _apt("purge", "ubc")
     add_cleanup("purge the ubc package", purge)
     _apt("install", "./" + os.path.basename(deb), cwd=outdir)
     check(_package_status() == "install ok installed", "ubc installed")
+    user, group = _user_state()
+    fields = user.split(":")
+    check(len(fields) == 7 and int(fields[2]) < 1000 and fields[5] == "/nonexistent"
+          and fields[6].endswith("nologin") and group.startswith("ubcd-rest:"),
+          f"the package's ubcd-rest: {user!r}, group {group!r}")
+    check(os.path.exists("/var/lib/ubc/created-ubcd-rest"), "postinst's marker of its user")
     listed = run(["dpkg", "-L", "ubc"]).stdout.split()
 
     units = {u: f"/lib/systemd/system/{u}" for u in ("ubcd.service", "ubc-fdstore.service")}
@@ -331,4 +356,6 @@ def test_install_run_purge():
     check(not left, f"files of the package still there after purge: {left}")
     new_paths = sorted(_ubc_paths() - paths_before)
     check(not new_paths, f"paths named for ubc left after purge: {new_paths}")
-    check_eq(_user_state(), user_before, "ubcd-rest user and group after purge")
+    check_eq(_user_state(), ("", ""), "ubcd-rest user and group after purge (the package's)")
+    _restore_user()
+    check_eq(bool(_user_state()[0]), bool(user_before[0]), "ubcd-rest restored")
