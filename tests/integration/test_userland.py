@@ -131,9 +131,19 @@ def _stress_ng_at_the_barrier(runtime, stressors, barrier_pages, limit_pages, ex
         exit_codes = (*exit_codes, 2)
     check(rc in exit_codes, f"stress-ng exit status {rc} (output:\n{out[-4000:]})")
     check("successful run completed" in out, f"stress-ng did not complete:\n{out[-4000:]}")
+    worked = []
     for name in must_run:
         m = re.search(rf"metrc: \[\d+\] {name}\s+(\d+)", out)
-        check(m is not None and int(m.group(1)) > 0, f"stressor {name} did no work:\n{out[-3000:]}")
+        if m is not None and int(m.group(1)) > 0:
+            worked.append(name)
+            continue
+        # stress-ng's own clean give-up: the stressor's start-up allocation met ENOMEM
+        # while the others held the barrier (seen once in CI for malloc). Not a crash.
+        gave_up = re.search(rf"\({name}\) aborted early, out of system resources", out)
+        check(gave_up is not None,
+              f"stressor {name} did no work and did not give up cleanly:\n{out[-3000:]}")
+        log(f"stressor {name} gave up at start for lack of memory (the barrier was held)")
+    check(worked, f"none of {must_run} did work:\n{out[-3000:]}")
     check(len(samples) >= RUN_S, f"only {len(samples)} held samples")
     check(max(samples) <= limit_pages, f"held reached {max(samples)} > limit {limit_pages}")
     check(bool(final), "ubcd never listed the container")
