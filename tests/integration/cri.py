@@ -4,10 +4,10 @@ and ExecSync a container, and tear it down. Debian 12 has no crictl; this speaks
 protocol with Debian's python3-grpcio and a hand-written protobuf encoding of the few
 messages used (field numbers from the CRI API, k8s.io/cri-api runtime/v1 api.proto).
 
-What it owns: nothing but a gRPC channel to one containerd socket.
+What it owns: nothing but a gRPC channel to one containerd socket. grpc is imported when
+a RuntimeService is made, so that importing this module (run.py --list imports every test
+module) needs no python3-grpcio.
 """
-
-import grpc
 
 NAMESPACE_NODE = 2  # NamespaceMode NODE: the host's network namespace, so no CNI is needed
 
@@ -98,6 +98,7 @@ def container_config(name, image, command, annotations=None):
 
 class RuntimeService:
     def __init__(self, socket_path):
+        import grpc  # noqa: PLC0415 - see the module's docstring
         self.channel = grpc.insecure_channel(f"unix://{socket_path}")
 
     def close(self):

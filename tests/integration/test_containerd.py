@@ -5,6 +5,7 @@ state, socket). Non-parallel in meson."""
 
 import os
 
+import cri
 from cleanup import add_cleanup, unique_id
 from engines import (Containerd, check_supervised, check_unsupervised, install_runtime_wrapper,
                      runtime_settings)
@@ -49,13 +50,26 @@ def _handler_toml(wrapper):
     return text
 
 
+def _run_pod(runtime, handler):
+    """A pod sandbox with the limit as a pod annotation on HANDLER ("" is the default),
+    removed at cleanup; returns (sandbox id, its config)."""
+    config = cri.pod_sandbox_config(unique_id("pod"), unique_id("uid"), "default",
+                                    {"ubc.privvmpages": "64M"})
+    sandbox = runtime.run_pod_sandbox(config, handler)
+
+    def remove_pod():
+        runtime.stop_pod_sandbox(sandbox)
+        runtime.remove_pod_sandbox(sandbox)
+    add_cleanup(f"remove pod sandbox {sandbox}", remove_pod)
+    return sandbox, config
+
+
 def test_cri_runtime_handler():
     """The CRI plugin, as the kubelet drives it (tests/integration/cri.py: RunPodSandbox
     with runtime_handler "ubc" and the limit as a pod annotation, CreateContainer,
     StartContainer, ExecSync), with the handler of examples/kubernetes: both the pod's
     sandbox and its container are supervised with the pod's limit (pod_annotations), and
     an allocation past the barrier in the container fails with ENOMEM."""
-    import cri  # python3-grpcio: only this test needs it
     s = Session("runc")
     wrapper = install_runtime_wrapper(os.path.join(s.workdir, "wrapper"),
                                       runtime_settings(s.ubcd, runtime=which("runc")))
@@ -69,14 +83,7 @@ def test_cri_runtime_handler():
     add_cleanup("cri client", runtime.close)
     version = runtime.version()
     check_eq(version["runtime_name"], "containerd", f"CRI runtime ({version})")
-    sandbox_config = cri.pod_sandbox_config(unique_id("pod"), unique_id("uid"), "default",
-                                            {"ubc.privvmpages": "64M"})
-    sandbox = runtime.run_pod_sandbox(sandbox_config, "ubc")
-
-    def remove_pod():
-        runtime.stop_pod_sandbox(sandbox)
-        runtime.remove_pod_sandbox(sandbox)
-    add_cleanup(f"remove pod sandbox {sandbox}", remove_pod)
+    sandbox, sandbox_config = _run_pod(runtime, "ubc")
     container = runtime.create_container(
         sandbox, cri.container_config("probe", image, ["/bin/sleep", "3600"]), sandbox_config)
     runtime.start_container(container)
@@ -93,12 +100,5 @@ def test_cri_runtime_handler():
     check_eq(s.ubcd.privvm(sandbox)["failcnt"], 0, "failcnt of the sandbox")
     # The same pod on the default handler (plain runc) is not supervised: the runtime
     # hands a supervised container's notify fd to ubcd before RunPodSandbox returns.
-    plain_config = cri.pod_sandbox_config(unique_id("pod"), unique_id("uid"), "default",
-                                          {"ubc.privvmpages": "64M"})
-    plain = runtime.run_pod_sandbox(plain_config, "")
-
-    def remove_plain_pod():
-        runtime.stop_pod_sandbox(plain)
-        runtime.remove_pod_sandbox(plain)
-    add_cleanup(f"remove pod sandbox {plain}", remove_plain_pod)
+    plain, _ = _run_pod(runtime, "")
     check(s.ubcd.container(plain) is None, f"a pod on the default handler is supervised: {plain}")

@@ -34,7 +34,7 @@ from bundles import build_rootfs
 from cleanup import add_cleanup, add_debug_dump, make_temp_dir
 from engines import Podman, _spawn_logged, check_supervised
 from files import read_text, tail
-from outcome import check, check_eq, log, require_built, require_root, require_tool, wait_until
+from outcome import check, check_eq, log, require_built, require_root, require_tool
 from procs import run, stop_process
 from ubcd import Ubcd
 
@@ -242,18 +242,10 @@ class _UnitUbcd(Ubcd):
         self.proc = None
         self._token = None
 
-    def start(self, timeout_s=20.0):
+    def start(self, timeout_s=20.0, spawn=None):
         preexec, env = _as_the_unit(self.unit)
-        self.proc = _spawn_logged(self.argv, self.log_path, preexec_fn=preexec, env=env)
-        self._token = add_cleanup(f"stop installed ubcd {self.proc.pid}", self._cleanup)
-        add_debug_dump("installed ubcd log", lambda: tail(self.log(), 80))
-        wait_until(lambda: os.path.exists(self.listener_path) or self.proc.poll() is not None,
-                   timeout_s=timeout_s, what="the installed ubcd's listener")
-        check(self.proc.poll() is None,
-              f"installed ubcd exited with {self.proc.returncode}:\n{tail(self.log())}")
-        wait_until(lambda: "rest api " in self.log(), timeout_s=timeout_s,
-                   what="the installed ubcd's REST API")
-        return self
+        return super().start(timeout_s, spawn=lambda argv, log_path: _spawn_logged(
+            argv, log_path, preexec_fn=preexec, env=env))
 
 
 def _start_fd_store(unit, workdir):
