@@ -75,9 +75,14 @@ bool ValidToken(std::string_view name) {
          name != "." && name != "..";
 }
 
+uint64_t Fnv1a(std::string_view bytes) {
+  uint64_t h = 0xcbf29ce484222325ull;
+  for (char c : bytes) h = (h ^ static_cast<unsigned char>(c)) * 0x100000001b3ull;
+  return h;
+}
+
 fuse_ino_t TokenDirIno(std::string_view token) {
-  uint64_t h = 0xcbf29ce484222325ull;  // FNV-1a
-  for (char c : token) h = (h ^ static_cast<unsigned char>(c)) * 0x100000001b3ull;
+  const uint64_t h = Fnv1a(token);
   return ((h & ((uint64_t{1} << 60) - 1)) << 2) | kTokenBit;
 }
 
@@ -99,6 +104,10 @@ fuse_ino_t ChildOf(fuse_ino_t parent, const char* name) {
 }
 
 constexpr double kAttrTimeoutS = 3600;  // the tree never changes
+// How long the kernel keeps what a container reader was shown (the file's
+// size and time, so also its cached page): reads within it cost no request.
+constexpr double kFileKeepS = 0.010;
+constexpr uint64_t kFileKeepNs = 10'000'000;
 constexpr auto kSpinForNextRequest = std::chrono::microseconds(50);
 
 // The kernel's FUSE ABI for the two messages libfuse has no call for: a
@@ -126,13 +135,21 @@ constexpr int32_t kNotifyResend = 7;
 // the reply to the synthetic INIT finds no request and is dropped.
 constexpr uint64_t kSyntheticUnique = 0x7ffffffffffffff0ull;
 
+uint64_t MonotonicNs() {
+  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                   std::chrono::steady_clock::now().time_since_epoch())
+                                   .count());
+}
+
 ProcViewFs* Self(fuse_req_t req) { return static_cast<ProcViewFs*>(fuse_req_userdata(req)); }
 
 // Files: their size is that of the text the caller would read now, so that
-// readers sizing by stat(2), and splice reads (sendfile, copy_file_range)
-// that the page cache serves up to the size, see all of it. The kernel keeps
-// it for kFileAttrTimeoutS.
-struct stat AttrOf(fuse_ino_t ino, size_t size_bytes) {
+// readers see all of it through the page cache, which stops at the size. The
+// modification time is a hash of that text: the kernel drops a file's cached
+// page when a GETATTR brings a time other than the one it had
+// (FUSE_AUTO_INVAL_DATA), so a text that changed is read afresh and one that
+// did not is kept.
+struct stat AttrOf(fuse_ino_t ino, std::string_view text) {
   struct stat st {};
   st.st_ino = ino;
   if (IsDir(NodeOf(ino))) {
@@ -141,18 +158,27 @@ struct stat AttrOf(fuse_ino_t ino, size_t size_bytes) {
   } else {
     st.st_mode = S_IFREG | 0444;
     st.st_nlink = 1;
-    st.st_size = static_cast<off_t>(size_bytes);
+    st.st_size = static_cast<off_t>(text.size());
+    const uint64_t h = Fnv1a(text);
+    st.st_mtim.tv_sec = static_cast<time_t>(h >> 34);
+    st.st_mtim.tv_nsec = static_cast<long>((h & ((uint64_t{1} << 30) - 1)) % 1000000000);
   }
   return st;
 }
 
-// A file's size a container reader was shown is kept this long: an open
-// within it costs no GETATTR round trip (a third of an open + read).
-constexpr double kFileAttrTimeoutS = 1.0;
-
 double AttrTimeoutOf(fuse_ino_t ino, const ProcViewContent& content) {
   if (IsDir(NodeOf(ino))) return kAttrTimeoutS;
-  return content.container ? kFileAttrTimeoutS : 0.0;
+  return content.container ? kFileKeepS : 0.0;
+}
+
+void OpInit(void*, fuse_conn_info* conn) {
+  // Both on by default in libfuse 3.14; said here because the cache's
+  // freshness rests on them.
+  if ((conn->capable & FUSE_CAP_AUTO_INVAL_DATA) == 0) {
+    Log(LogLevel::kWarning,
+        "proc view: the kernel has no FUSE_AUTO_INVAL_DATA: containers' views may stay stale");
+  }
+  conn->want |= conn->capable & FUSE_CAP_AUTO_INVAL_DATA;
 }
 
 void OpLookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
@@ -174,8 +200,6 @@ void OpRead(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_in
 void OpWrite(fuse_req_t req, fuse_ino_t, const char*, size_t, off_t, fuse_file_info*) {
   fuse_reply_err(req, EACCES);
 }
-
-void OpRelease(fuse_req_t req, fuse_ino_t, fuse_file_info* fi) { Self(req)->Release(req, fi); }
 
 void OpOpendir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   if (!IsDir(NodeOf(ino))) {
@@ -202,7 +226,7 @@ void OpReaddir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file
   std::vector<char> buf(std::min<size_t>(size, 4096));
   size_t used = 0;
   for (off_t i = std::max<off_t>(off, 0); i < static_cast<off_t>(std::size(entries)); ++i) {
-    const struct stat st = AttrOf(entries[i].ino, 0);
+    const struct stat st = AttrOf(entries[i].ino, {});
     const size_t need =
         fuse_add_direntry(req, buf.data() + used, buf.size() - used, entries[i].name, &st, i + 1);
     if (need > buf.size() - used) break;
@@ -222,13 +246,13 @@ void FuseLog(enum fuse_log_level level, const char* fmt, va_list ap) {
 
 const fuse_lowlevel_ops kOps = [] {
   fuse_lowlevel_ops ops{};
+  ops.init = OpInit;
   ops.lookup = OpLookup;
   ops.getattr = OpGetattr;
   ops.setattr = OpSetattr;
   ops.open = OpOpen;
   ops.read = OpRead;
   ops.write = OpWrite;
-  ops.release = OpRelease;
   ops.opendir = OpOpendir;
   ops.readdir = OpReaddir;
   return ops;
@@ -282,11 +306,13 @@ Status MountViewHere(const std::string& mount_point, int fuse_fd) {
   std::filesystem::create_directories(mount_point, ec);
   if (ec) return Status::Error("creating " + mount_point + ": " + ec.message());
   ::chmod(mount_point.c_str(), 0755);
+  // Read-only: opens for writing fail before they reach ubcd (EROFS), which
+  // answers no OPEN (see Open).
   const std::string options = "fd=" + std::to_string(fuse_fd) +
                               ",rootmode=40000,user_id=0,group_id=0,allow_other,"
                               "default_permissions";
-  if (::mount("ubc", mount_point.c_str(), kProcViewFsType, MS_NOSUID | MS_NODEV | MS_NOEXEC,
-              options.c_str()) != 0) {
+  if (::mount("ubc", mount_point.c_str(), kProcViewFsType,
+              MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, options.c_str()) != 0) {
     return Status::Error("mounting " + std::string(kProcViewFsType) + " at " + mount_point + ": " +
                          std::strerror(errno));
   }
@@ -356,11 +382,7 @@ Result<UniqueFd> MountProcView(const std::string& dir) {
   return fd;
 }
 
-ProcViewFs::ProcViewFs(ProcViewRender render) : render_(std::move(render)) {
-  uint64_t base = 0;
-  if (::getrandom(&base, sizeof(base), GRND_NONBLOCK) != sizeof(base)) base = ::getpid();
-  next_fh_ = (base | 1) & ~(uint64_t{1} << 63);
-}
+ProcViewFs::ProcViewFs(ProcViewRender render) : render_(std::move(render)) {}
 
 Result<std::unique_ptr<ProcViewFs>> ProcViewFs::Start(UniqueFd fuse_fd, bool recovered,
                                                       ProcViewRender render) {
@@ -448,7 +470,7 @@ void ProcViewFs::Run() {
   const int fd = fuse_session_fd(session_);
   bool served = false;
   while (!stopping_.load()) {
-    // A read is a burst of requests (OPEN, READ, READ to the end), each a
+    // A read is a burst of requests (GETATTR, READ), each a
     // reader waiting; going to sleep between them puts a wake-up (tens of
     // µs on a VM) in front of each. So after serving one, the next is
     // polled for a short while before the thread blocks.
@@ -469,6 +491,7 @@ void ProcViewFs::Run() {
       break;
     }
     fuse_session_process_buf(session_, &buf);
+    requests_.fetch_add(1, std::memory_order_relaxed);
     served = true;
   }
   std::free(buf.mem);
@@ -480,6 +503,17 @@ ProcViewContent ProcViewFs::RenderFor(fuse_req* req, uint64_t ino, bool reading)
   return render_(file, fuse_req_ctx(req)->pid, reading);
 }
 
+void ProcViewFs::RememberShown(fuse_req* req, uint64_t ino, const ProcViewContent& content) {
+  // Anyone else's READ renders afresh, as a read (the renderer logs reads by
+  // processes in no container); their sizes are not kept anyway.
+  if (!content.container) {
+    shown_.erase(ino);
+    return;
+  }
+  if (shown_.size() >= kMaxShownFiles && shown_.count(ino) == 0) shown_.clear();
+  shown_[ino] = Shown{fuse_req_ctx(req)->pid, MonotonicNs(), content.text};
+}
+
 void ProcViewFs::Lookup(fuse_req* req, uint64_t parent, const char* name) {
   const fuse_ino_t ino = ChildOf(parent, name);
   if (ino == 0) {
@@ -487,10 +521,13 @@ void ProcViewFs::Lookup(fuse_req* req, uint64_t parent, const char* name) {
     return;
   }
   ProcViewContent content;
-  if (IsFile(NodeOf(ino))) content = RenderFor(req, ino, false);
+  if (IsFile(NodeOf(ino))) {
+    content = RenderFor(req, ino, false);
+    RememberShown(req, ino, content);
+  }
   fuse_entry_param e{};
   e.ino = ino;
-  e.attr = AttrOf(ino, content.text.size());
+  e.attr = AttrOf(ino, content.text);
   e.attr_timeout = AttrTimeoutOf(ino, content);
   e.entry_timeout = kAttrTimeoutS;  // names never change what they are
   fuse_reply_entry(req, &e);
@@ -503,8 +540,11 @@ void ProcViewFs::Getattr(fuse_req* req, uint64_t ino) {
     return;
   }
   ProcViewContent content;
-  if (IsFile(node)) content = RenderFor(req, ino, false);
-  const struct stat st = AttrOf(ino, content.text.size());
+  if (IsFile(node)) {
+    content = RenderFor(req, ino, false);
+    RememberShown(req, ino, content);
+  }
+  const struct stat st = AttrOf(ino, content.text);
   fuse_reply_attr(req, &st, AttrTimeoutOf(ino, content));
 }
 
@@ -513,48 +553,34 @@ void ProcViewFs::Open(fuse_req* req, uint64_t ino, fuse_file_info* fi) {
     fuse_reply_err(req, IsDir(NodeOf(ino)) ? EISDIR : ENOENT);
     return;
   }
-  // Root in a container passes the mode check (CAP_DAC_OVERRIDE): refused here.
+  // Root in a container passes the mode check (CAP_DAC_OVERRIDE): refused
+  // here, for a mount an older ubcd made writable (ours is read-only).
   if ((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC) != 0) {
     fuse_reply_err(req, EACCES);
     return;
   }
-  fi->direct_io = 1;  // no page cache: every open sees its own text
-  fi->keep_cache = 0;
-  fi->nonseekable = 0;
-  fi->fh = 0;  // rendered per read
-  if (texts_.size() < kMaxSnapshotFiles) {
-    std::string text = RenderFor(req, ino, true).text;
-    fi->fh = next_fh_;
-    next_fh_ = (next_fh_ + 1) & ~(uint64_t{1} << 63);
-    if (next_fh_ == 0) next_fh_ = 1;
-    texts_[fi->fh] = std::move(text);
-    open_files_.store(texts_.size());
-  }
-  if (fuse_reply_open(req, fi) != 0 && fi->fh != 0) {
-    // The opener was interrupted: no release will come for this handle.
-    texts_.erase(fi->fh);
-    open_files_.store(texts_.size());
-  }
+  // No OPEN support: the kernel then sends no more OPENs, RELEASEs or
+  // FLUSHes on this connection and serves reads from the page cache, which
+  // the file's time and kFileKeepS keep fresh. That takes two of the three
+  // requests an open + read + close cost (docs/performance.md).
+  fuse_reply_err(req, ENOSYS);
 }
 
-void ProcViewFs::Read(fuse_req* req, uint64_t ino, size_t size, off_t offset, fuse_file_info* fi) {
+void ProcViewFs::Read(fuse_req* req, uint64_t ino, size_t size, off_t offset, fuse_file_info*) {
   if (offset < 0) {
     fuse_reply_err(req, EINVAL);
     return;
   }
+  // The text this thread's GETATTR was just shown (a read fetches the size
+  // first): the page then matches the size and time the kernel keeps.
   std::string fresh;
   const std::string* text = nullptr;
-  if (auto it = texts_.find(fi->fh); fi->fh != 0 && it != texts_.end()) {
-    text = &it->second;
+  if (auto it = shown_.find(ino); it != shown_.end() && it->second.tid == fuse_req_ctx(req)->pid &&
+                                  MonotonicNs() - it->second.at_ns < kFileKeepNs) {
+    text = &it->second.text;
   } else {
-    // Per read, or a handle a previous ubcd issued (its text died with it).
     fresh = RenderFor(req, ino, true).text;
-    if (fi->fh != 0 && texts_.size() < kMaxSnapshotFiles) {
-      text = &(texts_[fi->fh] = std::move(fresh));
-      open_files_.store(texts_.size());
-    } else {
-      text = &fresh;
-    }
+    text = &fresh;
   }
   const uint64_t start = static_cast<uint64_t>(offset);
   if (start >= text->size()) {
@@ -562,12 +588,6 @@ void ProcViewFs::Read(fuse_req* req, uint64_t ino, size_t size, off_t offset, fu
     return;
   }
   fuse_reply_buf(req, text->data() + start, std::min<uint64_t>(size, text->size() - start));
-}
-
-void ProcViewFs::Release(fuse_req* req, fuse_file_info* fi) {
-  texts_.erase(fi->fh);
-  open_files_.store(texts_.size());
-  fuse_reply_err(req, 0);
 }
 
 }  // namespace ubc

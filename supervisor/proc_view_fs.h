@@ -6,14 +6,21 @@
 // `meminfo` and `user_beancounters`, and the same two files under any
 // directory name (a token, [A-Za-z0-9._-]{1,64}): ubc-hook bind-mounts a
 // token's files read-only into each container, a token of its own, so no
-// two containers share an inode or its page cache. A file's size is its
-// text's for the caller, kept by the kernel for 1 s where the caller is in a
-// container (an open then costs no GETATTR round trip). Every open renders the
-// file for the opening thread (FUSE names it by its host tid) through the
-// `render` callback and keeps that text for the open file's reads, as procfs'
-// seq files do; opens past kMaxSnapshotFiles render per read instead, so
-// memory stays bounded however many readers there are. Writes and opens for
-// writing get EACCES.
+// two containers share an inode or its page cache.
+//
+// Reads come from the kernel's page cache: ubcd answers no OPEN (ENOSYS,
+// after which the kernel sends none), so an open, a read and a close of a
+// file the kernel holds cost no request. What a container reader was shown
+// (size, and a time that is a hash of the text) is kept kFileKeepS (10 ms);
+// after it the next read asks again (GETATTR), and a text that changed
+// changes the time, which makes the kernel drop the cached page and read it
+// afresh (FUSE_AUTO_INVAL_DATA). So a container's view is at most 10 ms old,
+// one page is one render (the texts are smaller than a page), and however
+// often a container reads, ubcd answers a GETATTR per reader that finds the
+// file expired and one READ per change, not three requests per read. What
+// anyone else is shown (the runtime's stat as it binds the file, a host
+// reader: the host's text) is not kept. The mount is read-only: opens for
+// writing and truncation get EROFS.
 //
 // The /dev/fuse fd outlives ubcd in the fd store: a restarted ubcd takes it
 // over (Start with `recovered`), tells libfuse the connection is already
@@ -21,7 +28,7 @@
 // previous ubcd had read but not answered. Meanwhile readers wait.
 //
 // One thread serves the session; Start() and Stop() are called by the owner
-// only; open_files() is thread-safe.
+// only.
 #pragma once
 
 #include <pthread.h>
@@ -52,6 +59,7 @@ enum class ProcViewFile { kMeminfo, kUserBeancounters };
 // shown to anyone else (the runtime's stat as it binds the file, a host
 // reader) is not kept: the container's next read through the page cache
 // (sendfile) would stop at it.
+// (Through the page cache, the size kept is where a container's reads stop.)
 struct ProcViewContent {
   std::string text;
   bool container = false;
@@ -59,7 +67,8 @@ struct ProcViewContent {
 // `reading`: for an open or read; false: only for the size (a stat).
 using ProcViewRender = std::function<ProcViewContent(ProcViewFile file, pid_t tid, bool reading)>;
 
-inline constexpr size_t kMaxSnapshotFiles = 16384;
+// Texts kept for the READ that follows a GETATTR, one per file.
+inline constexpr size_t kMaxShownFiles = 16384;
 
 // Mounts a fresh view at `dir` (created if missing; a stale view or a dead
 // FUSE mount there is detached first) and returns its /dev/fuse fd. Needs
@@ -87,31 +96,38 @@ class ProcViewFs {
   // Stops serving; the mount stays (requests wait for the next server while
   // the fd store holds the connection).
   void Stop();
-  size_t open_files() const { return open_files_.load(); }
+  // Requests answered so far (thread-safe).
+  uint64_t requests() const { return requests_.load(std::memory_order_relaxed); }
 
   // libfuse's callbacks (C linkage needs them public); not for other callers.
   void Lookup(fuse_req* req, uint64_t parent, const char* name);
   void Getattr(fuse_req* req, uint64_t ino);
   void Open(fuse_req* req, uint64_t ino, fuse_file_info* fi);
   void Read(fuse_req* req, uint64_t ino, size_t size, off_t offset, fuse_file_info* fi);
-  void Release(fuse_req* req, fuse_file_info* fi);
 
  private:
   explicit ProcViewFs(ProcViewRender render);
   void Run();
   ProcViewContent RenderFor(fuse_req* req, uint64_t ino, bool reading);
+  // Keeps the text a container reader's GETATTR or LOOKUP was answered from
+  // for the READ the same thread sends next, so that the page matches the
+  // size and time the kernel keeps.
+  void RememberShown(fuse_req* req, uint64_t ino, const ProcViewContent& content);
 
   const ProcViewRender render_;
   fuse_session* session_ = nullptr;
   std::thread thread_;
   pthread_t thread_native_{};
   std::atomic<bool> stopping_{false};
-  // Snapshots by file handle; only the session thread touches them. Handles
-  // start at a random base so one issued by a previous ubcd is never taken
-  // for one of ours (it is rendered afresh instead).
-  std::unordered_map<uint64_t, std::string> texts_;
-  uint64_t next_fh_ = 1;
-  std::atomic<size_t> open_files_{0};
+  // The last text a container reader's GETATTR or LOOKUP was answered from,
+  // by inode; only the session thread touches it.
+  struct Shown {
+    pid_t tid = 0;
+    uint64_t at_ns = 0;
+    std::string text;
+  };
+  std::unordered_map<uint64_t, Shown> shown_;
+  std::atomic<uint64_t> requests_{0};
   bool stopped_ = false;
 };
 

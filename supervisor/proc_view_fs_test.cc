@@ -108,36 +108,65 @@ TEST_F(ProcViewFsTest, WritingIsRefusedEvenToRoot) {
     errno = 0;
     UniqueFd w(::open(path.c_str(), flags | O_CLOEXEC));
     EXPECT_FALSE(w) << flags;
-    EXPECT_EQ(errno, EACCES) << flags;
+    EXPECT_EQ(errno, EROFS) << flags;
   }
   EXPECT_NE(::truncate(path.c_str(), 0), 0);
-  EXPECT_EQ(errno, EACCES);
+  EXPECT_EQ(errno, EROFS);
+  EXPECT_EQ(Read("meminfo"), "t meminfo 1\n");
 }
 
-TEST_F(ProcViewFsTest, AnOpenFileKeepsItsTextAndOddReadsAreBounded) {
+uint64_t ElapsedMs(std::chrono::steady_clock::time_point since) {
+  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                   std::chrono::steady_clock::now() - since)
+                                   .count());
+}
+
+// A container's reads come from the page cache: a burst of them costs a
+// GETATTR (and a READ when the text changed) per 10 ms, not requests per
+// read; and a change shows within that time.
+TEST_F(ProcViewFsTest, AContainersReadsAreServedFromTheCacheAndFollowChanges) {
   auto fd = MountProcView(dir_);
   ASSERT_TRUE(fd.ok()) << fd.status().message();
-  fs_ = Serve(std::move(fd).value(), false, "snap");
-  UniqueFd f(::open((dir_ + "/meminfo").c_str(), O_RDONLY | O_CLOEXEC));
-  ASSERT_TRUE(f);
-  EXPECT_EQ(fs_->open_files(), 1u);
-  char a[5] = {}, b[64] = {};
-  ASSERT_EQ(::pread(f.get(), a, 4, 0), 4);
+  fs_ = Serve(std::move(fd).value(), false, "c");
+  EXPECT_EQ(Read("ct1/meminfo"), "c meminfo 1\n");
+  const uint64_t before = fs_->requests();
+  const auto start = std::chrono::steady_clock::now();
+  constexpr int kReads = 2000;
+  for (int i = 0; i < kReads; ++i) ASSERT_EQ(Read("ct1/meminfo"), "c meminfo 1\n") << i;
+  const uint64_t took_ms = ElapsedMs(start);
+  // At most one GETATTR per expiry (the text never changed: no READ), a
+  // few more for reads that raced at an expiry.
+  EXPECT_LE(fs_->requests() - before, 2 * (took_ms / 10 + 2))
+      << kReads << " reads in " << took_ms << " ms";
   generation_ = 2;
-  EXPECT_EQ(Read("meminfo"), "snap meminfo 2\n");  // another open renders anew
-  ASSERT_EQ(::pread(f.get(), b, sizeof(b), 4), 11);
-  EXPECT_EQ(std::string(a) + b, "snap meminfo 1\n");  // this one did not change
+  const auto changed = std::chrono::steady_clock::now();
+  std::string seen;
+  while ((seen = Read("ct1/meminfo")) != "c meminfo 2\n" && ElapsedMs(changed) < 5000) {
+  }
+  EXPECT_EQ(seen, "c meminfo 2\n");
+  // Not kept beyond its time, however loaded the machine (a jiffy's rounding).
+  EXPECT_EQ(Read("ct1/meminfo"), "c meminfo 2\n");
+}
+
+TEST_F(ProcViewFsTest, WhatNoContainerIsShownIsNotKeptAndOddReadsAreBounded) {
+  auto fd = MountProcView(dir_);
+  ASSERT_TRUE(fd.ok()) << fd.status().message();
+  fs_ = Serve(std::move(fd).value(), false, "host");
+  container_ = false;
+  EXPECT_EQ(Read("ct2/meminfo"), "host meminfo 1\n");
+  generation_ = 2;
+  // An attribute kept for 0 s is still good within the jiffy it came in.
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  EXPECT_EQ(Read("ct2/meminfo"), "host meminfo 2\n");
+  UniqueFd f(::open((dir_ + "/ct2/meminfo").c_str(), O_RDONLY | O_CLOEXEC));
+  ASSERT_TRUE(f);
+  char b[64] = {};
   EXPECT_EQ(::pread(f.get(), b, sizeof(b), 1 << 30), 0);
   EXPECT_EQ(::lseek(f.get(), -5, SEEK_SET), -1);
   EXPECT_EQ(errno, EINVAL);
   std::vector<char> huge(8 << 20);
   EXPECT_EQ(::pread(f.get(), huge.data(), huge.size(), 0), 15);
-  f.reset();
-  // The release is asynchronous to close(2).
-  for (int i = 0; i < 200 && fs_->open_files() != 0; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-  EXPECT_EQ(fs_->open_files(), 0u);
+  EXPECT_EQ(std::string(huge.data(), 15), "host meminfo 2\n");
 }
 
 TEST_F(ProcViewFsTest, ANewServerTakesOverTheSameMountAndWaitingReadsAreAnswered) {
@@ -147,9 +176,9 @@ TEST_F(ProcViewFsTest, ANewServerTakesOverTheSameMountAndWaitingReadsAreAnswered
   UniqueFd kept(::fcntl(fd->get(), F_DUPFD_CLOEXEC, 0));
   ASSERT_TRUE(kept);
   fs_ = Serve(std::move(fd).value(), false, "old");
+  generation_ = 2;
   UniqueFd opened_before(::open((dir_ + "/meminfo").c_str(), O_RDONLY | O_CLOEXEC));
   ASSERT_TRUE(opened_before);
-  generation_ = 2;
   EXPECT_EQ(Read("meminfo"), "old meminfo 2\n");
   fs_.reset();  // the server is gone; the connection lives in `kept`
 
@@ -246,11 +275,14 @@ TEST_F(ProcViewFsTest, ASizeShownToNoContainerIsNotKept) {
   const std::string whole = "x beancounters 123456\n";
   ASSERT_EQ(::stat(path.c_str(), &st), 0);
   EXPECT_EQ(st.st_size, static_cast<off_t>(whole.size()));
-  // A container reader's size is kept: a stat (or an open) within the
-  // timeout costs no GETATTR. (A read drops the atime, so not after one.)
+  // A container reader's size is kept: a stat within the timeout costs no
+  // GETATTR. (Checked when the two stats came within half of it.)
   generation_ = 7;
+  const auto shown = std::chrono::steady_clock::now();
   ASSERT_EQ(::stat(path.c_str(), &st), 0);
-  EXPECT_EQ(st.st_size, static_cast<off_t>(whole.size()));
+  if (ElapsedMs(shown) < 5) {
+    EXPECT_EQ(st.st_size, static_cast<off_t>(whole.size()));
+  }
   generation_ = 123456;
   UniqueFd in(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   ASSERT_TRUE(in);
@@ -264,32 +296,35 @@ TEST_F(ProcViewFsTest, ASizeShownToNoContainerIsNotKept) {
   EXPECT_EQ(copied, whole);
 }
 
-TEST_F(ProcViewFsTest, ThousandsOfOpenFilesKeepBoundedSnapshotsAndAllRead) {
+TEST_F(ProcViewFsTest, ThousandsOfOpenFilesAllReadWithoutARequestEach) {
   rlimit nofile{};
   ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &nofile), 0);
   const rlimit saved = nofile;
-  const size_t want = kMaxSnapshotFiles + 200;
-  nofile.rlim_cur = std::max<rlim_t>(nofile.rlim_cur, want + 64);
-  nofile.rlim_max = std::max(nofile.rlim_max, nofile.rlim_cur);
-  if (::setrlimit(RLIMIT_NOFILE, &nofile) != 0) GTEST_SKIP() << "cannot raise RLIMIT_NOFILE";
+  // As many as the hard limit allows (raising it needs CAP_SYS_RESOURCE).
+  const size_t kWant = std::min<size_t>(20000, nofile.rlim_max - 64);
+  ASSERT_GE(kWant, 1000u) << "RLIMIT_NOFILE's hard limit is " << nofile.rlim_max;
+  nofile.rlim_cur = std::max<rlim_t>(nofile.rlim_cur, kWant + 64);
+  ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &nofile), 0) << std::strerror(errno);
   auto fd = MountProcView(dir_);
   ASSERT_TRUE(fd.ok()) << fd.status().message();
   fs_ = Serve(std::move(fd).value(), false, "many");
   std::vector<UniqueFd> files;
-  files.reserve(want);
-  for (size_t i = 0; i < want; ++i) {
+  files.reserve(kWant);
+  const auto start = std::chrono::steady_clock::now();
+  const uint64_t before = fs_->requests();
+  for (size_t i = 0; i < kWant; ++i) {
     files.emplace_back(::open((dir_ + "/meminfo").c_str(), O_RDONLY | O_CLOEXEC));
     ASSERT_TRUE(files.back()) << i << ": " << std::strerror(errno);
   }
-  EXPECT_EQ(fs_->open_files(), kMaxSnapshotFiles);  // the rest render per read
-  char buf[64] = {};
-  ASSERT_GT(::pread(files.back().get(), buf, sizeof(buf) - 1, 0), 0);
-  EXPECT_STREQ(buf, "many meminfo 1\n");
-  files.clear();
-  for (int i = 0; i < 500 && fs_->open_files() != 0; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  // Opens send nothing after the first (answered ENOSYS); the lookups and
+  // GETATTRs of expired attributes are all there is.
+  EXPECT_LE(fs_->requests() - before, 2 * (ElapsedMs(start) / 10 + 2));
+  for (size_t i = 0; i < kWant; i += 997) {
+    char buf[64] = {};
+    ASSERT_GT(::pread(files[i].get(), buf, sizeof(buf) - 1, 0), 0) << i;
+    EXPECT_STREQ(buf, "many meminfo 1\n") << i;
   }
-  EXPECT_EQ(fs_->open_files(), 0u);
+  files.clear();
   ::setrlimit(RLIMIT_NOFILE, &saved);
 }
 

@@ -20,7 +20,8 @@
  *                                    "call_ns": percentiles of fork() returning in the parent}
  *   spawn N PATH              N x (fork, execv PATH, waitpid)  -> ok {"ns_median", ...}
  *   sysinfo N                 N x sysinfo(2)  -> ok {"ns_per_op", "call_ns": percentiles}
- *   readfile N PATH           N x (open, read to EOF in 4 KiB reads, close)
+ *   readfile N PATH [GAP_US]  N x (open, read to EOF in 4 KiB reads, close), sleeping
+ *                             GAP_US (untimed) before each
  *                             -> ok {"ns_per_op", "call_ns": percentiles, "bytes": of the last}
  *   threads N                 N x (pthread_create of a thread that returns at once,
  *                             pthread_join)  -> ok {"ns_median" (create to joined),
@@ -357,12 +358,18 @@ static void cmd_sysinfo(long n) {
   free(c);
 }
 
-static void cmd_readfile(long n, const char *path) {
+static void cmd_readfile(long n, const char *path, long gap_us) {
   uint64_t *c = calloc((size_t)n, sizeof *c);
   char buf[4096];
   long bytes = 0;
   uint64_t t0 = now_ns();
+  uint64_t slept = 0;
   for (long i = 0; i < n; i++) {
+    if (gap_us > 0) {
+      uint64_t z = now_ns();
+      usleep((useconds_t)gap_us);
+      slept += now_ns() - z;
+    }
     uint64_t a = now_ns();
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
@@ -376,7 +383,7 @@ static void cmd_readfile(long n, const char *path) {
     close(fd);
     c[i] = now_ns() - a;
   }
-  uint64_t total = now_ns() - t0;
+  uint64_t total = now_ns() - t0 - slept;
   char pc[256];
   print_percentiles(pc, sizeof pc, c, (size_t)n);
   reply("ok {\"ns_per_op\":%.1f,\"call_ns\":%s,\"bytes\":%ld}", (double)total / (double)n, pc,
@@ -501,8 +508,8 @@ static int run_line(char *line) {
     cmd_fork(atol(argv[1]), sz);
   } else if (!strcmp(c, "sysinfo") && argc == 2 && atol(argv[1]) > 0) {
     cmd_sysinfo(atol(argv[1]));
-  } else if (!strcmp(c, "readfile") && argc == 3 && atol(argv[1]) > 0) {
-    cmd_readfile(atol(argv[1]), argv[2]);
+  } else if (!strcmp(c, "readfile") && (argc == 3 || argc == 4) && atol(argv[1]) > 0) {
+    cmd_readfile(atol(argv[1]), argv[2], argc == 4 ? atol(argv[3]) : 0);
   } else if (!strcmp(c, "threads") && argc == 2 && atol(argv[1]) > 0) {
     cmd_threads(atol(argv[1]));
   } else if (!strcmp(c, "spawn") && argc == 3) {

@@ -159,14 +159,14 @@ def proc_meminfo_shows_the_beancounter_and_moves_as_the_container_allocates(rt):
     check(write.returncode != 0 and ("Read-only" in write.stderr or
                                      "denied" in write.stderr),
           f"a write to /proc/meminfo: rc {write.returncode} {write.stderr!r}")
-    # The view itself, on the host: writes get EACCES even from root, and a reader in
-    # no container is shown the host's figures.
+    # The view itself, on the host: a read-only mount, so opens for writing get EROFS
+    # even from root, and a reader in no container is shown the host's figures.
     view = os.path.join(s.ubcd.config["state_dir"], "proc")
     try:
         os.close(os.open(os.path.join(view, "meminfo"), os.O_WRONLY))
         check(False, "the view opened for writing")
     except OSError as e:
-        check_eq(e.errno, errno.EACCES, "errno of an O_WRONLY open of the view")
+        check_eq(e.errno, errno.EROFS, "errno of an O_WRONLY open of the view")
     with open(os.path.join(view, "meminfo"), encoding="ascii") as f:
         check_eq(_meminfo_kb(f.read())["MemTotal"], _host_meminfo()["MemTotal"],
                  "MemTotal read from the host")

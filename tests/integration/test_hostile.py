@@ -87,7 +87,7 @@ def _host_abuse(view, stop, errors):
             os.close(os.open(path, os.O_RDWR))
             errors.append("opened for writing")
         except OSError as e:
-            if e.errno != errno.EACCES:
+            if e.errno != errno.EROFS:
                 errors.append(f"O_RDWR: {e}")
         fd = os.open(path, os.O_RDONLY)
         try:
