@@ -7,7 +7,6 @@
 #include <pthread.h>
 #include <sched.h>
 #include <sys/mount.h>
-#include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
@@ -24,6 +23,7 @@
 #include <vector>
 
 #include "core/file_reader.h"
+#include "core/monotonic_clock.h"
 #include "core/proc_text.h"
 #include "supervisor/log.h"
 #include "supervisor/seccomp_notifier.h"
@@ -106,8 +106,8 @@ fuse_ino_t ChildOf(fuse_ino_t parent, const char* name) {
 constexpr double kAttrTimeoutS = 3600;  // the tree never changes
 // How long the kernel keeps what a container reader was shown (the file's
 // size and time, so also its cached page): reads within it cost no request.
-constexpr double kFileKeepS = 0.010;
-constexpr uint64_t kFileKeepNs = 10'000'000;
+constexpr int64_t kFileKeepMs = 10;
+constexpr double kFileKeepS = kFileKeepMs / 1000.0;
 constexpr auto kSpinForNextRequest = std::chrono::microseconds(50);
 
 // The kernel's FUSE ABI for the two messages libfuse has no call for: a
@@ -134,12 +134,6 @@ constexpr int32_t kNotifyResend = 7;
 // Never issued by the kernel (its uniques count up from 2 in steps of 2):
 // the reply to the synthetic INIT finds no request and is dropped.
 constexpr uint64_t kSyntheticUnique = 0x7ffffffffffffff0ull;
-
-uint64_t MonotonicNs() {
-  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
-                                   std::chrono::steady_clock::now().time_since_epoch())
-                                   .count());
-}
 
 ProcViewFs* Self(fuse_req_t req) { return static_cast<ProcViewFs*>(fuse_req_userdata(req)); }
 
@@ -503,15 +497,19 @@ ProcViewContent ProcViewFs::RenderFor(fuse_req* req, uint64_t ino, bool reading)
   return render_(file, fuse_req_ctx(req)->pid, reading);
 }
 
-void ProcViewFs::RememberShown(fuse_req* req, uint64_t ino, const ProcViewContent& content) {
+ProcViewContent ProcViewFs::RenderShown(fuse_req* req, uint64_t ino) {
+  ProcViewContent content;
+  if (!IsFile(NodeOf(ino))) return content;
+  content = RenderFor(req, ino, false);
   // Anyone else's READ renders afresh, as a read (the renderer logs reads by
   // processes in no container); their sizes are not kept anyway.
   if (!content.container) {
     shown_.erase(ino);
-    return;
+    return content;
   }
   if (shown_.size() >= kMaxShownFiles && shown_.count(ino) == 0) shown_.clear();
-  shown_[ino] = Shown{fuse_req_ctx(req)->pid, MonotonicNs(), content.text};
+  shown_[ino] = Shown{fuse_req_ctx(req)->pid, MonotonicMs(), content.text};
+  return content;
 }
 
 void ProcViewFs::Lookup(fuse_req* req, uint64_t parent, const char* name) {
@@ -520,11 +518,7 @@ void ProcViewFs::Lookup(fuse_req* req, uint64_t parent, const char* name) {
     fuse_reply_err(req, ENOENT);
     return;
   }
-  ProcViewContent content;
-  if (IsFile(NodeOf(ino))) {
-    content = RenderFor(req, ino, false);
-    RememberShown(req, ino, content);
-  }
+  const ProcViewContent content = RenderShown(req, ino);
   fuse_entry_param e{};
   e.ino = ino;
   e.attr = AttrOf(ino, content.text);
@@ -539,11 +533,7 @@ void ProcViewFs::Getattr(fuse_req* req, uint64_t ino) {
     fuse_reply_err(req, ENOENT);
     return;
   }
-  ProcViewContent content;
-  if (IsFile(node)) {
-    content = RenderFor(req, ino, false);
-    RememberShown(req, ino, content);
-  }
+  const ProcViewContent content = RenderShown(req, ino);
   const struct stat st = AttrOf(ino, content.text);
   fuse_reply_attr(req, &st, AttrTimeoutOf(ino, content));
 }
@@ -576,7 +566,7 @@ void ProcViewFs::Read(fuse_req* req, uint64_t ino, size_t size, off_t offset, fu
   std::string fresh;
   const std::string* text = nullptr;
   if (auto it = shown_.find(ino); it != shown_.end() && it->second.tid == fuse_req_ctx(req)->pid &&
-                                  MonotonicNs() - it->second.at_ns < kFileKeepNs) {
+                                  MonotonicMs() - it->second.at_ms < kFileKeepMs) {
     text = &it->second.text;
   } else {
     fresh = RenderFor(req, ino, true).text;

@@ -109,10 +109,10 @@ class ProcViewFs {
   explicit ProcViewFs(ProcViewRender render);
   void Run();
   ProcViewContent RenderFor(fuse_req* req, uint64_t ino, bool reading);
-  // Keeps the text a container reader's GETATTR or LOOKUP was answered from
-  // for the READ the same thread sends next, so that the page matches the
-  // size and time the kernel keeps.
-  void RememberShown(fuse_req* req, uint64_t ino, const ProcViewContent& content);
+  // The text a GETATTR or LOOKUP of `ino` answers from (none for a
+  // directory); a container reader's is kept for the READ the same thread
+  // sends next, so that the page matches the size and time the kernel keeps.
+  ProcViewContent RenderShown(fuse_req* req, uint64_t ino);
 
   const ProcViewRender render_;
   fuse_session* session_ = nullptr;
@@ -123,7 +123,7 @@ class ProcViewFs {
   // by inode; only the session thread touches it.
   struct Shown {
     pid_t tid = 0;
-    uint64_t at_ns = 0;
+    int64_t at_ms = 0;
     std::string text;
   };
   std::unordered_map<uint64_t, Shown> shown_;
